@@ -1,0 +1,224 @@
+"""Readers for session files: GRU4Rec TSVs, the benchmark TSVs and raw public datasets.
+
+Every reader returns a frame with the canonical columns ``SessionId``, ``ItemId`` and
+``Time`` (seconds, float) or, where the data has only an order, ``Pos``. Problems in the
+input raise :class:`~sessrec.errors.DataFormatError` naming the file, the line or column
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sessrec.errors import DataFormatError
+
+#: accepted spellings (lower-case, without ``_``) of the canonical columns
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "SessionId": ("sessionid", "session", "sessid"),
+    "ItemId": ("itemid", "item"),
+    "Time": ("time", "timestamp", "ts"),
+    "Pos": ("pos", "position"),
+}
+_SEPARATORS = ("\t", ",", ";")
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _first_line(path: Path) -> str:
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file")
+    try:
+        with _open_text(path) as handle:
+            line = handle.readline()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataFormatError(f"{path}: cannot be read as text ({exc})") from exc
+    if not line.strip():
+        raise DataFormatError(f"{path}: the file is empty (expected a header line)")
+    return line.rstrip("\r\n")
+
+
+def detect_separator(header: str, path: Path | str = "<input>") -> str:
+    """The one separator among tab, comma, semicolon that splits the header, else an error."""
+    found = [sep for sep in _SEPARATORS if sep in header]
+    if len(found) == 1:
+        return found[0]
+    names = {"\t": "tab", ",": "comma", ";": "semicolon"}
+    if not found:
+        raise DataFormatError(f"{path}: line 1: cannot find a separator (tab, comma or semicolon) in {header!r}")
+    raise DataFormatError(
+        f"{path}: line 1: ambiguous separator ({' and '.join(names[s] for s in found)} both appear); pass --sep"
+    )
+
+
+def _match_column(columns: list[str], canonical: str, override: str | None, path: Path) -> str | None:
+    if override is not None:
+        if override not in columns:
+            raise DataFormatError(f"{path}: column '{override}' not found (columns: {', '.join(columns)})")
+        return override
+    aliases = COLUMN_ALIASES[canonical]
+    matches = [c for c in columns if c.lower().replace("_", "").replace(" ", "") in aliases]
+    if len(matches) > 1:
+        raise DataFormatError(f"{path}: several columns could be {canonical}: {matches}; name one explicitly")
+    return matches[0] if matches else None
+
+
+def _as_int64(values: pd.Series, column: str, path: Path, header_lines: int = 1) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna() | (numeric != np.floor(numeric))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFormatError(
+            f"{path}: line {row + 1 + header_lines}: column {column} must hold integer ids, got {values.iloc[row]!r}"
+        )
+    return numeric.to_numpy().astype(np.int64)
+
+
+def _as_float(values: pd.Series, column: str, path: Path, header_lines: int = 1) -> np.ndarray:
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.isna().any():
+        row = int(np.flatnonzero(numeric.isna().to_numpy())[0])
+        raise DataFormatError(
+            f"{path}: line {row + 1 + header_lines}: column {column} must be numeric, got {values.iloc[row]!r}"
+        )
+    return numeric.to_numpy(np.float64)
+
+
+def read_session_table(
+    path: str | Path,
+    sep: str | None = None,
+    session_col: str | None = None,
+    item_col: str | None = None,
+    time_col: str | None = None,
+    pos_col: str | None = None,
+) -> pd.DataFrame:
+    """Read a session file with a header: GRU4Rec's TSV or the benchmark TSVs.
+
+    Separator and columns are detected when unambiguous (``SessionId``/``session_id``,
+    ``ItemId``/``item_id``, ``Time``/``timestamp``, ``Pos``); the arguments override.
+    Needs a session and an item column and either a time or a position column; with
+    neither, the file order is the order. Returns the canonical columns.
+    """
+    path = Path(path)
+    header = _first_line(path)
+    sep = sep or detect_separator(header, path)
+    try:
+        raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{path}: cannot be parsed with separator {sep!r} ({exc})") from exc
+    columns = list(raw.columns)
+    session = _match_column(columns, "SessionId", session_col, path)
+    item = _match_column(columns, "ItemId", item_col, path)
+    missing = [name for name, col in (("SessionId", session), ("ItemId", item)) if col is None]
+    if missing:
+        raise DataFormatError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns)}); "
+            "name them with --session-col / --item-col"
+        )
+    if raw.empty:
+        raise DataFormatError(f"{path}: the file has a header but no events")
+    time = _match_column(columns, "Time", time_col, path)
+    pos = _match_column(columns, "Pos", pos_col, path) if time is None else None
+    frame = pd.DataFrame(
+        {"SessionId": _as_int64(raw[session], session, path), "ItemId": _as_int64(raw[item], item, path)}
+    )
+    if time is not None:
+        frame["Time"] = _as_float(raw[time], time, path)
+    elif pos is not None:
+        frame["Pos"] = _as_int64(raw[pos], pos, path)
+    else:
+        frame["Pos"] = frame.groupby("SessionId", sort=False).cumcount().to_numpy(np.int64)
+    return frame
+
+
+# -- raw public datasets --------------------------------------------------------------
+
+
+def read_yoochoose_clicks(path: str | Path) -> pd.DataFrame:
+    """YOOCHOOSE ``yoochoose-clicks.dat``: no header, ``session,timestamp,item,category``."""
+    path = Path(path)
+    first = _first_line(path)
+    if first.count(",") != 3:
+        raise DataFormatError(
+            f"{path}: line 1: expected 4 comma-separated fields (session,timestamp,item,category), got {first!r}"
+        )
+    raw = pd.read_csv(path, sep=",", header=None, dtype=str, names=["s", "t", "i", "c"], keep_default_na=False)
+    times = pd.to_datetime(raw["t"], errors="coerce", utc=True, format="ISO8601")
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataFormatError(f"{path}: line {row + 1}: timestamp must be ISO 8601, got {raw['t'].iloc[row]!r}")
+    return pd.DataFrame(
+        {
+            "SessionId": _as_int64(raw["s"], "session", path, 0),
+            "ItemId": _as_int64(raw["i"], "item", path, 0),
+            "Time": (times.astype("int64") // 1_000_000).to_numpy(np.float64) / 1000.0,
+        }
+    )
+
+
+def sessionize(user: np.ndarray, time: np.ndarray, gap_seconds: float) -> np.ndarray:
+    """Session ids from user ids and times: a new session after a gap > ``gap_seconds``."""
+    order = np.lexsort((time, user))
+    u, t = user[order], time[order]
+    new = np.r_[True, (u[1:] != u[:-1]) | (np.diff(t) > gap_seconds)]
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = np.cumsum(new)
+    return ids
+
+
+def read_retailrocket_events(path: str | Path, session_gap: float = 1800.0) -> pd.DataFrame:
+    """RetailRocket ``events.csv``: views only, one visitor's views split by ``session_gap`` s."""
+    path = Path(path)
+    header = _first_line(path)
+    raw = pd.read_csv(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
+    needed = ["timestamp", "visitorid", "event", "itemid"]
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw.columns)})")
+    raw = raw[raw["event"] == "view"]
+    if raw.empty:
+        raise DataFormatError(f"{path}: no 'view' events")
+    time = _as_float(raw["timestamp"], "timestamp", path) / 1000.0
+    visitor = _as_int64(raw["visitorid"], "visitorid", path)
+    return pd.DataFrame(
+        {"SessionId": sessionize(visitor, time, session_gap), "ItemId": _as_int64(raw["itemid"], "itemid", path), "Time": time}
+    )
+
+
+def read_diginetica_views(path: str | Path) -> pd.DataFrame:
+    """Diginetica ``train-item-views.csv`` (``;``): time = event date + timeframe (ms)."""
+    path = Path(path)
+    header = _first_line(path)
+    raw = pd.read_csv(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
+    norm = {c.lower().replace("_", ""): c for c in raw.columns}
+    needed = ["sessionid", "itemid", "timeframe", "eventdate"]
+    missing = [c for c in needed if c not in norm]
+    if missing:
+        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw.columns)})")
+    dates = pd.to_datetime(raw[norm["eventdate"]], errors="coerce", utc=True, format="%Y-%m-%d")
+    if dates.isna().any():
+        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise DataFormatError(f"{path}: line {row + 2}: eventdate must be YYYY-MM-DD, got {raw[norm['eventdate']].iloc[row]!r}")
+    seconds = (dates.astype("int64") // 1_000_000_000).to_numpy(np.float64)
+    return pd.DataFrame(
+        {
+            "SessionId": _as_int64(raw[norm["sessionid"]], "sessionId", path),
+            "ItemId": _as_int64(raw[norm["itemid"]], "itemId", path),
+            "Time": seconds + _as_float(raw[norm["timeframe"]], "timeframe", path) / 1000.0,
+        }
+    )
+
+
+RAW_READERS = {
+    "yoochoose": read_yoochoose_clicks,
+    "retailrocket": read_retailrocket_events,
+    "diginetica": read_diginetica_views,
+}

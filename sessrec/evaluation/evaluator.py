@@ -1,0 +1,287 @@
+"""One next-item evaluator for every model.
+
+Protocol: for every position ``p >= min_position`` of every test session, the model
+has read items ``0..p-1`` and ranks the *whole* training catalogue; the rank of the
+true item ``p`` is recorded. Recall@k (= HitRate@k), MRR@k and NDCG@k are averages
+over those events. Test items that never occur in training are removed from their
+sessions before evaluation (as GRU4Rec's own evaluation does); how many were removed,
+and how many sessions became too short, is reported with every result.
+
+The evaluator drives models only through the streaming interface of
+:mod:`sessrec.models.base`, session-parallel: ``batch_size`` slots each hold one test
+session; when a session runs out, its slot is reset and takes the next session.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.evaluation.metrics import DEFAULT_KS, TIE_MODES, metrics_from_ranks, ranks_of_targets
+from sessrec.models.base import SessionModel
+from sessrec.models.sparse_rows import SparseRows
+
+
+@dataclass(frozen=True)
+class PreparedTest:
+    """Test sessions in dense catalogue indices, unknown items removed."""
+
+    offsets: np.ndarray
+    items: np.ndarray  # dense indices
+    session_ids: np.ndarray
+    n_events_raw: int
+    n_unknown_items_removed: int
+    n_sessions_raw: int
+    n_sessions_dropped: int  # fewer than min_position + 1 known items left
+    min_position: int
+
+    @property
+    def n_sessions(self) -> int:
+        return len(self.session_ids)
+
+    @property
+    def n_eval_events(self) -> int:
+        return int(np.maximum(np.diff(self.offsets) - self.min_position, 0).sum())
+
+
+def prepare_test(test: Sessions, item_index: ItemIndex, min_position: int = 1) -> PreparedTest:
+    """Map ``test`` onto the catalogue and drop what cannot be evaluated (counted)."""
+    if min_position < 1:
+        raise ValueError("min_position must be >= 1 (position 0 has no history to predict from)")
+    idx = item_index.to_index(test.items)
+    known = idx >= 0
+    session_of_event = np.repeat(np.arange(test.n_sessions), test.lengths)
+    known_lengths = np.bincount(session_of_event[known], minlength=test.n_sessions)
+    keep_session = known_lengths > min_position
+    keep_event = known & keep_session[session_of_event]
+    lengths = known_lengths[keep_session]
+    return PreparedTest(
+        offsets=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+        items=idx[keep_event],
+        session_ids=test.session_ids[keep_session],
+        n_events_raw=test.n_events,
+        n_unknown_items_removed=int((~known).sum()),
+        n_sessions_raw=test.n_sessions,
+        n_sessions_dropped=int((~keep_session).sum()),
+        min_position=min_position,
+    )
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one model on one test set, with the per-event ranks behind them."""
+
+    model: str
+    metrics: dict[str, float]
+    ranks: np.ndarray  # (n_events,) rank of the true item, in event order
+    positions: np.ndarray  # (n_events,) position p of the target in its (filtered) session
+    targets: np.ndarray  # (n_events,) dense index of the true item
+    session_index: np.ndarray  # (n_events,) index of the session in the prepared test
+    tie_mode: str
+    min_position: int
+    ks: tuple[int, ...]
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        return len(self.ranks)
+
+    def summary(self) -> dict[str, Any]:
+        """Plain dict for results files (no per-event arrays)."""
+        return {
+            "model": self.model,
+            "tie_mode": self.tie_mode,
+            "min_position": self.min_position,
+            "ks": list(self.ks),
+            "seconds": self.seconds,
+            "events_per_second": self.n_events / self.seconds if self.seconds > 0 else None,
+            **self.counts,
+            "metrics": dict(self.metrics),
+        }
+
+
+def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:
+    """Plain cosine similarity of items over training sessions (for intra-list diversity)."""
+    from sessrec.models.item_knn import ItemKNN
+
+    knn = ItemKNN(lambda_=0.0, alpha=0.5, n_neighbors=0).fit(train)
+    if not np.array_equal(knn.item_index.item_ids, item_index.item_ids):
+        raise ValueError("training data does not match the model's catalogue")
+    return knn.similarities
+
+
+class _BeyondAccuracy:
+    """Accumulates coverage, popularity and intra-list diversity of the top-k lists."""
+
+    def __init__(self, ks: tuple[int, ...], n_items: int, popularity: np.ndarray | None, cosine: SparseRows | None):
+        self.ks = ks
+        self.max_k = min(max(ks), n_items)
+        self.n_items = n_items
+        self.covered = {k: np.zeros(n_items, dtype=bool) for k in ks}
+        self.popularity = None if popularity is None else torch.from_numpy(popularity / max(popularity.max(), 1.0))
+        self.pop_sums = {k: 0.0 for k in ks}
+        self.ild_sums = {k: 0.0 for k in ks}
+        self.n = 0
+        if cosine is not None:
+            row_of_nnz = torch.repeat_interleave(torch.arange(n_items), cosine.indptr.diff())
+            self.keys = row_of_nnz * n_items + cosine.indices  # CSR order is sorted by (row, col)
+            self.values = cosine.values
+        else:
+            self.keys = None
+
+    def add(self, scores: torch.Tensor) -> None:
+        top = torch.topk(scores, self.max_k, dim=1).indices  # (B, max_k), best first
+        self.n += top.shape[0]
+        top_np = top.numpy()
+        for k in self.ks:
+            self.covered[k][top_np[:, :k].ravel()] = True
+            if self.popularity is not None:
+                self.pop_sums[k] += float(self.popularity[top[:, :k]].mean(1).sum())
+        if self.keys is not None and self.max_k > 1:
+            a, b = torch.triu_indices(self.max_k, self.max_k, offset=1)
+            lo = torch.minimum(top[:, a], top[:, b])
+            hi = torch.maximum(top[:, a], top[:, b])
+            query = lo * self.n_items + hi
+            pos = torch.searchsorted(self.keys, query).clamp(max=max(len(self.keys) - 1, 0))
+            sims = torch.where(self.keys[pos] == query, self.values[pos], torch.zeros(()))
+            for k in self.ks:
+                if k < 2:
+                    continue
+                pair_mask = b < k  # pairs inside the top-k
+                mean_sim = sims[:, pair_mask].double().mean(1)
+                self.ild_sums[k] += float((1.0 - mean_sim).sum())
+
+    def metrics(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"coverage@{k}"] = float(self.covered[k].mean())
+            if self.popularity is not None:
+                out[f"popularity@{k}"] = self.pop_sums[k] / max(self.n, 1)
+            if self.keys is not None and k >= 2:
+                out[f"diversity@{k}"] = self.ild_sums[k] / max(self.n, 1)
+        return out
+
+
+def evaluate(
+    model: SessionModel,
+    test: Sessions,
+    *,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    tie_mode: str = "standard",
+    min_position: int = 1,
+    batch_size: int = 512,
+    train: Sessions | None = None,
+    beyond_accuracy: bool = True,
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate ``model`` on ``test`` with the next-item protocol (module docstring).
+
+    Args:
+        ks: cut-offs for Recall/MRR/NDCG and the beyond-accuracy metrics.
+        tie_mode: ``standard``, ``conservative`` or ``median``.
+        min_position: first predicted position (1: every item after the first;
+            2: the published RetailRocket protocol).
+        train: training sessions; with ``beyond_accuracy`` they give the popularity
+            (``popularity@k``: mean of popularity / max popularity over the top-k) and
+            the item cosine for intra-list diversity (``diversity@k``: 1 - mean
+            pairwise cosine in the top-k). Coverage needs no training data.
+    """
+    if tie_mode not in TIE_MODES:
+        raise ValueError(f"unknown tie mode '{tie_mode}' (choose from {', '.join(TIE_MODES)})")
+    if not ks or min(ks) < 1:
+        raise ValueError("ks must be positive cut-offs")
+    ks = tuple(sorted(set(int(k) for k in ks)))
+    started = time.perf_counter()
+    prepared = prepare_test(test, model.item_index, min_position)
+    popularity = cosine = None
+    if beyond_accuracy and train is not None:
+        popularity = np.bincount(model.item_index.to_index(train.items).clip(min=0), minlength=model.n_items).astype(np.float64)
+        cosine = session_cosine(train, model.item_index)
+    extra = _BeyondAccuracy(ks, model.n_items, popularity, cosine) if beyond_accuracy else None
+
+    offsets, items = prepared.offsets, prepared.items
+    n_sessions = prepared.n_sessions
+    n_events = prepared.n_eval_events
+    ranks = np.empty(n_events, dtype=np.float64)
+    positions = np.empty(n_events, dtype=np.int64)
+    targets = np.empty(n_events, dtype=np.int64)
+    session_index = np.empty(n_events, dtype=np.int64)
+    written = 0
+
+    slots = min(batch_size, n_sessions)
+    bar = tqdm(total=n_events, desc=f"evaluate {getattr(model, 'name', 'model')}", unit="ev", disable=not progress)
+    with torch.inference_mode():
+        state = model.init_state(max(slots, 1))
+        slot_session = np.arange(slots, dtype=np.int64)
+        next_session = slots
+        cursor = offsets[slot_session].copy()  # flat index of the next input item
+        session_end = offsets[slot_session + 1].copy()
+        active = np.ones(slots, dtype=bool)
+        while active.any():
+            inputs = np.where(active, items[np.minimum(cursor, len(items) - 1)], 0)
+            state = model.step(state, torch.from_numpy(inputs))
+            position = cursor + 1 - offsets[slot_session]  # position of the target
+            rows = np.flatnonzero(active & (position >= min_position))
+            if len(rows):
+                scores = model.scores(state)
+                row_t = torch.from_numpy(rows)
+                chosen = scores.index_select(0, row_t) if len(rows) < scores.shape[0] else scores
+                target = items[cursor[rows] + 1]
+                chunk = slice(written, written + len(rows))
+                ranks[chunk] = ranks_of_targets(chosen, torch.from_numpy(target), tie_mode).numpy()
+                positions[chunk] = position[rows]
+                targets[chunk] = target
+                session_index[chunk] = slot_session[rows]
+                written += len(rows)
+                bar.update(len(rows))
+                if extra is not None:
+                    extra.add(chosen)
+            cursor += 1
+            finished = active & (cursor + 1 >= session_end)
+            if finished.any():
+                done = np.flatnonzero(finished)
+                n_new = min(len(done), n_sessions - next_session)
+                refill, retire = done[:n_new], done[n_new:]
+                new_sessions = np.arange(next_session, next_session + n_new)
+                next_session += n_new
+                slot_session[refill] = new_sessions
+                cursor[refill] = offsets[new_sessions]
+                session_end[refill] = offsets[new_sessions + 1]
+                active[retire] = False
+                state = model.reset(state, torch.from_numpy(finished))
+    bar.close()
+    assert written == n_events, f"evaluator bug: {written} of {n_events} events scored"
+
+    order = np.lexsort((positions, session_index))  # report in test-file order
+    ranks, positions, targets, session_index = ranks[order], positions[order], targets[order], session_index[order]
+    metrics = metrics_from_ranks(ranks, ks)
+    if extra is not None:
+        metrics.update(extra.metrics())
+    return EvalResult(
+        model=getattr(model, "name", type(model).__name__),
+        metrics=metrics,
+        ranks=ranks,
+        positions=positions,
+        targets=targets,
+        session_index=session_index,
+        tie_mode=tie_mode,
+        min_position=min_position,
+        ks=ks,
+        seconds=time.perf_counter() - started,
+        counts={
+            "n_events": n_events,
+            "n_sessions": n_sessions,
+            "n_test_events_raw": prepared.n_events_raw,
+            "n_test_sessions_raw": prepared.n_sessions_raw,
+            "n_unknown_items_removed": prepared.n_unknown_items_removed,
+            "n_sessions_dropped": prepared.n_sessions_dropped,
+            "n_items": model.n_items,
+        },
+    )

@@ -1,0 +1,166 @@
+"""Checkpoints: weights plus plain metadata, never pickled objects.
+
+A checkpoint is a ``torch.save`` of a dict holding only tensors, strings, numbers,
+lists and dicts, so it loads with ``torch.load(..., weights_only=True)``, which refuses
+anything that would need to run code. Layout::
+
+    {"format": "sessrec-checkpoint", "format_version": 1,
+     "model": "gru4rec", "hyperparameters": {...}, "item_ids": LongTensor,
+     "tensors": {name: Tensor}, "meta": {...}}
+
+``meta`` carries the dataset name and statistics, the training log and library versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import sessrec
+from sessrec.data.sessions import ItemIndex
+from sessrec.errors import CheckpointError
+
+FORMAT = "sessrec-checkpoint"
+FORMAT_VERSION = 1
+
+
+def model_registry() -> dict[str, type]:
+    """Model name -> class, for every model that can be saved and loaded."""
+    from sessrec.models.gru4rec import GRU4Rec
+    from sessrec.models.item_knn import ItemKNN
+    from sessrec.models.last_item import LastItem
+    from sessrec.models.popular import MostPopular
+
+    return {cls.name: cls for cls in (MostPopular, LastItem, ItemKNN, GRU4Rec)}
+
+
+def library_versions() -> dict[str, str]:
+    import pandas
+
+    return {
+        "sessrec": sessrec.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Refuse metadata that would need pickling (anything beyond JSON types and tensors)."""
+    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: checkpoint keys must be strings, got {k!r}")
+            _check_plain(v, f"{where}.{k}")
+        return
+    raise TypeError(f"{where}: {type(value).__name__} cannot go into a checkpoint (plain data only)")
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars/arrays and tuples to plain Python, recursively."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_model(model: Any, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (a crash never leaves half a file)."""
+    if not getattr(model, "is_fitted", False):
+        raise CheckpointError(f"{model.name}: nothing to save, the model is not fitted")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    full_meta = {"library_versions": library_versions(), **_plain(meta or {})}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": model.name,
+        "hyperparameters": _plain(model.hyperparameters()),
+        "item_ids": torch.from_numpy(model.item_index.item_ids.copy()),
+        "tensors": {k: v.detach().cpu().contiguous() for k, v in model._tensors().items()},
+        "meta": full_meta,
+    }
+    _check_plain(payload, "checkpoint")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate the raw checkpoint dict (no model built)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise CheckpointError(f"{path}: not a readable sessrec checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a sessrec checkpoint (missing format marker)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {payload.get('format_version')} is not supported "
+            f"(this sessrec reads version {FORMAT_VERSION})"
+        )
+    for key in ("model", "hyperparameters", "item_ids", "tensors", "meta"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: checkpoint is missing '{key}'")
+    return payload
+
+
+def load_model(path: str | Path) -> Any:
+    """Build the model stored in ``path``. Raises :class:`CheckpointError` on any problem."""
+    payload = read_checkpoint(path)
+    registry = model_registry()
+    name = payload["model"]
+    if name not in registry:
+        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(registry))})")
+    cls = registry[name]
+    item_index = ItemIndex(payload["item_ids"].numpy().astype(np.int64))
+    try:
+        model = cls._from_tensors(payload["hyperparameters"], payload["tensors"], item_index)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"{path}: checkpoint does not fit model '{name}' ({exc})") from exc
+    model.checkpoint_meta = payload["meta"]
+    model.checkpoint_path = str(path)
+    return model
+
+
+def checkpoint_summary(path: str | Path) -> dict[str, Any]:
+    """Small JSON-able description of a checkpoint, for listings (raises CheckpointError)."""
+    payload = read_checkpoint(path)
+    meta = payload["meta"]
+    return {
+        "path": str(path),
+        "model": payload["model"],
+        "n_items": int(payload["item_ids"].numel()),
+        "dataset": meta.get("dataset"),
+        "hyperparameters": json.loads(json.dumps(payload["hyperparameters"], default=str)),
+    }

@@ -1,0 +1,94 @@
+"""Item-KNN, the baseline of the GRU4Rec paper: items similar to the session's last item.
+
+Two items are similar when they occur in the same sessions. With ``supp(i)`` the
+number of training sessions containing ``i`` and ``co(i, j)`` the number containing
+both, the similarity is a regularised cosine::
+
+    sim(i, j) = co(i, j) / (supp(i) ** alpha * supp(j) ** (1 - alpha) + lambda_)
+
+``alpha = 0.5`` is the plain cosine; ``lambda_`` (default 20) shrinks similarities
+backed by few sessions. The next-item score of ``j`` is ``sim(last, j)``; each item
+keeps its ``n_neighbors`` most similar items (0 keeps all). Items outside the
+neighbourhood are ranked by popularity below every neighbour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.models.base import BaseSessionModel
+from sessrec.models.last_item import last_items_reset, last_items_step
+from sessrec.models.popular import item_popularity
+from sessrec.models.sparse_rows import SparseRows, keep_top_per_row, popularity_fallback
+
+
+class ItemKNN(BaseSessionModel):
+    """Session co-occurrence cosine similarity to the last item."""
+
+    name = "item_knn"
+
+    def __init__(self, lambda_: float = 20.0, alpha: float = 0.5, n_neighbors: int = 200) -> None:
+        super().__init__()
+        if lambda_ < 0:
+            raise ValueError("lambda_ must be >= 0")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError("alpha must be in [0, 1]")
+        self.lambda_ = float(lambda_)
+        self.alpha = float(alpha)
+        self.n_neighbors = int(n_neighbors)
+        self.similarities: SparseRows | None = None
+        self.fallback = torch.zeros(0)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lambda_": self.lambda_, "alpha": self.alpha, "n_neighbors": self.n_neighbors}
+
+    def fit(self, train: Sessions) -> "ItemKNN":
+        self.item_index = ItemIndex.from_items(train.items)
+        n = self.n_items
+        idx = self.item_index.to_index(train.items)
+        session_of_event = np.repeat(np.arange(train.n_sessions), train.lengths)
+        incidence = sp.csr_matrix(
+            (np.ones(len(idx), np.float32), (session_of_event, idx)), shape=(train.n_sessions, n)
+        )
+        incidence.data[:] = 1.0  # duplicates were summed: a session counts once per item
+        incidence.sum_duplicates()
+        incidence.data[:] = 1.0
+        support = np.asarray(incidence.sum(axis=0)).ravel().astype(np.float64)
+        co = (incidence.T @ incidence).tocoo()
+        off_diagonal = co.row != co.col
+        rows, cols, co_counts = co.row[off_diagonal], co.col[off_diagonal], co.data[off_diagonal]
+        denominator = support[rows] ** self.alpha * support[cols] ** (1.0 - self.alpha) + self.lambda_
+        sims = sp.csr_matrix(((co_counts / denominator).astype(np.float32), (rows, cols)), shape=(n, n))
+        sims = keep_top_per_row(sims, self.n_neighbors)
+        self.similarities = SparseRows.from_scipy(sims)
+        self.fallback = popularity_fallback(item_popularity(train, self.item_index))
+        self.clear_live_cache()
+        return self
+
+    def init_state(self, batch_size: int) -> torch.Tensor:
+        return torch.full((batch_size,), -1, dtype=torch.long)
+
+    reset = staticmethod(last_items_reset)  # type: ignore[assignment]
+    step = staticmethod(last_items_step)  # type: ignore[assignment]
+
+    def scores(self, state: torch.Tensor) -> torch.Tensor:
+        return self.similarities.dense_rows(state, self.fallback)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        s = self.similarities
+        return {"indptr": s.indptr, "indices": s.indices, "values": s.values, "fallback": self.fallback}
+
+    @classmethod
+    def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, torch.Tensor], item_index: ItemIndex):
+        model = cls(**params)
+        model.item_index = item_index
+        model.similarities = SparseRows(tensors["indptr"], tensors["indices"], tensors["values"])
+        model.fallback = tensors["fallback"]
+        if model.similarities.indptr.numel() != item_index.n_items + 1:
+            raise ValueError("similarity table does not match the item map")
+        return model
