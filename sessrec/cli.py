@@ -199,6 +199,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.benchmark import BASELINE_SPECS, load_specs, run_benchmark
+    from sessrec.experiments.records import aggregate, load_run_records, metrics_table
+
+    dataset = load_dataset(args.dataset)
+    specs = load_specs(args.config) if args.config else list(BASELINE_SPECS)
+    if args.only:
+        specs = [s for s in specs if s.label in set(args.only)]
+        if not specs:
+            raise SessrecError(f"--only {args.only}: no such labels in the config")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
+    table = aggregate(metrics_table([r for r in load_run_records(args.out) if r.get("dataset") == dataset.name]))
+    summary = table[table["k"] == 20].pivot_table(index="label", columns="metric", values="mean")
+    if not summary.empty:
+        print(summary[[c for c in ("recall", "mrr", "ndcg") if c in summary.columns]].round(4).to_string())
+    return EXIT_OK
+
+
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -274,6 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ranks", help="also write per-event ranks (.npz) for significance tests")
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
+    bench = sub.add_parser("benchmark", help="run models x seeds on a dataset, one run record each (resumable)")
+    bench.add_argument("--dataset", required=True)
+    bench.add_argument("--config", help="JSON file listing the models (default: the three baselines)")
+    bench.add_argument("--only", nargs="*", help="run only these labels of the config")
+    bench.add_argument("--seeds", type=int, default=3, help="seeds per seeded model (default 3)")
+    bench.add_argument("--first-seed", type=int, default=1)
+    bench.add_argument("--tie-mode", default="standard", choices=["standard", "conservative", "median"])
+    bench.add_argument("--out", default="results", help="results root")
+    bench.add_argument("--quiet", action="store_true")
+    bench.set_defaults(func=cmd_benchmark)
     return parser
 
 

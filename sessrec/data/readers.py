@@ -142,6 +142,11 @@ def read_session_table(
 # -- raw public datasets --------------------------------------------------------------
 
 
+def _unix_seconds(times: pd.Series) -> np.ndarray:
+    """UTC datetimes to float seconds since 1970 (independent of pandas' time resolution)."""
+    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(np.float64)
+
+
 def read_yoochoose_clicks(path: str | Path) -> pd.DataFrame:
     """YOOCHOOSE ``yoochoose-clicks.dat``: no header, ``session,timestamp,item,category``."""
     path = Path(path)
@@ -159,13 +164,14 @@ def read_yoochoose_clicks(path: str | Path) -> pd.DataFrame:
         {
             "SessionId": _as_int64(raw["s"], "session", path, 0),
             "ItemId": _as_int64(raw["i"], "item", path, 0),
-            "Time": (times.astype("int64") // 1_000_000).to_numpy(np.float64) / 1000.0,
+            "Time": _unix_seconds(times),
         }
     )
 
 
 def sessionize(user: np.ndarray, time: np.ndarray, gap_seconds: float) -> np.ndarray:
     """Session ids from user ids and times: a new session after a gap > ``gap_seconds``."""
+    user, time = np.asarray(user), np.asarray(time, dtype=np.float64)
     order = np.lexsort((time, user))
     u, t = user[order], time[order]
     new = np.r_[True, (u[1:] != u[:-1]) | (np.diff(t) > gap_seconds)]
@@ -207,7 +213,7 @@ def read_diginetica_views(path: str | Path) -> pd.DataFrame:
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise DataFormatError(f"{path}: line {row + 2}: eventdate must be YYYY-MM-DD, got {raw[norm['eventdate']].iloc[row]!r}")
-    seconds = (dates.astype("int64") // 1_000_000_000).to_numpy(np.float64)
+    seconds = _unix_seconds(dates)
     return pd.DataFrame(
         {
             "SessionId": _as_int64(raw[norm["sessionid"]], "sessionId", path),

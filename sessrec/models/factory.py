@@ -5,21 +5,18 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from sessrec.models.io import model_registry
+from sessrec.models.io import MODEL_CLASSES, model_class
 
 BASELINES = ("most_popular", "last_item", "item_knn")
 
 
 def model_names() -> list[str]:
-    return sorted(model_registry())
+    return sorted(MODEL_CLASSES)
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Any:
     """An unfitted model ``name`` with ``params`` (unknown parameter names are an error)."""
-    registry = model_registry()
-    if name not in registry:
-        raise ValueError(f"unknown model '{name}' (choose from {', '.join(sorted(registry))})")
-    cls = registry[name]
+    cls = model_class(name)
     params = dict(params or {})
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(params) - accepted)

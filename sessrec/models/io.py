@@ -13,6 +13,7 @@ anything that would need to run code. Layout::
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -31,14 +32,26 @@ FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
 
 
+#: model name -> "module:Class"; imported on first use
+MODEL_CLASSES: dict[str, str] = {
+    "most_popular": "sessrec.models.popular:MostPopular",
+    "last_item": "sessrec.models.last_item:LastItem",
+    "item_knn": "sessrec.models.item_knn:ItemKNN",
+    "gru4rec": "sessrec.models.gru4rec:GRU4Rec",
+}
+
+
+def model_class(name: str) -> type:
+    """The class of model ``name`` (ValueError for an unknown name)."""
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
+    module, _, cls = MODEL_CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def model_registry() -> dict[str, type]:
     """Model name -> class, for every model that can be saved and loaded."""
-    from sessrec.models.gru4rec import GRU4Rec
-    from sessrec.models.item_knn import ItemKNN
-    from sessrec.models.last_item import LastItem
-    from sessrec.models.popular import MostPopular
-
-    return {cls.name: cls for cls in (MostPopular, LastItem, ItemKNN, GRU4Rec)}
+    return {name: model_class(name) for name in MODEL_CLASSES}
 
 
 def library_versions() -> dict[str, str]:
@@ -46,7 +59,7 @@ def library_versions() -> dict[str, str]:
 
     return {
         "sessrec": sessrec.__version__,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "numpy": np.__version__,
         "pandas": pandas.__version__,
         "python": platform.python_version(),
@@ -55,7 +68,8 @@ def library_versions() -> dict[str, str]:
 
 def _check_plain(value: Any, where: str) -> None:
     """Refuse metadata that would need pickling (anything beyond JSON types and tensors)."""
-    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str)):
+    # exact types: a str or int subclass (torch's TorchVersion, say) would be pickled as its class
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, int, float, str):
         return
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
@@ -80,6 +94,9 @@ def _plain(value: Any) -> Any:
         return torch.from_numpy(value.copy())
     if isinstance(value, np.generic):
         return value.item()
+    for plain_type in (bool, int, float, str):
+        if isinstance(value, plain_type) and type(value) is not plain_type:
+            return plain_type(value)
     return value
 
 
@@ -136,11 +153,10 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_model(path: str | Path) -> Any:
     """Build the model stored in ``path``. Raises :class:`CheckpointError` on any problem."""
     payload = read_checkpoint(path)
-    registry = model_registry()
     name = payload["model"]
-    if name not in registry:
-        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(registry))})")
-    cls = registry[name]
+    if name not in MODEL_CLASSES:
+        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
+    cls = model_class(name)
     item_index = ItemIndex(payload["item_ids"].numpy().astype(np.int64))
     try:
         model = cls._from_tensors(payload["hyperparameters"], payload["tensors"], item_index)

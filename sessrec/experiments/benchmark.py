@@ -1,0 +1,128 @@
+"""Benchmark runner: a set of models x seeds on one dataset, one run record per run.
+
+Runs are independent and written atomically (see :mod:`sessrec.experiments.records`);
+re-running the same command skips the runs already complete, so an interrupted
+benchmark resumes where it stopped. Deterministic models (the baselines) run once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sessrec.data.dataset import Dataset
+from sessrec.evaluation import evaluate
+from sessrec.experiments.records import is_complete, write_run
+from sessrec.experiments.training import machine_description, resolve_params, train_model
+from sessrec.models.io import library_versions
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model configuration of a benchmark."""
+
+    label: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+
+    @property
+    def seeded(self) -> bool:
+        return self.model == "gru4rec"
+
+    def run_id(self, seed: int | None) -> str:
+        return self.label if seed is None else f"{self.label}-seed{seed}"
+
+
+BASELINE_SPECS = (
+    ModelSpec("most_popular", "most_popular"),
+    ModelSpec("last_item", "last_item"),
+    ModelSpec("item_knn", "item_knn"),
+)
+
+
+def load_specs(path: str | Path) -> list[ModelSpec]:
+    """Read ``{"models": [{"label", "model", "params"?, "preset"?}, ...]}`` from JSON."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        specs = [ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset")) for m in data["models"]]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a benchmark config ({exc}); expected {{\"models\": [{{\"label\", \"model\"}}]}}") from exc
+    labels = [s.label for s in specs]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{path}: labels must be unique ({labels})")
+    return specs
+
+
+def run_one(
+    dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = "standard", progress: bool = True,
+    command: str | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Train and evaluate one configuration; returns ``(record, per-event arrays)``."""
+    params = dict(spec.params)
+    if seed is not None:
+        params["seed"] = seed
+    model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress)
+    result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
+                      train=dataset.train, progress=progress)
+    popularity = np.bincount(model.item_index.to_index(dataset.train.items), minlength=model.n_items)
+    record = {
+        "run_id": spec.run_id(seed),
+        "label": spec.label,
+        "model": spec.model,
+        "dataset": dataset.name,
+        "dataset_statistics": dataset.info.get("splits", {}),
+        "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue"},
+        "seed": seed,
+        "preset": spec.preset,
+        "hyperparameters": {**resolve_params(spec.model, spec.params, spec.preset), **model.hyperparameters()},
+        "training_log": meta["training_log"],
+        "train_seconds": meta["train_seconds"],
+        "evaluation": result.summary(),
+        "library_versions": library_versions(),
+        "machine": machine_description(),
+        "command": command or " ".join(sys.argv),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    arrays = {
+        "ranks": result.ranks.astype(np.float32),
+        "positions": result.positions.astype(np.int32),
+        "targets": result.targets.astype(np.int32),
+        "target_popularity": popularity[result.targets].astype(np.int32),
+    }
+    return record, arrays
+
+
+def run_benchmark(
+    dataset: Dataset,
+    specs: list[ModelSpec],
+    seeds: list[int],
+    root: str | Path = "results",
+    *,
+    tie_mode: str = "standard",
+    progress: bool = True,
+    log=print,
+) -> list[Path]:
+    """Run every spec (seeded ones once per seed), skipping complete runs."""
+    written = []
+    for spec in specs:
+        for seed in (seeds if spec.seeded else [None]):
+            run_id = spec.run_id(seed)
+            if is_complete(root, dataset.name, run_id):
+                log(f"skip {dataset.name}/{run_id}: already complete")
+                continue
+            log(f"run {dataset.name}/{run_id} ...")
+            record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress)
+            path = write_run(root, record, arrays)
+            m = record["evaluation"]["metrics"]
+            log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
+                f"train {record['train_seconds']:.1f} s  eval {record['evaluation']['seconds']:.1f} s  -> {path}")
+            written.append(path)
+    return written

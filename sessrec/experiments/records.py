@@ -1,0 +1,135 @@
+"""Run records: one JSON file per (dataset, model configuration, seed), plus its ranks.
+
+Layout under a results root (default ``results/``)::
+
+    results/<dataset>/<run_id>.json        the run record (plain JSON)
+    results/<dataset>/<run_id>.ranks.npz   per-event ranks, positions, targets (no pickles)
+    results/reference_numbers.csv          published numbers with their sources
+
+A run is complete when its JSON exists: the ranks are written first and the JSON last,
+both atomically, so an interrupted benchmark never leaves a record that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RANKS_SUFFIX = ".ranks.npz"
+REFERENCES_FILE = "reference_numbers.csv"
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def record_path(root: str | Path, dataset: str, run_id: str) -> Path:
+    return Path(root) / dataset / f"{run_id}.json"
+
+
+def is_complete(root: str | Path, dataset: str, run_id: str) -> bool:
+    return record_path(root, dataset, run_id).is_file()
+
+
+def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` (ranks etc.) then the JSON ``record``; returns the JSON path."""
+    path = record_path(root, record["dataset"], record["run_id"])
+    ranks_path = path.with_name(record["run_id"] + RANKS_SUFFIX)
+
+    def write_npz(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    _atomic_write_bytes(ranks_path, write_npz)
+    record = {**record, "ranks_file": ranks_path.name}
+    text = json.dumps(record, indent=2, default=_json_default) + "\n"
+    _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def load_run_records(root: str | Path = "results") -> list[dict[str, Any]]:
+    """Every run record under ``root`` (sorted by dataset, label, seed); bad files skipped
+    with an ``"error"`` entry in a record of their own (``{"path", "error"}``)."""
+    records = []
+    for path in sorted(Path(root).glob("*/*.json")):
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or "run_id" not in record or "evaluation" not in record:
+                raise ValueError("not a run record (needs run_id and evaluation)")
+            record["_path"] = str(path)
+            records.append(record)
+        except (ValueError, OSError) as exc:
+            records.append({"_path": str(path), "error": str(exc)})
+    return records
+
+
+def valid_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if "error" not in r]
+
+
+def load_ranks(record: dict[str, Any], name: str = "ranks") -> np.ndarray:
+    """The per-event array ``name`` (``ranks``, ``positions``, ``targets``, ``target_popularity``)."""
+    path = Path(record["_path"]).with_name(record["ranks_file"])
+    with np.load(path, allow_pickle=False) as data:
+        return data[name]
+
+
+def metrics_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Long table: dataset, label, model, seed, metric, k, value (one row per number)."""
+    rows = []
+    for record in valid_records(records):
+        for key, value in record["evaluation"]["metrics"].items():
+            metric, _, k = key.partition("@")
+            rows.append({
+                "dataset": record["dataset"], "label": record.get("label", record["model"]),
+                "model": record["model"], "seed": record.get("seed"), "metric": metric,
+                "k": int(k) if k else None, "value": value,
+            })
+    return pd.DataFrame(rows, columns=["dataset", "label", "model", "seed", "metric", "k", "value"])
+
+
+def aggregate(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for a single seed) and number of seeds per dataset/label/metric/k."""
+    if table.empty:
+        return pd.DataFrame(columns=["dataset", "label", "model", "metric", "k", "mean", "std", "n"])
+    grouped = table.groupby(["dataset", "label", "model", "metric", "k"], dropna=False)["value"]
+    out = grouped.agg(mean="mean", std="std", n="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def load_references(path: str | Path = Path("results") / REFERENCES_FILE) -> pd.DataFrame:
+    """Published numbers: dataset, model, metric, k, value, source, protocol_note."""
+    columns = ["dataset", "model", "metric", "k", "value", "source", "protocol_note"]
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(path)
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+    return frame[columns]

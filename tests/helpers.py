@@ -1,0 +1,48 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.models.base import BaseSessionModel
+
+
+def sessions_of(*sessions: list[int], start_id: int = 1) -> Sessions:
+    """Sessions from lists of item ids, in the given order (no times)."""
+    rows = [(start_id + s, item, pos) for s, items in enumerate(sessions) for pos, item in enumerate(items)]
+    return Sessions.from_frame(pd.DataFrame(rows, columns=["SessionId", "ItemId", "Pos"]))
+
+
+class ScriptedModel(BaseSessionModel):
+    """A model whose scores are a fixed function of (last item, session length), for tests.
+
+    score(j) = table[last, j] + 0.001 * length, with an empty session scoring row ``n``.
+    Its state is (last item, length), which checks that the evaluator resets slots.
+    """
+
+    name = "scripted"
+
+    def __init__(self, table: np.ndarray, item_ids: np.ndarray) -> None:
+        super().__init__()
+        self.table = torch.as_tensor(table, dtype=torch.float32)  # (n_items + 1, n_items)
+        self.item_index = ItemIndex(np.asarray(item_ids, dtype=np.int64))
+        self.steps = 0
+
+    def init_state(self, batch_size: int):
+        return (torch.full((batch_size,), -1, dtype=torch.long), torch.zeros(batch_size, dtype=torch.long))
+
+    def reset(self, state, mask):
+        last, length = state
+        return (torch.where(mask, torch.full_like(last, -1), last), torch.where(mask, torch.zeros_like(length), length))
+
+    def step(self, state, items):
+        self.steps += 1
+        return (items.clone(), state[1] + 1)
+
+    def scores(self, state):
+        last, length = state
+        rows = torch.where(last >= 0, last, torch.full_like(last, self.n_items))
+        return self.table[rows] + 0.001 * length.unsqueeze(1).float()

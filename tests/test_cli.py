@@ -1,0 +1,88 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sessrec.cli import EXIT_DATA, EXIT_OK, main
+from sessrec.experiments.records import aggregate, load_run_records, metrics_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_split_files(tmp_path):
+    train = "SessionId\tItemId\tTime\n" + "".join(
+        f"{s}\t{item}\t{s * 100 + pos}\n" for s in range(1, 31) for pos, item in enumerate([1 + s % 4, 5, 6 + s % 3])
+    )
+    test = "SessionId\tItemId\tTime\n100\t2\t5000\n100\t5\t5001\n100\t7\t5002\n101\t3\t5003\n101\t5\t5004\n"
+    (tmp_path / "train.tsv").write_text(train)
+    (tmp_path / "test.tsv").write_text(test)
+
+
+def test_prepare_split_evaluate_and_write_results(tmp_path, capsys):
+    write_split_files(tmp_path)
+    out = tmp_path / "data" / "toy"
+    assert main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"),
+                 "--out", str(out)]) == EXIT_OK
+    assert "dataset toy" in capsys.readouterr().out
+    results = tmp_path / "res.json"
+    ranks = tmp_path / "ranks.npz"
+    code = main(["evaluate", "--dataset", str(out), "--model", "most_popular", "last_item", "--out", str(results),
+                 "--ranks", str(ranks), "--quiet"])
+    assert code == EXIT_OK
+    record = json.loads(results.read_text())
+    assert [r["label"] for r in record["results"]] == ["most_popular", "last_item"]
+    assert record["results"][0]["n_events"] == 3
+    assert record["significance"][0]["b"] == "last_item"
+    assert ranks.is_file()
+
+
+def test_train_then_evaluate_a_checkpoint(tmp_path):
+    write_split_files(tmp_path)
+    out = tmp_path / "toy"
+    main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"), "--out", str(out)])
+    ckpt = tmp_path / "knn.pt"
+    assert main(["train", "--dataset", str(out), "--model", "item_knn", "--set", "lambda_=5", "--out", str(ckpt), "--quiet"]) == 0
+    csv = tmp_path / "r.csv"
+    assert main(["evaluate", "--dataset", str(out), "--checkpoint", str(ckpt), "--out", str(csv), "--quiet"]) == 0
+    assert "recall@20" in csv.read_text().splitlines()[0]
+
+
+def test_bad_input_exits_with_data_error_and_message(tmp_path, capsys):
+    (tmp_path / "bad.tsv").write_text("SessionId\tItemId\tTime\n1\tx\t0\n")
+    code = main(["prepare", "split", "--train", str(tmp_path / "bad.tsv"), "--test", str(tmp_path / "bad.tsv"),
+                 "--out", str(tmp_path / "o")])
+    assert code == EXIT_DATA
+    assert "line 2: column ItemId must hold integer ids" in capsys.readouterr().err
+    assert main(["stats", "--dataset", str(tmp_path)]) == EXIT_DATA
+
+
+def test_unknown_model_parameter_is_a_usage_error(tmp_path, capsys):
+    write_split_files(tmp_path)
+    out = tmp_path / "toy"
+    main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"), "--out", str(out)])
+    assert main(["train", "--dataset", str(out), "--model", "item_knn", "--set", "k=5", "--quiet"]) == 2
+    assert "has no parameter(s) k" in capsys.readouterr().err
+
+
+def test_benchmark_writes_records_and_resumes(tmp_path, capsys):
+    write_split_files(tmp_path)
+    out = tmp_path / "toy"
+    main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"), "--out", str(out)])
+    results = tmp_path / "results"
+    assert main(["benchmark", "--dataset", str(out), "--out", str(results), "--quiet"]) == 0
+    records = load_run_records(results)
+    assert sorted(r["run_id"] for r in records) == ["item_knn", "last_item", "most_popular"]
+    table = aggregate(metrics_table(records))
+    assert set(table["label"]) == {"item_knn", "last_item", "most_popular"}
+    capsys.readouterr()
+    assert main(["benchmark", "--dataset", str(out), "--out", str(results), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("already complete") == 3
+
+
+def test_module_entry_point_help():
+    done = subprocess.run([sys.executable, "-m", "sessrec", "evaluate", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0 and "--tie-mode" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "sessrec"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2

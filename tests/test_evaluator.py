@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+from sessrec.evaluation import evaluate, metrics_from_ranks, paired_test, per_event_metric, prepare_test
+from sessrec.evaluation.metrics import ranks_of_targets
+from tests.helpers import ScriptedModel, sessions_of
+
+
+def test_ranks_with_each_tie_mode():
+    scores = torch.tensor([[0.5, 0.9, 0.5, 0.1, 0.5]])
+    target = torch.tensor([0])  # one better item, two others tied with it
+    assert ranks_of_targets(scores, target, "standard").item() == 2
+    assert ranks_of_targets(scores, target, "conservative").item() == 4
+    assert ranks_of_targets(scores, target, "median").item() == 3
+    with pytest.raises(ValueError, match="tie mode"):
+        ranks_of_targets(scores, target, "random")
+
+
+def test_ranks_in_blocks_match_a_direct_computation():
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 5, (300, 40), generator=gen).float()  # many ties
+    targets = torch.randint(0, 40, (300,), generator=gen)
+    t = scores[torch.arange(300), targets].unsqueeze(1)
+    assert torch.equal(ranks_of_targets(scores, targets, "standard"), ((scores > t).sum(1) + 1).double())
+    assert torch.equal(ranks_of_targets(scores, targets, "conservative"), (scores >= t).sum(1).double())
+
+
+def test_metrics_from_ranks_by_hand():
+    ranks = np.array([1.0, 3.0, 30.0])
+    m = metrics_from_ranks(ranks, ks=(1, 5))
+    assert m["recall@1"] == pytest.approx(1 / 3)
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["mrr@5"] == pytest.approx((1 + 1 / 3) / 3)
+    assert m["ndcg@5"] == pytest.approx((1 + 1 / np.log2(4)) / 3)
+    assert per_event_metric(ranks, "hitrate", 5).tolist() == [1, 1, 0]
+
+
+def identity_successor_model(n=6):
+    """Scores make item i+1 the best after item i (rank 1), item i+2 second, etc."""
+    table = np.zeros((n + 1, n))
+    for last in range(n):
+        for j in range(n):
+            table[last, j] = -((j - last - 1) % n)
+    table[n] = -np.arange(n)  # empty session: item 0 first
+    return ScriptedModel(table, item_ids=np.arange(100, 100 + n))
+
+
+def test_evaluate_ranks_every_position_and_is_batch_size_invariant():
+    model = identity_successor_model()
+    test = sessions_of([100, 101, 102], [103, 105], [104, 105, 100, 101])
+    results = [evaluate(model, test, ks=(1, 5), batch_size=b, beyond_accuracy=False) for b in (1, 2, 512)]
+    # session 1: 100->101 rank1, 101->102 rank1; session 2: 103->105 rank2;
+    # session 3: 104->105 rank1, 105->100 rank1, 100->101 rank1
+    for r in results:
+        assert r.ranks.tolist() == [1, 1, 2, 1, 1, 1]
+        assert r.positions.tolist() == [1, 2, 1, 1, 2, 3]
+        assert r.session_index.tolist() == [0, 0, 1, 2, 2, 2]
+        assert r.metrics["recall@1"] == pytest.approx(5 / 6)
+
+
+def test_min_position_two_skips_the_first_prediction():
+    model = identity_successor_model()
+    test = sessions_of([100, 101, 102], [103, 105], [104, 105, 100, 101])
+    r = evaluate(model, test, min_position=2, beyond_accuracy=False)
+    assert r.positions.tolist() == [2, 2, 3]
+    assert r.counts["n_sessions_dropped"] == 1  # [103, 105] has no position 2
+
+
+def test_unknown_items_are_removed_and_counted():
+    model = identity_successor_model()
+    test = sessions_of([100, 999, 101], [999, 103], [102, 103])
+    prepared = prepare_test(test, model.item_index)
+    assert prepared.n_unknown_items_removed == 2
+    assert prepared.n_sessions_dropped == 1
+    r = evaluate(model, test, beyond_accuracy=False)
+    assert r.counts["n_unknown_items_removed"] == 2
+    assert r.n_events == 2  # 100->101 and 102->103
+
+
+def test_beyond_accuracy_metrics():
+    model = identity_successor_model()
+    train = sessions_of([100, 101], [101, 102], [102, 103], [103, 104], [104, 105], [105, 100])
+    test = sessions_of([100, 101, 102])
+    r = evaluate(model, test, ks=(1, 2), train=train)
+    assert r.metrics["coverage@1"] == pytest.approx(2 / 6)  # top-1 lists: {101}, {102}
+    assert r.metrics["popularity@1"] == pytest.approx(1.0)  # every item has the same count
+    # top-2 after 100 is {101, 102}: cosine(101, 102) = 1 / sqrt(2 * 2) = 0.5
+    assert r.metrics["diversity@2"] == pytest.approx(0.5)
+
+
+def test_paired_test_detects_a_real_difference_and_rejects_mismatches():
+    rng = np.random.default_rng(0)
+    worse = rng.integers(1, 50, 500).astype(float)
+    better = np.maximum(1, worse - 5)
+    res = paired_test(better, worse, "mrr", 20, "wilcoxon")
+    assert res.difference > 0 and res.p_value < 1e-6
+    same = paired_test(worse, worse, "recall", 20, "ttest")
+    assert same.p_value == 1.0
+    with pytest.raises(ValueError, match="same events"):
+        paired_test(worse, worse[:10])
