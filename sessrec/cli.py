@@ -219,6 +219,26 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import optuna
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.sweep import load_space, run_sweep
+    from sessrec.models.factory import parse_assignments
+
+    if args.quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = run_sweep(
+        load_dataset(args.dataset), args.model, load_space(args.space), fixed=parse_assignments(args.fixed or []),
+        n_trials=args.n_trials, storage=args.storage, study_name=args.study, metric=args.metric, seed=args.seed,
+    )
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    print(f"study {study.study_name}: {len(done)} complete trials in {args.storage}")
+    if done:
+        print(f"best {args.metric} = {study.best_value:.4f} with {study.best_params}")
+    return EXIT_OK
+
+
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -304,6 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default="results", help="results root")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(func=cmd_benchmark)
+    sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")
+    sweep.add_argument("--dataset", required=True)
+    sweep.add_argument("--model", default="gru4rec")
+    sweep.add_argument("--space", required=True, help="JSON parameter space (see sweeps/)")
+    sweep.add_argument("--fixed", nargs="*", metavar="KEY=VALUE", help="parameters held fixed")
+    sweep.add_argument("--n-trials", type=int, default=20, help="trials run by THIS worker")
+    sweep.add_argument("--storage", default="sqlite:///results/sweeps.db",
+                       help="Optuna storage URL: sqlite:///file.db or postgresql://user:pass@host/db")
+    sweep.add_argument("--study", help="study name (default <dataset>-<model>); same name = shared study")
+    sweep.add_argument("--metric", default="mrr@20")
+    sweep.add_argument("--seed", type=int, help="sampler seed")
+    sweep.add_argument("--quiet", action="store_true")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""Where models win and lose: metrics broken down by session position and target popularity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sessrec.evaluation.metrics import per_event_metric
+from sessrec.experiments.records import load_ranks, valid_records
+
+POSITION_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 9), (10, 10**9))
+
+
+def _position_label(low: int, high: int) -> str:
+    if low == high:
+        return str(low)
+    return f"{low}+" if high >= 10**9 else f"{low}-{high}"
+
+
+def by_position(ranks: np.ndarray, positions: np.ndarray, metric: str = "recall", k: int = 20) -> pd.DataFrame:
+    """``metric@k`` per bucket of the target's position in the session (1 = second click)."""
+    values = per_event_metric(ranks, metric, k)
+    rows = []
+    for order, (low, high) in enumerate(POSITION_BUCKETS):
+        mask = (positions >= low) & (positions <= high)
+        if mask.any():
+            rows.append({"bucket": _position_label(low, high), "order": order, "value": float(values[mask].mean()),
+                         "n": int(mask.sum())})
+    return pd.DataFrame(rows, columns=["bucket", "order", "value", "n"])
+
+
+def popularity_edges(popularity: np.ndarray, n_buckets: int = 5) -> np.ndarray:
+    """Quantile edges of target popularity that split the events into ``n_buckets``."""
+    edges = np.unique(np.quantile(popularity, np.linspace(0, 1, n_buckets + 1)))
+    return edges
+
+
+def by_popularity(
+    ranks: np.ndarray, target_popularity: np.ndarray, metric: str = "recall", k: int = 20, edges: np.ndarray | None = None
+) -> pd.DataFrame:
+    """``metric@k`` per quantile bucket of the target item's training popularity (clicks)."""
+    values = per_event_metric(ranks, metric, k)
+    edges = popularity_edges(target_popularity) if edges is None else edges
+    bucket = np.clip(np.searchsorted(edges, target_popularity, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for b in range(len(edges) - 1):
+        mask = bucket == b
+        if mask.any():
+            rows.append({"bucket": f"{int(edges[b])}-{int(edges[b + 1])} clicks", "order": b,
+                         "value": float(values[mask].mean()), "n": int(mask.sum())})
+    return pd.DataFrame(rows, columns=["bucket", "order", "value", "n"])
+
+
+def breakdown(records: list[dict[str, Any]], by: str = "position", metric: str = "recall", k: int = 20) -> pd.DataFrame:
+    """Long table dataset, label, bucket, order, value (mean over seeds), n for every run.
+
+    Popularity buckets are computed once per dataset (from the first run's targets), so
+    every model of a dataset is split at the same edges.
+    """
+    if by not in ("position", "popularity"):
+        raise ValueError("by must be 'position' or 'popularity'")
+    frames = []
+    edges_by_dataset: dict[str, np.ndarray] = {}
+    for record in valid_records(records):
+        ranks = load_ranks(record, "ranks")
+        if by == "position":
+            table = by_position(ranks, load_ranks(record, "positions"), metric, k)
+        else:
+            pop = load_ranks(record, "target_popularity")
+            edges = edges_by_dataset.setdefault(record["dataset"], popularity_edges(pop))
+            table = by_popularity(ranks, pop, metric, k, edges)
+        table["dataset"], table["label"], table["seed"] = record["dataset"], record["label"], record.get("seed")
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["dataset", "label", "bucket", "order", "value", "n"])
+    full = pd.concat(frames, ignore_index=True)
+    return (full.groupby(["dataset", "label", "bucket", "order"], as_index=False)
+                .agg(value=("value", "mean"), n=("n", "first")).sort_values(["dataset", "label", "order"]))

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from sessrec.experiments.analysis import breakdown, by_popularity, by_position
+from sessrec.experiments.records import load_run_records, write_run
+
+
+def test_by_position_buckets():
+    ranks = np.array([1, 30, 2, 2, 50, 1.0])
+    positions = np.array([1, 1, 2, 4, 5, 12])
+    table = by_position(ranks, positions, "recall", 20).set_index("bucket")
+    assert table.loc["1", "value"] == 0.5 and table.loc["1", "n"] == 2
+    assert table.loc["4-5", "value"] == 0.5
+    assert table.loc["10+", "value"] == 1.0
+    assert "6-9" not in table.index
+
+
+def test_by_popularity_uses_shared_edges():
+    ranks = np.array([1, 1, 50, 50.0])
+    pop = np.array([1, 2, 100, 200])
+    table = by_popularity(ranks, pop, "recall", 20, edges=np.array([0, 10, 1000]))
+    assert table["value"].tolist() == [1.0, 0.0]
+
+
+def test_breakdown_over_run_records(tmp_path):
+    for seed, shift in ((1, 0), (2, 10)):
+        record = {"run_id": f"m-seed{seed}", "label": "m", "model": "m", "dataset": "d", "seed": seed,
+                  "evaluation": {"metrics": {}}}
+        arrays = {"ranks": np.array([1.0 + shift, 25.0]), "positions": np.array([1, 2]),
+                  "targets": np.array([0, 1]), "target_popularity": np.array([5, 50])}
+        write_run(tmp_path, record, arrays)
+    table = breakdown(load_run_records(tmp_path), by="position", metric="recall", k=20)
+    assert table.set_index("bucket").loc["1", "value"] == pytest.approx(0.5)  # hit in seed 1, miss in seed 2
+    with pytest.raises(ValueError):
+        breakdown([], by="weekday")
