@@ -23,7 +23,7 @@ def test_by_popularity_uses_shared_edges():
 
 
 def test_breakdown_over_run_records(tmp_path):
-    for seed, shift in ((1, 0), (2, 10)):
+    for seed, shift in ((1, 0), (2, 30)):
         record = {"run_id": f"m-seed{seed}", "label": "m", "model": "m", "dataset": "d", "seed": seed,
                   "evaluation": {"metrics": {}}}
         arrays = {"ranks": np.array([1.0 + shift, 25.0]), "positions": np.array([1, 2]),
