@@ -1,0 +1,26 @@
+"""sessrec app: ``streamlit run app.py``. Pages live in pages/, logic in sessrec/ui/."""
+
+import streamlit as st
+
+from sessrec.ui import sidebar
+
+st.set_page_config(page_title="sessrec · session-based recommendation", page_icon="🛒", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Live demo": [
+            st.Page("pages/playground.py", title="Session playground", icon=":material/touch_app:", default=True),
+            st.Page("pages/replay.py", title="Session replay", icon=":material/replay:"),
+        ],
+        "Results": [
+            st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+            st.Page("pages/training.py", title="Training curves", icon=":material/show_chart:"),
+        ],
+        "Data and method": [
+            st.Page("pages/explorer.py", title="Dataset explorer", icon=":material/dataset:"),
+            st.Page("pages/how_it_works.py", title="How it works", icon=":material/account_tree:"),
+        ],
+    }
+)
+sidebar.render()
+navigation.run()

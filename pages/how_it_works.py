@@ -1,0 +1,30 @@
+"""How it works: the offline pipeline and the online inference path."""
+
+import streamlit as st
+
+from sessrec.ui import diagrams, sidebar
+
+sidebar.current()
+st.title("How it works")
+st.markdown(
+    "**sessrec** answers one question with every model: *given the items of a session so far, how good is every "
+    "catalogue item as the next one?* The same streaming interface (`init_state` → `step` → `scores`) drives the "
+    "evaluator over thousands of test sessions in parallel and this app one click at a time, so the demo shows "
+    "exactly what the benchmark measured."
+)
+st.subheader("Offline: from raw logs to checkpoints and benchmark numbers")
+st.graphviz_chart(diagrams.offline_pipeline(), width="stretch")
+st.caption("Commands: `python -m sessrec prepare …` → `train` → `evaluate` / `benchmark`; "
+           "`python -m sessrec demo` builds the demo dataset and its checkpoints.")
+st.subheader("Online: one click in the playground")
+st.graphviz_chart(diagrams.online_inference(), width="stretch")
+st.markdown(
+    "- **Evaluation protocol.** For every position *p ≥ 1* of each test session the model has read items "
+    "*0..p−1* and ranks the **whole** catalogue; the rank of the true item *p* gives Recall@k (= HitRate@k), "
+    "MRR@k and NDCG@k for k = 1, 5, 10, 20. Ties are counted as GRU4Rec does (`standard`, `conservative`, "
+    "`median`) and the mode is stated with every result.\n"
+    "- **Instant updates.** Each model keeps the state of the session's prefixes, so a click costs one step per "
+    "model, not a re-read of the session.\n"
+    "- **Graceful degradation.** A missing, unreadable or mismatched checkpoint never stops the demo: the "
+    "popularity ranking stands in and the page says so."
+)

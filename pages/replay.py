@@ -1,0 +1,58 @@
+"""Session replay: step through a test session; the rank of the true next item per model."""
+
+import streamlit as st
+
+from sessrec.ui import charts, replay, sidebar, widgets
+from sessrec.ui.playground import recommend
+
+selection = sidebar.current()
+st.title("Session replay")
+if not selection.ok:
+    st.info("No prepared dataset yet: run `python -m sessrec demo`.")
+    st.stop()
+dataset, catalogue = selection.dataset(), selection.catalogue()
+test = dataset.test
+st.caption(f"Dataset **{dataset.name}** · {test.n_sessions:,} test sessions. At each step every model has read the "
+           "clicks so far and ranks its whole catalogue; where does the item really clicked next land?")
+
+
+def _random_session() -> None:
+    import random
+
+    st.session_state["rp_index"] = random.randint(1, test.n_sessions)
+
+
+c = st.columns([2, 1, 3], vertical_alignment="bottom")
+index = c[0].number_input("Test session #", 1, max(test.n_sessions, 1), 1, key="rp_index")
+c[1].button("Random", icon=":material/casino:", on_click=_random_session, key="rp_random")
+items = [int(i) for i in test.session(int(index) - 1)]
+c[2].caption(f"session id {test.session_ids[int(index) - 1]} · {len(items)} clicks")
+if len(items) < 2:
+    st.info("This session has a single click: nothing to predict. Pick another one.")
+    st.stop()
+
+slots = selection.slots()
+for slot in slots:
+    if slot.is_fallback:
+        st.warning(f"{slot.label}: {slot.note}; the popularity fallback stands in.", icon=":material/info:")
+ranks = replay.replay_ranks(slots, items, catalogue)
+st.altair_chart(charts.replay_ranks(ranks.dropna(subset=["Rank"]), int(ranks["Rank"].max(skipna=True) or 10)),
+                width="stretch")
+st.dataframe(replay.step_summary(ranks), hide_index=True, width="stretch",
+             column_config={"MRR@20": st.column_config.NumberColumn(format="%.3f")})
+
+step = st.slider("Step: the models have read this many clicks", 1, len(items) - 1, 1, key=f"rp_step::{index}")
+k = 10
+seen = " → ".join(f"{i + 1}. {catalogue.name(x)}" for i, x in enumerate(items[:step]))
+st.markdown(f"**Read so far:** {seen}")
+st.markdown(f"**True next item:** :primary[{catalogue.name(items[step])}] (id {items[step]})")
+for column, slot in zip(st.columns(len(slots)), slots):
+    with column:
+        rec = recommend(slot, items[:step], k, False, catalogue)
+        here = ranks[(ranks["Model"] == slot.label) & (ranks["Step"] == step)]["Rank"]
+        rank = here.iloc[0] if len(here) else float("nan")
+        st.metric(slot.label, "unknown item" if rank != rank else f"rank {int(rank):,}")
+        table = rec.items[["Rank", "Name", "Score"]].copy()
+        table["Name"] = [("✅ " if i == items[step] else "") + n for i, n in zip(rec.items["ItemId"], table["Name"])]
+        table["Score"] = table["Score"].map(widgets.fmt_score)
+        st.dataframe(table, hide_index=True, width="stretch")

@@ -1,0 +1,153 @@
+"""How fast does the playground react to a click? Prints the figures, three ways:
+
+1. direct:  every model's ``recommend`` for a growing session (the work a click triggers);
+2. server:  a click through Streamlit's AppTest (the whole page script re-run, no browser);
+3. browser: ``streamlit run app.py`` + headless Chromium, click -> new session chip and
+            recommendations rendered (skipped without /usr/bin/chromium or playwright).
+
+Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--skip-browser]
+Uses data/ and checkpoints/ (or SESSREC_DATA_ROOT / SESSREC_CHECKPOINT_ROOT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def summary(name: str, seconds: list[float]) -> str:
+    ms = sorted(s * 1000 for s in seconds)
+    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    return f"{name:<34s} median {statistics.median(ms):8.1f} ms   p90 {p90:8.1f} ms   max {ms[-1]:8.1f} ms   (n={len(ms)})"
+
+
+def bench_direct(dataset_name: str, clicks: int, k: int) -> None:
+    import numpy as np
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.ui import models as ui_models
+    from sessrec.ui.catalogue import Catalogue
+    from sessrec.ui.paths import checkpoint_root, data_root
+    from sessrec.ui.playground import rank_trajectory, recommend
+
+    dataset = load_dataset(data_root() / dataset_name)
+    catalogue = Catalogue.from_dataset(dataset)
+    rng = np.random.default_rng(0)
+    test = dataset.test
+    lengths = test.lengths
+    session = [int(i) for i in test.session(int(np.flatnonzero(lengths >= clicks)[0]))][:clicks] if (lengths >= clicks).any() \
+        else [int(i) for i in rng.choice(catalogue.items["ItemId"], clicks)]
+    print(f"\n[direct] dataset {dataset_name}: {len(catalogue):,} items, session of {len(session)} clicks, k={k}")
+    total = [0.0] * len(session)
+    for path in ui_models.find_checkpoint_files(checkpoint_root() / dataset_name):
+        try:
+            model = ui_models.load_checkpoint(path)
+        except Exception as exc:  # noqa: BLE001
+            print(f"  skip {path}: {exc}")
+            continue
+        times = []
+        for n in range(1, len(session) + 1):
+            started = time.perf_counter()
+            rec = recommend(_slot(model), session[:n], k, True, catalogue)
+            times.append(time.perf_counter() - started)
+            total[n - 1] += times[-1]
+        print("  " + summary(f"{model.name}.recommend", times))
+        started = time.perf_counter()
+        rank_trajectory(model, session, rec.items["ItemId"].tolist()[:8], True)
+        print(f"  {model.name + ' rank trajectory':<34s} {1000 * (time.perf_counter() - started):8.1f} ms (whole session)")
+    print("  " + summary("all models, one click", total))
+
+
+def _slot(model):
+    from sessrec.ui.playground import ModelSlot
+
+    return ModelSlot(model.name, model.name, model, "bench")
+
+
+def bench_server(dataset_name: str, clicks: int) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["dataset"] = dataset_name
+    started = time.perf_counter()
+    at.run()
+    print(f"\n[server] AppTest, dataset {dataset_name}: first page run {time.perf_counter() - started:.2f} s")
+    times = []
+    for i in range(clicks):
+        recs = [b.key for b in at.button if b.key and b.key.startswith("rec_gru4rec_")]
+        key = recs[0] if recs else next(b.key for b in at.button if b.key and b.key.startswith("cat_"))
+        started = time.perf_counter()
+        at.button(key=key).click().run()
+        times.append(time.perf_counter() - started)
+        if at.exception:
+            raise RuntimeError(at.exception[0].value)
+    print("  " + summary("click -> page re-run (server)", times))
+
+
+def bench_browser(dataset_name: str, clicks: int) -> None:
+    if not Path("/usr/bin/chromium").exists():
+        print("\n[browser] skipped: no /usr/bin/chromium")
+        return
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("\n[browser] skipped: playwright is not installed")
+        return
+    from tests.test_browser import LAUNCH_ARGS, start_server, stop_server, visible, wait_idle
+
+    proc, url = start_server({})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=LAUNCH_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1600})
+            started = time.perf_counter()
+            page.goto(f"{url}/?dataset={dataset_name}", timeout=60_000)
+            page.wait_for_selector(".st-key-rec_list_gru4rec [data-testid=stButton] button", timeout=60_000)
+            wait_idle(page)
+            print(f"\n[browser] Chromium, dataset {dataset_name}: first load {time.perf_counter() - started:.2f} s")
+            times = []
+            for i in range(clicks):
+                before = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").all_inner_texts()
+                button = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").first
+                started = time.perf_counter()
+                button.click()
+                page.wait_for_selector(f"[class*='st-key-rm_{i}_']", timeout=30_000)
+                deadline = time.time() + 30
+                while time.time() < deadline:  # until the list shows the new recommendations
+                    now = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").all_inner_texts()
+                    if now and now != before and page.locator("[data-testid=stStatusWidget]").count() == 0:
+                        break
+                    time.sleep(0.005)
+                times.append(time.perf_counter() - started)
+            print("  " + summary("click -> new list on screen", times))
+            browser.close()
+    finally:
+        stop_server(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="demo")
+    parser.add_argument("--clicks", type=int, default=10)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--skip-browser", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}, "
+          f"CUDA {'yes' if torch.cuda.is_available() else 'no'}")
+    bench_direct(args.dataset, args.clicks, args.k)
+    bench_server(args.dataset, args.clicks)
+    if not args.skip_browser:
+        bench_browser(args.dataset, args.clicks)
+
+
+if __name__ == "__main__":
+    main()

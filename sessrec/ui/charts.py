@@ -1,0 +1,198 @@
+"""Altair charts of the app, and their export to PNG/SVG (vl-convert, works offline)."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import pandas as pd
+
+#: one colour per model, the same on every page
+MODEL_COLOURS = {"GRU4Rec": "#d6336c", "MostPopular": "#868e96", "LastItem": "#1c7ed6", "Item-KNN": "#37b24d"}
+
+
+def model_colour_scale(labels) -> alt.Scale:
+    labels = list(dict.fromkeys(labels))
+    extra = ["#f59f00", "#7048e8", "#0ca678", "#e8590c", "#1098ad", "#5c940d"]
+    colours, i = [], 0
+    for label in labels:
+        if label in MODEL_COLOURS:
+            colours.append(MODEL_COLOURS[label])
+        else:
+            colours.append(extra[i % len(extra)])
+            i += 1
+    return alt.Scale(domain=labels, range=colours)
+
+
+def bar_height(n_items: int, per_item: int = 24) -> int:
+    return max(140, per_item * n_items + 50)
+
+
+def recommendation_bars(frame: pd.DataFrame, colour: str = "#d6336c") -> alt.Chart:
+    """Horizontal bars: the top-k items (best at the top) and their scores."""
+    data = frame.assign(Label=[f"{r}. {n}" for r, n in zip(frame["Rank"], frame["Name"])])
+    return (
+        alt.Chart(data)
+        .mark_bar(color=colour, cornerRadiusEnd=3)
+        .encode(
+            x=alt.X("Score:Q", title="score"),
+            y=alt.Y("Label:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
+            tooltip=["Rank", "ItemId", "Name", "Category", alt.Tooltip("Score:Q", format=".4g")],
+        )
+        .properties(height=bar_height(len(data)) - 50)
+    )
+
+
+def rank_trajectory(frame: pd.DataFrame, names: dict[int, str], max_rank: int) -> alt.Chart:
+    data = frame.assign(Item=[names.get(i, str(i)) for i in frame["ItemId"]],
+                        ClickedName=[names.get(i, str(i)) for i in frame["Clicked"]])
+    order = list(dict.fromkeys(names.get(i, str(i)) for i in frame["ItemId"]))
+    return (
+        alt.Chart(data)
+        .mark_line(point=True, clip=True)
+        .encode(
+            x=alt.X("Step:O", title="after click", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("Rank:Q", title="rank (log scale, 1 = top)",
+                    scale=alt.Scale(type="log", reverse=True, domainMin=1, domainMax=max(max_rank, 2))),
+            color=alt.Color("Item:N", sort=order, title="current top items"),
+            tooltip=["Step", alt.Tooltip("ClickedName:N", title="clicked"), "Item", "Rank"],
+        )
+        .properties(height=320)
+    )
+
+
+def score_histogram(hist: pd.DataFrame, threshold: float | None) -> alt.LayerChart | alt.Chart:
+    bars = (
+        alt.Chart(hist)
+        .mark_bar(color="#adb5bd")
+        .encode(
+            x=alt.X("Low:Q", bin="binned", title="score"),
+            x2="High:Q",
+            y=alt.Y("Count:Q", title="items (log scale)", scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=[1, 10, 100, 1000, 10000, 100000])),
+            tooltip=[alt.Tooltip("Low:Q", format=".4g"), alt.Tooltip("High:Q", format=".4g"), "Count"],
+        )
+        .properties(height=260)
+    )
+    if threshold is None:
+        return bars
+    rule = alt.Chart(pd.DataFrame({"x": [threshold]})).mark_rule(color="#d6336c", strokeDash=[4, 3]).encode(
+        x="x:Q", tooltip=[alt.Tooltip("x:Q", title="score of the k-th item", format=".4g")])
+    return bars + rule
+
+
+def grouped_bars(frame: pd.DataFrame, value: str = "mean", error: str | None = "std",
+                 column: str | None = None) -> alt.Chart:
+    """frame: Model, Metric (e.g. "Recall@20"), mean, std; bars grouped by metric."""
+    scale = model_colour_scale(frame["Model"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("Metric:N", title=None, axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("Model:N", scale=alt.Scale(domain=scale.domain)),
+        color=alt.Color("Model:N", scale=scale),
+    )
+    tooltip = ["Model", "Metric", alt.Tooltip(f"{value}:Q", format=".4f")]
+    if error:
+        tooltip.append(alt.Tooltip(f"{error}:Q", format=".4f"))
+    chart = base.mark_bar().encode(y=alt.Y(f"{value}:Q", title="value"), tooltip=tooltip)
+    if error and frame[error].fillna(0).gt(0).any():
+        data = frame.assign(lo=frame[value] - frame[error], hi=frame[value] + frame[error])
+        bars = alt.Chart(data).mark_errorbar(color="black").encode(
+            x=alt.X("Metric:N"), xOffset=alt.XOffset("Model:N", scale=alt.Scale(domain=scale.domain)),
+            y="lo:Q", y2="hi:Q")
+        chart = chart + bars
+    chart = chart.properties(height=300)
+    return chart
+
+
+def metric_curves(frame: pd.DataFrame) -> alt.Chart:
+    """frame: Model, metric, k, mean -> one small panel per metric, value vs k."""
+    scale = model_colour_scale(frame["Model"])
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("k:Q", title="cut-off k", scale=alt.Scale(type="log"), axis=alt.Axis(values=sorted(frame["k"].unique().tolist()))),
+            y=alt.Y("mean:Q", title=None),
+            color=alt.Color("Model:N", scale=scale),
+            tooltip=["Model", "metric", "k", alt.Tooltip("mean:Q", format=".4f")],
+        )
+        .properties(width=260, height=220)
+        .facet(column=alt.Column("metric:N", title=None))
+        .resolve_scale(y="independent")
+    )
+
+
+def loss_curves(frame: pd.DataFrame, y: str = "loss", title: str = "training loss") -> alt.Chart:
+    """frame: Run, epoch, <y>, plus hover columns."""
+    hover = [c for c in frame.columns if c not in ("Run", "epoch", y)][:12]
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(zero=False)),
+            color=alt.Color("Run:N", title="run"),
+            tooltip=["Run", "epoch", alt.Tooltip(f"{y}:Q", format=".4g"), *hover],
+        )
+        .properties(height=340)
+    )
+
+
+def log_histogram(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, colour: str = "#1c7ed6") -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=colour)
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=[1, 10, 100, 1000, 10000, 100000, 1000000])),
+            tooltip=[x, y],
+        )
+        .properties(height=260)
+    )
+
+
+def log_log_points(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, colour: str = "#37b24d") -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_circle(color=colour, opacity=0.6)
+        .encode(
+            x=alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log")),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(type="log")),
+            tooltip=[x, y],
+        )
+        .properties(height=260)
+    )
+
+
+def replay_ranks(frame: pd.DataFrame, max_rank: int) -> alt.Chart:
+    """frame: Step, Model, Rank (of the true next item)."""
+    scale = model_colour_scale(frame["Model"])
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("Step:O", title="position predicted", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("Rank:Q", title="rank of the true next item (log, 1 = top)",
+                    scale=alt.Scale(type="log", reverse=True, domainMin=1, domainMax=max(max_rank, 2))),
+            color=alt.Color("Model:N", scale=scale),
+            tooltip=["Step", "Model", "Rank", "Target"],
+        )
+        .properties(height=300)
+    )
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(chart.to_json(), scale=scale)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_svg(chart.to_json())
+
+
+def spec_json(chart: alt.TopLevelMixin) -> str:
+    return json.dumps(chart.to_dict(), sort_keys=True)

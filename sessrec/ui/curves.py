@@ -1,0 +1,79 @@
+"""Training curves: the per-epoch log of every run record and every checkpoint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from sessrec.ui.models import CheckpointEntry, label_of
+from sessrec.ui.paths import display_path
+
+LOG_COLUMNS = ("loss", "seconds", "events_per_second")
+
+
+def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) -> pd.DataFrame:
+    """Long table: Run, Source, Dataset, Model, epoch, loss, seconds, events_per_second, ..."""
+    rows = []
+    for record in records:
+        log = record.get("training_log") or []
+        name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
+        for entry in log:
+            rows.append({"Run": name, "Source": "run record", "Dataset": record.get("dataset"),
+                         "Model": label_of(str(record.get("model"))), **_epoch_row(entry)})
+    for entry in entries:
+        if not entry.ok or not entry.training_log:
+            continue
+        name = f"{entry.dataset} · {display_path(entry.path)}"
+        for row in entry.training_log:
+            rows.append({"Run": name, "Source": "checkpoint", "Dataset": entry.dataset,
+                         "Model": label_of(str(entry.model)), **_epoch_row(row)})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["Run", "Source", "Dataset", "Model", "epoch", *LOG_COLUMNS])
+    return frame
+
+
+def _epoch_row(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in entry.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    if "epoch" not in out:
+        out["epoch"] = None
+    return out
+
+
+def smooth(frame: pd.DataFrame, column: str, weight: float) -> pd.Series:
+    """Exponential moving average per run (``weight`` 0 = raw values, 0.9 = very smooth)."""
+    if weight <= 0:
+        return frame[column]
+    return frame.groupby("Run", sort=False)[column].transform(lambda s: s.ewm(alpha=1 - weight, adjust=True).mean())
+
+
+def hyperparameter_table(records: list[dict[str, Any]], entries: list[CheckpointEntry], runs: list[str]) -> pd.DataFrame:
+    """Run x hyperparameter, for the runs in ``runs``; values that are lists shown as text."""
+    rows = []
+    for record in records:
+        name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
+        if name in runs:
+            rows.append({"Run": name, "train seconds": record.get("train_seconds"), **_plain(record.get("hyperparameters") or {})})
+    for entry in entries:
+        name = f"{entry.dataset} · {display_path(entry.path)}"
+        if entry.ok and name in runs:
+            rows.append({"Run": name, "train seconds": entry.train_seconds, **_plain(entry.hyperparameters)})
+    return pd.DataFrame(rows).set_index("Run") if rows else pd.DataFrame()
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else json.dumps(v) for k, v in params.items()}
+
+
+def epoch_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run: epochs, final loss, mean seconds per epoch, mean events/s."""
+    agg: dict[str, Any] = {"epochs": ("epoch", "count")}
+    if "loss" in frame:
+        agg["final loss"] = ("loss", "last")
+    if "seconds" in frame:
+        agg["s / epoch"] = ("seconds", "mean")
+    if "events_per_second" in frame:
+        agg["events / s"] = ("events_per_second", "mean")
+    return frame.groupby("Run", sort=False).agg(**agg)

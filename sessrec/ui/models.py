@@ -1,0 +1,167 @@
+"""Checkpoints as the app sees them: found, described, checked against a dataset, loaded.
+
+Nothing here raises on a bad file: every problem becomes a message on the entry, so one
+broken checkpoint is listed with its error instead of taking the app down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sessrec.errors import CheckpointError
+from sessrec.ui.paths import display_path
+
+#: the models the playground shows, in display order: (model name, label)
+ROLES: tuple[tuple[str, str], ...] = (
+    ("gru4rec", "GRU4Rec"),
+    ("most_popular", "MostPopular"),
+    ("last_item", "LastItem"),
+    ("item_knn", "Item-KNN"),
+)
+LABELS = dict(ROLES)
+
+
+def label_of(model_name: str) -> str:
+    return LABELS.get(model_name, model_name)
+
+
+@dataclass
+class CheckpointEntry:
+    """One ``*.pt`` file under the checkpoints folder."""
+
+    path: str
+    mtime: float
+    model: str | None = None
+    dataset: str | None = None
+    n_items: int = 0
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    training_log: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float | None = None
+    item_ids: np.ndarray | None = field(default=None, repr=False)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def name(self) -> str:
+        return display_path(self.path)
+
+
+def describe_checkpoint(path: str | Path) -> CheckpointEntry:
+    """Read one checkpoint's metadata and item ids (no model is built)."""
+    from sessrec.models.io import read_checkpoint
+
+    path = Path(path)
+    entry = CheckpointEntry(path=str(path), mtime=path.stat().st_mtime if path.exists() else 0.0)
+    try:
+        payload = read_checkpoint(path)
+        meta = payload.get("meta") or {}
+        entry.model = str(payload["model"])
+        entry.dataset = meta.get("dataset")
+        entry.item_ids = payload["item_ids"].numpy().astype(np.int64)
+        entry.n_items = len(entry.item_ids)
+        entry.hyperparameters = dict(payload.get("hyperparameters") or {})
+        log = meta.get("training_log") or []
+        entry.training_log = [dict(row) for row in log if isinstance(row, dict)]
+        entry.train_seconds = meta.get("train_seconds")
+    except CheckpointError as exc:
+        entry.error = short_error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - anything odd in a file is the file's problem
+        entry.error = short_error(f"{display_path(path)}: cannot be read ({type(exc).__name__}: {exc})")
+    return entry
+
+
+def short_error(message: str, limit: int = 300) -> str:
+    """First line of an error, without terminal colour codes, at most ``limit`` characters."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message).strip().splitlines()[0] if message.strip() else "unknown error"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def find_checkpoint_files(root: str | Path) -> list[Path]:
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*.pt") if p.is_file())
+
+
+def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.ndarray) -> str | None:
+    """A friendly warning when the checkpoint's items do not fit the dataset, else None."""
+    if entry.item_ids is None:
+        return None
+    inside = np.isin(entry.item_ids, dataset_items)
+    share = float(inside.mean()) if len(inside) else 0.0
+    if entry.dataset and entry.dataset != dataset_name:
+        if share == 1.0 and len(entry.item_ids) == len(dataset_items):
+            return None
+        return (f"trained on dataset '{entry.dataset}', not '{dataset_name}': "
+                f"{share:.0%} of its {entry.n_items:,} items are in this catalogue")
+    if share < 1.0:
+        return f"{1 - share:.0%} of its {entry.n_items:,} items are not in this dataset's catalogue"
+    if len(entry.item_ids) < len(dataset_items):
+        return f"knows {entry.n_items:,} of the dataset's {len(dataset_items):,} items"
+    return None
+
+
+def load_checkpoint(path: str | Path) -> Any:
+    """Build the model in ``path``; raises :class:`CheckpointError` with a readable message.
+
+    Uses :func:`sessrec.models.io.load_model`. Should the model registry itself fail to
+    import (a model module missing or broken, e.g. while GRU4Rec is being edited), the
+    models that do import still load, so the baselines keep working.
+    """
+    from sessrec.models import io
+
+    try:
+        return io.load_model(path)
+    except ImportError as exc:
+        payload = io.read_checkpoint(path)
+        registry = _importable_models()
+        name = payload["model"]
+        if name not in registry:
+            raise CheckpointError(
+                f"{display_path(path)}: model '{name}' cannot be imported in this installation ({exc})"
+            ) from exc
+        from sessrec.data.sessions import ItemIndex
+
+        item_index = ItemIndex(payload["item_ids"].numpy().astype(np.int64))
+        try:
+            model = registry[name]._from_tensors(payload["hyperparameters"], payload["tensors"], item_index)
+        except Exception as inner:  # noqa: BLE001
+            raise CheckpointError(f"{display_path(path)}: checkpoint does not fit model '{name}' ({inner})") from inner
+        model.checkpoint_meta = payload["meta"]
+        model.checkpoint_path = str(path)
+        return model
+
+
+def _importable_models() -> dict[str, type]:
+    import importlib
+
+    found = {}
+    for module, cls in (("sessrec.models.popular", "MostPopular"), ("sessrec.models.last_item", "LastItem"),
+                        ("sessrec.models.item_knn", "ItemKNN"), ("sessrec.models.gru4rec", "GRU4Rec")):
+        try:
+            klass = getattr(importlib.import_module(module), cls)
+        except Exception:  # noqa: BLE001
+            continue
+        found[klass.name] = klass
+    return found
+
+
+def default_checkpoint(entries: list[CheckpointEntry], model: str, dataset_name: str,
+                       warnings: dict[str, str | None]) -> str | None:
+    """The checkpoint to preselect for ``model`` on ``dataset_name``: one that fits, preferring
+    ``checkpoints/<dataset>/<model>.pt``, then the newest."""
+    fitting = [e for e in entries if e.ok and e.model == model and not warnings.get(e.path)
+               and (e.dataset in (None, dataset_name))]
+    if not fitting:
+        return None
+    fitting.sort(key=lambda e: (Path(e.path).parent.name != dataset_name, Path(e.path).stem != model, -e.mtime))
+    return fitting[0].path

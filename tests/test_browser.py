@@ -1,0 +1,115 @@
+"""One end-to-end test in a real browser: streamlit run app.py + headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.app_support import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}: the browser test needs it", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs the playwright package")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, **env_extra}
+    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    proc = subprocess.Popen(
+        [streamlit, "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read().decode(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def wait_idle(page, timeout: float = 30.0) -> None:
+    """Until Streamlit's 'running' indicator is gone."""
+    deadline = time.time() + timeout
+    time.sleep(0.2)
+    while time.time() < deadline:
+        if page.locator("[data-testid=stStatusWidget]").count() == 0:
+            return
+        time.sleep(0.1)
+
+
+def rec_list(page, model_heading: str) -> list[str]:
+    return visible(page, f".st-key-rec_list_{model_heading} [data-testid=stButton] button").all_inner_texts()
+
+
+def visible(page, selector: str):
+    """Streamlit renders a hidden measuring copy of some buttons: keep the visible ones."""
+    return page.locator(selector).filter(visible=True)
+
+
+def test_click_two_items_in_a_real_browser(app_roots):
+    proc, url = start_server(app_roots.env())
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 2200})
+                page.goto(url, timeout=60_000)
+                page.wait_for_selector("[class*='st-key-pop_'] [data-testid=stButton] button", timeout=60_000)
+                wait_idle(page)
+                before = rec_list(page, "gru4rec")
+                assert before, "the GRU4Rec list is shown"
+                names = []
+                for _ in range(2):
+                    button = visible(page, "[class*='st-key-pop_'] [data-testid=stButton] button").nth(len(names))
+                    names.append(button.inner_text().strip())
+                    button.click()
+                    page.wait_for_selector(f"[class*='st-key-rm_{len(names) - 1}_']", timeout=30_000)
+                    wait_idle(page)
+                timeline = visible(page, "[class*='st-key-rm_'] [data-testid=stButton] button").all_inner_texts()
+                assert len(timeline) == 2
+                for name, chip in zip(names, timeline):
+                    assert name.rstrip("…") in chip
+                after = rec_list(page, "gru4rec")
+                assert after and after != before, "the GRU4Rec list changed after the clicks"
+                assert "session=" in page.url
+                page.screenshot(path=str(artifacts / "browser_playground.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
