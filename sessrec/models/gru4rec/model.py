@@ -1,0 +1,607 @@
+"""GRU4Rec (Hidasi et al. 2016, 2018): a GRU reads the session, scores every item.
+
+Read top to bottom: hyperparameters, the network (embedding, GRU layers, output
+layer), training (one minibatch forward and backward by hand, then the epoch loop),
+the streaming interface used for evaluation and the live demo, and checkpoints.
+
+Behaviour follows the official PyTorch implementation (hidasib/GRU4Rec_PyTorch_Official;
+TOP1 and TOP1-max from the original Theano one); the code is our own. What differs
+is listed in :data:`DIFFERENCES`. Training runs without autograd (see ``ops.py``).
+
+The network, for hidden sizes ``layers = [h_1, ..., h_L]``::
+
+    x_t   = embed(item_t)                  constrained: row of the output matrix Wy
+                                           separate:    row of its own matrix E
+                                           one-hot:     (none: layer 1 reads rows of W_x0)
+    h_t^l = GRU_l(h_t^{l-1}, h_{t-1}^l)    h_t^0 = x_t
+    s_t   = h_t^L Wy^T + By                one score per catalogue item
+
+Training scores only the minibatch's targets plus ``n_sample`` shared negatives drawn
+by popularity^``sample_alpha``, and updates only the item rows that were used.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.models.base import BaseSessionModel
+from sessrec.models.gru4rec.batching import NegativeSampler, Schedule, session_parallel_schedule
+from sessrec.models.gru4rec.ops import (
+    GRUCache,
+    activation,
+    bpr_max_loss,
+    gru_backward,
+    gru_forward,
+    top1_loss,
+    top1_max_loss,
+    xe_loss,
+)
+from sessrec.models.gru4rec.optim import DenseParams, RowTable
+
+LOSSES = ("cross-entropy", "bpr-max", "top1", "top1-max")
+_GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
+
+#: Where this implementation knowingly differs from the official code.
+DIFFERENCES = (
+    "Every GRU layer is the 'reset after' cell of torch.nn.GRUCell (the official layers); with "
+    "one-hot input (embedding=0, constrained_embedding=False) the official first layer is the "
+    "classic Cho et al. cell instead.",
+    "Each distinct item of a minibatch is scored once, weighted by how many columns of the "
+    "official score matrix it stands for (targets, in-batch negatives, repeated samples): the "
+    "same loss and gradients, computed once.",
+    "The last, narrower minibatches of an epoch use their true width to tell targets from "
+    "sampled negatives in the logQ correction (the official code keeps using batch_size).",
+    "Adagrad's accumulator starts at eps instead of adding eps at every step (equal up to "
+    "float rounding). Momentum is plain (heavy-ball) momentum, as in the official code, "
+    "although its README calls it Nesterov's.",
+    "Weights are drawn from a torch.Generator seeded with `seed`, negatives with an alias "
+    "table; same distributions as the official code, different random streams. Fan-in of "
+    "stacked layers is each layer's true input size.",
+    "TOP1 and TOP1-max, and final_act / hidden_act other than the defaults, follow the Theano "
+    "GRU4Rec (the official PyTorch code has cross-entropy and BPR-max, tanh only).",
+)
+
+
+class GRU4Rec(BaseSessionModel):
+    """GRU4Rec with session-parallel minibatches and sampled losses (hyperparameters by their official names).
+
+    Args:
+        loss: ``cross-entropy``, ``bpr-max``, ``top1`` or ``top1-max``.
+        final_act: activation of the training scores before the loss. ``None`` picks
+            the official choice: softmax for cross-entropy, ``elu-<elu_param>``
+            (``linear`` when ``elu_param`` is 0) for BPR-max, ``linear`` for TOP1(-max).
+            Others: ``linear``, ``tanh``, ``relu``, ``elu-<a>``, ``leaky-<a>``.
+        hidden_act: activation of the GRU candidate state (official: ``tanh``).
+        layers: hidden sizes of the stacked GRU layers (an int for one layer).
+        batch_size: number of session-parallel slots.
+        dropout_p_embed: dropout on the input embedding (with one-hot input: on the
+            first layer's output).
+        dropout_p_hidden: dropout on the output of every GRU layer.
+        learning_rate, momentum: Adagrad step size and momentum.
+        sample_alpha: negatives are drawn with probability ~ popularity^sample_alpha.
+        n_sample: extra negatives per minibatch (shared by its rows); 0 for in-batch only.
+        embedding: size of a separate input embedding; 0 for none, ``"layersize"`` for
+            ``layers[0]``. Ignored when ``constrained_embedding``.
+        constrained_embedding: the input embedding is the output weight matrix.
+        n_epochs: passes over the training data.
+        bpreg: score regularisation of BPR-max.
+        elu_param: ELU parameter of BPR-max's default final activation.
+        logq: weight of the logQ (sampling popularity) correction of cross-entropy.
+        sample_cache: number of negatives drawn at once into the sample buffer.
+        seed: seeds the weights, the dropout masks and the negative samples.
+        n_threads: torch threads while training (``None``: leave torch's setting).
+    """
+
+    name = "gru4rec"
+
+    def __init__(
+        self,
+        loss: str = "cross-entropy",
+        final_act: str | None = None,
+        hidden_act: str = "tanh",
+        layers: list[int] | tuple[int, ...] | int = (100,),
+        batch_size: int = 64,
+        dropout_p_embed: float = 0.0,
+        dropout_p_hidden: float = 0.0,
+        learning_rate: float = 0.05,
+        momentum: float = 0.0,
+        sample_alpha: float = 0.5,
+        n_sample: int = 2048,
+        embedding: int | str = 0,
+        constrained_embedding: bool = True,
+        n_epochs: int = 10,
+        bpreg: float = 1.0,
+        elu_param: float = 0.5,
+        logq: float = 0.0,
+        sample_cache: int = 10_000_000,
+        seed: int = 42,
+        n_threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss '{loss}' (choose from {', '.join(LOSSES)})")
+        self.loss = loss
+        self.layers = [int(layers)] if isinstance(layers, (int, np.integer)) else [int(h) for h in layers]
+        if not self.layers or min(self.layers) < 1:
+            raise ValueError("layers must be one or more positive hidden sizes")
+        if final_act is None:
+            if loss == "cross-entropy":
+                final_act = "softmax"
+            elif loss == "bpr-max":
+                final_act = f"elu-{elu_param:g}" if elu_param > 0 else "linear"
+            else:
+                final_act = "linear"
+        if (loss == "cross-entropy") != (final_act == "softmax"):
+            raise ValueError("cross-entropy goes with the softmax final activation, and only it")
+        self.final_act = final_act
+        self.hidden_act = hidden_act
+        self._final = activation(final_act) if final_act != "softmax" else None
+        self._hidden = activation(hidden_act)
+        self.batch_size = int(batch_size)
+        self.dropout_p_embed = float(dropout_p_embed)
+        self.dropout_p_hidden = float(dropout_p_hidden)
+        self.learning_rate = float(learning_rate)
+        self.momentum = float(momentum)
+        self.sample_alpha = float(sample_alpha)
+        self.n_sample = int(n_sample)
+        self.embedding = self.layers[0] if embedding == "layersize" else int(embedding)
+        self.constrained_embedding = bool(constrained_embedding)
+        self.n_epochs = int(n_epochs)
+        self.bpreg = float(bpreg)
+        self.elu_param = float(elu_param)
+        self.logq = float(logq)
+        self.sample_cache = int(sample_cache)
+        self.seed = int(seed)
+        self.n_threads = n_threads
+        if self.constrained_embedding:
+            self.input_mode = "constrained"
+        elif self.embedding > 0:
+            self.input_mode = "separate"
+        else:
+            self.input_mode = "one-hot"
+        self.training_log: list[dict[str, Any]] = []
+        # inference weights (filled by fit or a checkpoint)
+        self.WyBy = torch.zeros(0, self.layers[-1] + 1)
+        self.Wy = self.WyBy[:, :-1]  # (n_items, h_L) output weights
+        self.By = self.WyBy[:, -1]  # (n_items,) output biases
+        self.E: Tensor | None = None  # (n_items, embedding), separate embedding
+        self.Wx0: Tensor | None = None  # (n_items, 3 h_1), one-hot input of layer 1
+        # per layer: W_ih (n_in, 3h) (none for a one-hot first layer), W_hh (h, 3h), b_ih, b_hh
+        self.gru: list[dict[str, Tensor]] = []
+        self._score_buffers = ScoreBuffers()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "final_act": self.final_act if self.loss != "cross-entropy" else None,
+            "hidden_act": self.hidden_act,
+            "layers": list(self.layers),
+            "batch_size": self.batch_size,
+            "dropout_p_embed": self.dropout_p_embed,
+            "dropout_p_hidden": self.dropout_p_hidden,
+            "learning_rate": self.learning_rate,
+            "momentum": self.momentum,
+            "sample_alpha": self.sample_alpha,
+            "n_sample": self.n_sample,
+            "embedding": self.embedding,
+            "constrained_embedding": self.constrained_embedding,
+            "n_epochs": self.n_epochs,
+            "bpreg": self.bpreg,
+            "elu_param": self.elu_param,
+            "logq": self.logq,
+            "sample_cache": self.sample_cache,
+            "seed": self.seed,
+            "n_threads": self.n_threads,
+        }
+
+    # ---------------------------------------------------------------------------------
+    # Weight initialisation (as the official code's default "compatibility" init):
+    # uniform in +-sqrt(6 / (fan_in + fan_out)), computed separately for each gate's
+    # block of a GRU matrix; biases zero.
+
+    def _initial_weights(self, n_items: int, generator: torch.Generator) -> dict[str, Tensor]:
+        def uniform(rows: int, cols: int, blocks: int = 1) -> Tensor:
+            sigma = math.sqrt(6.0 / (rows + cols))
+            return (torch.rand(rows, cols * blocks, generator=generator) * 2.0 - 1.0) * sigma
+
+        h_last = self.layers[-1]
+        weights = {"Wy": uniform(n_items, h_last), "By": torch.zeros(n_items)}
+        if self.input_mode == "constrained":
+            n_in = h_last
+        elif self.input_mode == "separate":
+            weights["E"] = uniform(n_items, self.embedding)
+            n_in = self.embedding
+        else:
+            weights["Wx0"] = uniform(n_items, self.layers[0], blocks=3)
+            n_in = n_items
+        for l, h in enumerate(self.layers):
+            if not (l == 0 and self.input_mode == "one-hot"):
+                weights[f"gru{l}.W_ih"] = uniform(n_in if l == 0 else self.layers[l - 1], h, blocks=3)
+            weights[f"gru{l}.W_hh"] = uniform(h, h, blocks=3)
+            weights[f"gru{l}.b_ih"] = torch.zeros(3 * h)
+            weights[f"gru{l}.b_hh"] = torch.zeros(3 * h)
+        return weights
+
+    def _set_weights(self, weights: dict[str, Tensor]) -> None:
+        """Install inference weights (copies, contiguous)."""
+        # one (n_items, h + 1) matrix [Wy | By]: a score is [h, 1] . row, one product, no bias pass
+        self.WyBy = torch.cat([weights["Wy"].float(), weights["By"].float().unsqueeze(1)], 1)
+        self.Wy, self.By = self.WyBy[:, :-1], self.WyBy[:, -1]  # views
+        self.E = weights["E"].float().contiguous().clone() if "E" in weights else None
+        self.Wx0 = weights["Wx0"].float().contiguous().clone() if "Wx0" in weights else None
+        self.gru = [
+            {k: weights[f"gru{l}.{k}"].float().contiguous().clone() for k in _GRU_PARAMS if f"gru{l}.{k}" in weights}
+            for l in range(len(self.layers))
+        ]
+
+    # ---------------------------------------------------------------------------------
+    # Training
+
+    def fit(
+        self,
+        train: Sessions,
+        valid: Sessions | None = None,
+        progress: bool = True,
+        callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    ) -> "GRU4Rec":
+        """Train on ``train`` (sessions in start-time order), ``n_epochs`` passes.
+
+        After every epoch a record (loss, seconds, minibatches/s, events/s and, with
+        ``valid``, Recall@20 / MRR@20 on it) is appended to ``self.training_log`` and
+        passed to ``callback``; a callback returning ``True`` stops training.
+        """
+        self.item_index = ItemIndex.from_items(train.items)
+        items = self.item_index.to_index(train.items)
+        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
+        generator = torch.Generator().manual_seed(self.seed)
+        trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator)
+        schedule = session_parallel_schedule(
+            train.offsets, items, self.batch_size, min_width=2 if self.n_sample == 0 else 1
+        )
+        self.training_log = []
+        self.clear_live_cache()
+        threads_before = torch.get_num_threads()
+        if self.n_threads:
+            torch.set_num_threads(self.n_threads)
+        try:
+            for epoch in range(1, self.n_epochs + 1):
+                record = trainer.run_epoch(schedule, epoch, progress)
+                if valid is not None or callback is not None:  # they may use the model as it is now
+                    self._set_weights(trainer.weights())
+                if valid is not None:
+                    record.update(self._validate(valid))
+                self.training_log.append(record)
+                if progress:
+                    tqdm.write(
+                        f"epoch {epoch}: loss {record['loss']:.4f}  {record['seconds']:.1f}s  "
+                        f"{record['events_per_s']:.0f} events/s"
+                        + (f"  valid recall@20 {record['valid_recall@20']:.4f}" if valid is not None else "")
+                    )
+                if not math.isfinite(record["loss"]):
+                    raise FloatingPointError(f"gru4rec: loss became {record['loss']} in epoch {epoch}")
+                if callback is not None and callback(record):
+                    break
+        finally:
+            torch.set_num_threads(threads_before)
+        self._set_weights(trainer.weights())
+        return self
+
+    def _validate(self, valid: Sessions) -> dict[str, float]:
+        from sessrec.evaluation.evaluator import evaluate
+
+        result = evaluate(self, valid, ks=(20,), beyond_accuracy=False)
+        return {"valid_recall@20": result.metrics["recall@20"], "valid_mrr@20": result.metrics["mrr@20"]}
+
+    # ---------------------------------------------------------------------------------
+    # Streaming interface (evaluation, live demo): the state is one hidden tensor per layer
+
+    def init_state(self, batch_size: int) -> tuple[Tensor, ...]:
+        self._check_fitted()
+        return tuple(torch.zeros(batch_size, h) for h in self.layers)
+
+    def reset(self, state: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
+        keep = (~mask.to(torch.bool)).unsqueeze(1).to(torch.float32)
+        return tuple(h * keep for h in state)
+
+    def step(self, state: tuple[Tensor, ...], items: Tensor) -> tuple[Tensor, ...]:
+        items = items.to(torch.long)
+        if self.input_mode == "constrained":
+            x = self.Wy.index_select(0, items)
+        elif self.input_mode == "separate":
+            x = self.E.index_select(0, items)
+        else:
+            x = self.Wx0.index_select(0, items)
+        new = []
+        for l, p in enumerate(self.gru):
+            gi = x + p["b_ih"] if "W_ih" not in p else torch.addmm(p["b_ih"], x, p["W_ih"])
+            x, _ = gru_forward(gi, state[l], p["W_hh"], p["b_hh"], self._hidden)
+            new.append(x)
+        return tuple(new)
+
+    def scores(self, state: tuple[Tensor, ...]) -> Tensor:
+        h = state[-1]
+        h1 = torch.cat([h, torch.ones(h.shape[0], 1)], 1)
+        return torch.mm(h1, self.WyBy.t(), out=self._score_buffers.empty(h.shape[0], self.n_items))
+
+    # ---------------------------------------------------------------------------------
+    # Checkpoints (sessrec.models.io)
+
+    def _tensors(self) -> dict[str, Tensor]:
+        out = {"Wy": self.Wy, "By": self.By}
+        if self.E is not None:
+            out["E"] = self.E
+        if self.Wx0 is not None:
+            out["Wx0"] = self.Wx0
+        for l, p in enumerate(self.gru):
+            out.update({f"gru{l}.{k}": v for k, v in p.items()})
+        return out
+
+    @classmethod
+    def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, Tensor], item_index: ItemIndex) -> "GRU4Rec":
+        model = cls(**params)
+        expected = model._initial_weights(0, torch.Generator())  # names and non-item shapes
+        if set(expected) != set(tensors):
+            raise ValueError(f"weights {sorted(tensors)} do not match the hyperparameters ({sorted(expected)})")
+        for name, t in tensors.items():
+            want = expected[name].shape
+            if name in ("Wy", "By", "E", "Wx0"):
+                want = (item_index.n_items, *want[1:])
+            if tuple(t.shape) != tuple(want):
+                raise ValueError(f"{name}: shape {tuple(t.shape)}, expected {tuple(want)}")
+        model.item_index = item_index
+        model._set_weights(tensors)
+        return model
+
+
+class _Trainer:
+    """Training-time parameters (with optimiser state) and the hand-written minibatch step."""
+
+    def __init__(
+        self, model: GRU4Rec, weights: dict[str, Tensor], counts: np.ndarray, generator: torch.Generator
+    ) -> None:
+        self.m = model
+        self.generator = generator
+        self.h_last = model.layers[-1]
+        # output weights and biases as one table: row i is [Wy_i, By_i]; a score is then
+        # [h, 1] . row, and the bias gets its own Adagrad state like any other column
+        self.out = RowTable(torch.cat([weights["Wy"], weights["By"].unsqueeze(1)], 1), model.momentum)
+        self.inp: RowTable | None = None
+        if model.input_mode == "separate":
+            self.inp = RowTable(weights["E"], model.momentum)
+        elif model.input_mode == "one-hot":
+            self.inp = RowTable(weights["Wx0"], model.momentum)
+        self.dense = DenseParams({k: v for k, v in weights.items() if k.startswith("gru")}, model.momentum)
+        self.layer_params = [
+            {k: self.dense.param(f"gru{l}.{k}") for k in _GRU_PARAMS if f"gru{l}.{k}" in weights}
+            for l in range(len(model.layers))
+        ]
+        self.layer_grads = [
+            {k: self.dense.grad(f"gru{l}.{k}") for k in _GRU_PARAMS if f"gru{l}.{k}" in weights}
+            for l in range(len(model.layers))
+        ]
+        # dropout after each layer; with one-hot input the first layer plays the embedding
+        slots = model.batch_size
+        p_hidden = [model.dropout_p_hidden] * len(model.layers)
+        if model.input_mode == "one-hot":
+            p_hidden[0] = model.dropout_p_embed
+        self.hidden_masks = [
+            _DropoutMasks(slots, h, p, generator) if p > 0 else None for h, p in zip(model.layers, p_hidden)
+        ]
+        n_in = self.h_last if model.input_mode == "constrained" else model.embedding
+        p_embed = model.dropout_p_embed if model.input_mode != "one-hot" else 0.0
+        self.embed_masks = _DropoutMasks(slots, n_in, p_embed, generator) if p_embed > 0 else None
+        pop = np.maximum(counts, 1.0)
+        self.log_pop = torch.from_numpy(np.log(pop).astype(np.float32))
+        self.inv_pop = torch.from_numpy((pop ** -model.logq).astype(np.float32))  # Q^-logq
+        self.sampler = (
+            NegativeSampler(counts**model.sample_alpha, model.n_sample, model.sample_cache, generator)
+            if model.n_sample > 0
+            else None
+        )
+
+    def weights(self) -> dict[str, Tensor]:
+        """Current weights, by the names of :meth:`GRU4Rec._initial_weights`."""
+        w = self.out.weight
+        out = {"Wy": w[:, : self.h_last], "By": w[:, self.h_last]}
+        if self.inp is not None:
+            out["E" if self.m.input_mode == "separate" else "Wx0"] = self.inp.weight
+        out.update({name: self.dense.param(name) for name in self.dense.names()})
+        return out
+
+    def run_epoch(self, schedule: Schedule, epoch: int, progress: bool) -> dict[str, Any]:
+        """One pass over the schedule; returns the epoch's log record."""
+        hidden = [torch.zeros(schedule.n_slots, h) for h in self.m.layers]
+        total_loss = 0.0
+        bounds = schedule.bounds.tolist()
+        bar = tqdm(total=schedule.n_batches, desc=f"epoch {epoch}", unit="mb", disable=not progress, mininterval=1.0)
+        started = time.perf_counter()
+        for k in range(schedule.n_batches):
+            lo, hi = bounds[k], bounds[k + 1]
+            if k in schedule.keep:  # end of the epoch: sessions ran out, the batch narrows
+                hidden = [h.index_select(0, schedule.keep[k]) for h in hidden]
+            carry = schedule.carry[lo:hi].unsqueeze(1)
+            for h in hidden:
+                h.mul_(carry)  # a new session in a slot starts from a zero state
+            total_loss += self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden)
+            if progress and k % 256 == 255:
+                bar.update(256)
+        seconds = time.perf_counter() - started
+        bar.close()
+        n = max(schedule.n_batches, 1)
+        return {
+            "epoch": epoch,
+            "loss": total_loss / n,
+            "seconds": seconds,
+            "minibatches_per_s": schedule.n_batches / seconds,
+            "events_per_s": schedule.n_events / seconds,
+            "n_events": schedule.n_events,
+            "n_minibatches": schedule.n_batches,
+        }
+
+    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> float:
+        """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place."""
+        m = self.m
+        B = X.shape[0]
+        h_last = self.h_last
+        constrained = m.input_mode == "constrained"
+
+        # The output-table rows in use: targets, sampled negatives (and, with the
+        # constrained embedding, the inputs). Every distinct row is one score column;
+        # how many copies of it the official score matrix would hold (as some row's
+        # target, as a sampled negative) becomes the column's weight (see ops.py).
+        # (index bookkeeping in NumPy: its sort is several times faster than torch's here)
+        drawn = self.sampler.next() if self.sampler is not None else np.empty(0, np.int64)
+        used = np.concatenate([X.numpy(), T.numpy(), drawn] if constrained else [T.numpy(), drawn])
+        rows_np, where_np = np.unique(used, return_inverse=True)
+        n_rows = len(rows_np)
+        first_target = B if constrained else 0
+        target_np = where_np[first_target : first_target + B]
+        as_target = torch.from_numpy(np.bincount(target_np, minlength=n_rows))
+        as_negative = torch.from_numpy(np.bincount(where_np[first_target + B :], minlength=n_rows))
+        rows, where = torch.from_numpy(rows_np), torch.from_numpy(where_np)
+        target = where[first_target : first_target + B]  # the column of each row's target
+        out_rows = self.out.gather(rows)  # weights|bias and optimiser state of those rows
+        cols = out_rows[0]  # (n_rows, h_last + 1)
+
+        # ---- forward
+        if constrained:
+            x = cols[:, :h_last].index_select(0, where[:B])
+        else:
+            in_ids, in_where = torch.unique(X, return_inverse=True)
+            in_rows = self.inp.gather(in_ids)
+            x = in_rows[0].index_select(0, in_where)
+        embed_mask = self.embed_masks.next(B) if self.embed_masks is not None else None
+        if embed_mask is not None:
+            x = x * embed_mask
+        caches: list[tuple[Tensor, GRUCache, Tensor | None]] = []
+        layer_in = x
+        for l, p in enumerate(self.layer_params):
+            gi = layer_in + p["b_ih"] if "W_ih" not in p else torch.addmm(p["b_ih"], layer_in, p["W_ih"])
+            h1, cache = gru_forward(gi, hidden[l], p["W_hh"], p["b_hh"], m._hidden)
+            mask = self.hidden_masks[l].next(B) if self.hidden_masks[l] is not None else None
+            if mask is not None:
+                h1 = h1 * mask
+            hidden[l] = h1  # the carried state is the dropped-out one, as in the official code
+            caches.append((layer_in, cache, mask))
+            layer_in = h1
+        out = torch.cat([layer_in, torch.ones(B, 1)], 1)  # [h, 1] meets [Wy_i, By_i]
+        scores = torch.mm(out, cols.t())  # (B, n_rows)
+
+        # ---- loss
+        if m.loss == "cross-entropy":
+            if m.logq > 0:  # logQ correction: Q = popularity for targets, popularity^alpha for samples
+                q = self.inv_pop.index_select(0, rows)
+                weight = as_target * q + as_negative * q.pow(m.sample_alpha)
+                target_offset = -m.logq * self.log_pop.index_select(0, T)
+            else:
+                weight = (as_target + as_negative).float()
+                target_offset = torch.zeros(B)
+            loss, d_scores = xe_loss(scores, target, torch.log(weight), target_offset, m.batch_size)
+        else:
+            copies = (as_target + as_negative).float()
+            if m.loss == "bpr-max":
+                loss, d_scores = bpr_max_loss(scores, target, copies, m.bpreg, m._final, m.batch_size)
+            elif m.loss == "top1":
+                loss, d_scores = top1_loss(scores, target, copies, m._final, m.batch_size)
+            else:
+                loss, d_scores = top1_max_loss(scores, target, copies, m._final, m.batch_size)
+
+        # ---- backward
+        grad_rows = torch.mm(d_scores.t(), out)  # (n_rows, h_last + 1), for [Wy, By]
+        dh = torch.mm(d_scores, cols[:, :h_last])
+        for l in reversed(range(len(self.layer_params))):
+            layer_in, cache, mask = caches[l]
+            p, g = self.layer_params[l], self.layer_grads[l]
+            if mask is not None:
+                dh = dh * mask
+            dgi, dgh = gru_backward(dh, cache, m._hidden)
+            torch.mm(cache.h0.t(), dgh, out=g["W_hh"])
+            torch.sum(dgh, 0, out=g["b_hh"])
+            torch.sum(dgi, 0, out=g["b_ih"])
+            if "W_ih" in p:
+                torch.mm(layer_in.t(), dgi, out=g["W_ih"])
+                dh = torch.mm(dgi, p["W_ih"].t())
+            else:
+                dh = dgi  # one-hot input: the gradient of the rows of W_x0
+        if embed_mask is not None:
+            dh = dh * embed_mask
+
+        # ---- update: item rows (the gradient of a row summed over its uses), then the GRU weights
+        restore = None
+        if constrained:
+            grad_rows[:, :h_last].index_add_(0, where[:B], dh)
+            if m.momentum > 0:
+                # rows used only as inputs have no bias gradient; the official code keeps
+                # the biases in their own table and does not touch those rows' bias at all
+                restore = (h_last, (as_target + as_negative) > 0)
+        self.out.update(rows, out_rows, grad_rows, m.learning_rate, restore=restore)
+        if self.inp is not None:
+            grad_in = torch.zeros(in_ids.shape[0], dh.shape[1]).index_add_(0, in_where, dh)
+            self.inp.update(in_ids, in_rows, grad_in, m.learning_rate)
+        self.dense.step(m.learning_rate)
+        return float(loss)
+
+
+class _DropoutMasks:
+    """Inverted-dropout masks (0 or 1/(1-p)) for ``(rows, width)`` activations, drawn many steps at a time."""
+
+    def __init__(self, rows: int, width: int, p: float, generator: torch.Generator) -> None:
+        self.shape = (max(1, (1 << 20) // max(rows * width, 1)), rows, width)
+        self.p = p
+        self.generator = generator
+        self.pool = torch.empty(0)
+        self.pointer = 0
+
+    def next(self, rows: int) -> Tensor:
+        if self.pointer >= self.pool.shape[0]:
+            keep = torch.rand(self.shape, generator=self.generator) >= self.p
+            self.pool = keep.to(torch.float32).div_(1.0 - self.p)
+            self.pointer = 0
+        mask = self.pool[self.pointer, :rows]
+        self.pointer += 1
+        return mask
+
+
+class ScoreBuffers:
+    """Memory for large score matrices, reused once every tensor using it is gone.
+
+    A (512, 17k) float32 score matrix is 35 MB, more than malloc keeps on its heap, so
+    each fresh one is newly mapped memory that the kernel zeroes page by page: that
+    costs as much as the matrix product itself. The buffers here are NumPy arrays lent
+    out through ``torch.from_numpy``; a tensor (and every view of it) keeps its array
+    alive, so an array that only this pool references is free to lend again.
+    """
+
+    MIN_BYTES = 8 << 20  # smaller matrices come cheaply from malloc's heap
+    KEEP = 3  # the evaluator still holds the previous matrix while asking for the next
+
+    def __init__(self) -> None:
+        self._arrays: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def empty(self, rows: int, cols: int) -> Tensor:
+        """An uninitialised ``(rows, cols)`` float32 tensor."""
+        if rows * cols * 4 < self.MIN_BYTES:
+            return torch.empty(rows, cols)
+        with self._lock:
+            for array in self._arrays:
+                # references: the list, the loop variable, getrefcount's argument
+                if array.shape == (rows, cols) and sys.getrefcount(array) <= 3:
+                    return torch.from_numpy(array)
+            raw = np.empty(rows * cols + 16, np.float32)
+            skip = (-raw.ctypes.data % 64) // 4  # 64-byte aligned, as torch allocates
+            array = raw[skip : skip + rows * cols].reshape(rows, cols)
+            if len(self._arrays) >= self.KEEP:
+                self._arrays.pop(0)
+            self._arrays.append(array)
+            return torch.from_numpy(array)
