@@ -31,6 +31,7 @@ class ModelSpec:
     model: str
     params: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
+    group: str = "main"  # which question the run answers: main (RQ1), losses (RQ2), factors (RQ3)
 
     @property
     def seeded(self) -> bool:
@@ -48,11 +49,14 @@ BASELINE_SPECS = (
 
 
 def load_specs(path: str | Path) -> list[ModelSpec]:
-    """Read ``{"models": [{"label", "model", "params"?, "preset"?}, ...]}`` from JSON."""
+    """Read ``{"group"?, "models": [{"label", "model", "params"?, "preset"?, "group"?}, ...]}`` from JSON."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-        specs = [ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset")) for m in data["models"]]
+        specs = [
+            ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")))
+            for m in data["models"]
+        ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a benchmark config ({exc}); expected {{\"models\": [{{\"label\", \"model\"}}]}}") from exc
     labels = [s.label for s in specs]
@@ -77,6 +81,7 @@ def run_one(
         "run_id": spec.run_id(seed),
         "label": spec.label,
         "model": spec.model,
+        "group": spec.group,
         "dataset": dataset.name,
         "dataset_statistics": dataset.info.get("splits", {}),
         "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue"},

@@ -121,6 +121,7 @@ def save_model(model: Any, path: str | Path, meta: dict[str, Any] | None = None)
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
