@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,8 @@ import pytest
 from sessrec.data.dataset import find_datasets, load_dataset, write_dataset
 from sessrec.data.demo import DemoConfig, generate_events
 from sessrec.errors import DataFormatError
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 
 
 def small_splits():
@@ -57,8 +60,8 @@ def test_demo_generation_is_deterministic_and_structured():
 
 
 def test_committed_demo_matches_its_description():
-    info = json.loads(open("data/demo/dataset.json").read())
-    dataset = load_dataset("data/demo")
+    info = json.loads((DEMO / "dataset.json").read_text())
+    dataset = load_dataset(DEMO)
     assert dataset.train.n_events == info["splits"]["train"]["events"]
     assert dataset.test.n_sessions == info["splits"]["test"]["sessions"]
     assert np.isin(dataset.test.items, dataset.train.items).all()
