@@ -228,10 +228,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = run_sweep(
-        load_dataset(args.dataset), args.model, load_space(args.space), fixed=parse_assignments(args.fixed or []),
-        n_trials=args.n_trials, storage=args.storage, study_name=args.study, metric=args.metric, seed=args.seed,
-    )
+    try:
+        study = run_sweep(
+            load_dataset(args.dataset), args.model, load_space(args.space), fixed=parse_assignments(args.fixed or []),
+            n_trials=args.n_trials, storage=args.storage, study_name=args.study, metric=args.metric, seed=args.seed,
+        )
+    except ImportError as exc:
+        raise SessrecError(f"storage {args.storage}: {exc} (PostgreSQL needs the psycopg package)") from exc
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     print(f"study {study.study_name}: {len(done)} complete trials in {args.storage}")
     if done:

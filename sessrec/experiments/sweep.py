@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,28 @@ def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, 
     return params
 
 
+def open_storage(url: str, attempts: int = 6) -> optuna.storages.BaseStorage:
+    """Open (and on first use create) an Optuna RDB storage, tolerating racing workers.
+
+    Workers started at the same moment on an empty PostgreSQL database all try to create
+    Optuna's tables; all but one fail with an integrity error. A short retry lets them
+    find the tables the winner created. A heartbeat marks trials of crashed workers as
+    failed instead of leaving them running forever.
+    """
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def run_sweep(
     dataset: Dataset,
     model: str,
@@ -73,7 +96,7 @@ def run_sweep(
     if storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
-        study_name=study_name or f"{dataset.name}-{model}", storage=storage, direction="maximize",
+        study_name=study_name or f"{dataset.name}-{model}", storage=open_storage(storage), direction="maximize",
         load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
     )
     valid = dataset.sessions("valid")
