@@ -1,4 +1,8 @@
-"""Benchmarks: our numbers over seeds, significance, published references, exports."""
+"""Benchmarks: one view per research question, backed by the run records under results/.
+
+The tabs are lazy: only the open one is computed (paired tests and per-event breakdowns
+read the ranks files). All logic is in :mod:`sessrec.ui.benchmarks`.
+"""
 
 import streamlit as st
 
@@ -6,9 +10,14 @@ from sessrec.ui import benchmarks as bm
 from sessrec.ui import charts, resources, sidebar
 from sessrec.ui.paths import display_path, results_root
 
+TABS = ("RQ1 · GRU4Rec vs baselines", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
+        "Published numbers", "All runs")
+NUM = st.column_config.NumberColumn
+
 selection = sidebar.current()
 st.title("Benchmarks")
 root = results_root()
+stamp = resources.benchmark_stamp(root)
 data = resources.benchmark_data(root)
 for bad in data.errors:
     st.warning(f"Skipped `{display_path(bad['_path'])}`: {bad['error']}")
@@ -17,79 +26,184 @@ if data.empty:
             "(`python -m sessrec benchmark --help`); its run records appear here.", icon=":material/hourglass_empty:")
     st.stop()
 
-datasets = sorted(data.summary["dataset"].unique())
-top = st.columns([2, 2, 3])
-dataset = top[0].selectbox("Dataset", datasets, key="bm_dataset",
-                           index=datasets.index(selection.dataset_name) if selection.dataset_name in datasets else 0)
-present = [m for m in bm.ACCURACY_METRICS if m in set(data.summary["metric"])]
-metrics = tuple(top[1].multiselect("Metrics", present, default=[m for m in present if m != "ndcg"] or present, format_func=bm.metric_name, key="bm_metrics")
-                or present)
-ks_all = sorted(int(k) for k in data.summary.loc[data.summary["metric"].isin(present), "k"].dropna().unique())
-ks = tuple(top[2].multiselect("Cut-offs k", ks_all, default=ks_all, key="bm_ks") or ks_all)
-st.caption("**Protocol** — " + bm.protocol_lines(data.records).get(dataset, "") +
-           ". Mean ± standard deviation over seeds (baselines are deterministic: one run).")
+datasets = sorted({r["dataset"] for r in data.records})
+start = bm.default_dataset(data.records, selection.dataset_name)
+dataset = st.columns([2, 3])[0].selectbox(
+    "Dataset", datasets, key="bm_dataset", index=datasets.index(start),
+    format_func=lambda d: bm.dataset_caption(data.records, d))
+with st.container(border=True):
+    st.markdown(bm.protocol_markdown(data.records, dataset))
 
-table_tab, chart_tab, sig_tab, ref_tab = st.tabs(["Table", "Charts", "Significance", "Published numbers"])
-with table_tab:
-    wide = bm.wide_table(data.summary, dataset, metrics, ks)
-    st.dataframe(bm.highlight_best(wide), width="stretch")
-    st.caption("Best value per column in bold.")
-    cols = st.container(horizontal=True)
-    cols.download_button("CSV", wide.to_csv().encode(), f"{dataset}_results.csv", "text/csv", icon=":material/download:")
-    cols.download_button("LaTeX", bm.to_latex(wide, caption=f"Results on {dataset}", label=f"tab:{dataset}"),
-                            f"{dataset}_results.tex", "text/x-tex", icon=":material/download:")
-    with st.expander("All numbers (sortable; every dataset, metric and k)"):
+tabs = st.tabs(list(TABS), key="bm_tab", on_change="rerun")
+rq1, rq2, rq3, rq4, refs, everything = tabs
+
+if rq1.open:
+    with rq1:
+        st.markdown("**RQ1.** How does GRU4Rec compare with MostPopular, LastItem and Item-KNN on each dataset, "
+                    "at k = 1, 5, 10, 20, and is the difference significant?")
+        runs = bm.records_for(data.records, "rq1", dataset)
+        summary = bm.summary_of(runs)
+        present = [m for m in bm.ACCURACY_METRICS if m in set(summary["metric"])]
+        ks_all = sorted(int(k) for k in summary.loc[summary["metric"].isin(present), "k"].dropna().unique())
+        c = st.columns([2, 2])
+        metrics = tuple(c[0].multiselect("Metrics", present, default=[m for m in present if m != "ndcg"] or present,
+                                         format_func=bm.metric_name, key="bm_metrics") or present)
+        ks = tuple(c[1].multiselect("Cut-offs k", ks_all, default=ks_all, key="bm_ks") or ks_all)
+        wide = bm.wide_table(summary, dataset, metrics, ks)
+        for metric in metrics:  # one table per metric: fits the page without scrolling sideways
+            part = wide[[c for c in wide.columns if c.split("@")[0] == bm.metric_name(metric)]]
+            if part.shape[1]:
+                st.dataframe(bm.best_style(part), width="stretch")
+        st.caption("Best value of each column highlighted, whichever model it is. Mean ± standard deviation over "
+                   "seeds for GRU4Rec; the baselines are deterministic.")
+        if not any(bm.is_gru4rec(r) for r in runs):
+            st.info("No GRU4Rec run on this dataset yet: only the baselines are shown.", icon=":material/hourglass_empty:")
+        verdicts = bm.rq1_verdicts(summary, dataset, metrics, ks)
+        if len(verdicts):
+            losses = bm.loss_summary(verdicts)
+            if losses:
+                st.warning("**Where GRU4Rec loses on this dataset** (best baseline vs best GRU4Rec run):\n\n"
+                           + "\n".join(f"- {line}" for line in losses), icon=":material/trending_down:")
+            else:
+                st.success(f"The best GRU4Rec run beats the best baseline on all {len(verdicts)} metric/k columns.",
+                           icon=":material/trending_up:")
+        cols = st.container(horizontal=True)
+        cols.download_button("CSV", wide.to_csv().encode(), f"{dataset}_rq1.csv", "text/csv", icon=":material/download:")
+        cols.download_button("LaTeX", bm.to_latex(wide, caption=f"Results on {dataset}", label=f"tab:{dataset}"),
+                             f"{dataset}_rq1.tex", "text/x-tex", icon=":material/download:")
+
+        st.subheader("Significance")
+        c = st.columns(3)
+        sig_metric = c[0].selectbox("Metric", present, format_func=bm.metric_name, key="bm_sig_metric",
+                                    index=present.index("mrr") if "mrr" in present else 0)
+        test = c[1].selectbox("Test", ["wilcoxon", "ttest"], key="bm_sig_test",
+                              format_func={"wilcoxon": "Wilcoxon signed-rank", "ttest": "paired t-test"}.get)
+        table, notes = resources.significance_by_k(str(root), stamp, dataset, sig_metric, tuple(ks_all), test)
+        if table.empty:
+            st.info("No GRU4Rec run with per-event ranks paired with a baseline on this dataset yet.")
+        else:
+            st.dataframe(bm.significance_style(bm.significance_matrix(table)), width="stretch")
+            n_tests = int(table["Seeds"].sum())
+            st.caption(f"Difference in {bm.metric_name(sig_metric)}@k (GRU4Rec − baseline, mean over seeds). "
+                       "▲ significantly better in every seed, ▼ significantly worse in every seed, ○ otherwise "
+                       f"(p < 0.05, two-sided, paired over the same test events, one test per seed). With {n_tests} "
+                       f"tests, Bonferroni asks for p < {0.05 / n_tests:.1e}: see the p-values below.")
+            with st.expander("Every test: means, p-values, seeds"):
+                st.dataframe(table, hide_index=True, width="stretch",
+                             column_config={"mean GRU4Rec": NUM(format="%.4f"), "mean baseline": NUM(format="%.4f"),
+                                            "Difference": NUM(format="%+.4f"), "Largest p": NUM(format="%.1e")})
+        for note in notes:
+            st.warning(note)
+
+        st.subheader("Charts")
+        k_bar = st.select_slider("k for the bar chart", ks_all, value=20 if 20 in ks_all else ks_all[-1], key="bm_k_bar")
+        bars = charts.grouped_bars(bm.chart_frame(summary, dataset, metrics, k_bar)).properties(
+            title=f"{dataset}: accuracy at k={k_bar}")
+        st.altair_chart(bars, width="stretch")
+        curves = charts.metric_curves(bm.curve_frame(summary, dataset, metrics)).properties(title=f"{dataset}: metric vs k")
+        st.altair_chart(curves)
+        for name, chart in (("bars", bars), ("curves", curves)):
+            spec = charts.spec_json(chart)
+            cols = st.container(horizontal=True)
+            cols.download_button(f"{name} PNG", lambda s=spec: resources.chart_png(s), f"{dataset}_{name}.png",
+                                 "image/png", key=f"png_{name}", icon=":material/image:")
+            cols.download_button(f"{name} SVG", lambda s=spec: resources.chart_svg(s), f"{dataset}_{name}.svg",
+                                 "image/svg+xml", key=f"svg_{name}", icon=":material/image:")
+
+if rq2.open:
+    with rq2:
+        st.markdown("**RQ2.** How do the loss functions compare — cross-entropy, BPR-max, TOP1, TOP1-max — at the "
+                    "same budget (100 units, batch 32, 2048 negative samples, 5 epochs)?")
+        options = bm.datasets_with(data.records, "rq2")
+        if not options:
+            st.info("No loss-function runs yet (labels `rq2-*`, from `benchmarks/rsc15_100k_questions.json`).",
+                    icon=":material/hourglass_empty:")
+        else:
+            ds2 = st.selectbox("Dataset", options, key="bm_rq2_dataset") if len(options) > 1 else options[0]
+            table = bm.loss_table(data.records, ds2)
+            st.dataframe(bm.best_style(table[bm.visible_columns(table)], ["Recall@20", "MRR@20"]), hide_index=True,
+                         width="stretch", column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f")})
+            st.caption(f"On **{ds2}**; sorted by MRR@20; best value highlighted. The learning rate and sampling settings "
+                       "follow each loss's published defaults (column Settings); everything else is the same.")
+            frame = table.melt(id_vars=["Loss"], value_vars=["_recall@20", "_mrr@20"], var_name="Metric", value_name="mean")
+            frame["Metric"] = frame["Metric"].map({"_recall@20": "Recall@20", "_mrr@20": "MRR@20"})
+            st.altair_chart(charts.grouped_bars(frame.rename(columns={"Loss": "Model"}).assign(std=0.0), error=None),
+                            width="stretch")
+
+if rq3.open:
+    with rq3:
+        st.markdown("**RQ3.** Which factors matter? One factor at a time from the cross-entropy reference run: hidden "
+                    "size, batch size, number of negative samples, epochs. Accuracy next to training cost.")
+        options = bm.datasets_with(data.records, "rq3")
+        if not options:
+            st.info("No factor runs yet (labels `rq3-*`, from `benchmarks/rsc15_100k_questions.json`).",
+                    icon=":material/hourglass_empty:")
+        else:
+            ds3 = st.selectbox("Dataset", options, key="bm_rq3_dataset") if len(options) > 1 else options[0]
+            table = bm.factor_table(data.records, ds3)
+            shown = bm.visible_columns(table)
+            st.dataframe(bm.best_style(table[shown], ["Recall@20", "MRR@20"]), hide_index=True, width="stretch",
+                         column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f"),
+                                        "Δ Recall@20": NUM(format="%+.4f"), "Δ MRR@20": NUM(format="%+.4f"),
+                                        "Time × ref": NUM(format="%.2f")})
+            st.caption(f"On **{ds3}**. The factor and its values are read from each run's hyperparameters against the "
+                       "reference (`gru4rec-xe`); Δ is the difference of the means over seeds; events/s is the mean "
+                       "training throughput over epochs; “Time × ref” is the training time relative to the reference.")
+            left, right = st.columns(2)
+            left.altair_chart(charts.cost_accuracy(table, "_recall@20", "Recall@20", "_point"), width="stretch")
+            right.altair_chart(charts.cost_accuracy(table, "_mrr@20", "MRR@20", "_point"), width="stretch")
+
+if rq4.open:
+    with rq4:
+        st.markdown("**RQ4.** Where does GRU4Rec win and where does it lose? Accuracy by the position of the predicted "
+                    "click in the session, and by the training popularity of the true item.")
+        c = st.columns(3)
+        by = c[0].radio("Break down by", ["position", "popularity"], horizontal=True, key="bm_rq4_by",
+                        format_func={"position": "position in session", "popularity": "target popularity"}.get)
+        metric4 = c[1].selectbox("Metric", ["recall", "mrr", "ndcg"], format_func=bm.metric_name, key="bm_rq4_metric")
+        k4 = c[2].selectbox("k", [1, 5, 10, 20], index=3, key="bm_rq4_k")
+        frame = resources.breakdown(str(root), stamp, dataset, by, metric4, int(k4))
+        if frame.empty:
+            st.info("No run with per-event ranks on this dataset yet.")
+        else:
+            x_title = "position of the predicted click (1 = second click)" if by == "position" else \
+                "training clicks of the true item (quintiles of test events)"
+            st.altair_chart(charts.breakdown_lines(frame, bm.metric_name(metric4, int(k4)), x_title), width="stretch")
+            wide4 = frame.pivot_table(index="Model", columns="bucket", values="value", aggfunc="first")
+            wide4 = wide4[frame.drop_duplicates("bucket").sort_values("order")["bucket"].tolist()]
+            st.dataframe(bm.best_style(wide4), width="stretch",
+                         column_config={c: NUM(format="%.4f") for c in wide4.columns})
+            counts = frame.drop_duplicates("bucket").sort_values("order")
+            st.caption("Best model per bucket highlighted. Test events per bucket: " +
+                       ", ".join(f"{b}: {n:,}" for b, n in zip(counts["bucket"], counts["n"])) + ". "
+                       "GRU4Rec values are means over seeds.")
+
+if refs.open:
+    with refs:
+        if data.reference_error:
+            st.warning(f"Could not read the reference numbers: {data.reference_error}")
+        beside = bm.references_beside(bm.summary_of(bm.records_for(data.records, "rq1")), data.references)
+        if beside.empty:
+            st.info(f"No published numbers to compare with (`{display_path(root)}/reference_numbers.csv`).")
+        else:
+            only = st.toggle(f"Only {dataset}", value=True, key="bm_ref_only")
+            if only:
+                beside = beside[beside["Dataset"] == dataset]
+            differing = beside[beside["Protocol note"].astype(str).str.len() > 0]
+            notes = differing.drop_duplicates(["Dataset", "Source", "Protocol note"])
+            if len(notes):
+                st.warning("Protocols differ from ours for some published numbers; compare with care:\n\n" + "\n".join(
+                    f"- **{r['Dataset']}** ({r['Source']}): {r['Protocol note']}" for _, r in notes.iterrows()))
+            st.dataframe(beside.drop(columns=["Protocol note"]), hide_index=True, width="stretch",
+                         column_config={c: NUM(format="%.4f") for c in ("Published", "Ours (best run)")}
+                         | {"Difference": NUM(format="%+.4f")})
+            st.caption("“Ours (best run)” is the best mean over seeds of our RQ1 configurations of that model; "
+                       "empty where we have no such run (yet). The protocol notes are in the box above.")
+
+if everything.open:
+    with everything:
         long = bm.long_summary(data.summary, None)
         st.dataframe(long, hide_index=True, width="stretch",
-                     column_config={"Mean": st.column_config.NumberColumn(format="%.4f"),
-                                    "Std": st.column_config.NumberColumn(format="%.4f")})
-        st.download_button("CSV (all)", long.to_csv(index=False).encode(), "all_results.csv", "text/csv")
-
-with chart_tab:
-    k_bar = st.select_slider("k for the bar chart", ks_all, value=20 if 20 in ks_all else ks_all[-1], key="bm_k_bar")
-    bars = charts.grouped_bars(bm.chart_frame(data.summary, dataset, metrics, k_bar)).properties(
-        title=f"{dataset}: accuracy at k={k_bar}")
-    st.altair_chart(bars, width="stretch")
-    curves = charts.metric_curves(bm.curve_frame(data.summary, dataset, metrics)).properties(title=f"{dataset}: metric vs k")
-    st.altair_chart(curves)
-    for name, chart in (("bars", bars), ("curves", curves)):
-        spec = charts.spec_json(chart)
-        cols = st.container(horizontal=True)
-        cols.download_button(f"{name} PNG", lambda s=spec: resources.chart_png(s), f"{dataset}_{name}.png", "image/png",
-                                key=f"png_{name}", icon=":material/image:")
-        cols.download_button(f"{name} SVG", lambda s=spec: resources.chart_svg(s), f"{dataset}_{name}.svg",
-                                "image/svg+xml", key=f"svg_{name}", icon=":material/image:")
-
-with sig_tab:
-    c = st.columns(3)
-    metric = c[0].selectbox("Metric", present, format_func=bm.metric_name, key="bm_sig_metric",
-                            index=present.index("mrr") if "mrr" in present else 0)
-    k = c[1].selectbox("k", ks_all, index=ks_all.index(20) if 20 in ks_all else 0, key="bm_sig_k")
-    test = c[2].selectbox("Test", ["wilcoxon", "ttest"], key="bm_sig_test",
-                          format_func={"wilcoxon": "Wilcoxon signed-rank", "ttest": "paired t-test"}.get)
-    table, notes = resources.significance(str(root), resources.benchmark_stamp(root), dataset, metric, k, test)
-    if table.empty:
-        st.info("No GRU4Rec run with per-event ranks paired with a baseline on this dataset yet.")
-    else:
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={"p-value": st.column_config.NumberColumn(format="%.2e")})
-        st.caption(f"Per-event {bm.metric_name(metric, k)} of each GRU4Rec run against each baseline on the same "
-                   f"test events; two-sided. With {len(table)} comparisons, Bonferroni asks for p < {0.05 / len(table):.1e}.")
-    for note in notes:
-        st.warning(note)
-
-with ref_tab:
-    if data.reference_error:
-        st.warning(f"Could not read the reference numbers: {data.reference_error}")
-    beside = bm.references_beside(data.summary, data.references)
-    if beside.empty:
-        st.info(f"No published numbers to compare with (`{display_path(root)}/reference_numbers.csv`).")
-    else:
-        st.dataframe(beside, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in ("Published", "Ours (best run)", "Difference")})
-        differing = beside[beside["Protocol note"].astype(str).str.len() > 0]
-        notes = differing.drop_duplicates(["Dataset", "Source", "Protocol note"])
-        if len(notes):
-            st.warning("Protocols differ from ours for some published numbers; compare with care:\n\n" + "\n".join(
-                f"- **{r['Dataset']}** ({r['Source']}): {r['Protocol note']}" for _, r in notes.iterrows()))
+                     column_config={"Mean": NUM(format="%.4f"), "Std": NUM(format="%.4f")})
+        st.download_button("CSV (all)", long.to_csv(index=False).encode(), "all_results.csv", "text/csv",
+                           icon=":material/download:")

@@ -19,12 +19,14 @@ st.caption("Commands: `python -m sessrec prepare …` → `train` → `evaluate`
 st.subheader("Online: one click in the playground")
 st.graphviz_chart(diagrams.online_inference(), width="stretch")
 st.markdown(
-    "- **Evaluation protocol.** For every position *p ≥ 1* of each test session the model has read items "
-    "*0..p−1* and ranks the **whole** catalogue; the rank of the true item *p* gives Recall@k (= HitRate@k), "
-    "MRR@k and NDCG@k for k = 1, 5, 10, 20. Ties are counted as GRU4Rec does (`standard`, `conservative`, "
-    "`median`) and the mode is stated with every result.\n"
+    "- **Evaluation protocol.** For every position *p ≥ 1* of each test session (*p ≥ 2* on RetailRocket, as "
+    "its published protocol) the model has read items *0..p−1* and ranks the **whole** training catalogue, never "
+    "a sample; the rank of the true item *p* gives Recall@k (= HitRate@k), MRR@k and NDCG@k for k = 1, 5, 10, 20. "
+    "Ties are counted as GRU4Rec does (`standard`, `conservative`, `median`) and the mode is stated with every "
+    "result. Test items never seen in training are removed before evaluation and counted on the Benchmarks page.\n"
     "- **Instant updates.** Each model keeps the state of the session's prefixes, so a click costs one step per "
-    "model, not a re-read of the session.\n"
+    "model, not a re-read of the session; and only the part of the page that a click changes is re-run "
+    "(a Streamlit fragment), the charts only when opened.\n"
     "- **Graceful degradation.** A missing, unreadable or mismatched checkpoint never stops the demo: the "
     "popularity ranking stands in and the page says so."
 )

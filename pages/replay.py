@@ -46,13 +46,13 @@ k = 10
 seen = " → ".join(f"{i + 1}. {catalogue.name(x)}" for i, x in enumerate(items[:step]))
 st.markdown(f"**Read so far:** {seen}")
 st.markdown(f"**True next item:** :primary[{catalogue.name(items[step])}] (id {items[step]})")
+recs = [recommend(slot, items[:step], k, False, catalogue) for slot in slots]
 for column, slot in zip(st.columns(len(slots)), slots):
-    with column:
-        rec = recommend(slot, items[:step], k, False, catalogue)
-        here = ranks[(ranks["Model"] == slot.label) & (ranks["Step"] == step)]["Rank"]
-        rank = here.iloc[0] if len(here) else float("nan")
-        st.metric(slot.label, "unknown item" if rank != rank else f"rank {int(rank):,}")
-        table = rec.items[["Rank", "Name", "Score"]].copy()
-        table["Name"] = [("✅ " if i == items[step] else "") + n for i, n in zip(rec.items["ItemId"], table["Name"])]
-        table["Score"] = table["Score"].map(widgets.fmt_score)
-        st.dataframe(table, hide_index=True, width="stretch")
+    here = ranks[(ranks["Model"] == slot.label) & (ranks["Step"] == step)]["Rank"]
+    rank = here.iloc[0] if len(here) else float("nan")
+    column.metric(slot.label, "unknown item" if rank != rank else f"rank {int(rank):,}")
+table = replay.top_k_side_by_side(recs)
+st.dataframe(replay.highlight_item(table, catalogue.name(items[step])), width="stretch",
+             height=36 * (len(table) + 1) + 3)
+st.caption(f"Each model's top {k} after reading the clicks so far; the true next item is highlighted where it "
+           "appears. Scores per model are on the Session playground.")

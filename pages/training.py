@@ -31,9 +31,16 @@ if measure not in frame or frame[measure].isna().all():
 else:
     frame["value"] = curves.smooth(frame, measure, weight)
     title = {"loss": "training loss", "seconds": "seconds per epoch", "events_per_second": "training events per second"}[measure]
-    st.altair_chart(charts.loss_curves(frame.drop(columns=[measure]).rename(columns={"value": measure}), measure, title),
-                    width="stretch")
-    st.caption("Hover a point for the run's epoch details." + (f" Smoothed with weight {weight:.2f}." if weight else ""))
+    plot = frame.drop(columns=[measure]).rename(columns={"value": measure})
+    # losses of different loss functions live on different scales: one chart per loss function
+    groups = list(plot.groupby("Loss function", sort=True)) if measure == "loss" and "Loss function" in plot \
+        and plot["Loss function"].nunique() > 1 else [(None, plot)]
+    for loss_name, part in groups:
+        if loss_name is not None:
+            st.markdown(f"**{loss_name}** loss")
+        st.altair_chart(charts.loss_curves(part, measure, title), width="stretch")
+    st.caption("Hover a point for the run's epoch details." + (f" Smoothed with weight {weight:.2f}." if weight else "")
+               + (" Different loss functions are on different scales, so each has its own chart." if len(groups) > 1 else ""))
 
 st.subheader("Per run")
 st.dataframe(curves.epoch_summary(frame), width="stretch",

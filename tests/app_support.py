@@ -53,29 +53,56 @@ def _sessions(lists):
     return Sessions.from_frame(pd.DataFrame(rows, columns=["SessionId", "ItemId", "Pos"]))
 
 
-def write_fake_results(root: Path, dataset: str = "demo", n_events: int = 400, seeds=(1, 2)) -> None:
-    """Run records in the runner's format (records.write_run) with made-up ranks."""
+def write_fake_results(root: Path, dataset: str = "demo", n_events: int = 400, seeds=(1, 2),
+                       questions: bool = True) -> None:
+    """Run records in the runner's format (records.write_run) with made-up ranks.
+
+    RQ1 (group main): GRU4Rec (cross-entropy) over ``seeds`` and the three baselines, the
+    baselines without a ``group`` key as records written before it existed. Item-KNN is
+    made better than GRU4Rec at k=1 (the page must show where GRU4Rec loses). With
+    ``questions``: RQ2 loss runs and RQ3 one-factor runs on the same dataset."""
     from sessrec.evaluation import metrics_from_ranks
     from sessrec.experiments.records import write_run
 
     rng = np.random.default_rng(0)
+    positions = np.tile(np.arange(1, 9), n_events // 8 + 1)[:n_events].astype(np.int32)
+    popularity = rng.integers(1, 500, n_events).astype(np.int32)
+    reference = {"loss": "cross-entropy", "layers": [100], "batch_size": 32, "n_sample": 2048, "n_epochs": 5,
+                 "learning_rate": 0.1, "momentum": 0.0, "sample_alpha": 0.75, "logq": 1.0, "dropout_p_embed": 0.1}
 
-    def run(label, model, seed, quality, log):
+    def run(label, model, seed, quality, log, group="main", params=None, seconds=10.0, top1=None):
         ranks = np.minimum(rng.geometric(quality, n_events), 2000).astype(float)
+        if top1 is not None:  # share of events ranked first
+            ranks[rng.random(n_events) < top1] = 1.0
         record = {"run_id": label if seed is None else f"{label}-seed{seed}", "label": label, "model": model,
-                  "dataset": dataset, "seed": seed, "hyperparameters": {"layers": [96]} if model == "gru4rec" else {},
-                  "training_log": log, "train_seconds": 10.0,
+                  "dataset": dataset, "seed": seed, "hyperparameters": {**(params or {}), "seed": seed},
+                  "training_log": log, "train_seconds": seconds,
                   "evaluation": {"metrics": metrics_from_ranks(ranks), "tie_mode": "standard", "min_position": 1,
-                                 "seconds": 1.0, "n_events": n_events},
+                                 "seconds": 1.0, "n_events": n_events, "n_sessions": n_events // 4,
+                                 "n_items": 2425, "n_test_events_raw": n_events + 17,
+                                 "n_unknown_items_removed": 17, "n_sessions_dropped": 3},
                   "library_versions": {}, "machine": {}, "command": "test", "created": "2026-01-01T00:00:00"}
-        write_run(root, record, {"ranks": ranks})
+        if group is not None:
+            record["group"] = group
+        write_run(root, record, {"ranks": ranks, "positions": positions, "targets": np.arange(n_events, dtype=np.int32),
+                                 "target_popularity": popularity})
+
+    def log(seed, epochs=5, speed=20000.0):
+        return [{"epoch": e, "loss": 5.0 / e + 0.01 * seed, "seconds": 2.0, "events_per_s": speed}
+                for e in range(1, epochs + 1)]
 
     for seed in seeds:
-        log = [{"epoch": e, "loss": 5.0 / e + 0.01 * seed, "seconds": 2.0, "events_per_second": 20000.0}
-               for e in range(1, 6)]
-        run("gru4rec", "gru4rec", seed, 0.15, log)
-    for label, q in (("most_popular", 0.01), ("last_item", 0.05), ("item_knn", 0.08)):
-        run(label, label, None, q, [])
+        run("gru4rec-xe", "gru4rec", seed, 0.15, log(seed), params=reference)
+    for label, q, top1 in (("most_popular", 0.01, None), ("last_item", 0.05, None), ("item_knn", 0.08, 0.5)):
+        run(label, label, None, q, [], group=None, params={}, top1=top1)
+    if questions:
+        for seed in seeds:
+            run("gru4rec-bprmax", "gru4rec", seed, 0.14, log(seed), params={**reference, "loss": "bpr-max"})
+            run("rq2-top1", "gru4rec", seed, 0.10, log(seed), group="losses", params={**reference, "loss": "top1"})
+            for label, change, q, secs in (("rq3-layers200", {"layers": [200]}, 0.16, 25.0),
+                                           ("rq3-epochs1", {"n_epochs": 1}, 0.11, 2.0)):
+                run(label, "gru4rec", seed, q, log(seed, change.get("n_epochs", 5)), group="factors",
+                    params={**reference, **change}, seconds=secs)
     pd.DataFrame([
         {"dataset": dataset, "model": "gru4rec", "metric": "recall", "k": 20, "value": 0.6,
          "source": "a paper", "protocol_note": "sampled evaluation in the paper"},

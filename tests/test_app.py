@@ -72,6 +72,21 @@ def test_playground_clicks_change_session_and_recommendations(app_env):
     assert session_keys(at) == [] and not at.exception
 
 
+def test_playground_charts_are_lazy(app_env):
+    """No chart is computed on a click until the charts panel is opened; then only the open tab."""
+    at = open_app()
+    at.button(key=next(b.key for b in at.button if b.key.startswith("cat_"))).click().run()
+    assert not at.get("vega_lite_chart"), "no chart on the click path"
+    at.session_state["pg_charts"] = True  # open the expander
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("vega_lite_chart")) == 1, "only the open tab's chart"
+    at.session_state["pg_chart_tab"] = "Rank trajectory"
+    at.run()
+    assert not at.exception and len(at.get("vega_lite_chart")) == 1
+    assert any("Ranks of" in c.value for c in at.caption)
+
+
 def test_playground_search_and_k(app_env):
     at = open_app()
     at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("pg_query"))).input("1001").run()
@@ -113,9 +128,86 @@ def test_benchmarks_empty_then_with_records(app_env, tmp_path, monkeypatch):
     at = open_app("pages/benchmarks.py")
     assert not at.exception, [e.value for e in at.exception]
     assert at.dataframe, "the results table is shown"
-    assert any("Protocols differ" in w.value for w in at.warning)
     at = open_app("pages/training.py")
     assert not at.exception and at.dataframe
+    at.radio(key="tc_measure").set_value("events_per_second").run()
+    assert not at.exception and not any("did not log" in i.value for i in at.info), "events/s from the trainer's log"
+
+
+def open_tab(at: AppTest, prefix: str) -> AppTest:
+    label = next(t for t in BENCH_TABS if t.startswith(prefix))
+    at.session_state["bm_tab"] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+BENCH_TABS = ("RQ1 · GRU4Rec vs baselines", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
+              "Published numbers", "All runs")
+
+
+def test_benchmark_research_question_views(app_env, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    write_fake_results(results)
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_app("pages/benchmarks.py")
+    assert not at.exception, [e.value for e in at.exception]
+    # the protocol, with the unknown-item counts from the records
+    protocol = " ".join(m.value for m in at.markdown)
+    assert "full ranking" in protocol and "**17**" in protocol and "p ≥ 1" in protocol and "`standard`" in protocol
+
+    # RQ1 (open by default): every model, and GRU4Rec's loss to Item-KNN at k=1 is stated
+    recall, mrr = at.dataframe[0].value, at.dataframe[1].value  # one table per metric
+    assert list(recall.columns) == ["Recall@1", "Recall@5", "Recall@10", "Recall@20"]
+    assert list(mrr.columns) == ["MRR@1", "MRR@5", "MRR@10", "MRR@20"]
+    assert {"GRU4Rec (cross-entropy)", "GRU4Rec (BPR-max)", "Item-KNN", "LastItem", "MostPopular"} == set(recall.index)
+    assert recall.loc["GRU4Rec (cross-entropy)", "Recall@20"].count("±") == 1
+    loses = " ".join(w.value for w in at.warning if "loses" in w.value)
+    assert "**Item-KNN** beats every GRU4Rec run on Recall@1" in loses
+    matrix = at.dataframe[2].value
+    assert list(matrix.columns) == ["k=1", "k=5", "k=10", "k=20"]
+    assert matrix.loc[("GRU4Rec (cross-entropy)", "Item-KNN"), "k=1"].endswith("▼")
+    assert matrix.loc[("GRU4Rec (cross-entropy)", "MostPopular"), "k=20"].endswith("▲")
+    sig = at.dataframe[3].value  # every test, in the expander
+    row = sig[(sig["k"] == 1) & (sig["Baseline"] == "Item-KNN") & (sig["GRU4Rec"] == "GRU4Rec (cross-entropy)")]
+    assert row["Verdict (p<0.05)"].item().startswith("WORSE") and row["Seeds"].item() == 2
+
+    # RQ2: the losses, same dataset, with training cost
+    at = open_tab(at, "RQ2")
+    losses = at.dataframe[0].value
+    assert list(losses["Loss"]) == ["cross-entropy", "BPR-max", "TOP1"]  # sorted by MRR@20
+    assert (losses["Events/s"] == 20000.0).all() and "Train s" in losses
+
+    # RQ3: the factor and its values are read from the hyperparameters
+    at = open_tab(at, "RQ3")
+    factors = at.dataframe[0].value.set_index("Run")
+    assert factors.loc["gru4rec-xe", "Factor"] == "(reference)"
+    assert factors.loc["rq3-layers200", "Factor"] == "hidden units"
+    assert factors.loc["rq3-layers200", "Change"] == "100 → 200"
+    assert factors.loc["rq3-epochs1", "Change"] == "5 → 1"
+    assert factors.loc["rq3-layers200", "Time × ref"] == pytest.approx(2.5)
+    assert factors.loc["rq3-epochs1", "Δ Recall@20"] < 0
+
+    # RQ4: by position, then by popularity; one row per RQ1 model
+    at = open_tab(at, "RQ4")
+    by_position = at.dataframe[0].value
+    assert list(by_position.columns) == ["1", "2", "3", "4-5", "6-9"] and len(by_position) == 5
+    at.radio(key="bm_rq4_by").set_value("popularity").run()
+    assert not at.exception and all("clicks" in c for c in at.dataframe[0].value.columns)
+
+    # published numbers: beside our RQ1 runs only (not the bigger RQ3 model), protocol note as a warning
+    at = open_tab(at, "Published")
+    beside = at.dataframe[0].value
+    ours = [r for r in records_of(results) if r["label"] == "gru4rec-xe"]
+    expected = np.mean([r["evaluation"]["metrics"]["recall@20"] for r in ours])
+    assert beside["Ours (best run)"].item() == pytest.approx(expected)
+    assert any("sampled evaluation in the paper" in w.value for w in at.warning)
+
+
+def records_of(root):
+    from sessrec.experiments.records import load_run_records
+
+    return load_run_records(root)
 
 
 # -- plain helpers ----------------------------------------------------------------------
@@ -165,6 +257,24 @@ def test_rank_trajectory_and_histogram():
     assert ranks_in(np.array([0.5, 0.9, 0.1]), np.array([0, 1, 2])).tolist() == [2, 1, 3]
     hist = score_histogram(np.r_[np.arange(100.0), -np.inf])
     assert hist["Count"].sum() == 100
+
+
+def test_research_question_helpers():
+    from sessrec.ui import benchmarks as bm
+
+    old = {"label": "item_knn", "dataset": "d"}  # written before records had a group
+    assert bm.group_of(old) == "main" and bm.question_of(old) == "rq1"
+    assert bm.question_of({"label": "rq2-top1max", "group": "losses"}) == "rq2"
+    assert bm.question_of({"label": "rq3-batch128"}) == "rq3"
+    records = [{"label": "gru4rec-xe", "dataset": "d"}, {"label": "rq3-batch128", "dataset": "d"}, old]
+    assert [r["label"] for r in bm.records_for(records, "rq3", "d")] == ["gru4rec-xe", "rq3-batch128"]
+    assert bm.factor_changes({"batch_size": 32, "seed": 1, "layers": [100]},
+                             {"batch_size": 128, "seed": 2, "layers": [100]}) == [("batch_size", 32, 128)]
+    summary = pd.DataFrame({"dataset": ["d"] * 2, "label": ["gru4rec-xe", "item_knn"], "model": ["gru4rec", "item_knn"],
+                            "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.30, 0.31], "std": [0.01, 0.0], "n": [3, 1]})
+    verdict = bm.rq1_verdicts(summary, "d", ("mrr",), (20,))
+    assert not verdict["GRU4Rec wins"].item() and verdict["Best baseline"].item() == "Item-KNN"
+    assert bm.training_speed({"training_log": [{"events_per_s": 10.0}, {"events_per_s": 30.0}]}) == 20.0
 
 
 def test_latex_and_references():

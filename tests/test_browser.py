@@ -90,13 +90,13 @@ def test_click_two_items_in_a_real_browser(app_roots):
             try:
                 page = browser.new_page(viewport={"width": 1440, "height": 2200})
                 page.goto(url, timeout=60_000)
-                page.wait_for_selector("[class*='st-key-pop_'] [data-testid=stButton] button", timeout=60_000)
+                page.wait_for_selector("[class*='st-key-cat_'] [data-testid=stButton] button", timeout=60_000)
                 wait_idle(page)
                 before = rec_list(page, "gru4rec")
                 assert before, "the GRU4Rec list is shown"
                 names = []
                 for _ in range(2):
-                    button = visible(page, "[class*='st-key-pop_'] [data-testid=stButton] button").nth(len(names))
+                    button = visible(page, "[class*='st-key-cat_'] [data-testid=stButton] button").nth(len(names))
                     names.append(button.inner_text().strip())
                     button.click()
                     page.wait_for_selector(f"[class*='st-key-rm_{len(names) - 1}_']", timeout=30_000)

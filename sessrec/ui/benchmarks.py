@@ -17,9 +17,34 @@ METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "Hi
                 "popularity": "Popularity", "diversity": "Diversity"}
 
 
+RUN_LABELS = {"gru4rec-xe": "GRU4Rec (cross-entropy)", "gru4rec-bprmax": "GRU4Rec (BPR-max)",
+              "gru4rec-xe-2ep": "GRU4Rec (cross-entropy, 2 epochs)", "rq2-top1": "GRU4Rec (TOP1)",
+              "rq2-top1max": "GRU4Rec (TOP1-max)"}
+
+
+PUBLISHED_MODELS = {"s_pop": "S-POP", "bpr_mf": "BPR-MF", "fpmc": "FPMC", "narm": "NARM", "stamp": "STAMP",
+                    "sr_gnn": "SR-GNN", "gce_gnn": "GCE-GNN"}
+
+
 def pretty_label(label: str) -> str:
     """Run labels for people: model names as the app writes them (gru4rec -> GRU4Rec)."""
-    return label_of(str(label))
+    label = str(label)
+    return RUN_LABELS.get(label) or PUBLISHED_MODELS.get(label.lower()) or label_of(label)
+
+
+def default_dataset(records: list[dict[str, Any]], wanted: str | None) -> str:
+    """``wanted`` when it has runs; else the dataset with the most GRU4Rec runs (then the most runs)."""
+    datasets = sorted({r["dataset"] for r in records})
+    if wanted in datasets:
+        return wanted
+    return max(datasets, key=lambda d: (sum(is_gru4rec(r) for r in records if r["dataset"] == d),
+                                        sum(r["dataset"] == d for r in records)))
+
+
+def dataset_caption(records: list[dict[str, Any]], dataset: str) -> str:
+    runs = [r for r in records if r["dataset"] == dataset]
+    n_gru = sum(is_gru4rec(r) for r in runs)
+    return f"{dataset} · {len(runs)} runs" + ("" if n_gru else " · baselines only so far")
 
 
 def metric_name(metric: str, k: int | None = None) -> str:
@@ -108,21 +133,6 @@ def numeric_wide(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
     frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)].copy()
     frame["column"] = [metric_name(m, int(k)) for m, k in zip(frame["metric"], frame["k"])]
     return frame.pivot_table(index="label", columns="column", values="mean", aggfunc="first")
-
-
-def highlight_best(table: pd.DataFrame):
-    """A Styler that puts the best mean of every column in bold (for st.dataframe)."""
-    def number(cell) -> float:
-        try:
-            return float(str(cell).split("±")[0])
-        except ValueError:
-            return float("nan")
-
-    def column_style(col: pd.Series) -> list[str]:
-        values = col.map(number)
-        return ["font-weight: bold" if v == values.max() else "" for v in values]
-
-    return table.style.apply(column_style, axis=0)
 
 
 def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results") -> str:
@@ -234,10 +244,353 @@ def references_beside(summary: pd.DataFrame, references: pd.DataFrame) -> pd.Dat
     ours = ours.groupby(["dataset", "_model", "_metric", "k"], as_index=False).agg(ours_mean=("mean", "max"), ours_label=("label", "first"))
     merged = refs.merge(ours, how="left", left_on=["dataset", "_model", "_metric", "k"], right_on=["dataset", "_model", "_metric", "k"])
     out = pd.DataFrame({
-        "Dataset": merged["dataset"], "Model": [label_of(m) for m in merged["model"]],
+        "Dataset": merged["dataset"], "Model": [pretty_label(m) for m in merged["model"]],
         "Metric": [metric_name(m, int(k)) if k == k else metric_name(m) for m, k in zip(merged["_metric"], merged["k"])],
         "Published": merged["value"].astype(float), "Ours (best run)": merged["ours_mean"].astype(float),
         "Source": merged["source"], "Protocol note": merged["protocol_note"].fillna(""),
     })
     out["Difference"] = out["Ours (best run)"] - out["Published"]
+    return out[["Dataset", "Model", "Metric", "Published", "Ours (best run)", "Difference", "Source", "Protocol note"]]
+
+
+# -- research questions ------------------------------------------------------------------
+#
+# Run records carry ``group`` (``main`` for RQ1; records written before the key existed
+# count as ``main``) and ``label``. RQ2 (losses) and RQ3 (factors) runs are recognised by
+# group or by their label prefix, and both are read against the cross-entropy reference.
+
+BASELINES = ("most_popular", "last_item", "item_knn")
+RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
+REFERENCE_LABEL = "gru4rec-xe"
+FACTORS = {"layers": "hidden units", "batch_size": "batch size", "n_sample": "negative samples",
+           "n_epochs": "epochs", "loss": "loss", "learning_rate": "learning rate"}
+LOSS_NAMES = {"cross-entropy": "cross-entropy", "bpr-max": "BPR-max", "top1": "TOP1", "top1-max": "TOP1-max"}
+
+
+def group_of(record: dict[str, Any]) -> str:
+    return str(record.get("group") or "main")
+
+
+def question_of(record: dict[str, Any]) -> str:
+    """``rq1``, ``rq2`` or ``rq3`` for a run record."""
+    label, group = str(record.get("label", "")), group_of(record)
+    if group == "losses" or label.startswith("rq2-"):
+        return "rq2"
+    if group == "factors" or label.startswith("rq3-"):
+        return "rq3"
+    return "rq1"
+
+
+def records_for(records: list[dict[str, Any]], question: str, dataset: str | None = None) -> list[dict[str, Any]]:
+    """The records answering ``question`` (RQ2 adds the shared GRU4Rec runs, RQ3 the reference)."""
+    out = []
+    for r in records:
+        if dataset is not None and r.get("dataset") != dataset:
+            continue
+        q = question_of(r)
+        if q == question or (question == "rq2" and r.get("label") in RQ2_SHARED) \
+                or (question == "rq3" and r.get("label") == REFERENCE_LABEL):
+            out.append(r)
+    return out
+
+
+def datasets_with(records: list[dict[str, Any]], question: str) -> list[str]:
+    return sorted({r["dataset"] for r in records if question_of(r) == question})
+
+
+def summary_of(records: list[dict[str, Any]]) -> pd.DataFrame:
+    from sessrec.experiments import records as rec
+
+    return rec.aggregate(rec.metrics_table(records))
+
+
+def training_speed(record: dict[str, Any]) -> float | None:
+    """Mean training events per second over the epochs of a run (None for the baselines)."""
+    log = record.get("training_log") or []
+    values = [e.get("events_per_s", e.get("events_per_second")) for e in log if isinstance(e, dict)]
+    values = [float(v) for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _mean_std(values: list[float], digits: int = 4) -> str:
+    values = [v for v in values if v == v]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...] = (("recall", 20), ("mrr", 20)),
+              ) -> pd.DataFrame:
+    """One row per label: seeds, the metrics as mean ± std over seeds, training seconds and
+    events/s (means over seeds). Numeric helper columns ``_<metric>@<k>`` carry the means."""
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_label.setdefault(str(r.get("label", r.get("model"))), []).append(r)
+    rows = []
+    for label, runs in by_label.items():
+        row: dict[str, Any] = {"Run": label, "Seeds": len(runs)}
+        for metric, k in metrics:
+            vals = [float(r["evaluation"]["metrics"].get(f"{metric}@{k}", float("nan"))) for r in runs]
+            row[metric_name(metric, k)] = _mean_std(vals)
+            row[f"_{metric}@{k}"] = float(np.nanmean(vals)) if any(v == v for v in vals) else float("nan")
+        secs = [float(r["train_seconds"]) for r in runs if r.get("train_seconds") is not None]
+        speed = [s for s in (training_speed(r) for r in runs) if s is not None]
+        row["Train s"] = float(np.mean(secs)) if secs else float("nan")
+        row["Events/s"] = float(np.mean(speed)) if speed else float("nan")
+        row["_record"] = runs[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
+    """RQ2: one row per loss function on ``dataset``, with its settings and training cost."""
+    runs = [r for r in records_for(records, "rq2", dataset) if is_gru4rec(r)]
+    table = run_table(runs)
+    if table.empty:
+        return table
+    hp = [r["_record"].get("hyperparameters") or {} for _, r in table.iterrows()]
+    table.insert(1, "Loss", [LOSS_NAMES.get(str(h.get("loss")), str(h.get("loss"))) for h in hp])
+    table.insert(2, "Settings", [_settings(h) for h in hp])
+    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
+
+
+def _settings(h: dict[str, Any]) -> str:
+    parts = [f"lr {h.get('learning_rate')}", f"momentum {h.get('momentum')}",
+             f"α {h.get('sample_alpha')}", f"logQ {h.get('logq')}", f"dropout {h.get('dropout_p_embed')}"]
+    if str(h.get("loss")) == "bpr-max":
+        parts.append(f"bpreg {h.get('bpreg')}")
+    return ", ".join(parts)
+
+
+def factor_changes(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(hyperparameter, reference value, this run's value) for every setting that differs."""
+    skip = {"seed", "n_threads", "sample_cache"}
+    keys = [k for k in dict.fromkeys([*reference, *other]) if k not in skip]
+    return [(k, reference.get(k), other.get(k)) for k in keys if reference.get(k) != other.get(k)]
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list) and len(v) == 1:
+        v = v[0]
+    return str(v)
+
+
+def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
+    """RQ3: the reference run and every one-factor change, accuracy next to training cost.
+
+    The factor and its values are read from the records' hyperparameters (compared with
+    the reference ``gru4rec-xe`` run), not from the labels."""
+    runs = records_for(records, "rq3", dataset)
+    table = run_table(runs)
+    if table.empty:
+        return table
+    ref_rows = table[table["Run"] == REFERENCE_LABEL]
+    reference = (ref_rows.iloc[0]["_record"].get("hyperparameters") or {}) if len(ref_rows) else None
+    factors, values = [], []
+    for _, row in table.iterrows():
+        hp = row["_record"].get("hyperparameters") or {}
+        if row["Run"] == REFERENCE_LABEL or reference is None:
+            factors.append("(reference)" if row["Run"] == REFERENCE_LABEL else "?")
+            values.append("")
+            continue
+        changes = factor_changes(reference, hp)
+        factors.append(", ".join(FACTORS.get(k, k) for k, _, _ in changes) or "(no change)")
+        values.append(", ".join(f"{_value(a)} → {_value(b)}" for _, a, b in changes))
+    table.insert(1, "Factor", factors)
+    table.insert(2, "Change", values)
+    for metric in ("recall@20", "mrr@20"):
+        ref = float(ref_rows.iloc[0][f"_{metric}"]) if len(ref_rows) else float("nan")
+        table[f"Δ {metric_name(*metric.split('@'))}"] = table[f"_{metric}"] - ref
+    ref_secs = float(ref_rows.iloc[0]["Train s"]) if len(ref_rows) else float("nan")
+    table["Time × ref"] = table["Train s"] / ref_secs
+    table["_order"] = [("0" if f == "(reference)" else "1" + f) for f in factors]
+    table["_point"] = [f"{r} (reference)" if f == "(reference)" else f"{f}: {v}" for r, f, v in zip(table["Run"], factors, values)]
+    return table.sort_values(["_order", "Run"]).drop(columns=["_record", "_order"]).reset_index(drop=True)
+
+
+def visible_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if not str(c).startswith("_")]
+
+
+def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> pd.DataFrame:
+    """For every metric@k on ``dataset``: the best model, the best GRU4Rec run, the best
+    baseline, and whether GRU4Rec wins -- losses are listed, not hidden."""
+    frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
+    rows = []
+    for metric in metrics:
+        for k in ks:
+            group = frame[(frame["metric"] == metric) & (frame["k"] == k)]
+            row = _verdict(group, metric, k)
+            if row:
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(group: pd.DataFrame, metric: str, k: int) -> dict[str, Any] | None:
+    gru = group[group["model"].astype(str).str.startswith("gru4rec")]
+    base = group[~group["model"].astype(str).str.startswith("gru4rec")]
+    if gru.empty or base.empty:
+        return None
+    g, b = gru.loc[gru["mean"].idxmax()], base.loc[base["mean"].idxmax()]
+    return {"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(g["label"]), "GRU4Rec": g["mean"],
+            "Best baseline": pretty_label(b["label"]), "Baseline": b["mean"],
+            "Difference": g["mean"] - b["mean"], "GRU4Rec wins": bool(g["mean"] > b["mean"])}
+
+
+def significance_summary(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Per-run paired tests (:func:`significance`) folded over seeds: one row per GRU4Rec
+    configuration and baseline, with the mean difference, the largest p-value over seeds
+    and in how many seeds the difference is significant (in its own direction)."""
+    if table.empty:
+        return table
+    value_cols = [c for c in table.columns if c.endswith(" GRU4Rec") or c.endswith(" baseline")]
+    rows = []
+    for (label, baseline), g in table.groupby(["GRU4Rec", "Baseline"], sort=False):
+        sig = g["p-value"] < alpha
+        wins = (g["Difference"] > 0) & sig
+        losses = (g["Difference"] < 0) & sig
+        verdict = (f"better in {wins.sum()}/{len(g)} seeds" if wins.any() else "") + \
+                  (("; " if wins.any() else "") + f"WORSE in {losses.sum()}/{len(g)} seeds" if losses.any() else "")
+        rows.append({"GRU4Rec": label, "Baseline": baseline, **{c: g[c].mean() for c in value_cols},
+                     "Difference": g["Difference"].mean(), "Largest p": g["p-value"].max(),
+                     "Seeds": len(g), "Verdict (p<0.05)": verdict or "no significant difference"})
+    return pd.DataFrame(rows)
+
+
+def significance_by_k(records: list[dict[str, Any]], dataset: str, metric: str, ks: tuple[int, ...],
+                      test: str = "wilcoxon", load_ranks=None) -> tuple[pd.DataFrame, list[str]]:
+    """RQ1 significance at every k: GRU4Rec configurations (RQ1 runs) against each baseline."""
+    runs = [r for r in records_for(records, "rq1", dataset)]
+    frames, notes = [], []
+    for k in ks:
+        table, n = significance(runs, dataset, metric, k, test, load_ranks=load_ranks)
+        notes += [x for x in n if x not in notes]
+        if table.empty:
+            continue
+        table = table.rename(columns={"GRU4Rec run": "Run"})
+        table["GRU4Rec"] = [pretty_label(str(r).rsplit("-seed", 1)[0]) for r in table["Run"]]
+        table = table.rename(columns={f"{metric_name(metric, k)} GRU4Rec": "mean GRU4Rec",
+                                      f"{metric_name(metric, k)} baseline": "mean baseline"})
+        folded = significance_summary(table)
+        folded.insert(0, "k", k)
+        frames.append(folded)
+    if not frames:
+        return pd.DataFrame(), notes
+    return pd.concat(frames, ignore_index=True), notes
+
+
+def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric: str, k: int) -> pd.DataFrame:
+    """RQ4: ``metric@k`` by position in the session or by target popularity, every RQ1 model
+    of ``dataset`` (mean over seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
+    from sessrec.experiments.analysis import breakdown
+
+    runs = records_for(records, "rq1", dataset)
+    frame = breakdown(runs, by=by, metric=metric, k=k)
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    frame["Model"] = frame["label"].map(pretty_label)
+    return frame
+
+
+def protocol_details(records: list[dict[str, Any]], dataset: str) -> dict[str, Any]:
+    """What the runs on ``dataset`` were evaluated on, read from their ``evaluation`` blocks."""
+    evals = [r.get("evaluation", {}) for r in records if r.get("dataset") == dataset]
+
+    def values(key):
+        return sorted({e.get(key) for e in evals if e.get(key) is not None}, key=str)
+
+    return {"tie_mode": values("tie_mode"), "min_position": values("min_position"), "n_events": values("n_events"),
+            "n_sessions": values("n_sessions"), "n_items": values("n_items"),
+            "n_test_events_raw": values("n_test_events_raw"), "n_unknown_items_removed": values("n_unknown_items_removed"),
+            "n_sessions_dropped": values("n_sessions_dropped"), "sampled": any(e.get("sampled") for e in evals)}
+
+
+def protocol_markdown(records: list[dict[str, Any]], dataset: str) -> str:
+    d = protocol_details(records, dataset)
+
+    def show(key, fmt="{:,}"):
+        vals = d[key]
+        return " / ".join(fmt.format(v) if isinstance(v, (int, float)) else str(v) for v in vals) if vals else "not recorded"
+
+    first = d["min_position"]
+    positions = f"every position p ≥ {show('min_position')}" + (
+        " (the published protocol for this dataset starts at the third click)" if first and min(first) >= 2 else "")
+    ranking = "**sampled candidates** (not comparable with full-ranking numbers)" if d["sampled"] else \
+        f"**full ranking** of all {show('n_items')} training items, never sampled"
+    return (
+        f"**Evaluation protocol on {dataset}.** Next-item prediction: at {positions} of every test session the model "
+        f"has read the clicks before p and ranks the whole catalogue; the rank of the true item p is kept. "
+        f"Ranking: {ranking}. Ties: `{show('tie_mode', '{}')}`. "
+        f"Test items unseen in training are removed before evaluation and counted: **{show('n_unknown_items_removed')}** "
+        f"of {show('n_test_events_raw')} test events removed, **{show('n_sessions_dropped')}** sessions dropped as too short; "
+        f"**{show('n_events')}** predictions over {show('n_sessions')} sessions remain. "
+        "Recall@k = HitRate@k (one target per event); MRR@k is 0 beyond k. "
+        "GRU4Rec: mean ± standard deviation over seeds; the baselines are deterministic (one run)."
+    )
+
+
+def best_style(table: pd.DataFrame, columns: list[str] | None = None, higher: bool = True):
+    """Styler: the best value of each column (mean of "mean ± std" cells) bold on a green tint."""
+    def number(cell) -> float:
+        if isinstance(cell, (int, float, np.number)):
+            return float(cell)
+        try:
+            return float(str(cell).split("±")[0])
+        except ValueError:
+            return float("nan")
+
+    def column_style(col: pd.Series) -> list[str]:
+        values = col.map(number)
+        best = values.max() if higher else values.min()
+        return ["font-weight: bold; background-color: rgba(55, 178, 77, 0.18)" if v == best else "" for v in values]
+
+    return table.style.apply(column_style, axis=0, subset=columns)
+
+
+def significance_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The folded significance table (:func:`significance_by_k`) as GRU4Rec × baseline rows and
+    one column per k: the mean difference, ▲ significantly better in every seed, ▼ significantly
+    worse in every seed, ○ otherwise (not significant, or not in every seed)."""
+    if table.empty:
+        return table
+
+    def cell(row) -> str:
+        verdict = str(row["Verdict (p<0.05)"])
+        seeds = int(row["Seeds"])
+        if verdict == f"better in {seeds}/{seeds} seeds":
+            mark = "▲"
+        elif verdict == f"WORSE in {seeds}/{seeds} seeds":
+            mark = "▼"
+        else:
+            mark = "○"
+        return f"{row['Difference']:+.4f} {mark}"
+
+    out = table.assign(cell=table.apply(cell, axis=1)).pivot_table(
+        index=["GRU4Rec", "Baseline"], columns="k", values="cell", aggfunc="first")
+    out.columns = [f"k={k}" for k in out.columns]
+    return out
+
+
+def significance_style(matrix: pd.DataFrame):
+    def colour(cell) -> str:
+        text = str(cell)
+        if text.endswith("▲"):
+            return "color: #2b8a3e; font-weight: bold"
+        if text.endswith("▼"):
+            return "color: #c92a2a; font-weight: bold"
+        return "color: #868e96"
+
+    return matrix.style.map(colour)
+
+
+def loss_summary(verdicts: pd.DataFrame) -> list[str]:
+    """One sentence per baseline that beats the best GRU4Rec run somewhere."""
+    losses = verdicts[~verdicts["GRU4Rec wins"]]
+    out = []
+    for baseline, group in losses.groupby("Best baseline", sort=False):
+        cells = ", ".join(f"{r['Metric']} ({r['Baseline']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
+        out.append(f"**{baseline}** beats every GRU4Rec run on {cells}")
     return out

@@ -15,7 +15,7 @@ import pandas as pd
 from sessrec.data.dataset import Dataset
 
 ALL_CATEGORIES = "All categories"
-SORTS = ("name", "popularity", "id")
+SORTS = ("popularity", "name", "id")
 
 
 @dataclass
@@ -33,6 +33,12 @@ class Catalogue:
         self._by_popularity = np.argsort(-self.items["Popularity"].to_numpy(), kind="stable")
         self._names = dict(zip(self._ids.tolist(), self.items["Name"].astype(str).tolist()))
         self._categories = dict(zip(self._ids.tolist(), self.items["Category"].astype(str).tolist()))
+        self._category_text = self.items["Category"].astype(str)
+        self._category_list = sorted(self._category_text.unique().tolist())
+        self._has_categories = len(self._category_list) > 1 or (
+            len(self._category_list) == 1 and self._category_list[0] != "(no category)")
+        self._name_order: np.ndarray | None = None
+        self._search_cache: dict[tuple, np.ndarray] = {}
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> "Catalogue":
@@ -77,13 +83,11 @@ class Catalogue:
         return out
 
     def categories(self) -> list[str]:
-        counts = self.items["Category"].astype(str).value_counts()
-        return sorted(counts.index.tolist())
+        return list(self._category_list)
 
     @property
     def has_categories(self) -> bool:
-        cats = self.items["Category"].astype(str)
-        return cats.nunique() > 1 or (len(cats) > 0 and cats.iloc[0] != "(no category)")
+        return self._has_categories
 
     # -- browsing ---------------------------------------------------------------------
     def search(self, query: str = "", category: str | None = None, sort: str = "popularity") -> np.ndarray:
@@ -97,12 +101,13 @@ class Catalogue:
             else:
                 mask = self._lower.str.contains(query.lower(), regex=False).to_numpy()
         if category and category != ALL_CATEGORIES:
-            mask = mask & (self.items["Category"].astype(str) == category).to_numpy()
+            mask = mask & (self._category_text == category).to_numpy()
         if sort == "popularity":
             order = self._by_popularity[mask[self._by_popularity]]
         elif sort == "name":
-            hits = np.flatnonzero(mask)
-            order = hits[np.argsort(self._lower.to_numpy()[hits], kind="stable")]
+            if self._name_order is None:
+                self._name_order = np.argsort(self._lower.to_numpy(), kind="stable")
+            order = self._name_order[mask[self._name_order]]
         else:
             order = np.flatnonzero(mask)
         if query.isdigit():  # an exact id match goes first

@@ -98,7 +98,7 @@ def grouped_bars(frame: pd.DataFrame, value: str = "mean", error: str | None = "
         data = frame.assign(lo=frame[value] - frame[error], hi=frame[value] + frame[error])
         bars = alt.Chart(data).mark_errorbar(color="black").encode(
             x=alt.X("Metric:N"), xOffset=alt.XOffset("Model:N", scale=alt.Scale(domain=scale.domain)),
-            y="lo:Q", y2="hi:Q")
+            y=alt.Y("lo:Q", title="value"), y2="hi:Q")
         chart = chart + bars
     chart = chart.properties(height=300)
     return chart
@@ -131,10 +131,10 @@ def loss_curves(frame: pd.DataFrame, y: str = "loss", title: str = "training los
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(zero=False)),
-            color=alt.Color("Run:N", title="run"),
+            color=alt.Color("Run:N", title="run", legend=alt.Legend(labelLimit=320)),
             tooltip=["Run", "epoch", alt.Tooltip(f"{y}:Q", format=".4g"), *hover],
         )
-        .properties(height=340)
+        .properties(height=300)
     )
 
 
@@ -196,3 +196,33 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
 
 def spec_json(chart: alt.TopLevelMixin) -> str:
     return json.dumps(chart.to_dict(), sort_keys=True)
+
+
+def breakdown_lines(frame: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
+    """frame: Model, bucket, order, value, n -> one line per model over the buckets."""
+    scale = model_colour_scale(frame["Model"])
+    order = frame.drop_duplicates("bucket").sort_values("order")["bucket"].tolist()
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("bucket:N", sort=order, title=x_title, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("value:Q", title=title),
+            color=alt.Color("Model:N", scale=scale),
+            tooltip=["Model", alt.Tooltip("bucket:N", title=x_title), alt.Tooltip("value:Q", format=".4f"),
+                     alt.Tooltip("n:Q", title="test events", format=",")],
+        )
+        .properties(height=300)
+    )
+
+
+def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run") -> alt.LayerChart:
+    """frame: Run, Train s, <y>, <label> -> a labelled scatter: accuracy against training time."""
+    base = alt.Chart(frame).encode(
+        x=alt.X("Train s:Q", title="training time (s, mean over seeds)", scale=alt.Scale(zero=False)),
+        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+        tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")],
+    )
+    points = base.mark_circle(size=90, color="#d6336c")
+    labels = base.mark_text(align="left", dx=7, fontSize=11).encode(text=f"{label}:N")
+    return (points + labels).properties(height=300)

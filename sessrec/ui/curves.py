@@ -21,22 +21,26 @@ def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) 
         name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
         for entry in log:
             rows.append({"Run": name, "Source": "run record", "Dataset": record.get("dataset"),
-                         "Model": label_of(str(record.get("model"))), **_epoch_row(entry)})
+                         "Model": label_of(str(record.get("model"))),
+                         "Loss function": str((record.get("hyperparameters") or {}).get("loss", "?")), **_epoch_row(entry)})
     for entry in entries:
         if not entry.ok or not entry.training_log:
             continue
         name = f"{entry.dataset} · {display_path(entry.path)}"
         for row in entry.training_log:
             rows.append({"Run": name, "Source": "checkpoint", "Dataset": entry.dataset,
-                         "Model": label_of(str(entry.model)), **_epoch_row(row)})
+                         "Model": label_of(str(entry.model)),
+                         "Loss function": str((entry.hyperparameters or {}).get("loss", "?")), **_epoch_row(row)})
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["Run", "Source", "Dataset", "Model", "epoch", *LOG_COLUMNS])
+        return pd.DataFrame(columns=["Run", "Source", "Dataset", "Model", "Loss function", "epoch", *LOG_COLUMNS])
     return frame
 
 
 def _epoch_row(entry: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in entry.items() if isinstance(v, (int, float, str, bool)) or v is None}
+    if "events_per_second" not in out and "events_per_s" in out:  # the trainer's name for it
+        out["events_per_second"] = out.pop("events_per_s")
     if "epoch" not in out:
         out["epoch"] = None
     return out
@@ -55,12 +59,17 @@ def hyperparameter_table(records: list[dict[str, Any]], entries: list[Checkpoint
     for record in records:
         name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
         if name in runs:
-            rows.append({"Run": name, "train seconds": record.get("train_seconds"), **_plain(record.get("hyperparameters") or {})})
+            rows.append({"Run": name, "train seconds": _round(record.get("train_seconds")),
+                         **_plain(record.get("hyperparameters") or {})})
     for entry in entries:
         name = f"{entry.dataset} · {display_path(entry.path)}"
         if entry.ok and name in runs:
-            rows.append({"Run": name, "train seconds": entry.train_seconds, **_plain(entry.hyperparameters)})
+            rows.append({"Run": name, "train seconds": _round(entry.train_seconds), **_plain(entry.hyperparameters)})
     return pd.DataFrame(rows).set_index("Run") if rows else pd.DataFrame()
+
+
+def _round(value: Any, digits: int = 1) -> Any:
+    return round(float(value), digits) if isinstance(value, (int, float)) else value
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

@@ -41,8 +41,9 @@ def offline_pipeline() -> str:
 
 
 def online_inference() -> str:
-    """One click in the playground, through every model, to the top-k lists."""
-    return "digraph online {" + _STYLE + """
+    """One click in the playground, through every model, to the top-k lists (drawn top to
+    bottom: left to right it is too wide to read at page width)."""
+    return "digraph online {" + _STYLE.replace("rankdir=LR", "rankdir=TB") + """
   click [label="Click on an item\\n(catalogue or a recommendation)", shape=oval, fillcolor="#e7f5ff", color="#74c0fc"];
   state [label="Session state\\nst.session_state + URL ?session=…\\n(one per browser tab)", fillcolor="#fff9db", color="#fcc419"];
   cache [label="Prefix-state cache\\nin each model (recommend)\\nsession[:-1] already computed", shape=cylinder];
@@ -54,7 +55,7 @@ def online_inference() -> str:
     knn  [label="Item-KNN\\nco-occurrence similarity\\nto the last item"];
   }
   fallback [label="Popularity fallback\\nwhen a checkpoint is missing,\\nunreadable or for another dataset", shape=note, fillcolor="#f8f9fa", color="#adb5bd", fontcolor="#495057"];
-  topk [label="Top-k per model\\n(exclude clicked items?)\\nbar chart · lists · rank trajectory", shape=oval, fillcolor="#ebfbee", color="#69db7c"];
+  topk [label="Top-k per model\\n(exclude clicked items?)\\nlists with scores; charts on request", shape=oval, fillcolor="#ebfbee", color="#69db7c"];
   click -> state -> cache;
   cache -> gru; cache -> pop; cache -> last; cache -> knn;
   fallback -> gru [style=dashed, arrowhead=empty, label="stands in"];

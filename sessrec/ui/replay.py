@@ -36,3 +36,16 @@ def step_summary(ranks: pd.DataFrame, ks: tuple[int, ...] = (1, 5, 10, 20)) -> p
         row["MRR@20"] = float(np.nanmean(np.where(r <= 20, 1.0 / r, 0.0))) if len(r) else float("nan")
         out.append(row)
     return pd.DataFrame(out)
+
+
+def top_k_side_by_side(lists) -> pd.DataFrame:
+    """Rank x model table of item names (from :func:`sessrec.ui.playground.recommend` lists)."""
+    from sessrec.ui.playground import comparison_table
+
+    return comparison_table(lists)
+
+
+def highlight_item(table: pd.DataFrame, name: str):
+    """Styler: the cells holding ``name`` (the true next item) bold on a tint."""
+    return table.style.map(lambda cell: "font-weight: bold; background-color: rgba(214, 51, 108, 0.18)"
+                           if cell == name else "")

@@ -134,14 +134,6 @@ def benchmark_data(root: str | Path):
     return _benchmarks(str(root), stamp)
 
 
-@st.cache_data(max_entries=64, show_spinner="Running the paired tests ...")
-def significance(root: str, stamp: tuple, dataset: str, metric: str, k: int, test: str):
-    from sessrec.ui import benchmarks
-
-    data = _benchmarks(root, stamp)
-    return benchmarks.significance(data.records, dataset, metric, k, test)
-
-
 def benchmark_stamp(root: str | Path) -> tuple:
     root = Path(root)
     return _tree_stamp(root, "*/*.json") + _tree_stamp(root, "*.csv")
@@ -180,3 +172,19 @@ def dataset_statistics(path: str, stamp: float, split: str, n_top: int = 20) -> 
 
 def statistics(path: str | Path, split: str) -> dict:
     return dataset_statistics(str(path), mtime(Path(path) / "dataset.json"), split)
+
+
+@st.cache_data(max_entries=32, show_spinner="Running the paired tests ...")
+def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tuple, test: str):
+    from sessrec.ui import benchmarks
+
+    data = _benchmarks(root, stamp)
+    return benchmarks.significance_by_k(data.records, dataset, metric, ks, test)
+
+
+@st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
+def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int):
+    from sessrec.ui import benchmarks
+
+    data = _benchmarks(root, stamp)
+    return benchmarks.breakdown_frame(data.records, dataset, by, metric, k)

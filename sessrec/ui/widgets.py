@@ -10,7 +10,7 @@ from sessrec.ui import charts, live
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
 from sessrec.ui.playground import RecList
 
-PER_PAGE = 24
+PER_PAGE = 12
 GRID_COLUMNS = 2
 
 
@@ -63,15 +63,17 @@ def item_button(item_id: int, name: str, category: str, popularity: int, key: st
 
 def catalogue_browser(catalogue: Catalogue, dataset_path: str) -> None:
     """Search / filter / sort / page the catalogue; only one page of items is rendered."""
-    cols = st.columns([5, 4, 3], vertical_alignment="bottom")
-    query = cols[0].text_input("Search", key=f"pg_query::{dataset_path}", placeholder="item id or part of a name")
+    query = st.text_input("Search", key=f"pg_query::{dataset_path}", placeholder="item id or part of a name",
+                          label_visibility="collapsed")
+    cols = st.columns([3, 2], vertical_alignment="bottom")
     category = None
     if catalogue.has_categories:
-        category = cols[1].selectbox("Category", [ALL_CATEGORIES, *catalogue.categories()],
+        category = cols[0].selectbox("Category", [ALL_CATEGORIES, *catalogue.categories()],
                                      key=f"pg_category::{dataset_path}")
-    sort = cols[2].selectbox("Sort by", SORTS, key="pg_sort", format_func=str.capitalize)
+    sort = cols[1].selectbox("Sort by", SORTS, key="pg_sort", format_func=str.capitalize)
 
-    shelf = catalogue.popular(6, category)
+    # the most popular items stay one click away (the first page already is that list when sorted by popularity)
+    shelf = catalogue.popular(6, category) if sort != "popularity" else catalogue.popular(0)
     if len(shelf) and not query:
         st.caption(":material/local_fire_department: Popular" + (f" in {category}" if category and category != ALL_CATEGORIES else ""))
         grid = st.columns(GRID_COLUMNS)
@@ -102,12 +104,7 @@ def catalogue_browser(catalogue: Catalogue, dataset_path: str) -> None:
 
 def slot_caption(rec: RecList) -> None:
     slot = rec.slot
-    if slot.is_fallback:
-        st.warning(f"{slot.label} is not available ({slot.note}); showing the popularity fallback.",
-                   icon=":material/info:")
-    elif slot.note:
-        st.warning(f"{slot.label}: {slot.note}", icon="⚠️")
-    text = f"`{slot.source}` · {rec.seconds * 1000:.1f} ms"
+    text = ("popularity fallback" if slot.is_fallback else f"`{slot.source}`") + f" · {rec.seconds * 1000:.1f} ms"
     if rec.unknown_items:
         text += f" · skipped {len(rec.unknown_items)} session item(s) it does not know"
     st.caption(text)
@@ -126,18 +123,102 @@ def rec_buttons(rec: RecList, dataset_path: str, highlight: set[int] | None = No
         )
 
 
-def primary_panel(rec: RecList, dataset_path: str) -> None:
-    """The main model: bar chart of the top-k scores, the clickable list, the table."""
-    colour = charts.MODEL_COLOURS.get(rec.slot.label, "#d6336c")
-    left, right = st.columns([3, 2])
-    with left:
-        chart = charts.recommendation_bars(rec.items, colour)
-        st.altair_chart(chart, width="stretch", height=charts.bar_height(len(rec.items)))
-    with right:
-        rec_buttons(rec, dataset_path)
-    with st.expander("Top-k as a table"):
-        st.dataframe(
-            rec.items, hide_index=True, width="stretch",
-            column_config={"Score": st.column_config.NumberColumn(format="%.5f"),
-                           "ItemId": st.column_config.NumberColumn("Item id", format="%d")},
-        )
+def slot_notice(slot) -> None:
+    """Why a model column shows something other than its own checkpoint (once per page)."""
+    if slot.is_fallback:
+        st.warning(f"{slot.label} is not available ({slot.note}); its column shows the popularity fallback.",
+                   icon=":material/info:")
+    elif slot.note:
+        st.warning(f"{slot.label}: {slot.note}", icon="⚠️")
+
+
+def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
+    """The part of the playground a click changes (run inside an ``st.fragment``)."""
+    from sessrec.ui import playground
+
+    session = live.get(dataset_path)
+    live.sync_url(selection.dataset_name, session)
+    with st.container(border=True):
+        head = st.columns([6, 3], vertical_alignment="center")
+        head[0].markdown(f"**Your session** · {len(session)} click{'s' if len(session) != 1 else ''}")
+        with head[1]:
+            session_controls(session, dataset_path)
+        session_timeline(session, catalogue, dataset_path)
+
+    browse, results = st.columns([5, 6], gap="large")
+    with results:
+        controls = st.columns([3, 2], vertical_alignment="bottom")
+        k = controls[0].slider("How many recommendations (k)", 5, 30, 10, key="pg_k")
+        exclude = controls[1].toggle("Hide clicked items", value=True, key="pg_exclude",
+                                     help="Leave the items already in the session out of the lists")
+        lists = playground.recommend_all(selection.slots(), session, k, exclude, catalogue)
+        main, others = lists[0], lists[1:]
+        with st.container(border=True, key="primary_list"):
+            if main.slot.is_fallback:
+                st.markdown(f"#### {main.slot.label} — not available")
+                st.caption(f"Showing the popularity ranking in its place ({main.slot.note}). Pick a "
+                           f"{main.slot.label} checkpoint in the sidebar.")
+            else:
+                st.markdown(f"#### {main.slot.label} — top {k}")
+            slot_caption(main)
+            rec_buttons(main, dataset_path)
+    with browse:
+        st.subheader("Catalogue")
+        catalogue_browser(catalogue, dataset_path)
+
+    st.markdown("#### Baselines, same session")
+    highlight = set() if main.slot.is_fallback else set(main.items["ItemId"].tolist())
+    for column, rec in zip(st.columns(len(others), gap="large"), others):
+        with column:
+            st.markdown(f"**{rec.slot.label}**")
+            slot_caption(rec)
+            rec_buttons(rec, dataset_path, highlight=highlight)
+    st.caption((f"★ also in {main.slot.label}'s top {k}. " if highlight else "") +
+               "Click any recommendation to add it to the session. "
+               "Scores are each model's own: GRU4Rec's are network outputs, MostPopular's training clicks, "
+               "LastItem's co-occurrence counts, Item-KNN's similarities.")
+    charts_panel(lists, session, catalogue, exclude)
+
+
+CHART_VIEWS = ("Top-k scores", "Rank trajectory", "Score distribution")
+
+
+def charts_panel(lists: list[RecList], session: list[int], catalogue: Catalogue, exclude: bool) -> None:
+    """Charts in a collapsed expander with lazy tabs: nothing is computed until they are shown."""
+    from sessrec.ui import playground
+
+    panel = st.expander("Charts: top-k scores, rank trajectory, score distribution", icon=":material/bar_chart:",
+                        key="pg_charts", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
+        labels = [rec.slot.label for rec in lists]
+        chosen = st.segmented_control("Model", labels, default=labels[0], key="pg_chart_model") or labels[0]
+        rec = lists[labels.index(chosen)]
+        tabs = st.tabs(list(CHART_VIEWS), key="pg_chart_tab", on_change="rerun")
+        if tabs[0].open:
+            with tabs[0]:
+                colour = charts.MODEL_COLOURS.get(rec.slot.label, "#d6336c")
+                st.altair_chart(charts.recommendation_bars(rec.items, colour), width="stretch",
+                                height=charts.bar_height(len(rec.items)))
+                st.caption(f"{chosen}'s top {len(rec.items)} and their scores.")
+        if tabs[1].open:
+            with tabs[1]:
+                if len(session) < 1:
+                    st.info("Click a few items: this chart shows how the ranks of the current top items moved "
+                            "with each click.")
+                else:
+                    top = rec.items["ItemId"].tolist()[:8]
+                    traj = playground.rank_trajectory(rec.slot.model, session, top, exclude)
+                    names = {i: catalogue.name(i) for i in set(traj["ItemId"]) | set(session)}
+                    st.altair_chart(charts.rank_trajectory(traj, names, int(traj["Rank"].max()) if len(traj) else 10),
+                                    width="stretch")
+                    st.caption(f"Ranks of {chosen}'s current top {len(top)} after each click of this session "
+                               "(1 = top of the list; log scale).")
+        if tabs[2].open:
+            with tabs[2]:
+                hist = playground.score_histogram(rec.all_scores)
+                threshold = float(rec.items["Score"].iloc[-1]) if len(rec.items) else None
+                st.altair_chart(charts.score_histogram(hist, threshold), width="stretch")
+                st.caption(f"{chosen}'s scores over all {len(rec.all_scores):,} items of its catalogue; "
+                           "the dashed line is the score of its k-th recommendation.")
