@@ -212,7 +212,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             raise SessrecError(f"--only {args.only}: no such labels in the config")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
-    table = aggregate(metrics_table([r for r in load_run_records(args.out) if r.get("dataset") == dataset.name]))
+    records = load_run_records(args.out)
+    summary_path = Path(args.out) / "summary.csv"
+    aggregate(metrics_table(records)).to_csv(summary_path, index=False, float_format="%.6f")
+    print(f"wrote {summary_path} (mean, std and number of seeds of every metric over all run records)")
+    table = aggregate(metrics_table([r for r in records if r.get("dataset") == dataset.name]))
     summary = table[table["k"] == 20].pivot_table(index="label", columns="metric", values="mean")
     if not summary.empty:
         print(summary[[c for c in ("recall", "mrr", "ndcg") if c in summary.columns]].round(4).to_string())

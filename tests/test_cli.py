@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sessrec.cli import EXIT_DATA, EXIT_OK, main
@@ -76,6 +77,8 @@ def test_benchmark_writes_records_and_resumes(tmp_path, capsys):
     assert sorted(r["run_id"] for r in records) == ["item_knn", "last_item", "most_popular"]
     table = aggregate(metrics_table(records))
     assert set(table["label"]) == {"item_knn", "last_item", "most_popular"}
+    summary = pd.read_csv(results / "summary.csv")
+    assert len(summary) == len(table) and {"mean", "std", "n"} <= set(summary.columns)
     capsys.readouterr()
     assert main(["benchmark", "--dataset", str(out), "--out", str(results), "--quiet"]) == 0
     assert capsys.readouterr().out.count("already complete") == 3
