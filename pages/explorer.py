@@ -8,9 +8,7 @@ from sessrec.ui.paths import display_path
 
 selection = sidebar.current()
 st.title("Dataset explorer")
-if not selection.ok:
-    st.info("No prepared dataset yet: run `python -m sessrec demo`.")
-    st.stop()
+sidebar.require_dataset(selection)
 dataset = selection.dataset()
 st.caption(f"**{dataset.name}** — {dataset.info.get('description', '')} · `{display_path(selection.dataset_path)}`")
 

@@ -11,9 +11,7 @@ from sessrec.ui import live, sidebar, widgets
 
 selection = sidebar.current()
 st.title("Session playground")
-if not selection.ok:
-    st.info("No dataset to play with yet. Run `python -m sessrec demo`, then reload this page.")
-    st.stop()
+sidebar.require_dataset(selection, "No dataset to play with yet. Run `python -m sessrec demo`, then reload this page.")
 
 catalogue = selection.catalogue()
 ds = selection.dataset_path

@@ -7,9 +7,7 @@ from sessrec.ui.playground import recommend
 
 selection = sidebar.current()
 st.title("Session replay")
-if not selection.ok:
-    st.info("No prepared dataset yet: run `python -m sessrec demo`.")
-    st.stop()
+sidebar.require_dataset(selection)
 dataset, catalogue = selection.dataset(), selection.catalogue()
 test = dataset.test
 st.caption(f"Dataset **{dataset.name}** · {test.n_sessions:,} test sessions. At each step every model has read the "

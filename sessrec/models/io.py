@@ -49,11 +49,6 @@ def model_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def model_registry() -> dict[str, type]:
-    """Model name -> class, for every model that can be saved and loaded."""
-    return {name: model_class(name) for name in MODEL_CLASSES}
-
-
 def library_versions() -> dict[str, str]:
     import pandas
 

@@ -55,9 +55,8 @@ class ItemKNN(BaseSessionModel):
         incidence = sp.csr_matrix(
             (np.ones(len(idx), np.float32), (session_of_event, idx)), shape=(train.n_sessions, n)
         )
-        incidence.data[:] = 1.0  # duplicates were summed: a session counts once per item
         incidence.sum_duplicates()
-        incidence.data[:] = 1.0
+        incidence.data[:] = 1.0  # a session counts once per item, however often it was clicked
         support = np.asarray(incidence.sum(axis=0)).ravel().astype(np.float64)
         co = (incidence.T @ incidence).tocoo()
         off_diagonal = co.row != co.col

@@ -65,6 +65,13 @@ def current() -> Selection:
     return st.session_state[STATE_KEY]
 
 
+def require_dataset(selection: Selection, message: str = "No prepared dataset yet: run `python -m sessrec demo`.") -> None:
+    """Stop the page with a friendly note when no dataset could be selected."""
+    if not selection.ok:
+        st.info(message)
+        st.stop()
+
+
 def ensure_app_navigation() -> None:
     """Make a page opened by its own URL run inside ``app.py``'s navigation.
 
