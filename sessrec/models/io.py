@@ -27,18 +27,14 @@ import torch
 import sessrec
 from sessrec.data.sessions import ItemIndex
 from sessrec.errors import CheckpointError
+from sessrec.models.registry import REGISTRY
 
 FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
 
 
-#: model name -> "module:Class"; imported on first use
-MODEL_CLASSES: dict[str, str] = {
-    "most_popular": "sessrec.models.popular:MostPopular",
-    "last_item": "sessrec.models.last_item:LastItem",
-    "item_knn": "sessrec.models.item_knn:ItemKNN",
-    "gru4rec": "sessrec.models.gru4rec:GRU4Rec",
-}
+#: model name -> "module:Class"; imported on first use (see :mod:`sessrec.models.registry`)
+MODEL_CLASSES: dict[str, str] = {spec.name: spec.target for spec in REGISTRY}
 
 
 def model_class(name: str) -> type:

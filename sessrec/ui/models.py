@@ -13,20 +13,11 @@ from typing import Any
 import numpy as np
 
 from sessrec.errors import CheckpointError
+from sessrec.models.registry import REGISTRY, label_of  # noqa: F401 - label_of re-exported for pages
 from sessrec.ui.paths import display_path
 
-#: the models the playground shows, in display order: (model name, label)
-ROLES: tuple[tuple[str, str], ...] = (
-    ("gru4rec", "GRU4Rec"),
-    ("most_popular", "MostPopular"),
-    ("last_item", "LastItem"),
-    ("item_knn", "Item-KNN"),
-)
-LABELS = dict(ROLES)
-
-
-def label_of(model_name: str) -> str:
-    return LABELS.get(model_name, model_name)
+#: the models the playground shows, in display order: (model name, label), from the registry
+ROLES: tuple[tuple[str, str], ...] = tuple((spec.name, spec.label) for spec in REGISTRY)
 
 
 @dataclass
@@ -145,8 +136,8 @@ def _importable_models() -> dict[str, type]:
     import importlib
 
     found = {}
-    for module, cls in (("sessrec.models.popular", "MostPopular"), ("sessrec.models.last_item", "LastItem"),
-                        ("sessrec.models.item_knn", "ItemKNN"), ("sessrec.models.gru4rec", "GRU4Rec")):
+    for spec in REGISTRY:
+        module, _, cls = spec.target.partition(":")
         try:
             klass = getattr(importlib.import_module(module), cls)
         except Exception:  # noqa: BLE001
