@@ -11,3 +11,14 @@ class DataFormatError(SessrecError):
 
 class CheckpointError(SessrecError):
     """A checkpoint file is missing, corrupt, or does not fit the dataset it is used with."""
+
+
+class ParameterError(SessrecError, ValueError):
+    """A hyperparameter or command-line value is outside its allowed range (exit code 2).
+
+    The message names the parameter, the value given and what is allowed.
+    """
+
+
+class OutputPathError(SessrecError):
+    """An output location is unusable (exists as the wrong kind, escapes its folder, ...)."""
