@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sessrec.errors import DataFormatError
+from sessrec.errors import DataFormatError, quote
+
+#: what a damaged file raises while being read: truncated or corrupt gzip, bad bytes, I/O
+READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_EXACT = 2.0**53  # beyond this a float64 no longer holds every integer
 
 #: accepted spellings (lower-case, without ``_``) of the canonical columns
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
@@ -39,11 +47,30 @@ def _first_line(path: Path) -> str:
     try:
         with _open_text(path) as handle:
             line = handle.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise DataFormatError(f"{path}: cannot be read as text ({exc})") from exc
+    except READ_ERRORS as exc:
+        raise DataFormatError(f"{path}: cannot be read as text ({_describe_read_error(exc)})") from exc
     if not line.strip():
         raise DataFormatError(f"{path}: the file is empty (expected a header line)")
     return line.rstrip("\r\n")
+
+
+def _describe_read_error(exc: BaseException) -> str:
+    """A short reason for a read failure; gzip damage is named as such."""
+    if isinstance(exc, EOFError):
+        return "the compressed file is truncated"
+    if isinstance(exc, (zlib.error, gzip.BadGzipFile)):
+        return f"the compressed data is corrupt: {quote(str(exc))}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    return quote(f"{type(exc).__name__}: {exc}", 200)
+
+
+def read_csv_checked(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """``pd.read_csv`` whose failures (damaged gzip, bad bytes, bad rows) name the file."""
+    try:
+        return pd.read_csv(path, **kwargs)
+    except READ_ERRORS as exc:
+        raise DataFormatError(f"{path}: cannot be read ({_describe_read_error(exc)})") from exc
 
 
 def detect_separator(header: str, path: Path | str = "<input>") -> str:
@@ -53,7 +80,7 @@ def detect_separator(header: str, path: Path | str = "<input>") -> str:
         return found[0]
     names = {"\t": "tab", ",": "comma", ";": "semicolon"}
     if not found:
-        raise DataFormatError(f"{path}: line 1: cannot find a separator (tab, comma or semicolon) in {header!r}")
+        raise DataFormatError(f"{path}: line 1: cannot find a separator (tab, comma or semicolon) in {quote(header)}")
     raise DataFormatError(
         f"{path}: line 1: ambiguous separator ({' and '.join(names[s] for s in found)} both appear); pass --sep"
     )
@@ -62,34 +89,79 @@ def detect_separator(header: str, path: Path | str = "<input>") -> str:
 def _match_column(columns: list[str], canonical: str, override: str | None, path: Path) -> str | None:
     if override is not None:
         if override not in columns:
-            raise DataFormatError(f"{path}: column '{override}' not found (columns: {', '.join(columns)})")
+            raise DataFormatError(f"{path}: column {quote(override)} not found (columns: {_column_list(columns)})")
         return override
     aliases = COLUMN_ALIASES[canonical]
     matches = [c for c in columns if c.lower().replace("_", "").replace(" ", "") in aliases]
     if len(matches) > 1:
-        raise DataFormatError(f"{path}: several columns could be {canonical}: {matches}; name one explicitly")
+        raise DataFormatError(f"{path}: several columns could be {canonical}: {_column_list(matches)}; name one explicitly")
     return matches[0] if matches else None
 
 
+def _column_list(columns: list[str]) -> str:
+    return quote(", ".join(map(str, columns)), 200)[1:-1] if columns else "none"
+
+
+def _exact_int(text: str) -> int | None:
+    """The integer written in ``text`` (``7``, ``+7``, ``7.0``, ``7e3``), exactly; None if not integral."""
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite() or value != value.to_integral_value():
+        return None
+    return int(value)
+
+
 def _as_int64(values: pd.Series, column: str, path: Path, header_lines: int = 1) -> np.ndarray:
+    """Integer ids, parsed exactly: no wrap-around beyond 64 bits, no rounding through floats.
+
+    ``7.0`` is accepted as 7; ``7.5``, ``inf``, text and ids outside the signed 64-bit
+    range are errors naming the line.
+    """
     numeric = pd.to_numeric(values, errors="coerce")
-    bad = numeric.isna() | (numeric != np.floor(numeric))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataFormatError(
-            f"{path}: line {row + 1 + header_lines}: column {column} must hold integer ids, got {values.iloc[row]!r}"
+    if numeric.dtype == np.int64:  # the common case: every value a plain integer in range
+        return numeric.to_numpy(np.int64)
+
+    def fail(row: int, why: str) -> DataFormatError:
+        return DataFormatError(
+            f"{path}: line {row + 1 + header_lines}: column {column} must hold integer ids{why}, "
+            f"got {quote(values.iloc[row])}"
         )
-    return numeric.to_numpy().astype(np.int64)
+
+    if numeric.dtype == np.uint64:  # plain integers, some beyond int64
+        too_big = np.flatnonzero(numeric.to_numpy() > np.uint64(_INT64_MAX))
+        if len(too_big):
+            raise fail(int(too_big[0]), " within the signed 64-bit range")
+        return numeric.to_numpy().astype(np.int64)
+    floats = numeric.to_numpy(np.float64)
+    bad = ~np.isfinite(floats)
+    bad[~bad] = floats[~bad] != np.floor(floats[~bad])
+    if bad.any():
+        raise fail(int(np.flatnonzero(bad)[0]), "")
+    out = np.zeros(len(floats), dtype=np.int64)
+    small = np.abs(floats) < _FLOAT_EXACT  # exact in a float64
+    out[small] = floats[small].astype(np.int64)
+    for row in np.flatnonzero(~small):  # re-read the large ones from the text, exactly
+        value = _exact_int(values.iloc[row])
+        if value is None:
+            raise fail(int(row), "")
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise fail(int(row), " within the signed 64-bit range")
+        out[row] = value
+    return out
 
 
 def _as_float(values: pd.Series, column: str, path: Path, header_lines: int = 1) -> np.ndarray:
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.isna().any():
-        row = int(np.flatnonzero(numeric.isna().to_numpy())[0])
+    """Finite numbers (times): text, ``nan`` and ``inf`` are errors naming the line."""
+    numeric = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(numeric)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
         raise DataFormatError(
-            f"{path}: line {row + 1 + header_lines}: column {column} must be numeric, got {values.iloc[row]!r}"
+            f"{path}: line {row + 1 + header_lines}: column {column} must be numeric and finite, got {quote(values.iloc[row])}"
         )
-    return numeric.to_numpy(np.float64)
+    return numeric
 
 
 def read_session_table(
@@ -110,17 +182,14 @@ def read_session_table(
     path = Path(path)
     header = _first_line(path)
     sep = sep or detect_separator(header, path)
-    try:
-        raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{path}: cannot be parsed with separator {sep!r} ({exc})") from exc
+    raw = read_csv_checked(path, sep=sep, dtype=str, keep_default_na=False)
     columns = list(raw.columns)
     session = _match_column(columns, "SessionId", session_col, path)
     item = _match_column(columns, "ItemId", item_col, path)
     missing = [name for name, col in (("SessionId", session), ("ItemId", item)) if col is None]
     if missing:
         raise DataFormatError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(columns)}); "
+            f"{path}: missing column(s) {', '.join(missing)} (found: {_column_list(columns)}); "
             "name them with --session-col / --item-col"
         )
     if raw.empty:
@@ -153,13 +222,13 @@ def read_yoochoose_clicks(path: str | Path) -> pd.DataFrame:
     first = _first_line(path)
     if first.count(",") != 3:
         raise DataFormatError(
-            f"{path}: line 1: expected 4 comma-separated fields (session,timestamp,item,category), got {first!r}"
+            f"{path}: line 1: expected 4 comma-separated fields (session,timestamp,item,category), got {quote(first)}"
         )
-    raw = pd.read_csv(path, sep=",", header=None, dtype=str, names=["s", "t", "i", "c"], keep_default_na=False)
+    raw = read_csv_checked(path, sep=",", header=None, dtype=str, names=["s", "t", "i", "c"], keep_default_na=False)
     times = pd.to_datetime(raw["t"], errors="coerce", utc=True, format="ISO8601")
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise DataFormatError(f"{path}: line {row + 1}: timestamp must be ISO 8601, got {raw['t'].iloc[row]!r}")
+        raise DataFormatError(f"{path}: line {row + 1}: timestamp must be ISO 8601, got {quote(raw['t'].iloc[row])}")
     return pd.DataFrame(
         {
             "SessionId": _as_int64(raw["s"], "session", path, 0),
@@ -184,11 +253,11 @@ def read_retailrocket_events(path: str | Path, session_gap: float = 1800.0) -> p
     """RetailRocket ``events.csv``: views only, one visitor's views split by ``session_gap`` s."""
     path = Path(path)
     header = _first_line(path)
-    raw = pd.read_csv(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
+    raw = read_csv_checked(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
     needed = ["timestamp", "visitorid", "event", "itemid"]
     missing = [c for c in needed if c not in raw.columns]
     if missing:
-        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw.columns)})")
+        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {_column_list(list(raw.columns))})")
     raw = raw[raw["event"] == "view"]
     if raw.empty:
         raise DataFormatError(f"{path}: no 'view' events")
@@ -203,16 +272,16 @@ def read_diginetica_views(path: str | Path) -> pd.DataFrame:
     """Diginetica ``train-item-views.csv`` (``;``): time = event date + timeframe (ms)."""
     path = Path(path)
     header = _first_line(path)
-    raw = pd.read_csv(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
+    raw = read_csv_checked(path, sep=detect_separator(header, path), dtype=str, keep_default_na=False)
     norm = {c.lower().replace("_", ""): c for c in raw.columns}
     needed = ["sessionid", "itemid", "timeframe", "eventdate"]
     missing = [c for c in needed if c not in norm]
     if missing:
-        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(raw.columns)})")
+        raise DataFormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {_column_list(list(raw.columns))})")
     dates = pd.to_datetime(raw[norm["eventdate"]], errors="coerce", utc=True, format="%Y-%m-%d")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise DataFormatError(f"{path}: line {row + 2}: eventdate must be YYYY-MM-DD, got {raw[norm['eventdate']].iloc[row]!r}")
+        raise DataFormatError(f"{path}: line {row + 2}: eventdate must be YYYY-MM-DD, got {quote(raw[norm['eventdate']].iloc[row])}")
     seconds = _unix_seconds(dates)
     return pd.DataFrame(
         {
