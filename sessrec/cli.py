@@ -1,12 +1,17 @@
 """Command line: ``python -m sessrec <command> --help``.
 
-Exit codes: 0 success, 2 bad usage, 3 bad input data or checkpoint, 1 anything else.
+Exit codes: 0 success; 2 bad usage or parameter, including an unusable output path
+(:class:`ParameterError`, :class:`OutputPathError`, argparse errors); 3 bad input data or
+checkpoint (:class:`DataFormatError`, :class:`CheckpointError`, any other
+:class:`SessrecError`); 1 anything else, reported in one line (``--debug`` shows the
+traceback). Output paths are checked before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sessrec.errors import SessrecError
+from sessrec.errors import OutputPathError, ParameterError, SessrecError, clip, quote
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
 
@@ -39,6 +44,53 @@ def _print_stats(info: dict[str, Any]) -> None:
     print(table.to_string())
 
 
+# -- output paths: checked before any work -------------------------------------------------
+
+
+def _check_writable(folder: Path, flag: str, path: Path) -> None:
+    """The nearest existing ancestor of ``folder`` must be a writable folder."""
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            if not existing.is_dir():
+                raise OutputPathError(f"{flag} {path}: {existing} is a file, not a folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise OutputPathError(f"{flag} {path}: no permission to write in {existing}")
+            return
+
+
+def check_output_dir(path: str | Path, flag: str) -> Path:
+    """An output folder: an existing folder or one that can be created (not a file)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{flag} {path}: exists and is not a folder (give a folder)")
+    _check_writable(path, flag, path)
+    return path
+
+
+def check_output_file(path: str | Path, flag: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """An output file: not an existing folder, its folder creatable, one of ``suffixes`` if given."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"{flag} {path}: is a folder (give a file name)")
+    if path.exists() and not path.is_file():
+        raise OutputPathError(f"{flag} {path}: exists and is not a regular file")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise OutputPathError(f"{flag} {path}: the file name must end in {' or '.join(suffixes)}")
+    _check_writable(path.parent, flag, path)
+    return path
+
+
+def _dataset_name(args: argparse.Namespace) -> str:
+    """``--name`` or the output folder's name, checked before any work (it becomes a folder name)."""
+    from sessrec.data.dataset import NAME_RULE, is_dataset_name
+
+    name = args.name or Path(args.out).resolve().name
+    if not is_dataset_name(name):
+        how = "--name" if args.name else "the folder name of --out (pass --name)"
+        raise ParameterError(f"dataset name {quote(name)} from {how} is not allowed ({NAME_RULE})")
+    return name
+
+
 # -- commands ---------------------------------------------------------------------------
 
 
@@ -48,12 +100,14 @@ def cmd_prepare_raw(args: argparse.Namespace) -> int:
     from sessrec.data.readers import RAW_READERS
 
     reader = RAW_READERS[args.format]
+    check_output_dir(args.out, "--out")
+    name = _dataset_name(args)
     print(f"reading {args.input} ({args.format}) ...", file=sys.stderr)
     events = reader(args.input, session_gap=args.session_gap) if args.format == "retailrocket" else reader(args.input)
     config = PreprocessConfig(args.min_item_support, args.min_session_length, args.test_days, args.valid_days)
     splits = preprocess_events(events, config)
     info = write_dataset(
-        args.out, splits, name=args.name or Path(args.out).name,
+        args.out, splits, name=name,
         description=f"{args.format} raw file, GRU4Rec-style preprocessing",
         provenance={"source": str(args.input), "format": args.format, "config": vars(config),
                     "command": " ".join(sys.argv)},
@@ -73,14 +127,16 @@ def _read_table(path: str, args: argparse.Namespace) -> pd.DataFrame:
 def cmd_prepare_split(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import write_dataset
 
-    splits = {"train": _read_table(args.train, args), "test": _read_table(args.test, args)}
     if bool(args.valid_train) != bool(args.valid):
-        raise SessrecError("--valid-train and --valid go together")
+        raise ParameterError("--valid-train and --valid go together")
+    check_output_dir(args.out, "--out")
+    name = _dataset_name(args)
+    splits = {"train": _read_table(args.train, args), "test": _read_table(args.test, args)}
     if args.valid_train:
         splits["train_tr"] = _read_table(args.valid_train, args)
         splits["valid"] = _read_table(args.valid, args)
     info = write_dataset(
-        args.out, splits, name=args.name or Path(args.out).name, description=args.description or "",
+        args.out, splits, name=name, description=args.description or "",
         provenance={"train": args.train, "test": args.test, "command": " ".join(sys.argv)},
         min_position=args.min_position,
     )
@@ -94,9 +150,12 @@ def cmd_prepare_shared(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     names = args.datasets or list(SHARED_DATASETS)
+    unknown = [name for name in names if name not in SHARED_DATASETS]
+    if unknown:
+        raise ParameterError(f"unknown shared dataset(s) {', '.join(map(repr, unknown))} (known: {', '.join(SHARED_DATASETS)})")
     for name in names:
-        if name not in SHARED_DATASETS:
-            raise SessrecError(f"unknown shared dataset '{name}' (known: {', '.join(SHARED_DATASETS)})")
+        check_output_dir(Path(args.out) / name, "--out")
+    for name in names:
         spec = SHARED_DATASETS[name]
         folder = source / name
         if not folder.is_dir():
@@ -114,6 +173,8 @@ def cmd_prepare_shared(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from sessrec.demo_build import build_demo
 
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.checkpoints, "--checkpoints")
     build_demo(Path(args.out), Path(args.checkpoints), seed=args.seed, train_models=not args.no_models,
                progress=not args.quiet)
     return EXIT_OK
@@ -133,27 +194,36 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.dataset)
     params = parse_assignments(args.set or [])
+    # the dataset name is validated on load, so the default path stays under checkpoints/
+    out = Path(args.out) if args.out else Path("checkpoints") / dataset.name / f"{args.model}.pt"
+    check_output_file(out, "--out" if args.out else "checkpoint path")
     model, meta = train_model(dataset, args.model, params=params, preset=args.preset, split=args.split,
                               progress=not args.quiet)
     from sessrec.models.io import save_model
 
-    out = Path(args.out) if args.out else Path("checkpoints") / dataset.name / f"{args.model}.pt"
     save_model(model, out, meta)
     print(f"saved {out}")
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sessrec.data.dataset import load_dataset
+    from sessrec.data.dataset import check_known_items, load_dataset
     from sessrec.evaluation import evaluate, paired_test
     from sessrec.experiments.training import train_model
     from sessrec.models.io import load_model
 
+    if args.out:
+        check_output_file(args.out, "--out")
+    if args.ranks:
+        check_output_file(args.ranks, "--ranks", (".npz",))
+    if not args.checkpoint and not args.model:
+        raise ParameterError("nothing to evaluate: give --checkpoint FILE and/or --model NAME")
     dataset = load_dataset(args.dataset)
     test_split = "valid" if args.split == "valid" else "test"
     train_split = "train_tr" if args.split == "valid" else "train"
     test = dataset.sessions(test_split)
     train = dataset.sessions(train_split)
+    check_known_items(test.items, train.items, f"{dataset.path}: {test_split} split", train_split)
     min_position = args.min_position or dataset.min_position
     models = []
     for path in args.checkpoint or []:
@@ -161,14 +231,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name in args.model or []:
         model, _ = train_model(dataset, name, split=train_split, progress=not args.quiet)
         models.append((name, model))
-    if not models:
-        raise SessrecError("nothing to evaluate: give --checkpoint FILE and/or --model NAME")
     results = []
     for label, model in models:
         if not np.isin(model.item_index.item_ids, train.unique_items()).all():
             print(f"warning: {label} was trained on items that are not in {dataset.name}/{train_split}", file=sys.stderr)
         res = evaluate(model, test, ks=tuple(args.ks), tie_mode=args.tie_mode, min_position=min_position,
                        train=train, progress=not args.quiet)
+        if res.n_events == 0:  # metrics would be 0/0
+            raise SessrecError(
+                f"{label}: no event of {dataset.path}/{test_split} can be evaluated: every test session has fewer "
+                f"than {min_position + 1} items known to the model ({res.counts})"
+            )
         results.append((label, res))
         m = res.metrics
         print(f"{label:>24s}  Recall@20 {m.get('recall@20', float('nan')):.4f}  MRR@20 {m.get('mrr@20', float('nan')):.4f}"
@@ -194,6 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             out.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {out}")
     if args.ranks:
+        Path(args.ranks).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.ranks, **{label: res.ranks for label, res in results})
         print(f"wrote per-event ranks to {args.ranks}")
     return EXIT_OK
@@ -204,12 +278,18 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from sessrec.experiments.benchmark import BASELINE_SPECS, load_specs, run_benchmark
     from sessrec.experiments.records import aggregate, load_run_records, metrics_table
 
+    from sessrec.data.dataset import check_known_items
+
+    check_output_dir(args.out, "--out")
     dataset = load_dataset(args.dataset)
+    # the name was validated on load: records go to <out>/<name>/, never elsewhere
+    check_output_dir(Path(args.out) / dataset.name, "--out")
     specs = load_specs(args.config) if args.config else list(BASELINE_SPECS)
     if args.only:
         specs = [s for s in specs if s.label in set(args.only)]
         if not specs:
-            raise SessrecError(f"--only {args.only}: no such labels in the config")
+            raise ParameterError(f"--only {args.only}: no such labels in the config")
+    check_known_items(dataset.test.items, dataset.train.items, f"{dataset.path}: test split")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
     records = load_run_records(args.out)
@@ -251,6 +331,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sessrec", description="Session-based recommendation workbench.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error (also: SESSREC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     prep = sub.add_parser("prepare", help="prepare a dataset folder from raw or pre-split files")
@@ -347,17 +429,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(exc: BaseException, code: int) -> int:
+    print(f"error: {clip(str(exc))}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; anticipated bad input gives a one-line ``error:`` and exit 2 or 3."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
-    except SessrecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DATA
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except (ParameterError, OutputPathError) as exc:  # before SessrecError: both are subclasses
+        return _fail(exc, EXIT_USAGE)
+    except SessrecError as exc:  # DataFormatError, CheckpointError: the input is wrong
+        return _fail(exc, EXIT_DATA)
+    except ValueError as exc:  # parameters checked by plain ValueError (model factory, configs)
+        if debug:
+            raise
+        return _fail(exc, EXIT_USAGE)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file system problem outside the checks (disk full, permissions)
+        if debug:
+            raise
+        return _fail(f"{type(exc).__name__}: {exc}", EXIT_FAILURE)
+    except Exception as exc:  # noqa: BLE001 - a bug or an input nobody anticipated: one line, not a traceback
+        if debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {clip(str(exc), 500)}", file=sys.stderr)
+        print("(this is a bug or an input sessrec does not check yet; rerun with "
+              "`python -m sessrec --debug ...` for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILURE

@@ -16,8 +16,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import platform
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +122,33 @@ def save_model(model: Any, path: str | Path, meta: dict[str, Any] | None = None)
     return path
 
 
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, without quoting torch's message."""
+    text = str(exc)
+    if isinstance(exc, EOFError):
+        return "the file is empty or truncated"
+    if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in text:
+        return "it holds Python objects besides tensors and plain data, which are refused for safety"
+    if isinstance(exc, pickle.UnpicklingError):
+        return "not a PyTorch file of tensors and plain data"
+    if isinstance(exc, RuntimeError) and ("zip archive" in text or "PytorchStreamReader" in text):
+        return "a damaged or truncated PyTorch file"
+    return f"cannot be read: {type(exc).__name__}"
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and validate the raw checkpoint dict (no model built)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
-        raise CheckpointError(f"{path}: not a readable sessrec checkpoint ({type(exc).__name__}: {exc})") from exc
+        # torch's own text advises retrying with weights_only=False, which would run code
+        # from the file: never show it; say what is wrong in our words instead
+        raise CheckpointError(f"{path}: not a sessrec checkpoint ({_load_failure(exc)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sessrec checkpoint (missing format marker)")
     if payload.get("format_version") != FORMAT_VERSION:
