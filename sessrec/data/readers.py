@@ -62,6 +62,11 @@ def _describe_read_error(exc: BaseException) -> str:
         return f"the compressed data is corrupt: {quote(str(exc))}"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, pd.errors.ParserError):
+        detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+        return f"malformed rows: {quote(detail, 200)[1:-1]}"
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return "the file is empty"
     return quote(f"{type(exc).__name__}: {exc}", 200)
 
 
@@ -70,7 +75,22 @@ def read_csv_checked(path: Path, **kwargs: Any) -> pd.DataFrame:
     try:
         return pd.read_csv(path, **kwargs)
     except READ_ERRORS as exc:
-        raise DataFormatError(f"{path}: cannot be read ({_describe_read_error(exc)})") from exc
+        # garbage from a damaged gzip usually trips the parser before gzip's own check
+        reason = _gzip_problem(path) if isinstance(exc, (pd.errors.ParserError, UnicodeDecodeError)) else None
+        raise DataFormatError(f"{path}: cannot be read ({reason or _describe_read_error(exc)})") from exc
+
+
+def _gzip_problem(path: Path) -> str | None:
+    """Why a ``.gz`` file does not decompress to the end, or None (intact, or not gzip)."""
+    if path.suffix != ".gz":
+        return None
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        return _describe_read_error(exc)
+    return None
 
 
 def detect_separator(header: str, path: Path | str = "<input>") -> str:

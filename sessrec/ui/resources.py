@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from sessrec.data.dataset import Dataset, find_datasets, load_dataset
+from sessrec.errors import SessrecError, clip
 from sessrec.ui import models as ui_models
 from sessrec.ui.catalogue import Catalogue
 from sessrec.ui.paths import checkpoint_root, data_root
@@ -48,6 +49,43 @@ def _dataset(path: str, stamp: float) -> Dataset:
 
 def get_dataset(path: str | Path) -> Dataset:
     return _dataset(str(path), mtime(Path(path) / "dataset.json"))
+
+
+def _folder_stamp(path: str | Path) -> tuple:
+    """Name, size and modification time of every file in a dataset folder."""
+    try:
+        files = sorted(Path(path).iterdir())
+    except OSError:
+        return ()
+    out = []
+    for f in files:
+        try:
+            st_ = f.stat()
+        except OSError:
+            continue
+        out.append((f.name, st_.st_size, st_.st_mtime))
+    return tuple(out)
+
+
+@st.cache_data(max_entries=64, show_spinner="Checking the dataset ...")
+def _dataset_problem(path: str, stamp: tuple) -> str | None:
+    try:
+        json_stamp = mtime(Path(path) / "dataset.json")
+        _catalogue(path, json_stamp)  # dataset.json, the train split and items.csv
+        _ = _dataset(path, json_stamp).test
+    except SessrecError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bad folder must not take the app down
+        return clip(f"{path}: cannot be read ({type(exc).__name__}: {exc})", 500)
+    return None
+
+
+def dataset_problem(path: str | Path) -> str | None:
+    """Why the dataset at ``path`` cannot be used (its train or test split, ``items.csv``), or None.
+
+    Checked once per version of the folder's files; the app then lists the dataset with
+    this message instead of failing on every page."""
+    return _dataset_problem(str(path), _folder_stamp(path))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Indexing the catalogue ...")
@@ -171,7 +209,12 @@ def dataset_statistics(path: str, stamp: float, split: str, n_top: int = 20) -> 
 
 
 def statistics(path: str | Path, split: str) -> dict:
-    return dataset_statistics(str(path), mtime(Path(path) / "dataset.json"), split)
+    """Statistics of one split; a split that cannot be read stops the page with its error."""
+    try:
+        return dataset_statistics(str(path), mtime(Path(path) / "dataset.json"), split)
+    except SessrecError as exc:
+        st.error(f"The {split} split cannot be read: {exc}")
+        st.stop()
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the paired tests ...")

@@ -26,6 +26,7 @@ class Selection:
     checkpoints: dict[str, str | None] = field(default_factory=dict)  # role -> path
     entries: list[CheckpointEntry] = field(default_factory=list)
     warnings: dict[str, str | None] = field(default_factory=dict)  # path -> catalogue warning
+    dataset_error: str | None = None  # the chosen dataset cannot be read (dataset_path is then None)
 
     @property
     def ok(self) -> bool:
@@ -66,7 +67,11 @@ def current() -> Selection:
 
 
 def require_dataset(selection: Selection, message: str = "No prepared dataset yet: run `python -m sessrec demo`.") -> None:
-    """Stop the page with a friendly note when no dataset could be selected."""
+    """Stop the page with a friendly note when no dataset could be selected (or it is broken)."""
+    if selection.dataset_error:
+        st.error(f"Dataset **{selection.dataset_name}** cannot be used: {selection.dataset_error}\n\n"
+                 "Pick another dataset in the sidebar, or fix or re-prepare this folder.")
+        st.stop()
     if not selection.ok:
         st.info(message)
         st.stop()
@@ -111,8 +116,9 @@ def render() -> Selection:
     usable = [d for d in datasets if d.error is None]
     broken = [d for d in datasets if d.error is not None]
     if not usable:
-        side.warning(f"No prepared dataset under `{display_path(data_root())}/`. "
+        side.warning(f"No usable prepared dataset under `{display_path(data_root())}/`. "
                      "Run `python -m sessrec demo` to create the demo dataset.")
+        _broken_listing(side, broken)
         return selection
     _apply_url_dataset(usable)
     paths = [d.path for d in usable]
@@ -122,15 +128,17 @@ def render() -> Selection:
         st.session_state[DATASET_KEY] = demo[0] if demo else paths[0]
     dataset_path = side.selectbox("Dataset", paths, format_func=lambda p: names[p], key=DATASET_KEY,
                                   help="Every prepared dataset under data/")
-    if broken:
-        with side.expander(f"{len(broken)} dataset folder(s) could not be read"):
-            for d in broken:
-                st.caption(f"**{d.name}**: {d.error}")
-    selection.dataset_path = dataset_path
+    _broken_listing(side, broken)
     selection.dataset_name = names[dataset_path]
-
     entries = resources.list_checkpoints(str(checkpoint_root()))
     selection.entries = entries
+    problem = resources.dataset_problem(dataset_path)
+    if problem:  # listed with its error; the other datasets and the pages without data still work
+        selection.dataset_error = problem
+        side.error(f"Dataset **{selection.dataset_name}** cannot be used: {problem}")
+        _checkpoint_listing(side, entries, selection)
+        return selection
+    selection.dataset_path = dataset_path
     selection.warnings = {e.path: resources.fit_warning(e, dataset_path) for e in entries if e.ok}
 
     side.markdown("**Models**")
@@ -152,6 +160,14 @@ def render() -> Selection:
             side.warning(f"{label}: {selection.warnings[choice]}", icon="⚠️")
     _checkpoint_listing(side, entries, selection)
     return selection
+
+
+def _broken_listing(side, broken) -> None:
+    """Dataset folders whose ``dataset.json`` cannot be read, each with its error."""
+    if broken:
+        with side.expander(f"{len(broken)} dataset folder(s) could not be read"):
+            for d in broken:
+                st.caption(f"**{d.name}**: {d.error}")
 
 
 def _checkpoint_label(path: str, selection: Selection) -> str:
