@@ -289,6 +289,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         specs = [s for s in specs if s.label in set(args.only)]
         if not specs:
             raise ParameterError(f"--only {args.only}: no such labels in the config")
+    _check_labels(specs, args.config)
     check_known_items(dataset.test.items, dataset.train.items, f"{dataset.path}: test split")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
@@ -301,6 +302,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if not summary.empty:
         print(summary[[c for c in ("recall", "mrr", "ndcg") if c in summary.columns]].round(4).to_string())
     return EXIT_OK
+
+
+def _check_labels(specs: list, config: str | None) -> None:
+    """Run labels become file names (``<out>/<dataset>/<label>-seed<n>.json``): safe names only."""
+    from sessrec.data.dataset import NAME_RULE, is_dataset_name
+
+    for spec in specs:
+        if not is_dataset_name(spec.label):
+            raise ParameterError(f"{config}: label {quote(spec.label)} cannot be used as a file name ({NAME_RULE})")
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

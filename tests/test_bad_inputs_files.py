@@ -129,6 +129,17 @@ def test_unsafe_dataset_name_is_refused_and_nothing_escapes(bad, capsys, name):
     assert snapshot(bad.root) == before, "a refused command wrote files"
 
 
+@pytest.mark.parametrize("label", ["../../escape", "/tmp/abs", "a/b", 7])
+def test_benchmark_labels_from_a_config_cannot_escape(bad, capsys, label):
+    folder = bad.dataset()
+    config = bad.text("bench.json", json.dumps({"models": [{"label": label, "model": "most_popular"}]}))
+    before = snapshot(bad.root)
+    code, _, err = run(capsys, "benchmark", "--dataset", str(folder), "--config", str(config), "--out", "results",
+                       "--quiet")
+    assert code == EXIT_USAGE and "bench.json" in err and "label" in err
+    assert snapshot(bad.root) == before
+
+
 @pytest.mark.parametrize("name", ["../evil", "/tmp/evil", "a b"])
 def test_prepare_refuses_unsafe_name_before_reading(bad, capsys, name):
     train, test = bad.train_test()
@@ -451,15 +462,15 @@ def _broken_app_data(root: Path) -> Path:
     (data / "demo").symlink_to(DEMO)
     (data / "badjson").mkdir()
     (data / "badjson" / "dataset.json").write_bytes(b'{"name": "caf\xe9"}')
-    for name, damage in (("badgz", "train"), ("baditems", "items")):
+    for name, damage in (("badgz", "train"), ("baditems", "items"), ("badvalid", "valid")):
         folder = data / name
         shutil.copytree(DEMO, folder)
         info = json.loads((folder / "dataset.json").read_text())
         info["name"] = name
         (folder / "dataset.json").write_text(json.dumps(info))
-        if damage == "train":
-            raw = (folder / "train.tsv.gz").read_bytes()
-            (folder / "train.tsv.gz").write_bytes(raw[: len(raw) // 2])
+        if damage in ("train", "valid"):
+            raw = (folder / f"{damage}.tsv.gz").read_bytes()
+            (folder / f"{damage}.tsv.gz").write_bytes(raw[: len(raw) // 2])
         else:
             (folder / "items.csv").write_bytes(b"ItemId,Name,Category\nnot-an-id,x,y\n")
     return data
@@ -477,7 +488,7 @@ def test_broken_dataset_folders_do_not_break_the_app(app_env, tmp_path, monkeypa
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "badjson" in captions and "not UTF-8" in captions, "the unreadable folder is listed with its error"
     selector = at.sidebar.selectbox(key="dataset")
-    assert sorted(Path(p).name for p in selector.options) == ["badgz", "baditems", "demo"]
+    assert sorted(Path(p).name for p in selector.options) == ["badgz", "baditems", "badvalid", "demo"]
     for page in pages:  # the demo is chosen and every page works
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
@@ -489,6 +500,13 @@ def test_broken_dataset_folders_do_not_break_the_app(app_env, tmp_path, monkeypa
             if page in ("pages/playground.py", "pages/replay.py", "pages/explorer.py"):
                 assert any(expected in e.value for e in at.error), (name, page)
         assert any(expected in e.value for e in at.sidebar.error)
+    # a damaged validation split only matters where it is shown: the explorer says so
+    at.sidebar.selectbox(key="dataset").select(str(tmp_path / "appdata" / "badvalid")).run()
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception and not at.error
+    at.session_state["ex_split"] = "valid"
+    at.run()
+    assert not at.exception and any("valid.tsv.gz" in e.value for e in at.error)
     at.sidebar.selectbox(key="dataset").select(str(tmp_path / "appdata" / "demo")).run()
     at.switch_page("pages/playground.py").run()
     assert not at.exception and not at.error
