@@ -22,5 +22,6 @@ navigation = st.navigation(
         ],
     }
 )
-sidebar.render()
+# checkpoint pickers only where models are used
+sidebar.render(show_models=navigation.title in ("Session playground", "Session replay"))
 navigation.run()

@@ -114,6 +114,18 @@ class Dataset:
     def test(self) -> Sessions:
         return self.sessions("test")
 
+    def fingerprint(self, split: str = "train") -> str:
+        """Content hash of one split (see :meth:`Sessions.fingerprint`); cached per split."""
+        cache = self.__dict__.setdefault("_fingerprints", {})
+        if split not in cache:
+            sessions = self.train if split == "train" else self.sessions(split)
+            cache[split] = sessions.fingerprint()
+        return cache[split]
+
+    def identity(self, split: str = "train") -> dict[str, str]:
+        """What a checkpoint records of the data it was trained on: name, split, fingerprint."""
+        return {"name": self.name, "split": split, "fingerprint": self.fingerprint(split)}
+
     @cached_property
     def catalogue(self) -> pd.DataFrame:
         """ItemId, Name, Category for every training item (generated names where absent)."""

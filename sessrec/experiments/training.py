@@ -58,6 +58,7 @@ def train_model(
     seconds = time.perf_counter() - started
     meta = {
         "dataset": dataset.name,
+        "dataset_identity": dataset.identity(split),
         "dataset_path": str(dataset.path),
         "dataset_statistics": dataset.info.get("splits", {}),
         "train_split": split,
