@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import platform
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sessrec.data.dataset import Dataset
@@ -51,7 +55,7 @@ def train_model(
     model = make_model(name, params)
     train = dataset.sessions(split)
     started = time.perf_counter()
-    if name == "gru4rec":
+    if "progress" in inspect.signature(model.fit).parameters:
         model.fit(train, progress=progress)
     else:
         model.fit(train)
@@ -68,3 +72,48 @@ def train_model(
         "machine": machine_description(),
     }
     return model, meta
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ``train --all`` trains one model on one dataset, and where that choice came from."""
+
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    source: str = "model defaults"
+
+
+def benchmark_settings(dataset_name: str, models: list[str], config_dir: str | Path = "benchmarks") -> list[Settings]:
+    """Each model's settings as benchmarked on ``dataset_name``.
+
+    Reads ``<config_dir>/<dataset_name>.json`` (the RQ1 benchmark config) and takes, per
+    model, its first configuration there (seeded models get the benchmark's first seed,
+    1, so the checkpoint is the benchmarked one). Models the config does not list, or
+    datasets without a config, use the model's defaults.
+    """
+    path = Path(config_dir) / f"{dataset_name}.json"
+    entries: list[dict[str, Any]] = []
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+            entries = [m for m in data.get("models", []) if isinstance(m, dict)]
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a benchmark config ({exc})") from exc
+    out = []
+    for name in models:
+        entry = next((m for m in entries if m.get("model") == name), None)
+        if entry is None:
+            out.append(Settings(name))
+            continue
+        params = dict(entry.get("params") or {})
+        if "seed" in _constructor_parameters(name):
+            params.setdefault("seed", 1)
+        out.append(Settings(name, params, entry.get("preset"), f"{path} '{entry.get('label', name)}'"))
+    return out
+
+
+def _constructor_parameters(name: str) -> set[str]:
+    from sessrec.models.io import model_class
+
+    return set(inspect.signature(model_class(name).__init__).parameters)
