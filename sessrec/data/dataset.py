@@ -128,7 +128,7 @@ class Dataset:
 
     @cached_property
     def catalogue(self) -> pd.DataFrame:
-        """ItemId, Name, Category for every training item (generated names where absent)."""
+        """ItemId, Name, Category, Named for every training item (generated names where absent)."""
         path = self.path / CATALOGUE_FILE
         items = pd.DataFrame({"ItemId": self.train.unique_items()})
         if path.is_file():
@@ -140,6 +140,7 @@ class Dataset:
         else:
             items["Name"] = pd.NA
             items["Category"] = pd.NA
+        items["Named"] = items["Name"].notna().to_numpy(bool)  # False: the data has no name for it
         items["Name"] = items["Name"].fillna("item " + items["ItemId"].astype(str))
         items["Category"] = items["Category"].fillna("(no category)")
         return items
