@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from sessrec.errors import SessrecError
 
@@ -34,9 +35,10 @@ SHARED_DATASETS: dict[str, dict[str, Any]] = {
 
 
 def _print_stats(info: dict[str, Any]) -> None:
-    table = pd.DataFrame(info["splits"]).T
+    from sessrec.data.preprocess import readable_statistics
+
     print(f"dataset {info['name']}:")
-    print(table.to_string())
+    print(readable_statistics(info["splits"]).to_string())
 
 
 # -- commands ---------------------------------------------------------------------------
@@ -101,7 +103,14 @@ def cmd_prepare_shared(args: argparse.Namespace) -> int:
         folder = source / name
         if not folder.is_dir():
             raise SessrecError(f"{folder}: not found (is --source the shared data folder?)")
-        splits = {split: read_session_table(folder / spec[split]) for split in ("train", "test", "train_tr", "valid") if split in spec}
+        wanted = [split for split in ("train", "test", "train_tr", "valid") if split in spec]
+        splits = {}
+        steps = tqdm(wanted, desc=f"{name}: reading", unit="split", disable=args.quiet, leave=False)
+        for split in steps:
+            steps.set_postfix_str(spec[split])
+            splits[split] = read_session_table(folder / spec[split])
+        if not args.quiet:
+            print(f"{name}: writing {Path(args.out) / name}", file=sys.stderr)
         info = write_dataset(
             Path(args.out) / name, splits, name=name, description=spec["description"],
             provenance={"source": str(folder), "files": {s: spec[s] for s in splits}, "command": " ".join(sys.argv)},
@@ -308,9 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     split.set_defaults(func=cmd_prepare_split)
 
     shared = prep_sub.add_parser("shared", help="import the benchmark splits of the shared data folder")
-    shared.add_argument("--source", default="../shared/data")
-    shared.add_argument("--out", default="data")
-    shared.add_argument("datasets", nargs="*", help=f"subset of {', '.join(SHARED_DATASETS)}")
+    shared.add_argument("--source", default="../shared/data",
+                        help="the shared data folder holding one sub-folder per dataset (default: ../shared/data)")
+    shared.add_argument("--out", default="data", help="where the prepared dataset folders go (default: data)")
+    shared.add_argument("--quiet", action="store_true", help="no progress output")
+    shared.add_argument("datasets", nargs="*", help=f"subset of {', '.join(SHARED_DATASETS)} (default: all)")
     shared.set_defaults(func=cmd_prepare_shared)
 
     demo = sub.add_parser("demo", help="generate the synthetic demo dataset and its checkpoints")
