@@ -93,3 +93,16 @@ def test_fingerprint_follows_content_not_file(tmp_path):
     shutil.copytree(DEMO, copy)
     assert load_dataset(copy).fingerprint() == a.fingerprint()
     assert a.fingerprint("train") != a.fingerprint("train_tr")
+
+
+def test_seeds_aggregate_to_mean_and_band():
+    import pandas as pd
+
+    from sessrec.ui.curves import aggregate_seeds
+
+    frame = pd.DataFrame({"Config": ["a"] * 4 + ["b"], "epoch": [1, 1, 2, 2, 1],
+                          "loss": [1.0, 3.0, 0.5, 0.5, 7.0]})
+    out = aggregate_seeds(frame, "loss").set_index(["Config", "epoch"])
+    assert out.loc[("a", 1), "mean"] == 2.0 and out.loc[("a", 1), "seeds"] == 2
+    assert out.loc[("a", 1), "upper"] - out.loc[("a", 1), "lower"] == pytest.approx(2 * 2 ** 0.5)
+    assert out.loc[("a", 2), "std"] == 0.0 and out.loc[("b", 1), "std"] == 0.0  # one seed: no band, no NaN
