@@ -8,7 +8,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sessrec.data.dataset import Dataset
 from sessrec.models.factory import make_model
@@ -49,16 +49,24 @@ def train_model(
     preset: str | None = None,
     split: str = "train",
     progress: bool = True,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``."""
+    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
+
+    ``callback`` receives each epoch's training-log record (models trained in epochs);
+    returning True stops training early.
+    """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
     train = dataset.sessions(split)
     started = time.perf_counter()
-    if "progress" in inspect.signature(model.fit).parameters:
-        model.fit(train, progress=progress)
-    else:
-        model.fit(train)
+    accepted = inspect.signature(model.fit).parameters
+    options: dict[str, Any] = {}
+    if "progress" in accepted:
+        options["progress"] = progress
+    if callback is not None and "callback" in accepted:
+        options["callback"] = callback
+    model.fit(train, **options)
     seconds = time.perf_counter() - started
     meta = {
         "dataset": dataset.name,
