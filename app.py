@@ -12,6 +12,9 @@ navigation = st.navigation(
             st.Page("pages/playground.py", title="Session playground", icon=":material/touch_app:", default=True),
             st.Page("pages/replay.py", title="Session replay", icon=":material/replay:"),
         ],
+        "Models": [
+            st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        ],
         "Results": [
             st.Page("pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
             st.Page("pages/training.py", title="Training curves", icon=":material/show_chart:"),
@@ -22,5 +25,6 @@ navigation = st.navigation(
         ],
     }
 )
-sidebar.render()
+# checkpoint pickers only where models are used
+sidebar.render(show_models=navigation.title in ("Session playground", "Session replay"))
 navigation.run()

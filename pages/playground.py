@@ -19,6 +19,8 @@ live.load_from_url(ds, selection.dataset_name, catalogue)
 st.caption(f"Dataset **{selection.dataset_name}** · {len(catalogue):,} items. Click items to build a session; "
            "GRU4Rec and the baselines re-rank the whole catalogue after every click. "
            "The address bar always holds a link to this session.")
+if sidebar.url_notice():
+    st.warning(sidebar.url_notice(), icon=":material/link_off:")
 if live.notice():
     st.warning(live.notice(), icon=":material/link_off:")
 for slot in selection.slots():

@@ -14,13 +14,23 @@ if runs.empty:
             "checkpoints carry one (the baselines have no epochs).", icon=":material/hourglass_empty:")
     st.stop()
 
-names = list(dict.fromkeys(runs["Run"]))
 datasets = sorted(runs["Dataset"].dropna().unique())
+# the sidebar's dataset first; every dataset when it has no training logs
+start = [selection.dataset_name] if selection.dataset_name in datasets else datasets
 c = st.columns([2, 5])
-wanted = c[0].multiselect("Datasets", datasets, default=datasets, key="tc_datasets") or datasets
-pool = [n for n in names if runs.loc[runs["Run"] == n, "Dataset"].iloc[0] in wanted]
-chosen = c[1].multiselect("Runs", pool, default=pool[:12], key="tc_runs") or pool[:12]
-frame = runs[runs["Run"].isin(chosen)].copy()
+wanted = c[0].multiselect("Datasets", datasets, default=start, key="tc_datasets") or datasets
+in_scope = runs[runs["Dataset"].isin(wanted)]
+aggregate = st.toggle("Aggregate seeds (mean line, ±1 std band)", value=True, key="tc_aggregate",
+                      help="Off: one line per run (seed)")
+unit = "Config" if aggregate else "Run"
+pool = list(dict.fromkeys(in_scope[unit]))
+chosen_units = c[1].multiselect("Configurations" if aggregate else "Runs", pool, default=pool,
+                                key=f"tc_{unit}") or pool
+frame = in_scope[in_scope[unit].isin(chosen_units)].copy()
+chosen = list(dict.fromkeys(frame["Run"]))
+if len(chosen_units) > 12:
+    st.caption(f"{len(chosen_units)} {'configurations' if aggregate else 'runs'} shown; narrow the selection "
+               "above to compare fewer lines.")
 
 c = st.columns([2, 3])
 measure = c[0].radio("Show", ["loss", "seconds", "events_per_second"], horizontal=True, key="tc_measure",
@@ -38,7 +48,10 @@ else:
     for loss_name, part in groups:
         if loss_name is not None:
             st.markdown(f"**{loss_name}** loss")
-        st.altair_chart(charts.loss_curves(part, measure, title), width="stretch")
+        if aggregate:
+            st.altair_chart(charts.mean_curves(curves.aggregate_seeds(part, measure), title), width="stretch")
+        else:
+            st.altair_chart(charts.loss_curves(part, measure, title), width="stretch")
     st.caption("Hover a point for the run's epoch details." + (f" Smoothed with weight {weight:.2f}." if weight else "")
                + (" Different loss functions are on different scales, so each has its own chart." if len(groups) > 1 else ""))
 

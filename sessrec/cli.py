@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from sessrec.errors import OutputPathError, ParameterError, SessrecError, clip, quote
 
@@ -39,9 +40,10 @@ SHARED_DATASETS: dict[str, dict[str, Any]] = {
 
 
 def _print_stats(info: dict[str, Any]) -> None:
-    table = pd.DataFrame(info["splits"]).T
+    from sessrec.data.preprocess import readable_statistics
+
     print(f"dataset {info['name']}:")
-    print(table.to_string())
+    print(readable_statistics(info["splits"]).to_string())
 
 
 # -- output paths: checked before any work -------------------------------------------------
@@ -160,7 +162,14 @@ def cmd_prepare_shared(args: argparse.Namespace) -> int:
         folder = source / name
         if not folder.is_dir():
             raise SessrecError(f"{folder}: not found (is --source the shared data folder?)")
-        splits = {split: read_session_table(folder / spec[split]) for split in ("train", "test", "train_tr", "valid") if split in spec}
+        wanted = [split for split in ("train", "test", "train_tr", "valid") if split in spec]
+        splits = {}
+        steps = tqdm(wanted, desc=f"{name}: reading", unit="split", disable=args.quiet, leave=False)
+        for split in steps:
+            steps.set_postfix_str(spec[split])
+            splits[split] = read_session_table(folder / spec[split])
+        if not args.quiet:
+            print(f"{name}: writing {Path(args.out) / name}", file=sys.stderr)
         info = write_dataset(
             Path(args.out) / name, splits, name=name, description=spec["description"],
             provenance={"source": str(folder), "files": {s: spec[s] for s in splits}, "command": " ".join(sys.argv)},
@@ -187,20 +196,47 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from sessrec.models.registry import FAMILIES, REGISTRY
+
+    for family, title in FAMILIES.items():
+        members = [spec for spec in REGISTRY if spec.family == family]
+        if members:
+            print(title)
+            for spec in members:
+                print(f"  {spec.name:<16} {spec.label:<14} {spec.summary}")
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import train_model
-    from sessrec.models.factory import parse_assignments
+    from sessrec.experiments.training import benchmark_settings, train_model
+    from sessrec.models.factory import model_names, parse_assignments
+    from sessrec.models.io import save_model
 
     dataset = load_dataset(args.dataset)
+    if args.all:
+        if args.out or args.set or args.preset:
+            raise ValueError("--all trains every model at the dataset's benchmark settings: "
+                             "--out, --set and --preset go with --model")
+        folder = Path(args.checkpoints) / dataset.name
+        check_output_dir(folder, "--checkpoints")
+        plan = benchmark_settings(dataset.name, model_names(), args.config_dir)
+        print(f"training {len(plan)} models on {dataset.name} -> {folder}/")
+        for settings in plan:
+            model, meta = train_model(dataset, settings.model, params=settings.params, preset=settings.preset,
+                                      split=args.split, progress=not args.quiet)
+            out = save_model(model, folder / f"{settings.model}.pt", meta)
+            print(f"{settings.model:>14}: {meta['train_seconds']:7.1f} s  -> {out}  (settings: {settings.source})")
+        return EXIT_OK
+    if not args.model:
+        raise ValueError("train needs --model NAME or --all")
     params = parse_assignments(args.set or [])
     # the dataset name is validated on load, so the default path stays under checkpoints/
-    out = Path(args.out) if args.out else Path("checkpoints") / dataset.name / f"{args.model}.pt"
+    out = Path(args.out) if args.out else Path(args.checkpoints) / dataset.name / f"{args.model}.pt"
     check_output_file(out, "--out" if args.out else "checkpoint path")
     model, meta = train_model(dataset, args.model, params=params, preset=args.preset, split=args.split,
                               progress=not args.quiet)
-    from sessrec.models.io import save_model
-
     save_model(model, out, meta)
     print(f"saved {out}")
     return EXIT_OK
@@ -374,9 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
     split.set_defaults(func=cmd_prepare_split)
 
     shared = prep_sub.add_parser("shared", help="import the benchmark splits of the shared data folder")
-    shared.add_argument("--source", default="../shared/data")
-    shared.add_argument("--out", default="data")
-    shared.add_argument("datasets", nargs="*", help=f"subset of {', '.join(SHARED_DATASETS)}")
+    shared.add_argument("--source", default="../shared/data",
+                        help="the shared data folder holding one sub-folder per dataset (default: ../shared/data)")
+    shared.add_argument("--out", default="data", help="where the prepared dataset folders go (default: data)")
+    shared.add_argument("--quiet", action="store_true", help="no progress output")
+    shared.add_argument("datasets", nargs="*", help=f"subset of {', '.join(SHARED_DATASETS)} (default: all)")
     shared.set_defaults(func=cmd_prepare_shared)
 
     demo = sub.add_parser("demo", help="generate the synthetic demo dataset and its checkpoints")
@@ -391,14 +429,26 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--dataset", required=True)
     stats.set_defaults(func=cmd_stats)
 
-    train = sub.add_parser("train", help="train one model and save a checkpoint")
-    train.add_argument("--dataset", required=True, help="prepared dataset folder")
-    train.add_argument("--model", required=True, help="most_popular, last_item, item_knn or gru4rec")
+    models = sub.add_parser("models", help="list the registered models by family")
+    models.set_defaults(func=cmd_models)
+
+    train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")
+    train.add_argument("--dataset", required=True, help="prepared dataset folder, e.g. data/rsc15_100k")
+    which = train.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="registry name of the model to train (see `python -m sessrec models`)")
+    which.add_argument("--all", action="store_true",
+                       help="train every registered model at the dataset's benchmark settings "
+                            "(benchmarks/<dataset>.json; model defaults where it has none) into "
+                            "<checkpoints>/<dataset>/<model>.pt, where the app finds them")
+    train.add_argument("--checkpoints", default="checkpoints", help="checkpoint root folder (default: checkpoints)")
+    train.add_argument("--config-dir", default="benchmarks",
+                       help="folder of the per-dataset benchmark configs read by --all (default: benchmarks)")
     train.add_argument("--preset", help="named GRU4Rec parameter set (see README)")
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. loss=bpr-max layers=100")
-    train.add_argument("--split", default="train", choices=["train", "train_tr"])
-    train.add_argument("--out", help="checkpoint path (default checkpoints/<dataset>/<model>.pt)")
-    train.add_argument("--quiet", action="store_true")
+    train.add_argument("--split", default="train", choices=["train", "train_tr"],
+                       help="training split (default: train; train_tr is the tuning split)")
+    train.add_argument("--out", help="checkpoint path (default: <checkpoints>/<dataset>/<model>.pt)")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate checkpoints and/or freshly fitted baselines")

@@ -113,3 +113,43 @@ def test_click_two_items_in_a_real_browser(app_roots):
                 browser.close()
     finally:
         stop_server(proc)
+
+
+def test_dataset_switch_sticks_and_unknown_dataset_link_is_explained(app_roots):
+    """Two regressions a user met in the browser: the first dataset switch was undone by the
+    URL sync, and a link naming an unknown dataset was silently replaced by the demo."""
+    import json
+
+    from tests.app_support import DEMO
+
+    twin = app_roots.data / "twin"
+    shutil.copytree(DEMO, twin)
+    info = json.loads((twin / "dataset.json").read_text())
+    (twin / "dataset.json").write_text(json.dumps({**info, "name": "twin"}))
+    proc, url = start_server(app_roots.env())
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1600})
+                page.goto(url, timeout=60_000)
+                page.wait_for_selector("[class*='st-key-cat_'] [data-testid=stButton] button", timeout=60_000)
+                wait_idle(page)
+                assert "dataset=demo" in page.url
+                sidebar = page.locator("[data-testid=stSidebar]")
+                sidebar.locator("[data-testid=stSelectbox]").filter(has_text="Dataset").first.click()
+                page.locator("[role=option]").filter(has_text="twin").first.click()
+                page.wait_for_function("() => window.location.search.includes('dataset=twin')", timeout=30_000)
+                wait_idle(page)
+                time.sleep(1.0)  # give a wrong write-back time to happen
+                wait_idle(page)
+                assert "dataset=twin" in page.url
+                assert "Dataset twin" in page.locator("[data-testid=stMain]").inner_text()
+
+                page.goto(f"{url}/?dataset=../../etc&session=1001", timeout=60_000)
+                page.wait_for_selector("text=not among the prepared datasets", timeout=60_000)
+                assert page.locator("text=session was not loaded").count() >= 1
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)

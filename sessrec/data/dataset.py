@@ -180,9 +180,21 @@ class Dataset:
     def test(self) -> Sessions:
         return self.sessions("test")
 
+    def fingerprint(self, split: str = "train") -> str:
+        """Content hash of one split (see :meth:`Sessions.fingerprint`); cached per split."""
+        cache = self.__dict__.setdefault("_fingerprints", {})
+        if split not in cache:
+            sessions = self.train if split == "train" else self.sessions(split)
+            cache[split] = sessions.fingerprint()
+        return cache[split]
+
+    def identity(self, split: str = "train") -> dict[str, str]:
+        """What a checkpoint records of the data it was trained on: name, split, fingerprint."""
+        return {"name": self.name, "split": split, "fingerprint": self.fingerprint(split)}
+
     @cached_property
     def catalogue(self) -> pd.DataFrame:
-        """ItemId, Name, Category for every training item (generated names where absent)."""
+        """ItemId, Name, Category, Named for every training item (generated names where absent)."""
         path = self.path / CATALOGUE_FILE
         items = pd.DataFrame({"ItemId": self.train.unique_items()})
         if path.is_file():
@@ -201,6 +213,7 @@ class Dataset:
         else:
             items["Name"] = pd.NA
             items["Category"] = pd.NA
+        items["Named"] = items["Name"].notna().to_numpy(bool)  # False: the data has no name for it
         items["Name"] = items["Name"].fillna("item " + items["ItemId"].astype(str))
         items["Category"] = items["Category"].fillna("(no category)")
         return items

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from typing import Any
+
 import pandas as pd
 
 from sessrec.errors import DataFormatError
@@ -114,3 +116,31 @@ def split_statistics(events: pd.DataFrame) -> dict[str, float | int | None]:
 def statistics_table(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row of :func:`split_statistics` per split."""
     return pd.DataFrame({name: split_statistics(frame) for name, frame in splits.items()}).T
+
+
+#: statistics shown as whole numbers
+_COUNT_STATS = ("events", "sessions", "items", "length_min", "length_max")
+
+
+def readable_statistics(splits: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The statistics of ``dataset.json`` (split -> stats) as a table of display strings.
+
+    Counts get thousands separators and no decimals, the mean length two decimals, and
+    ``days`` reads "no times" for splits that carry only an order (never ``None``/``NaN``).
+    """
+    rows = {}
+    for split, stats in splits.items():
+        row = {}
+        for key, value in (stats or {}).items():
+            if value is None or (isinstance(value, float) and value != value):
+                row[key] = "no times" if key == "days" else "–"
+            elif key in _COUNT_STATS:
+                row[key] = f"{int(value):,}"
+            elif key == "length_mean":
+                row[key] = f"{float(value):.2f}"
+            elif key == "days":
+                row[key] = f"{float(value):.1f}"
+            else:
+                row[key] = str(value)
+        rows[split] = row
+    return pd.DataFrame(rows).T

@@ -51,6 +51,20 @@ class Sessions:
     def unique_items(self) -> np.ndarray:
         return np.unique(self.items)
 
+    def fingerprint(self) -> str:
+        """A short content hash of the sessions (order, session ids and items; not times).
+
+        Two splits with the same sessions in the same order share it whatever file they
+        came from, so a checkpoint can be matched to the data it was trained on.
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (self.session_ids, self.offsets, self.items):
+            digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+            digest.update(b"|")
+        return digest.hexdigest()[:16]
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> "Sessions":
         """Build from a frame with ``SessionId``, ``ItemId`` and ``Time`` or ``Pos``.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import platform
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
 
 from sessrec.data.dataset import Dataset
 from sessrec.models.factory import make_model
@@ -45,19 +49,28 @@ def train_model(
     preset: str | None = None,
     split: str = "train",
     progress: bool = True,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``."""
+    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
+
+    ``callback`` receives each epoch's training-log record (models trained in epochs);
+    returning True stops training early.
+    """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
     train = dataset.sessions(split)
     started = time.perf_counter()
-    if name == "gru4rec":
-        model.fit(train, progress=progress)
-    else:
-        model.fit(train)
+    accepted = inspect.signature(model.fit).parameters
+    options: dict[str, Any] = {}
+    if "progress" in accepted:
+        options["progress"] = progress
+    if callback is not None and "callback" in accepted:
+        options["callback"] = callback
+    model.fit(train, **options)
     seconds = time.perf_counter() - started
     meta = {
         "dataset": dataset.name,
+        "dataset_identity": dataset.identity(split),
         "dataset_path": str(dataset.path),
         "dataset_statistics": dataset.info.get("splits", {}),
         "train_split": split,
@@ -67,3 +80,48 @@ def train_model(
         "machine": machine_description(),
     }
     return model, meta
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ``train --all`` trains one model on one dataset, and where that choice came from."""
+
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    source: str = "model defaults"
+
+
+def benchmark_settings(dataset_name: str, models: list[str], config_dir: str | Path = "benchmarks") -> list[Settings]:
+    """Each model's settings as benchmarked on ``dataset_name``.
+
+    Reads ``<config_dir>/<dataset_name>.json`` (the RQ1 benchmark config) and takes, per
+    model, its first configuration there (seeded models get the benchmark's first seed,
+    1, so the checkpoint is the benchmarked one). Models the config does not list, or
+    datasets without a config, use the model's defaults.
+    """
+    path = Path(config_dir) / f"{dataset_name}.json"
+    entries: list[dict[str, Any]] = []
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+            entries = [m for m in data.get("models", []) if isinstance(m, dict)]
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a benchmark config ({exc})") from exc
+    out = []
+    for name in models:
+        entry = next((m for m in entries if m.get("model") == name), None)
+        if entry is None:
+            out.append(Settings(name))
+            continue
+        params = dict(entry.get("params") or {})
+        if "seed" in _constructor_parameters(name):
+            params.setdefault("seed", 1)
+        out.append(Settings(name, params, entry.get("preset"), f"{path} '{entry.get('label', name)}'"))
+    return out
+
+
+def _constructor_parameters(name: str) -> set[str]:
+    from sessrec.models.io import model_class
+
+    return set(inspect.signature(model_class(name).__init__).parameters)

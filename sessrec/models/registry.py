@@ -20,6 +20,9 @@ class ModelSpec:
     label: str  #: display name in tables and in the app
     family: str  #: grouping in the app and the docs
     summary: str  #: one line for tooltips and help texts
+    scores: str = "scores"  #: what the model's scores are, for captions ("transition counts", ...)
+    #: scores below zero are a popularity fallback, not the model's own evidence (count models)
+    negative_is_fallback: bool = False
 
 
 #: family keys in display order, with their display names
@@ -31,14 +34,17 @@ FAMILIES: dict[str, str] = {
 REGISTRY: tuple[ModelSpec, ...] = (
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
-              "GRU over the session, session-parallel training with sampled negatives"),
+              "GRU over the session, session-parallel training with sampled negatives",
+              scores="network outputs (logits)"),
     # -- simple baselines -----------------------------------------------------------------
     ModelSpec("most_popular", "sessrec.models.popular:MostPopular", "MostPopular", "baseline",
-              "training click counts; ignores the session"),
+              "training click counts; ignores the session", scores="training clicks"),
     ModelSpec("last_item", "sessrec.models.last_item:LastItem", "LastItem", "baseline",
-              "first-order transition counts from the session's last item"),
+              "first-order transition counts from the session's last item", scores="transition counts",
+              negative_is_fallback=True),
     ModelSpec("item_knn", "sessrec.models.item_knn:ItemKNN", "Item-KNN", "baseline",
-              "session co-occurrence similarity to the session's last item"),
+              "session co-occurrence similarity to the session's last item", scores="similarities",
+              negative_is_fallback=True),
 )
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}

@@ -51,6 +51,12 @@ class Catalogue:
             items["Popularity"] = items["ItemId"].map(counts).fillna(0).astype(np.int64)
         else:
             items["Popularity"] = np.bincount(pos, minlength=len(ids))[: len(ids)].astype(np.int64)
+        if "Named" in items:
+            # real catalogues have ids only: say what is known, the id and its training clicks
+            unnamed = ~items["Named"].to_numpy(bool)
+            items.loc[unnamed, "Name"] = [f"#{i} · {p:,} clicks" for i, p in zip(
+                items.loc[unnamed, "ItemId"].tolist(), items.loc[unnamed, "Popularity"].tolist())]
+            items = items.drop(columns="Named")
         return cls(items)
 
     # -- lookups ----------------------------------------------------------------------

@@ -138,6 +138,22 @@ def loss_curves(frame: pd.DataFrame, y: str = "loss", title: str = "training los
     )
 
 
+def mean_curves(frame: pd.DataFrame, title: str = "training loss") -> alt.Chart:
+    """frame from :func:`sessrec.ui.curves.aggregate_seeds`: a mean line per configuration
+    with a ±1 std band over its seeds."""
+    base = alt.Chart(frame).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("Config:N", title="configuration", legend=alt.Legend(labelLimit=320)),
+    )
+    band = base.mark_area(opacity=0.18).encode(y=alt.Y("lower:Q", title=title, scale=alt.Scale(zero=False)),
+                                                y2="upper:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title=title, scale=alt.Scale(zero=False)),
+        tooltip=["Config", "epoch", alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("std:Q", format=".2g"), "seeds"],
+    )
+    return (band + line).properties(height=300)
+
+
 def log_histogram(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, colour: str = "#1c7ed6") -> alt.Chart:
     return (
         alt.Chart(frame)

@@ -19,8 +19,9 @@ def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) 
     for record in records:
         log = record.get("training_log") or []
         name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
+        config = f"{record.get('dataset')} · {record.get('label', record.get('run_id'))}"
         for entry in log:
-            rows.append({"Run": name, "Source": "run record", "Dataset": record.get("dataset"),
+            rows.append({"Run": name, "Config": config, "Source": "run record", "Dataset": record.get("dataset"),
                          "Model": label_of(str(record.get("model"))),
                          "Loss function": str((record.get("hyperparameters") or {}).get("loss", "?")), **_epoch_row(entry)})
     for entry in entries:
@@ -28,12 +29,12 @@ def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) 
             continue
         name = f"{entry.dataset} · {display_path(entry.path)}"
         for row in entry.training_log:
-            rows.append({"Run": name, "Source": "checkpoint", "Dataset": entry.dataset,
+            rows.append({"Run": name, "Config": name, "Source": "checkpoint", "Dataset": entry.dataset,
                          "Model": label_of(str(entry.model)),
                          "Loss function": str((entry.hyperparameters or {}).get("loss", "?")), **_epoch_row(row)})
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["Run", "Source", "Dataset", "Model", "Loss function", "epoch", *LOG_COLUMNS])
+        return pd.DataFrame(columns=["Run", "Config", "Source", "Dataset", "Model", "Loss function", "epoch", *LOG_COLUMNS])
     return frame
 
 
@@ -51,6 +52,20 @@ def smooth(frame: pd.DataFrame, column: str, weight: float) -> pd.Series:
     if weight <= 0:
         return frame[column]
     return frame.groupby("Run", sort=False)[column].transform(lambda s: s.ewm(alpha=1 - weight, adjust=True).mean())
+
+
+def aggregate_seeds(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per configuration and epoch: mean, std (0 for one seed), lower/upper band and seed count.
+
+    Seeds of one configuration otherwise draw near-identical lines that read as one line
+    with a long legend; the mean with a ±1 std band shows both the curve and its spread.
+    """
+    grouped = frame.dropna(subset=[column]).groupby(["Config", "epoch"], sort=False)[column]
+    out = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    out["lower"] = out["mean"] - out["std"]
+    out["upper"] = out["mean"] + out["std"]
+    return out
 
 
 def hyperparameter_table(records: list[dict[str, Any]], entries: list[CheckpointEntry], runs: list[str]) -> pd.DataFrame:

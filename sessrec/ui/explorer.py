@@ -15,8 +15,9 @@ STAT_TITLES = {"events": "Events", "sessions": "Sessions", "items": "Items", "da
 
 
 def split_table(info: dict[str, Any]) -> pd.DataFrame:
-    splits = info.get("splits") or {}
-    table = pd.DataFrame(splits).T
+    from sessrec.data.preprocess import readable_statistics
+
+    table = readable_statistics(info.get("splits") or {})
     table.index = [SPLIT_TITLES.get(s, s) for s in table.index]
     table.index.name = "Split"
     return table.rename(columns=STAT_TITLES)

@@ -50,10 +50,11 @@ def load_from_url(dataset_path: str, dataset_name: str, catalogue: Catalogue) ->
     if st.session_state.get(done_key):
         return
     st.session_state[done_key] = True
-    text = st.query_params.get(sess.PARAM)
+    # ?session=a&session=b: every value, in order, as one session
+    text = ",".join(st.query_params.get_all(sess.PARAM))
     wanted_dataset = st.query_params.get("dataset")
     if not text or (wanted_dataset and wanted_dataset != dataset_name):
-        return
+        return  # a link for another (or an unknown) dataset: the sidebar says why it was ignored
     parsed = sess.parse_session(text, catalogue.__contains__)
     st.session_state[_key(dataset_path)] = parsed.items
     if parsed.problems():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class CheckpointEntry:
     training_log: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float | None = None
     item_ids: np.ndarray | None = field(default=None, repr=False)
+    dataset_identity: dict[str, Any] | None = None  # name, split, fingerprint of the training data
     error: str | None = None
 
     @property
@@ -55,6 +56,8 @@ def describe_checkpoint(path: str | Path) -> CheckpointEntry:
         meta = payload.get("meta") or {}
         entry.model = str(payload["model"])
         entry.dataset = meta.get("dataset")
+        identity = meta.get("dataset_identity")
+        entry.dataset_identity = dict(identity) if isinstance(identity, dict) else None
         entry.item_ids = payload["item_ids"].numpy().astype(np.int64)
         entry.n_items = len(entry.item_ids)
         entry.hyperparameters = dict(payload.get("hyperparameters") or {})
@@ -83,21 +86,31 @@ def find_checkpoint_files(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.pt") if p.is_file())
 
 
-def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.ndarray) -> str | None:
-    """A friendly warning when the checkpoint's items do not fit the dataset, else None."""
-    if entry.item_ids is None:
+def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.ndarray,
+                  fingerprint_of: Callable[[str], str]) -> str | None:
+    """Why the checkpoint does not belong to this dataset, or None when it does.
+
+    A checkpoint belongs to the dataset it was trained on, recognised by name and by the
+    fingerprint of its training split (``meta.dataset_identity``), never by overlapping
+    item ids: the demo shop's ids all exist in Diginetica too. ``fingerprint_of(split)``
+    gives this dataset's fingerprint of a split. Checkpoints written before fingerprints
+    existed are matched by name and must know only items of this catalogue.
+    """
+    if entry.dataset != dataset_name:
+        return f"trained on dataset '{entry.dataset or 'unknown'}', not '{dataset_name}'"
+    identity = entry.dataset_identity
+    if identity:
+        split = str(identity.get("split") or "train")
+        try:
+            here = fingerprint_of(split)
+        except Exception as exc:  # noqa: BLE001 - the split may be missing or broken
+            return f"trained on split '{split}', which this dataset cannot provide ({short_error(str(exc))})"
+        if identity.get("fingerprint") != here:
+            return (f"trained on another version of '{dataset_name}' (its '{split}' split has changed "
+                    "since); retrain it")
         return None
-    inside = np.isin(entry.item_ids, dataset_items)
-    share = float(inside.mean()) if len(inside) else 0.0
-    if entry.dataset and entry.dataset != dataset_name:
-        if share == 1.0 and len(entry.item_ids) == len(dataset_items):
-            return None
-        return (f"trained on dataset '{entry.dataset}', not '{dataset_name}': "
-                f"{share:.0%} of its {entry.n_items:,} items are in this catalogue")
-    if share < 1.0:
-        return f"{1 - share:.0%} of its {entry.n_items:,} items are not in this dataset's catalogue"
-    if len(entry.item_ids) < len(dataset_items):
-        return f"knows {entry.n_items:,} of the dataset's {len(dataset_items):,} items"
+    if entry.item_ids is not None and not np.isin(entry.item_ids, dataset_items).all():
+        return f"knows items that are not in '{dataset_name}' (an older checkpoint without a data fingerprint)"
     return None
 
 

@@ -111,8 +111,9 @@ def list_checkpoints(root: str | Path | None = None) -> list[ui_models.Checkpoin
 def _fit_warning(path: str, stamp: float, dataset_path: str, dataset_stamp: float) -> str | None:
     entry = _checkpoint_entry(path, stamp)
     catalogue = _catalogue(dataset_path, dataset_stamp)
-    name = _dataset(dataset_path, dataset_stamp).name
-    return ui_models.catalogue_fit(entry, name, catalogue.items["ItemId"].to_numpy(np.int64))
+    dataset = _dataset(dataset_path, dataset_stamp)
+    return ui_models.catalogue_fit(entry, dataset.name, catalogue.items["ItemId"].to_numpy(np.int64),
+                                   dataset.fingerprint)
 
 
 def fit_warning(entry: ui_models.CheckpointEntry, dataset_path: str | Path) -> str | None:

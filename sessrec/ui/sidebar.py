@@ -16,7 +16,10 @@ from sessrec.ui.playground import ModelSlot
 
 STATE_KEY = "sessrec_selection"
 DATASET_KEY = "dataset"
+URL_NOTICE_KEY = "_url_notice"
 NONE_LABEL = "— none: popularity fallback —"
+#: how many models the playground shows when the user has not chosen (each column costs a rerun)
+DEFAULT_SHOWN = 4
 
 
 @dataclass
@@ -24,8 +27,10 @@ class Selection:
     dataset_path: str | None = None
     dataset_name: str | None = None
     checkpoints: dict[str, str | None] = field(default_factory=dict)  # role -> path
+    shown: tuple[str, ...] = ()  # models the live pages show, in registry order
     entries: list[CheckpointEntry] = field(default_factory=list)
-    warnings: dict[str, str | None] = field(default_factory=dict)  # path -> catalogue warning
+    #: path -> why that checkpoint does not belong to this dataset (such checkpoints are not offered)
+    warnings: dict[str, str | None] = field(default_factory=dict)
     dataset_error: str | None = None  # the chosen dataset cannot be read (dataset_path is then None)
 
     @property
@@ -39,10 +44,10 @@ class Selection:
         return resources.get_catalogue(self.dataset_path)
 
     def slots(self, roles: tuple[str, ...] | None = None) -> list[ModelSlot]:
-        """One slot per model role; a missing or broken model becomes the popularity fallback."""
+        """One slot per shown model; a missing or broken model becomes the popularity fallback."""
         out = []
         for role, label in ROLES:
-            if roles and role not in roles:
+            if role not in (roles or self.shown):
                 continue
             path = self.checkpoints.get(role)
             model, error = resources.get_model(path) if path else (None, None)
@@ -95,20 +100,46 @@ def ensure_app_navigation() -> None:
         st.rerun()
 
 
+def _clean(value: str, limit: int = 60) -> str:
+    """A value from the address bar, safe to quote in a message (printable, short, no markdown)."""
+    text = "".join(ch for ch in str(value) if ch.isprintable()).replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _apply_url_dataset(entries) -> None:
-    """``?dataset=<name>`` in a shared link selects that dataset once per browser session."""
-    wanted = st.query_params.get("dataset")
-    if not wanted or st.session_state.get("_dataset_from_url_done"):
+    """``?dataset=<name>`` in a shared link selects that dataset, once per browser session.
+
+    The link is read on the first run only, whether or not it names a dataset: later runs
+    must not undo a choice made in the sidebar (the playground writes ``?dataset=`` back).
+    """
+    if st.session_state.get("_dataset_from_url_done"):
         return
     st.session_state["_dataset_from_url_done"] = True
+    values = st.query_params.get_all("dataset")
+    if not values:
+        return
+    wanted = values[0]
+    problems = []
+    if len(values) > 1:
+        problems.append(f"the link names {len(values)} datasets; used the first, `{_clean(wanted)}`")
     match = [e.path for e in entries if e.name == wanted and e.error is None]
     if match:
         st.session_state[DATASET_KEY] = match[0]
     else:
-        st.session_state["_url_notice"] = f"The link asks for dataset '{wanted}', which is not here; showing another one."
+        problems.append(f"the link asks for dataset `{_clean(wanted)}`, which is not among the prepared "
+                        f"datasets ({', '.join(e.name for e in entries)}); its session was not loaded")
+        st.session_state["_url_dataset_unknown"] = True
+    if problems:
+        st.session_state[URL_NOTICE_KEY] = "Link: " + "; ".join(problems) + "."
 
 
-def render() -> Selection:
+def url_notice() -> str | None:
+    """What was ignored in the link this browser session was opened with, if anything."""
+    return st.session_state.get(URL_NOTICE_KEY)
+
+
+def render(show_models: bool = True) -> Selection:
+    """Draw the sidebar. ``show_models``: the page uses models (checkpoint pickers shown)."""
     selection = Selection()
     st.session_state[STATE_KEY] = selection
     side = st.sidebar
@@ -121,6 +152,8 @@ def render() -> Selection:
         _broken_listing(side, broken)
         return selection
     _apply_url_dataset(usable)
+    if url_notice():
+        side.warning(url_notice(), icon=":material/link_off:")
     paths = [d.path for d in usable]
     names = {d.path: d.name for d in usable}
     if st.session_state.get(DATASET_KEY) not in paths:
@@ -140,25 +173,26 @@ def render() -> Selection:
         return selection
     selection.dataset_path = dataset_path
     selection.warnings = {e.path: resources.fit_warning(e, dataset_path) for e in entries if e.ok}
-
-    side.markdown("**Models**")
+    fitting = {role: [e for e in entries if e.ok and e.model == role and not selection.warnings.get(e.path)]
+               for role, _ in ROLES}
+    selection.shown = _shown_models(side, fitting, dataset_path, show_models)
     for role, label in ROLES:
-        candidates = [e for e in entries if e.ok and e.model == role]
-        # checkpoints that fit this dataset first
-        candidates.sort(key=lambda e: (bool(selection.warnings.get(e.path)), e.path))
+        candidates = sorted(fitting[role], key=lambda e: e.path)
         options: list[str | None] = [None] + [e.path for e in candidates]
         default = default_checkpoint(entries, role, selection.dataset_name, selection.warnings)
         key = f"checkpoint::{role}::{dataset_path}"
         if key in st.session_state and st.session_state[key] not in options:
             del st.session_state[key]  # the file went away
+        if not show_models or role not in selection.shown:
+            selection.checkpoints[role] = st.session_state.get(key, default)
+            continue
         choice = side.selectbox(
             label, options, index=options.index(default), key=key,
-            format_func=lambda p: NONE_LABEL if p is None else _checkpoint_label(p, selection),
+            format_func=lambda p: NONE_LABEL if p is None else display_path(p),
         )
         selection.checkpoints[role] = choice
-        if choice and selection.warnings.get(choice):
-            side.warning(f"{label}: {selection.warnings[choice]}", icon="⚠️")
-    _checkpoint_listing(side, entries, selection)
+    if show_models:
+        _checkpoint_listing(side, entries, selection)
     return selection
 
 
@@ -170,9 +204,23 @@ def _broken_listing(side, broken) -> None:
                 st.caption(f"**{d.name}**: {d.error}")
 
 
-def _checkpoint_label(path: str, selection: Selection) -> str:
-    rel = display_path(path)
-    return f"⚠️ {rel}" if selection.warnings.get(path) else rel
+def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path: str,
+                  show_models: bool) -> tuple[str, ...]:
+    """The models the live pages show: the user's choice, else GRU4Rec first and then the
+    registry's models that have a checkpoint for this dataset, at most ``DEFAULT_SHOWN``."""
+    key = f"shown_models::{dataset_path}"
+    order = [role for role, _ in ROLES]
+    if key not in st.session_state:
+        available = [role for role in order if fitting[role] or role == "most_popular"]
+        preferred = (["gru4rec"] if "gru4rec" in order else []) + [r for r in available if r != "gru4rec"]
+        st.session_state[key] = preferred[:DEFAULT_SHOWN]
+    if show_models:
+        side.multiselect("Models shown", order, key=key, format_func=label_of,
+                         help="Every model shown re-ranks the whole catalogue after each click; "
+                              "fewer columns keep the playground quick. A model without a checkpoint "
+                              "for this dataset shows the popularity fallback.")
+    chosen = set(st.session_state.get(key) or [])
+    return tuple(role for role in order if role in chosen)
 
 
 def _checkpoint_listing(side, entries: list[CheckpointEntry], selection: Selection) -> None:
@@ -187,7 +235,7 @@ def _checkpoint_listing(side, entries: list[CheckpointEntry], selection: Selecti
                 st.caption(f"❌ `{e.name}` — {e.error}")
             else:
                 fits = selection.warnings.get(e.path)
-                mark = "⚠️" if fits else "✅"
-                extra = f" — {fits}" if fits else ""
+                mark = "➖" if fits else "✅"
+                extra = f" — not offered: {fits}" if fits else ""
                 st.caption(f"{mark} `{e.name}` · {label_of(e.model)} · {e.n_items:,} items"
                            f" · dataset {e.dataset or '?'}{extra}")

@@ -4,6 +4,7 @@ callback of :mod:`sessrec.ui.live`."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from sessrec.ui import charts, live
@@ -14,12 +15,15 @@ PER_PAGE = 12
 GRID_COLUMNS = 2
 
 
-def fmt_score(value: float) -> str:
-    """Scores of any model readable at a glance: counts as integers, similarities with 3 digits."""
+def fmt_score(value: float, integral: bool = False) -> str:
+    """Scores of any model readable at a glance: counts as integers, similarities with 3 digits.
+
+    ``integral``: the whole list holds counts, so every score is shown without decimals.
+    """
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
-    if abs(value) >= 100:
+    if integral or abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 1:
         return f"{value:.2f}"
@@ -113,10 +117,14 @@ def slot_caption(rec: RecList) -> None:
 def rec_buttons(rec: RecList, dataset_path: str, highlight: set[int] | None = None) -> None:
     """The top-k as a clickable list: rank, name, score. Clicking adds the item."""
     box = st.container(gap=None, key=f"rec_list_{rec.slot.role}")
+    scores = rec.items["Score"].to_numpy(float)
+    integral = bool(len(scores)) and bool(np.all(np.isfinite(scores) & (np.mod(scores, 1) == 0)))
+    fallback_marks = not rec.slot.is_fallback and spec_of(rec.slot.role).negative_is_fallback
     for row in rec.items.itertuples():
         mark = " ★" if highlight and row.ItemId in highlight else ""
+        shown = "by popularity" if fallback_marks and row.Score < 0 else fmt_score(row.Score, integral)
         box.button(
-            f"**{row.Rank}.** {_short(row.Name, 30)}{mark} :gray[{fmt_score(row.Score)}]",
+            f"**{row.Rank}.** {_short(row.Name, 30)}{mark} :gray[{shown}]",
             key=f"rec_{rec.slot.role}_{row.ItemId}", type="tertiary",
             help=f"{row.Name} · {row.Category} · id {row.ItemId} · score {row.Score:.5g} — click to add",
             on_click=live.add_item, args=(dataset_path, int(row.ItemId)),
@@ -166,18 +174,36 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
         st.subheader("Catalogue")
         catalogue_browser(catalogue, dataset_path)
 
-    st.markdown("#### Baselines, same session")
     highlight = set() if main.slot.is_fallback else set(main.items["ItemId"].tolist())
-    for column, rec in zip(st.columns(len(others), gap="large"), others):
-        with column:
-            st.markdown(f"**{rec.slot.label}**")
-            slot_caption(rec)
-            rec_buttons(rec, dataset_path, highlight=highlight)
+    if others:
+        st.markdown("#### Other models, same session")
+    for start in range(0, len(others), COLUMNS_PER_ROW):
+        row = others[start:start + COLUMNS_PER_ROW]
+        for column, rec in zip(st.columns(COLUMNS_PER_ROW, gap="large"), row):
+            with column:
+                st.markdown(f"**{rec.slot.label}**")
+                slot_caption(rec)
+                rec_buttons(rec, dataset_path, highlight=highlight)
+    meanings = "; ".join(f"{rec.slot.label}: {'training clicks (fallback)' if rec.slot.is_fallback else spec_of(rec.slot.role).scores}"
+                         for rec in lists)
+    fallback_note = (" \"by popularity\": the model has no evidence for that item after this session "
+                     "(no transition, no similarity), so it ranks it by training popularity below every item it has "
+                     "evidence for." if any(spec_of(r.slot.role).negative_is_fallback for r in lists) else "")
     st.caption((f"★ also in {main.slot.label}'s top {k}. " if highlight else "") +
-               "Click any recommendation to add it to the session. "
-               "Scores are each model's own: GRU4Rec's are network outputs, MostPopular's training clicks, "
-               "LastItem's co-occurrence counts, Item-KNN's similarities.")
+               "Click any recommendation to add it to the session. Scores are each model's own: "
+               f"{meanings}.{fallback_note} Choose the models shown in the sidebar.")
     charts_panel(lists, session, catalogue, exclude)
+
+
+#: model columns per row under the main list
+COLUMNS_PER_ROW = 3
+
+
+def spec_of(role: str):
+    """The registry entry of a model (a neutral one for names the registry does not know)."""
+    from sessrec.models.registry import SPECS, ModelSpec
+
+    return SPECS.get(role) or ModelSpec(role, "", role, "", "")
 
 
 CHART_VIEWS = ("Top-k scores", "Rank trajectory", "Score distribution")

@@ -1,0 +1,83 @@
+"""The Train page's pieces: the job form's defaults and one job's panel."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from sessrec.experiments import jobs
+from sessrec.ui.models import label_of
+from sessrec.ui.paths import checkpoint_root, display_path
+
+STATE_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
+
+
+def jobs_root() -> Path:
+    return checkpoint_root() / ".jobs"
+
+
+def default_params_text(dataset_name: str, model: str) -> tuple[str, str]:
+    """``(key=value lines, where they come from)``: the dataset's benchmark settings."""
+    from sessrec.experiments.training import benchmark_settings
+
+    try:
+        settings = benchmark_settings(dataset_name, [model])[0]
+    except ValueError as exc:
+        return "", f"benchmark config unreadable ({exc}); model defaults"
+    lines = [f"{key}={_text(value)}" for key, value in settings.params.items()]
+    return "\n".join(lines), settings.source
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def parse_params_text(text: str) -> dict[str, Any]:
+    """``key=value`` per line (blank lines and ``#`` comments skipped), parsed as the CLI's ``--set``."""
+    from sessrec.models.factory import parse_assignments
+
+    pairs = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return parse_assignments(pairs)
+
+
+def job_panel(view: jobs.JobView) -> None:
+    """One job: state, progress over epochs, loss per epoch, events/s, cancel, output."""
+    spec = view.spec
+    icon = STATE_ICONS.get(view.state, "•")
+    with st.container(border=True):
+        st.markdown(f"{icon} **{label_of(spec.model)}** on `{display_path(spec.dataset)}` → "
+                    f"`{display_path(spec.out)}` · {view.state}")
+        done = len(view.epochs)
+        if view.n_epochs:
+            share = min(done / view.n_epochs, 1.0) if view.state != "done" else 1.0
+            st.progress(share, text=f"epoch {done} of {view.n_epochs}")
+        elif view.state == "running":
+            st.progress(0.0, text="training (this model has no epochs to count)")
+        if view.epochs:
+            frame = pd.DataFrame(view.epochs)
+            cols = st.columns([3, 2])
+            if "loss" in frame:
+                cols[0].line_chart(frame.set_index("epoch")[["loss"]] if "epoch" in frame else frame[["loss"]],
+                                   height=160)
+            last = view.epochs[-1]
+            speed = last.get("events_per_s") or last.get("events_per_second")
+            cols[1].metric("events / s (last epoch)", f"{speed:,.0f}" if isinstance(speed, (int, float)) else "–")
+            if isinstance(last.get("loss"), (int, float)):
+                cols[1].metric("loss (last epoch)", f"{last['loss']:.4f}")
+        if view.message:
+            (st.error if view.state == "failed" else st.caption)(view.message)
+        if not view.finished:
+            st.button("Cancel", key=f"cancel_{view.job_id}", on_click=jobs.cancel_job, args=(str(view.folder),),
+                      icon=":material/stop_circle:")
+        with st.expander("Output log"):
+            st.code(jobs.output_log(view.folder) or "(nothing yet)", language=None)
+        with st.expander("Hyperparameters"):
+            st.code(json.dumps({"preset": spec.preset, **spec.params}, indent=1), language="json")

@@ -1,0 +1,108 @@
+"""The sidebar and the live pages on more than one dataset: the dataset choice sticks at the
+first click, links that name unknown datasets say so, checkpoints are matched by the
+identity of their training data (name + fingerprint), never by overlapping item ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app_support import DEMO, REPO, build_app_roots
+
+
+@pytest.fixture()
+def two_datasets(tmp_path, monkeypatch):
+    roots = build_app_roots(tmp_path)
+    twin = roots.data / "twin"
+    shutil.copytree(DEMO, twin)
+    info = json.loads((twin / "dataset.json").read_text())
+    info["name"] = "twin"
+    (twin / "dataset.json").write_text(json.dumps(info))
+    for key, value in roots.env().items():
+        monkeypatch.setenv(key, value)
+    return roots
+
+
+def open_app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    if query:
+        at.query_params.update(query)
+    return at.run()
+
+
+def selected_dataset(at: AppTest) -> str:
+    return str(at.sidebar.selectbox(key="dataset").value)
+
+
+def test_dataset_choice_sticks_at_the_first_click(two_datasets):
+    at = open_app()
+    assert selected_dataset(at).endswith("demo")
+    at.sidebar.selectbox(key="dataset").select(str(two_datasets.data / "twin")).run()
+    assert not at.exception
+    assert selected_dataset(at).endswith("twin")
+    at.run()  # the playground has written ?dataset= back: a later run must not undo the choice
+    assert selected_dataset(at).endswith("twin")
+
+
+@pytest.mark.parametrize("wanted", ["nope", "../../etc", "/abs/path"])
+def test_unknown_dataset_in_link_is_said(two_datasets, wanted):
+    at = open_app({"dataset": wanted, "session": "1001,1002"})
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning) + " ".join(w.value for w in at.sidebar.warning)
+    assert "not among the prepared datasets" in text and "session was not loaded" in text
+    assert wanted[:20] in text
+
+
+def test_repeated_session_parameter_keeps_every_value(two_datasets):
+    at = open_app({"dataset": "demo", "session": ["1001", "1002"]})
+    assert not at.exception
+    assert len([b for b in at.button if b.key and b.key.startswith("rm_")]) == 2
+
+
+def test_checkpoint_matched_by_dataset_identity(two_datasets):
+    """A twin dataset with identical items gets none of the demo's checkpoints; a checkpoint
+    written with the twin's identity is offered there; a changed training split is refused."""
+    from sessrec.data.dataset import load_dataset
+    from sessrec.models import io
+    from sessrec.models.last_item import LastItem
+
+    twin = load_dataset(two_datasets.data / "twin")
+    model = LastItem().fit(twin.train)
+    io.save_model(model, two_datasets.checkpoints / "twin" / "last_item.pt",
+                  {"dataset": "twin", "dataset_identity": twin.identity()})
+    stale = dict(twin.identity(), fingerprint="0" * 16)
+    io.save_model(model, two_datasets.checkpoints / "twin" / "stale_last_item.pt",
+                  {"dataset": "twin", "dataset_identity": stale})
+    at = open_app({"dataset": "twin"})
+    assert not at.exception
+    options = [str(o) for o in at.sidebar.selectbox(key=f"checkpoint::last_item::{two_datasets.data / 'twin'}").options]
+    assert any(o.endswith("twin/last_item.pt") for o in options)
+    assert not any("stale" in o or "/demo/" in o for o in options)
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "another version of 'twin'" in captions
+
+
+def test_fingerprint_follows_content_not_file(tmp_path):
+    from sessrec.data.dataset import load_dataset
+
+    a = load_dataset(DEMO)
+    copy = tmp_path / "copy"
+    shutil.copytree(DEMO, copy)
+    assert load_dataset(copy).fingerprint() == a.fingerprint()
+    assert a.fingerprint("train") != a.fingerprint("train_tr")
+
+
+def test_seeds_aggregate_to_mean_and_band():
+    import pandas as pd
+
+    from sessrec.ui.curves import aggregate_seeds
+
+    frame = pd.DataFrame({"Config": ["a"] * 4 + ["b"], "epoch": [1, 1, 2, 2, 1],
+                          "loss": [1.0, 3.0, 0.5, 0.5, 7.0]})
+    out = aggregate_seeds(frame, "loss").set_index(["Config", "epoch"])
+    assert out.loc[("a", 1), "mean"] == 2.0 and out.loc[("a", 1), "seeds"] == 2
+    assert out.loc[("a", 1), "upper"] - out.loc[("a", 1), "lower"] == pytest.approx(2 * 2 ** 0.5)
+    assert out.loc[("a", 2), "std"] == 0.0 and out.loc[("b", 1), "std"] == 0.0  # one seed: no band, no NaN
