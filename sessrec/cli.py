@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sessrec.errors import SessrecError
+from sessrec.errors import ParameterError, SessrecError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
 
@@ -352,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except ParameterError as exc:  # a SessrecError, but a usage error (exit 2)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except SessrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA

@@ -22,3 +22,7 @@ class ParameterError(SessrecError, ValueError):
 
 class OutputPathError(SessrecError):
     """An output location is unusable (exists as the wrong kind, escapes its folder, ...)."""
+
+
+class TrainingError(SessrecError):
+    """Training cannot go on (for example, the loss became NaN or infinite)."""
