@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any
+from typing import Any, Callable
 
 from sessrec.data.dataset import Dataset
 from sessrec.models.factory import make_model
@@ -45,14 +45,19 @@ def train_model(
     preset: str | None = None,
     split: str = "train",
     progress: bool = True,
+    callback: Callable[[Any, dict[str, Any]], bool | None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``."""
+    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
+
+    ``callback(model, epoch_record)`` runs after every epoch of a model trained by
+    epochs (GRU4Rec), e.g. to save a resumable checkpoint; returning True stops.
+    """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
     train = dataset.sessions(split)
     started = time.perf_counter()
     if name == "gru4rec":
-        model.fit(train, progress=progress)
+        model.fit(train, progress=progress, callback=(lambda record: callback(model, record)) if callback else None)
     else:
         model.fit(train)
     seconds = time.perf_counter() - started
