@@ -161,9 +161,10 @@ class GRU4Rec(BaseSessionModel):
             else:
                 final_act = "linear"
         if (loss == "cross-entropy") != (final_act == "softmax"):
+            allowed = "softmax" if loss == "cross-entropy" else "linear, tanh, relu, elu-<a>, leaky-<a>"
             raise ParameterError(
-                f"{own}: final_act = {final_act!r} does not go with loss = {loss!r} "
-                "(cross-entropy goes with the softmax final activation, and only it)"
+                f"{own}: final_act = {final_act!r} is not allowed with loss = {loss!r} (allowed: {allowed}; "
+                "cross-entropy goes with the softmax final activation, and only it)"
             )
         self.final_act = final_act
         self.hidden_act = hidden_act
