@@ -46,6 +46,7 @@ from sessrec.models.item_knn import ItemKNN
 from sessrec.models.last_item import LastItem
 from sessrec.models.popular import MostPopular
 from sessrec.models.training_state import capture_rngs, flatten_state, restore_rngs, unflatten_state
+from tests.benchmark_worker import bench_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -386,28 +387,10 @@ def test_bad_config_fails_before_the_first_run(toy, tmp_path):
     assert not (tmp_path / "res" / "toy" / "most_popular.json").exists()
 
 
-def _bench_worker(folder: str, root: str, queue, barrier) -> None:
-    """One benchmark process (spawned): both start together and runs are slowed down, so they overlap."""
-    from sessrec.data.dataset import load_dataset as load
-    from sessrec.experiments import benchmark as b
-
-    real = b.run_one
-
-    def slow(*args, **kwargs):
-        time.sleep(0.4)
-        return real(*args, **kwargs)
-
-    b.run_one = slow
-    dataset = load(folder)
-    barrier.wait(timeout=120)
-    written = b.run_benchmark(dataset, SPECS, [1], root, progress=False, log=lambda *_: None)
-    queue.put([p.name for p in written])
-
-
 def test_two_processes_on_one_folder_compute_every_run_once(toy_folder, tmp_path):
     ctx = multiprocessing.get_context("spawn")
     queue, barrier = ctx.Queue(), ctx.Barrier(2)
-    workers = [ctx.Process(target=_bench_worker, args=(str(toy_folder), str(tmp_path / "res"), queue, barrier))
+    workers = [ctx.Process(target=bench_worker, args=(str(toy_folder), str(tmp_path / "res"), SPECS, queue, barrier))
                for _ in range(2)]
     for w in workers:
         w.start()
