@@ -147,7 +147,8 @@ def run_benchmark(
                 continue
             claim, holder = try_claim(root, dataset.name, run_id)
             if claim is None:
-                log(f"skip {dataset.name}/{run_id}: claimed by {holder} (delete its .claim file if that process is gone)")
+                log(f"skip {dataset.name}/{run_id}: claimed by {holder} "
+                    "(delete its .claim file if that process is gone)")
                 continue
             with claim:
                 problem = run_problem(root, dataset.name, run_id)  # another process may have finished it meanwhile
@@ -155,7 +156,8 @@ def run_benchmark(
                     log(f"skip {dataset.name}/{run_id}: already complete")
                     continue
                 if problem != "missing":
-                    log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); running it again")
+                    log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); "
+                        "running it again")
                 log(f"run {dataset.name}/{run_id} ...")
                 record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress)
                 path = write_run(root, record, arrays)

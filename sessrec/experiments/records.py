@@ -55,8 +55,8 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
     if not isinstance(evaluation, dict):
         return "'evaluation' is missing"
     metrics = evaluation.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
-        return "'evaluation.metrics' is missing or empty"
+    if not isinstance(metrics, dict):
+        return "'evaluation.metrics' is missing"
     for key, value in metrics.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             return f"metric '{key}' is not a number"

@@ -53,7 +53,8 @@ class MostPopular(BaseSessionModel):
         model = cls(**params)
         model.item_index = item_index
         popularity = tensors["popularity"]
-        if popularity.dtype.is_complex or popularity.dtype == torch.bool or tuple(popularity.shape) != (item_index.n_items,):
+        real = not (popularity.dtype.is_complex or popularity.dtype == torch.bool)
+        if not real or tuple(popularity.shape) != (item_index.n_items,):
             raise CheckpointError(
                 f"popularity: {popularity.dtype} of shape {tuple(popularity.shape)}, "
                 f"expected real numbers of shape ({item_index.n_items},)"

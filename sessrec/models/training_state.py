@@ -139,7 +139,9 @@ def unflatten_state(tensors: dict[str, torch.Tensor], layout: Any) -> Any:
 # -- random number streams ------------------------------------------------------------
 
 
-def capture_rngs(generators: dict[str, torch.Generator] | None = None, *, global_rngs: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def capture_rngs(
+    generators: dict[str, torch.Generator] | None = None, *, global_rngs: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """States of ``generators`` (by name) and, with ``global_rngs``, of torch's, NumPy's and Python's global streams.
 
     Returns ``(tensors, meta)`` to merge into a :class:`TrainingState`; names start with ``rng.``.
@@ -156,7 +158,9 @@ def capture_rngs(generators: dict[str, torch.Generator] | None = None, *, global
     return tensors, meta
 
 
-def restore_rngs(tensors: dict[str, torch.Tensor], meta: dict[str, Any], generators: dict[str, torch.Generator] | None = None) -> None:
+def restore_rngs(
+    tensors: dict[str, torch.Tensor], meta: dict[str, Any], generators: dict[str, torch.Generator] | None = None
+) -> None:
     """Put the streams captured by :func:`capture_rngs` back (the same names must be given)."""
     wanted = sorted(generators or {})
     if wanted != sorted(meta.get("generators", [])):

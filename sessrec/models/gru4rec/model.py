@@ -171,8 +171,9 @@ class GRU4Rec(BaseSessionModel):
         self._final = _check_activation("final_act", final_act) if final_act != "softmax" else None
         self._hidden = _check_activation("hidden_act", hidden_act)
         self.batch_size = check_int("batch_size", batch_size, min=1, owner=own)
-        self.dropout_p_embed = check_float("dropout_p_embed", dropout_p_embed, min=0.0, max=1.0, max_open=True, owner=own)
-        self.dropout_p_hidden = check_float("dropout_p_hidden", dropout_p_hidden, min=0.0, max=1.0, max_open=True, owner=own)
+        probability = dict(min=0.0, max=1.0, max_open=True, owner=own)  # [0, 1)
+        self.dropout_p_embed = check_float("dropout_p_embed", dropout_p_embed, **probability)
+        self.dropout_p_hidden = check_float("dropout_p_hidden", dropout_p_hidden, **probability)
         self.learning_rate = check_float("learning_rate", learning_rate, min=0.0, min_open=True, owner=own)
         self.momentum = check_float("momentum", momentum, min=0.0, max=1.0, max_open=True, owner=own)
         self.sample_alpha = check_float("sample_alpha", sample_alpha, min=0.0, owner=own)
