@@ -170,7 +170,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import resolve_params, train_model
     from sessrec.models.factory import make_model, parse_assignments
-    from sessrec.models.io import save_model
+    from sessrec.models.io import model_class, save_model
 
     params = parse_assignments(args.set or [])
     if args.resume:
@@ -178,7 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.model:
         raise ParameterError("train: give --model NAME (or --resume CHECKPOINT)")
     make_model(args.model, resolve_params(args.model, params, args.preset))  # bad parameters fail before any work
-    if args.checkpoint_every_epoch and args.model != "gru4rec":
+    if args.checkpoint_every_epoch and not hasattr(model_class(args.model), "training_state"):
         raise ParameterError(f"--checkpoint-every-epoch: {args.model} is not trained by epochs")
     dataset = load_dataset(args.dataset)
     out = Path(args.out) if args.out else Path("checkpoints") / dataset.name / f"{args.model}.pt"
@@ -218,11 +218,13 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from sessrec.models.io import load_model, load_training_state, save_model
     from sessrec.models.validation import check_int
 
+    model = load_model(args.resume)
+    if not hasattr(model, "training_state"):
+        raise ParameterError(f"--resume: {model.name} is not trained by epochs; there is nothing to continue")
     state = load_training_state(args.resume)
     if state is None:
         raise CheckpointError(f"{args.resume}: holds weights only, no training state to resume "
                               "(checkpoints written by this version of `train` can be resumed)")
-    model = load_model(args.resume)
     if args.model and args.model != model.name:
         raise ParameterError(f"--model {args.model} does not match the checkpoint's model '{model.name}'")
     if args.preset:

@@ -756,3 +756,15 @@ def test_full_training_step_matches_autograd(loss, mode):
     out_grad = torch.cat([W["Wy"].grad, W["By"].grad.unsqueeze(1)], 1)
     expected_velocity = -model.learning_rate * out_grad / torch.sqrt(EPS + out_grad**2)
     torch.testing.assert_close(trainer.out.planes[2].double(), expected_velocity, rtol=1e-4, atol=2e-5)
+
+
+def test_resume_and_epoch_checkpoints_need_an_epoch_trained_model(toy_folder, toy, tmp_path, capsys):
+    knn = save_model(fitted("item_knn", toy), tmp_path / "knn.pt")
+    assert main(["train", "--dataset", str(toy_folder), "--model", "item_knn", "--checkpoint-every-epoch",
+                 "--out", str(tmp_path / "x.pt"), "--quiet"]) == EXIT_USAGE
+    assert main(["train", "--dataset", str(toy_folder), "--resume", str(knn), "--quiet"]) == EXIT_USAGE
+    weights_only = save_model(fitted("gru4rec", toy), tmp_path / "w.pt")
+    code = main(["train", "--dataset", str(toy_folder), "--resume", str(weights_only), "--quiet"])
+    assert code not in (EXIT_OK, EXIT_USAGE)  # a checkpoint problem (exit 3), not a usage error
+    assert "no training state" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()

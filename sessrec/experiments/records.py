@@ -48,7 +48,7 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
     """What makes ``record`` not a usable run record, or ``None`` when it is one."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    for key in ("run_id", "dataset", "label", "model", "ranks_file"):
+    for key in ("run_id", "dataset", "model", "ranks_file"):
         if not isinstance(record.get(key), str) or not record.get(key):
             return f"'{key}' is missing or not a string"
     evaluation = record.get("evaluation")
