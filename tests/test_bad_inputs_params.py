@@ -302,8 +302,10 @@ def test_intact_checkpoints_still_load_and_score(toy, tmp_path):
 
 
 def test_training_stops_with_a_clear_error_when_the_loss_is_not_finite(toy):
+    model = small_gru(loss="bpr-max", learning_rate=1e30)
     with pytest.raises(TrainingError, match=r"loss became nan in epoch 1, minibatch \d+"):
-        small_gru(loss="bpr-max", learning_rate=1e30).fit(toy.train, progress=False)
+        model.fit(toy.train, progress=False)
+    assert not model.is_fitted  # nothing half-trained to save or serve
 
 
 def test_training_state_with_non_finite_values_is_refused(toy, tmp_path):

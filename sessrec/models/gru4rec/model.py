@@ -313,9 +313,7 @@ class GRU4Rec(BaseSessionModel):
                     f"gru4rec: n_epochs = {self.n_epochs} is not allowed when resuming: the checkpoint has "
                     f"{resume.epoch} epochs done (allowed: n_epochs > {resume.epoch})"
                 )
-        self.item_index = item_index
-        items = self.item_index.to_index(train.items)
-        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
+        items = item_index.to_index(train.items)
         schedule = session_parallel_schedule(
             train.offsets, items, self.batch_size, min_width=2 if self.n_sample == 0 else 1
         )
@@ -324,6 +322,8 @@ class GRU4Rec(BaseSessionModel):
                 "gru4rec: nothing to train on: no session with two or more events"
                 + (" (with n_sample = 0, at least two such sessions)" if self.n_sample == 0 else "")
             )
+        self.item_index = item_index
+        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
         generator = torch.Generator().manual_seed(self.seed)
         if resume is None:
             trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator)
@@ -340,12 +340,14 @@ class GRU4Rec(BaseSessionModel):
         threads_before = torch.get_num_threads()
         if self.n_threads:
             torch.set_num_threads(self.n_threads)
+        installed = resume is not None  # the model holds a consistent set of weights
         try:
             for epoch in range(first_epoch, self.n_epochs + 1):
                 record = trainer.run_epoch(schedule, epoch, progress)
                 self._epochs_done = epoch
                 if valid is not None or callback is not None:  # they may use the model as it is now
                     self._set_weights(trainer.weights())
+                    installed = True
                 if valid is not None:
                     record.update(self._validate(valid))
                 self.training_log.append(record)
@@ -357,6 +359,11 @@ class GRU4Rec(BaseSessionModel):
                     )
                 if callback is not None and callback(record):
                     break
+        except BaseException:
+            if not installed:  # a failed first fit leaves an unfitted model, not a half-built one
+                self.item_index = ItemIndex(np.zeros(0, np.int64))
+                self._trainer = None
+            raise
         finally:
             torch.set_num_threads(threads_before)
         self._set_weights(trainer.weights())
