@@ -182,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ParameterError(f"--checkpoint-every-epoch: {args.model} is not trained by epochs")
     dataset = load_dataset(args.dataset)
     out = Path(args.out) if args.out else Path("checkpoints") / dataset.name / f"{args.model}.pt"
-    callback = _epoch_saver(out, dataset, args) if args.checkpoint_every_epoch else None
+    callback = _epoch_saver(out, dataset, args, args.split) if args.checkpoint_every_epoch else None
     model, meta = train_model(dataset, args.model, params=params, preset=args.preset, split=args.split,
                               progress=not args.quiet, callback=callback)
     save_model(model, out, meta, training_state=_training_state_of(model))
@@ -195,12 +195,12 @@ def _training_state_of(model: Any) -> Any:
     return model.training_state() if hasattr(model, "training_state") else None
 
 
-def _epoch_saver(out: Path, dataset: Any, args: argparse.Namespace):
+def _epoch_saver(out: Path, dataset: Any, args: argparse.Namespace, split: str):
     """A ``(model, epoch record)`` callback that saves weights + training state after every epoch (atomically)."""
     from sessrec.models.io import save_model
 
     def save(model: Any, record: dict[str, Any]) -> None:
-        meta = {"dataset": dataset.name, "dataset_path": str(dataset.path), "train_split": args.split,
+        meta = {"dataset": dataset.name, "dataset_path": str(dataset.path), "train_split": split,
                 "training_log": list(model.training_log), "preset": args.preset, "partial": True}
         save_model(model, out, meta, training_state=model.training_state())
         if not args.quiet:
@@ -242,8 +242,9 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
     split = model.checkpoint_meta.get("train_split", args.split)
     dataset = load_dataset(args.dataset)
     out = Path(args.out) if args.out else Path(args.resume)
-    saver = _epoch_saver(out, dataset, args) if args.checkpoint_every_epoch else None
-    print(f"resuming {args.resume} after epoch {state.epoch} of {model.n_epochs}", file=sys.stderr)
+    saver = _epoch_saver(out, dataset, args, split) if args.checkpoint_every_epoch else None
+    if not args.quiet:
+        print(f"resuming {args.resume} after epoch {state.epoch} of {model.n_epochs}", file=sys.stderr)
     started = _time.perf_counter()
     model.fit(dataset.sessions(split), progress=not args.quiet, resume=state,
               callback=(lambda record: saver(model, record)) if saver else None)
