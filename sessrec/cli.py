@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sessrec.errors import OutputPathError, ParameterError, SessrecError, clip, quote
+from sessrec.errors import (CheckpointError, OutputPathError, ParameterError, SessrecError, TrainingError, clip,
+                            quote)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATA = 0, 1, 2, 3
 
@@ -37,6 +38,46 @@ SHARED_DATASETS: dict[str, dict[str, Any]] = {
                    "train_tr": "yoochoose-clicks-100k_train_tr.txt.gz", "valid": "yoochoose-clicks-100k_train_valid.txt.gz",
                    "min_position": 1, "description": "YOOCHOOSE clicks extract, session-rec preprocessing (about a week)"},
 }
+
+
+# -- option types: a bad number is a usage error (exit 2) naming the allowed range ---------
+
+
+def int_at_least(low: int):
+    """argparse ``type=``: an integer ``>= low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an integer (allowed: an integer >= {low})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed (allowed: an integer >= {low})")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number ``> 0``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number (allowed: a finite number > 0)") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text[:40]} is not allowed (allowed: a finite number > 0)")
+    return value
+
+
+def check_min_position(min_position: int, test: Any, split: str) -> None:
+    """Refuse a ``min_position`` that leaves no event of ``test`` to evaluate (NaN metrics otherwise)."""
+    longest = int(test.lengths.max()) if test.n_sessions else 0
+    if min_position < 1 or min_position >= longest:
+        raise ParameterError(
+            f"--min-position {min_position} is not allowed: the longest {split} session has {longest} events, "
+            f"so no event would be evaluated (allowed: 1 to {max(longest - 1, 1)})"
+        )
 
 
 def _print_stats(info: dict[str, Any]) -> None:
@@ -210,34 +251,113 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import benchmark_settings, train_model
-    from sessrec.models.factory import model_names, parse_assignments
-    from sessrec.models.io import save_model
+    from sessrec.experiments.training import benchmark_settings, resolve_params, train_model
+    from sessrec.models.factory import make_model, model_names, parse_assignments
+    from sessrec.models.io import model_class, save_model
 
-    dataset = load_dataset(args.dataset)
+    params = parse_assignments(args.set or [])
+    if args.resume:
+        return _resume_training(args, params)
     if args.all:
-        if args.out or args.set or args.preset:
-            raise ValueError("--all trains every model at the dataset's benchmark settings: "
-                             "--out, --set and --preset go with --model")
-        folder = Path(args.checkpoints) / dataset.name
-        check_output_dir(folder, "--checkpoints")
+        if args.model or args.out or args.set or args.preset or args.checkpoint_every_epoch:
+            raise ParameterError("--all trains every model at the dataset's benchmark settings: --model, --out, "
+                                 "--set, --preset and --checkpoint-every-epoch go with --model")
+        dataset = load_dataset(args.dataset)
+        folder = check_output_dir(Path(args.checkpoints) / dataset.name, "--checkpoints")
         plan = benchmark_settings(dataset.name, model_names(), args.config_dir)
+        for settings in plan:  # every configuration builds before the first training starts
+            make_model(settings.model, resolve_params(settings.model, settings.params, settings.preset))
         print(f"training {len(plan)} models on {dataset.name} -> {folder}/")
         for settings in plan:
             model, meta = train_model(dataset, settings.model, params=settings.params, preset=settings.preset,
                                       split=args.split, progress=not args.quiet)
-            out = save_model(model, folder / f"{settings.model}.pt", meta)
+            out = save_model(model, folder / f"{settings.model}.pt", meta, training_state=_training_state_of(model))
             print(f"{settings.model:>14}: {meta['train_seconds']:7.1f} s  -> {out}  (settings: {settings.source})")
         return EXIT_OK
     if not args.model:
-        raise ValueError("train needs --model NAME or --all")
-    params = parse_assignments(args.set or [])
-    # the dataset name is validated on load, so the default path stays under checkpoints/
+        raise ParameterError("train: give --model NAME, --all, or --resume CHECKPOINT")
+    make_model(args.model, resolve_params(args.model, params, args.preset))  # bad parameters fail before any work
+    if args.checkpoint_every_epoch and not hasattr(model_class(args.model), "training_state"):
+        raise ParameterError(f"--checkpoint-every-epoch: {args.model} is not trained by epochs")
+    dataset = load_dataset(args.dataset)
+    # the dataset name is validated on load, so the default path stays under the checkpoint root
     out = Path(args.out) if args.out else Path(args.checkpoints) / dataset.name / f"{args.model}.pt"
     check_output_file(out, "--out" if args.out else "checkpoint path")
+    callback = _epoch_saver(out, dataset, args, args.split) if args.checkpoint_every_epoch else None
     model, meta = train_model(dataset, args.model, params=params, preset=args.preset, split=args.split,
-                              progress=not args.quiet)
-    save_model(model, out, meta)
+                              progress=not args.quiet, callback=callback)
+    save_model(model, out, meta, training_state=_training_state_of(model))
+    print(f"saved {out}")
+    return EXIT_OK
+
+def _training_state_of(model: Any) -> Any:
+    """The model's training state when it has one (GRU4Rec), so the checkpoint can be resumed."""
+    return model.training_state() if hasattr(model, "training_state") else None
+
+
+def _epoch_saver(out: Path, dataset: Any, args: argparse.Namespace, split: str):
+    """A ``(model, epoch record)`` callback that saves weights + training state after every epoch (atomically)."""
+    from sessrec.models.io import save_model
+
+    def save(model: Any, record: dict[str, Any]) -> None:
+        meta = {"dataset": dataset.name, "dataset_identity": dataset.identity(split),
+                "dataset_path": str(dataset.path), "train_split": split,
+                "training_log": list(model.training_log), "preset": args.preset, "partial": True}
+        save_model(model, out, meta, training_state=model.training_state())
+        if not args.quiet:
+            print(f"saved {out} after epoch {record['epoch']}", file=sys.stderr)
+
+    return save
+
+
+def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """``train --resume CHECKPOINT``: continue the training stored with the checkpoint."""
+    import time as _time
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.training import machine_description
+    from sessrec.models.io import load_model, load_training_state, save_model
+    from sessrec.models.validation import check_int
+
+    model = load_model(args.resume)
+    if not hasattr(model, "training_state"):
+        raise ParameterError(f"--resume: {model.name} is not trained by epochs; there is nothing to continue")
+    state = load_training_state(args.resume)
+    if state is None:
+        raise CheckpointError(f"{args.resume}: holds weights only, no training state to resume "
+                              "(checkpoints written by this version of `train` can be resumed)")
+    if args.model and args.model != model.name:
+        raise ParameterError(f"--model {args.model} does not match the checkpoint's model '{model.name}'")
+    if args.preset:
+        raise ParameterError("--preset cannot be combined with --resume (the checkpoint holds the parameters)")
+    other = sorted(set(params) - {"n_epochs", "n_threads"})
+    if other:
+        raise ParameterError(f"--resume: only n_epochs and n_threads can be changed, not {', '.join(other)}")
+    if "n_epochs" in params:
+        model.n_epochs = check_int("n_epochs", params["n_epochs"], min=state.epoch + 1, owner=model.name)
+    if "n_threads" in params:
+        model.n_threads = check_int("n_threads", params["n_threads"], min=1, owner=model.name)
+    if state.epoch >= model.n_epochs:
+        raise ParameterError(f"{args.resume}: all {model.n_epochs} epochs are done; "
+                             f"raise them with --set n_epochs=N (allowed: N > {state.epoch})")
+    split = model.checkpoint_meta.get("train_split", args.split)
+    dataset = load_dataset(args.dataset)
+    out = Path(args.out) if args.out else Path(args.resume)
+    saver = _epoch_saver(out, dataset, args, split) if args.checkpoint_every_epoch else None
+    if not args.quiet:
+        print(f"resuming {args.resume} after epoch {state.epoch} of {model.n_epochs}", file=sys.stderr)
+    started = _time.perf_counter()
+    model.fit(dataset.sessions(split), progress=not args.quiet, resume=state,
+              callback=(lambda record: saver(model, record)) if saver else None)
+    meta = {
+        "dataset": dataset.name, "dataset_identity": dataset.identity(split), "dataset_path": str(dataset.path),
+        "dataset_statistics": dataset.info.get("splits", {}), "train_split": split,
+        "preset": model.checkpoint_meta.get("preset"),
+        "train_seconds": float(model.checkpoint_meta.get("train_seconds", 0.0)) + _time.perf_counter() - started,
+        "training_log": list(model.training_log), "machine": machine_description(),
+        "resumed_from": {"path": str(args.resume), "epoch": state.epoch},
+    }
+    save_model(model, out, meta, training_state=model.training_state())
     print(f"saved {out}")
     return EXIT_OK
 
@@ -260,7 +380,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     test = dataset.sessions(test_split)
     train = dataset.sessions(train_split)
     check_known_items(test.items, train.items, f"{dataset.path}: {test_split} split", train_split)
-    min_position = args.min_position or dataset.min_position
+    min_position = dataset.min_position if args.min_position is None else args.min_position
+    check_min_position(min_position, test, test_split)
     models = []
     for path in args.checkpoint or []:
         models.append((Path(path).stem, load_model(path)))
@@ -311,27 +432,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.benchmark import BASELINE_SPECS, load_specs, run_benchmark
-    from sessrec.experiments.records import aggregate, load_run_records, metrics_table
+    from sessrec.experiments.benchmark import BASELINE_SPECS, load_specs, run_benchmark, validate_specs
+    from sessrec.experiments.records import aggregate, load_run_records, metrics_table, write_summary
 
     from sessrec.data.dataset import check_known_items
 
     check_output_dir(args.out, "--out")
-    dataset = load_dataset(args.dataset)
-    # the name was validated on load: records go to <out>/<name>/, never elsewhere
-    check_output_dir(Path(args.out) / dataset.name, "--out")
     specs = load_specs(args.config) if args.config else list(BASELINE_SPECS)
     if args.only:
         specs = [s for s in specs if s.label in set(args.only)]
         if not specs:
             raise ParameterError(f"--only {args.only}: no such labels in the config")
     _check_labels(specs, args.config)
+    validate_specs(specs)  # every configuration builds before the first run starts
+    dataset = load_dataset(args.dataset)
+    # the name was validated on load: records go to <out>/<name>/, never elsewhere
+    check_output_dir(Path(args.out) / dataset.name, "--out")
     check_known_items(dataset.test.items, dataset.train.items, f"{dataset.path}: test split")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
     records = load_run_records(args.out)
-    summary_path = Path(args.out) / "summary.csv"
-    aggregate(metrics_table(records)).to_csv(summary_path, index=False, float_format="%.6f")
+    summary_path = write_summary(args.out, records)
     print(f"wrote {summary_path} (mean, std and number of seeds of every metric over all run records)")
     table = aggregate(metrics_table([r for r in records if r.get("dataset") == dataset.name]))
     summary = table[table["k"] == 20].pivot_table(index="label", columns="metric", values="mean")
@@ -388,12 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     raw.add_argument("--input", required=True, help="the raw file (.csv/.dat, optionally .gz)")
     raw.add_argument("--out", required=True, help="output folder, e.g. data/retailrocket_raw")
     raw.add_argument("--name", help="dataset name (default: folder name)")
-    raw.add_argument("--test-days", type=float, default=1.0, help="last N days form the test set (default 1)")
-    raw.add_argument("--valid-days", type=float, default=1.0, help="last N days of train form the validation set")
-    raw.add_argument("--min-item-support", type=int, default=5)
-    raw.add_argument("--min-session-length", type=int, default=2)
-    raw.add_argument("--session-gap", type=float, default=1800.0, help="RetailRocket: seconds between sessions")
-    raw.add_argument("--min-position", type=int, default=1, help="first predicted position in evaluation")
+    raw.add_argument("--test-days", type=positive_float, default=1.0, help="last N days form the test set (default 1)")
+    raw.add_argument("--valid-days", type=positive_float, default=1.0, help="last N days of train form the validation set")
+    raw.add_argument("--min-item-support", type=int_at_least(1), default=5)
+    raw.add_argument("--min-session-length", type=int_at_least(2), default=2)
+    raw.add_argument("--session-gap", type=positive_float, default=1800.0, help="RetailRocket: seconds between sessions")
+    raw.add_argument("--min-position", type=int_at_least(1), default=1, help="first predicted position in evaluation")
     raw.set_defaults(func=cmd_prepare_raw)
 
     split = prep_sub.add_parser("split", help="already split session files (GRU4Rec TSV or benchmark TSV)")
@@ -404,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--out", required=True)
     split.add_argument("--name")
     split.add_argument("--description")
-    split.add_argument("--min-position", type=int, default=1)
+    split.add_argument("--min-position", type=int_at_least(1), default=1)
     for flag in ("--sep", "--session-col", "--item-col", "--time-col", "--pos-col"):
         split.add_argument(flag, help="override auto-detection")
     split.set_defaults(func=cmd_prepare_split)
@@ -420,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate the synthetic demo dataset and its checkpoints")
     demo.add_argument("--out", default="data/demo")
     demo.add_argument("--checkpoints", default="checkpoints/demo")
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--seed", type=int_at_least(0), default=42)
     demo.add_argument("--no-models", action="store_true", help="only the data, no checkpoints")
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(func=cmd_demo)
@@ -434,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")
     train.add_argument("--dataset", required=True, help="prepared dataset folder, e.g. data/rsc15_100k")
-    which = train.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", help="registry name of the model to train (see `python -m sessrec models`)")
+    which = train.add_mutually_exclusive_group()
+    which.add_argument("--model", help="registry name of the model to train (see `python -m sessrec models`); "
+                       "required unless --all or --resume")
     which.add_argument("--all", action="store_true",
                        help="train every registered model at the dataset's benchmark settings "
                             "(benchmarks/<dataset>.json; model defaults where it has none) into "
@@ -447,7 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="hyperparameters, e.g. loss=bpr-max layers=100")
     train.add_argument("--split", default="train", choices=["train", "train_tr"],
                        help="training split (default: train; train_tr is the tuning split)")
-    train.add_argument("--out", help="checkpoint path (default: <checkpoints>/<dataset>/<model>.pt)")
+    train.add_argument("--out", help="checkpoint path (default: <checkpoints>/<dataset>/<model>.pt; "
+                       "with --resume: the resumed file)")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue the training saved in CHECKPOINT (same dataset; --set n_epochs=N to extend)")
+    train.add_argument("--checkpoint-every-epoch", action="store_true",
+                       help="save weights + training state to --out after every epoch (resumable)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=cmd_train)
 
@@ -457,8 +584,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", nargs="*", help="models to fit on the train split first (baselines)")
     ev.add_argument("--split", default="test", choices=["test", "valid"])
     ev.add_argument("--tie-mode", default="standard", choices=["standard", "conservative", "median"])
-    ev.add_argument("--min-position", type=int, help="default: the dataset's protocol")
-    ev.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10, 20])
+    ev.add_argument("--min-position", type=int_at_least(1), help="default: the dataset's protocol")
+    ev.add_argument("--ks", type=int_at_least(1), nargs="+", default=[1, 5, 10, 20])
     ev.add_argument("--out", help="results file (.json or .csv)")
     ev.add_argument("--ranks", help="also write per-event ranks (.npz) for significance tests")
     ev.add_argument("--quiet", action="store_true")
@@ -467,8 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dataset", required=True)
     bench.add_argument("--config", help="JSON file listing the models (default: the three baselines)")
     bench.add_argument("--only", nargs="*", help="run only these labels of the config")
-    bench.add_argument("--seeds", type=int, default=3, help="seeds per seeded model (default 3)")
-    bench.add_argument("--first-seed", type=int, default=1)
+    bench.add_argument("--seeds", type=int_at_least(1), default=3, help="seeds per seeded model (default 3)")
+    bench.add_argument("--first-seed", type=int_at_least(0), default=1)
     bench.add_argument("--tie-mode", default="standard", choices=["standard", "conservative", "median"])
     bench.add_argument("--out", default="results", help="results root")
     bench.add_argument("--quiet", action="store_true")
@@ -478,12 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--model", default="gru4rec")
     sweep.add_argument("--space", required=True, help="JSON parameter space (see sweeps/)")
     sweep.add_argument("--fixed", nargs="*", metavar="KEY=VALUE", help="parameters held fixed")
-    sweep.add_argument("--n-trials", type=int, default=20, help="trials run by THIS worker")
+    sweep.add_argument("--n-trials", type=int_at_least(1), default=20, help="trials run by THIS worker")
     sweep.add_argument("--storage", default="sqlite:///results/sweeps.db",
                        help="Optuna storage URL: sqlite:///file.db or postgresql://user:pass@host/db")
     sweep.add_argument("--study", help="study name (default <dataset>-<model>); same name = shared study")
     sweep.add_argument("--metric", default="mrr@20")
-    sweep.add_argument("--seed", type=int, help="sampler seed")
+    sweep.add_argument("--seed", type=int_at_least(0), help="sampler seed")
     sweep.add_argument("--quiet", action="store_true")
     sweep.set_defaults(func=cmd_sweep)
     return parser
@@ -503,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ParameterError, OutputPathError) as exc:  # before SessrecError: both are subclasses
         return _fail(exc, EXIT_USAGE)
+    except TrainingError as exc:  # training diverged (non-finite loss): not the input's fault as such
+        return _fail(exc, EXIT_FAILURE)
     except SessrecError as exc:  # DataFormatError, CheckpointError: the input is wrong
         return _fail(exc, EXIT_DATA)
     except ValueError as exc:  # parameters checked by plain ValueError (model factory, configs)

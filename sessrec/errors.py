@@ -48,3 +48,7 @@ def clip(message: str, limit: int = MESSAGE_LIMIT) -> str:
     if len(message) <= limit:
         return message
     return f"{message[:limit]}... [message cut: {len(message):,} characters in all]"
+
+
+class TrainingError(SessrecError):
+    """Training cannot go on (for example, the loss became NaN or infinite)."""

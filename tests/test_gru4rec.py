@@ -298,8 +298,14 @@ def test_training_step_touches_only_used_item_rows(train_sessions: Sessions, mom
 # session-parallel batching
 
 
-def official_style_batches(offsets: np.ndarray, items: np.ndarray, batch_size: int) -> list[tuple[list, list, list]]:
-    """Direct simulation: every slot advances one event per minibatch, finished slots take the next session."""
+def official_style_batches(
+    offsets: np.ndarray, items: np.ndarray, batch_size: int
+) -> list[tuple[list, list, list, list]]:
+    """Direct simulation: every slot advances one event per minibatch, finished slots take the next session.
+
+    Each minibatch is ``(inputs, targets, fresh, sessions)``: ``sessions`` says which
+    session each row reads, ``fresh`` whether the row starts it.
+    """
     lengths = np.diff(offsets)
     order = [s for s in range(len(lengths)) if lengths[s] >= 2]
     slots = [[order[i], 0] for i in range(min(batch_size, len(order)))]  # (session, position)
@@ -308,7 +314,7 @@ def official_style_batches(offsets: np.ndarray, items: np.ndarray, batch_size: i
     while slots:
         xs = [int(items[offsets[s] + p]) for s, p in slots]
         ts = [int(items[offsets[s] + p + 1]) for s, p in slots]
-        out.append((xs, ts, list(fresh)))
+        out.append((xs, ts, list(fresh), [s for s, _ in slots]))
         fresh = [False] * len(slots)
         survivors, new_fresh = [], []
         for i, (s, p) in enumerate(slots):
@@ -331,14 +337,25 @@ def test_schedule_matches_direct_simulation() -> None:
     sched = session_parallel_schedule(offsets, items, batch_size=4)
     expected = official_style_batches(offsets, items, 4)
     assert sched.n_batches == len(expected)
-    hidden_rows = list(range(4))  # which slot each row's hidden state came from
-    for k, (xs, ts, fresh) in enumerate(expected):
+    # follow the hidden states as training does: row i of the state tensor belongs to the
+    # session row i read in the previous minibatch; `keep` drops the rows of finished slots
+    state_sessions: list[int] = []
+    n_kept = 0
+    for k, (xs, ts, fresh, sessions) in enumerate(expected):
         lo, hi = sched.bounds[k], sched.bounds[k + 1]
         assert sched.inputs[lo:hi].tolist() == xs
         assert sched.targets[lo:hi].tolist() == ts
         assert (sched.carry[lo:hi] == 0).tolist() == fresh
         if k in sched.keep:
-            hidden_rows = [hidden_rows[i] for i in sched.keep[k].tolist()]
+            state_sessions = [state_sessions[i] for i in sched.keep[k].tolist()]
+            n_kept += 1
+        if k > 0:
+            assert len(state_sessions) == len(sessions)
+            for row, (session, new) in enumerate(zip(sessions, fresh)):
+                if not new:  # a carried-on row must find its own session's state
+                    assert state_sessions[row] == session, (k, row)
+        state_sessions = sessions
+    assert n_kept > 0  # the batch did narrow, so `keep` was exercised
     assert sched.n_events == int((lengths[lengths >= 2] - 1).sum())
 
 
@@ -495,6 +512,7 @@ def test_score_buffers_are_reused_only_when_released() -> None:
     pool = ScoreBuffers()
     rows, cols = 64, ScoreBuffers.MIN_BYTES // (4 * 64)
     a = pool.empty(rows, cols)
+    ptr_a = a.data_ptr()
     a.fill_(1.0)
     view = a[3]
     del a
@@ -502,10 +520,11 @@ def test_score_buffers_are_reused_only_when_released() -> None:
     b.fill_(2.0)
     assert float(view[0]) == 1.0
     ptr_b = b.data_ptr()
+    assert ptr_b != ptr_a
     del view, b
-    c = pool.empty(rows, cols)
-    assert c.data_ptr() in {ptr_b} or len(pool._arrays) == 2
-    d = pool.empty(rows, cols)
-    assert d.data_ptr() != c.data_ptr()
+    c = pool.empty(rows, cols)  # both buffers are free again: the first one is lent first
+    assert c.data_ptr() == ptr_a and len(pool._arrays) == 2
+    d = pool.empty(rows, cols)  # the first is taken by c, so the second
+    assert d.data_ptr() == ptr_b and len(pool._arrays) == 2
     small = pool.empty(2, 3)
     assert small.shape == (2, 3)

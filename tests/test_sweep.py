@@ -6,7 +6,9 @@ import optuna
 import pandas as pd
 
 from sessrec.data.dataset import load_dataset, write_dataset
+from sessrec.evaluation import evaluate
 from sessrec.experiments.sweep import load_space, run_sweep
+from sessrec.experiments.training import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,7 +17,9 @@ def toy_dataset(folder: Path):
     rows = [(s, item, s * 10 + p) for s in range(60) for p, item in enumerate([s % 5, 5 + s % 3, 8 + s % 2])]
     frame = pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time"]).astype({"Time": float})
     early, late = frame[frame["SessionId"] < 40], frame[frame["SessionId"] >= 40]
-    write_dataset(folder, {"train": frame, "test": late, "train_tr": early, "valid": late}, name="toy")
+    # the test sessions run backwards: a sweep scored on them would see other numbers
+    backwards = late.assign(Time=late["SessionId"] * 10 + (late["SessionId"] * 10 + 2 - late["Time"]) % 10)
+    write_dataset(folder, {"train": frame, "test": backwards, "train_tr": early, "valid": late}, name="toy")
     return load_dataset(folder)
 
 
@@ -26,6 +30,19 @@ def test_sweep_maximises_on_the_validation_split(tmp_path):
     assert len(study.trials) == 3
     assert set(study.best_params) == {"lambda_", "alpha"}
     assert "recall@20" in study.best_trial.user_attrs["metrics"]
+    # the trials were scored on the validation split (train_tr -> valid), not on test
+    best = study.best_trial
+    model, _ = train_model(dataset, "item_knn", params=best.params, split="train_tr", progress=False)
+    on_valid = evaluate(model, dataset.sessions("valid"), min_position=dataset.min_position, beyond_accuracy=False)
+    on_test = evaluate(model, dataset.test, min_position=dataset.min_position, beyond_accuracy=False)
+    assert best.value == on_valid.metrics["mrr@20"]
+    assert best.user_attrs["metrics"]["recall@20"] == on_valid.metrics["recall@20"]
+    assert on_test.metrics["mrr@20"] != on_valid.metrics["mrr@20"]  # so the check above can tell them apart
+    assert best.user_attrs["split"] == "valid"
+    # ... and trained on train_tr: the full train split gives other scores on valid
+    full, _ = train_model(dataset, "item_knn", params=best.params, split="train", progress=False)
+    assert evaluate(full, dataset.sessions("valid"), min_position=dataset.min_position,
+                    beyond_accuracy=False).metrics["mrr@20"] != best.value
 
 
 def test_two_worker_processes_share_one_study_without_losing_trials(tmp_path):

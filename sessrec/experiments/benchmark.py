@@ -2,7 +2,10 @@
 
 Runs are independent and written atomically (see :mod:`sessrec.experiments.records`);
 re-running the same command skips the runs already complete, so an interrupted
-benchmark resumes where it stopped. Deterministic models (the baselines) run once.
+benchmark resumes where it stopped; a record that is damaged or incomplete is reported
+and run again. Deterministic models (the baselines) run once. Several processes (or
+machines sharing the folder) can work on one results folder: each run is claimed
+first (:mod:`sessrec.experiments.claims`), so none is computed twice.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import numpy as np
 
 from sessrec.data.dataset import Dataset
 from sessrec.evaluation import evaluate
-from sessrec.experiments.records import is_complete, write_run
+from sessrec.errors import ParameterError
+from sessrec.experiments.claims import try_claim
+from sessrec.experiments.records import run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model
 from sessrec.models.io import library_versions
 
@@ -63,6 +68,17 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
     if len(set(labels)) != len(labels):
         raise ValueError(f"{path}: labels must be unique ({labels})")
     return specs
+
+
+def validate_specs(specs: list[ModelSpec]) -> None:
+    """Build every configuration once (unfitted) so a bad parameter fails before the first run."""
+    from sessrec.models.factory import make_model
+
+    for spec in specs:
+        try:
+            make_model(spec.model, resolve_params(spec.model, spec.params, spec.preset))
+        except ValueError as exc:  # ParameterError included
+            raise ParameterError(f"benchmark config '{spec.label}': {exc}") from exc
 
 
 def run_one(
@@ -115,17 +131,36 @@ def run_benchmark(
     progress: bool = True,
     log=print,
 ) -> list[Path]:
-    """Run every spec (seeded ones once per seed), skipping complete runs."""
+    """Run every spec (seeded ones once per seed), skipping complete runs and runs claimed by others.
+
+    Returns the records this process wrote. A damaged record is reported (``warning:``)
+    and run again; a run another live process has claimed is left to it.
+    """
+    validate_specs(specs)
     written = []
     for spec in specs:
         for seed in (seeds if spec.seeded else [None]):
             run_id = spec.run_id(seed)
-            if is_complete(root, dataset.name, run_id):
+            problem = run_problem(root, dataset.name, run_id)
+            if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
                 continue
-            log(f"run {dataset.name}/{run_id} ...")
-            record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress)
-            path = write_run(root, record, arrays)
+            claim, holder = try_claim(root, dataset.name, run_id)
+            if claim is None:
+                log(f"skip {dataset.name}/{run_id}: claimed by {holder} "
+                    "(delete its .claim file if that process is gone)")
+                continue
+            with claim:
+                problem = run_problem(root, dataset.name, run_id)  # another process may have finished it meanwhile
+                if problem is None:
+                    log(f"skip {dataset.name}/{run_id}: already complete")
+                    continue
+                if problem != "missing":
+                    log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); "
+                        "running it again")
+                log(f"run {dataset.name}/{run_id} ...")
+                record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress)
+                path = write_run(root, record, arrays)
             m = record["evaluation"]["metrics"]
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
                 f"train {record['train_seconds']:.1f} s  eval {record['evaluation']['seconds']:.1f} s  -> {path}")

@@ -227,7 +227,7 @@ def run_worker(folder: str | Path) -> int:
     signal.signal(signal.SIGTERM, on_term)
     _write_json(folder / "status.json", status)
 
-    def on_epoch(record: dict[str, Any]) -> bool:
+    def on_epoch(model: Any, record: dict[str, Any]) -> bool:  # noqa: ARG001
         with open(folder / "epochs.jsonl", "a") as handle:
             handle.write(json.dumps({k: v for k, v in record.items() if isinstance(v, (int, float, str))}) + "\n")
         return False

@@ -6,8 +6,10 @@ Layout under a results root (default ``results/``)::
     results/<dataset>/<run_id>.ranks.npz   per-event ranks, positions, targets (no pickles)
     results/reference_numbers.csv          published numbers with their sources
 
-A run is complete when its JSON exists: the ranks are written first and the JSON last,
-both atomically, so an interrupted benchmark never leaves a record that looks complete.
+A run is complete when its JSON is a valid run record (:func:`record_problem`) and its
+ranks file loads with as many events as the record says: the ranks are written first
+and the JSON last, both atomically. A file that fails these checks (cut short by a full
+disk, edited by hand, copied half-way) is reported and the run is done again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -41,8 +44,55 @@ def record_path(root: str | Path, dataset: str, run_id: str) -> Path:
     return Path(root) / dataset / f"{run_id}.json"
 
 
+def record_problem(record: Any, path: Path | None = None) -> str | None:
+    """What makes ``record`` not a usable run record, or ``None`` when it is one."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key in ("run_id", "dataset", "model", "ranks_file"):
+        if not isinstance(record.get(key), str) or not record.get(key):
+            return f"'{key}' is missing or not a string"
+    evaluation = record.get("evaluation")
+    if not isinstance(evaluation, dict):
+        return "'evaluation' is missing"
+    metrics = evaluation.get("metrics")
+    if not isinstance(metrics, dict):
+        return "'evaluation.metrics' is missing"
+    for key, value in metrics.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"metric '{key}' is not a number"
+    if path is not None and (record["run_id"] != path.stem or record["dataset"] != path.parent.name):
+        return f"run_id/dataset ({record['dataset']}/{record['run_id']}) do not match the file name"
+    if path is not None and not path.with_name(record["ranks_file"]).is_file():
+        return f"its ranks file {record['ranks_file']} is missing"
+    return None
+
+
+def run_problem(root: str | Path, dataset: str, run_id: str) -> str | None:
+    """Why the run is not complete (``"missing"`` when never written), or ``None`` when it is."""
+    path = record_path(root, dataset, run_id)
+    if not path.is_file():
+        return "missing"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"unreadable record ({type(exc).__name__})"
+    problem = record_problem(record, path)
+    if problem is not None:
+        return problem
+    try:
+        with np.load(path.with_name(record["ranks_file"]), allow_pickle=False) as data:
+            n_ranks = len(data["ranks"])
+    except Exception as exc:  # zipfile, numpy and OS errors alike mean: not usable
+        return f"unreadable ranks file ({type(exc).__name__})"
+    n_events = record["evaluation"].get("n_events")
+    if isinstance(n_events, int) and n_events != n_ranks:
+        return f"ranks file has {n_ranks} events, the record {n_events}"
+    return None
+
+
 def is_complete(root: str | Path, dataset: str, run_id: str) -> bool:
-    return record_path(root, dataset, run_id).is_file()
+    """True when the run's record and ranks are both there and valid (see :func:`run_problem`)."""
+    return run_problem(root, dataset, run_id) is None
 
 
 def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
@@ -78,13 +128,23 @@ def load_run_records(root: str | Path = "results") -> list[dict[str, Any]]:
     for path in sorted(Path(root).glob("*/*.json")):
         try:
             record = json.loads(path.read_text())
-            if not isinstance(record, dict) or "run_id" not in record or "evaluation" not in record:
-                raise ValueError("not a run record (needs run_id and evaluation)")
+            problem = record_problem(record, path)
+            if problem is not None:
+                raise ValueError(f"not a valid run record: {problem}")
             record["_path"] = str(path)
             records.append(record)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
             records.append({"_path": str(path), "error": str(exc)})
     return records
+
+
+def write_summary(root: str | Path, records: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``<root>/summary.csv`` (mean, std, seeds of every metric) atomically; returns its path."""
+    records = load_run_records(root) if records is None else records
+    path = Path(root) / "summary.csv"
+    table = aggregate(metrics_table(records))
+    _atomic_write_bytes(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+    return path
 
 
 def valid_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ A parameter space is JSON: ``{"name": {"type": "int"|"float"|"categorical", "low
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from pathlib import Path
@@ -20,25 +21,122 @@ from typing import Any
 import optuna
 
 from sessrec.data.dataset import Dataset
+from sessrec.errors import ParameterError
 from sessrec.evaluation import evaluate
+from sessrec.evaluation.metrics import DEFAULT_KS
 from sessrec.experiments.training import train_model
+from sessrec.models.io import MODEL_CLASSES
+
+#: metrics a sweep can maximise (computed on the validation split at every cut-off of DEFAULT_KS)
+SWEEP_METRICS = ("recall", "mrr", "ndcg")
+#: SQLAlchemy URL schemes Optuna's RDB storage works with (a driver may follow a '+')
+STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql")
 
 
 def load_space(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read and check a parameter space file (:class:`ParameterError` for any malformed entry)."""
     path = Path(path)
     try:
         space = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read parameter space ({exc})") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{path}: cannot read parameter space ({exc})") from exc
+    return check_space(space, str(path))
+
+
+def _number(where: str, key: str, value: Any, integer: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParameterError(f"{where}: '{key}' = {value!r} is not a finite number")
+    if integer and value != int(value):
+        raise ParameterError(f"{where}: '{key}' = {value!r} is not an integer (the parameter has type int)")
+    return value
+
+
+def check_space(space: Any, where: str = "parameter space") -> dict[str, dict[str, Any]]:
+    """Check the structure and ranges of a space: an object of ``{"type", "low", "high", ...}`` entries."""
+    if not isinstance(space, dict) or not space:
+        raise ParameterError(
+            f"{where}: a parameter space is a non-empty JSON object "
+            f'{{"name": {{"type": "int"|"float"|"categorical", ...}}}}, got {type(space).__name__}'
+        )
     for name, spec in space.items():
+        at = f"{where}: parameter '{name}'"
         kind = spec.get("type") if isinstance(spec, dict) else None
         if kind not in ("int", "float", "categorical"):
-            raise ValueError(f"{path}: parameter '{name}' needs type int, float or categorical")
-        if kind == "categorical" and not spec.get("choices"):
-            raise ValueError(f"{path}: categorical parameter '{name}' needs choices")
-        if kind != "categorical" and not ("low" in spec and "high" in spec):
-            raise ValueError(f"{path}: parameter '{name}' needs low and high")
+            raise ParameterError(f"{at} needs type int, float or categorical")
+        unknown = set(spec) - {"type", "low", "high", "step", "log", "choices"}
+        if unknown:
+            raise ParameterError(f"{at}: unknown key(s) {', '.join(sorted(unknown))}")
+        if kind == "categorical":
+            choices = spec.get("choices")
+            if not isinstance(choices, list) or not choices:
+                raise ParameterError(f"{at}: categorical parameters need a non-empty list of choices")
+            continue
+        if not ("low" in spec and "high" in spec):
+            raise ParameterError(f"{at} needs low and high")
+        low = _number(at, "low", spec["low"], kind == "int")
+        high = _number(at, "high", spec["high"], kind == "int")
+        if low > high:
+            raise ParameterError(f"{at}: low = {low} is above high = {high} (an inverted range)")
+        log = spec.get("log", False)
+        if not isinstance(log, bool):
+            raise ParameterError(f"{at}: log must be true or false")
+        if log and low <= 0:
+            raise ParameterError(f"{at}: a log range needs low > 0, got {low}")
+        if spec.get("step") is not None:
+            step = _number(at, "step", spec["step"], kind == "int")
+            if step <= 0:
+                raise ParameterError(f"{at}: step must be > 0, got {step}")
+            if log:
+                raise ParameterError(f"{at}: step and log cannot be combined (Optuna refuses it)")
     return space
+
+
+def _space_corners(space: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Settings at the ends of every range and at every choice (to build each once before a trial)."""
+    corners: list[dict[str, Any]] = []
+    for name, spec in space.items():
+        values = spec["choices"] if spec["type"] == "categorical" else [spec["low"], spec["high"]]
+        for value in values:
+            if name == "layers" and isinstance(value, int):
+                value = [value]
+            corners.append({name: value})
+    return corners
+
+
+def check_sweep(model: str, space: dict[str, dict[str, Any]], fixed: dict[str, Any], metric: str, storage: str) -> None:
+    """Everything a sweep can get wrong before its first trial: names, ranges, metric, storage URL."""
+    from sessrec.models.factory import make_model, model_parameters
+
+    check_space(space)
+    if model not in MODEL_CLASSES:
+        raise ParameterError(f"unknown model '{model}' (known: {', '.join(sorted(MODEL_CLASSES))})")
+    accepted = set(model_parameters(model))
+    unknown = sorted((set(space) | set(fixed)) - accepted)
+    if unknown:
+        raise ParameterError(
+            f"model '{model}' has no parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(accepted)) or 'none'})"
+        )
+    both = sorted(set(space) & set(fixed))
+    if both:
+        raise ParameterError(f"parameter(s) {', '.join(both)} are both swept and fixed")
+    base = {name: spec["choices"][0] if spec["type"] == "categorical" else spec["low"] for name, spec in space.items()}
+    if "layers" in base and isinstance(base["layers"], int):
+        base["layers"] = [base["layers"]]
+    for corner in [{}] + _space_corners(space):  # every end of every range must build a model
+        make_model(model, {**fixed, **base, **corner})
+    name, _, k = metric.partition("@")
+    if name not in SWEEP_METRICS or not k.isdigit() or int(k) not in DEFAULT_KS:
+        raise ParameterError(
+            f"unknown metric '{metric}' (allowed: {', '.join(f'{m}@{k}' for m in SWEEP_METRICS for k in DEFAULT_KS)})"
+        )
+    scheme = storage.split("://", 1)[0] if "://" in storage else ""
+    if scheme.split("+", 1)[0] not in STORAGE_SCHEMES:
+        raise ParameterError(
+            f"storage '{storage[:80]}': unknown URL scheme '{scheme}' "
+            "(allowed: sqlite:///file.db, postgresql://user:pass@host/db, mysql://...)"
+        )
+    if scheme == "sqlite" and not storage.startswith("sqlite:///"):
+        raise ParameterError(f"storage '{storage[:80]}': a SQLite URL is sqlite:///path/to/file.db")
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -90,7 +188,13 @@ def run_sweep(
     seed: int | None = None,
     progress: bool = False,
 ) -> optuna.Study:
-    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid."""
+    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid.
+
+    Every setting is checked before the first trial (:func:`check_sweep`).
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ParameterError(f"n_trials = {n_trials!r} is not allowed (allowed: an integer >= 1)")
+    check_sweep(model, space, dict(fixed or {}), metric, storage)
     if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
         raise ValueError(f"dataset {dataset.name} has no train_tr/valid split to tune on")
     if storage.startswith("sqlite:///"):
@@ -109,8 +213,8 @@ def run_sweep(
         trial.set_user_attr("train_seconds", meta["train_seconds"])
         trial.set_user_attr("seconds", time.perf_counter() - started)
         trial.set_user_attr("metrics", {k: v for k, v in result.metrics.items() if k.endswith("@20")})
-        if metric not in result.metrics:
-            raise ValueError(f"unknown metric '{metric}' (have {', '.join(result.metrics)})")
+        trial.set_user_attr("split", "valid")
+        trial.set_user_attr("n_valid_events", result.n_events)
         return result.metrics[metric]
 
     study.optimize(objective, n_trials=n_trials)

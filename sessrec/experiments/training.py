@@ -49,12 +49,13 @@ def train_model(
     preset: str | None = None,
     split: str = "train",
     progress: bool = True,
-    callback: Callable[[dict[str, Any]], bool | None] | None = None,
+    callback: Callable[[Any, dict[str, Any]], bool | None] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
 
-    ``callback`` receives each epoch's training-log record (models trained in epochs);
-    returning True stops training early.
+    ``callback(model, epoch_record)`` runs after every epoch of a model trained by
+    epochs (GRU4Rec, the neural models), e.g. to save a resumable checkpoint or report
+    progress; returning True stops.
     """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
@@ -65,7 +66,7 @@ def train_model(
     if "progress" in accepted:
         options["progress"] = progress
     if callback is not None and "callback" in accepted:
-        options["callback"] = callback
+        options["callback"] = lambda record: callback(model, record)
     model.fit(train, **options)
     seconds = time.perf_counter() - started
     meta = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from sessrec.errors import ParameterError
 from sessrec.models.io import MODEL_CLASSES, model_class
 
 BASELINES = ("most_popular", "last_item", "item_knn")
@@ -15,14 +16,23 @@ def model_names() -> list[str]:
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Any:
-    """An unfitted model ``name`` with ``params`` (unknown parameter names are an error)."""
-    cls = model_class(name)
+    """An unfitted model ``name`` with ``params``; a :class:`ParameterError` for an unknown
+    model, an unknown parameter name or a value out of range (checked by the constructor)."""
+    if name not in MODEL_CLASSES:
+        raise ParameterError(f"unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
     params = dict(params or {})
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(params) - accepted)
+    accepted = model_parameters(name)
+    unknown = sorted(set(params) - set(accepted))
     if unknown:
-        raise ValueError(f"model '{name}' has no parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(accepted))})")
-    return cls(**params)
+        raise ParameterError(
+            f"model '{name}' has no parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(accepted)) or 'none'})"
+        )
+    return model_class(name)(**params)
+
+
+def model_parameters(name: str) -> list[str]:
+    """Names of the constructor parameters of model ``name``."""
+    return [p for p in inspect.signature(model_class(name).__init__).parameters if p != "self"]
 
 
 def parse_value(text: str) -> Any:
@@ -44,8 +54,10 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
     """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` with a clear error for bad items."""
     out: dict[str, Any] = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"expected key=value, got '{pair}'")
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            raise ParameterError(f"expected key=value, got '{pair[:80]}'")
         key, value = pair.split("=", 1)
+        if key.strip() in out:
+            raise ParameterError(f"parameter '{key.strip()}' is given twice")
         out[key.strip()] = parse_value(value)
     return out

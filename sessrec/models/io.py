@@ -6,9 +6,17 @@ anything that would need to run code. Layout::
 
     {"format": "sessrec-checkpoint", "format_version": 1,
      "model": "gru4rec", "hyperparameters": {...}, "item_ids": LongTensor,
-     "tensors": {name: Tensor}, "meta": {...}}
+     "tensors": {name: Tensor}, "meta": {...},
+     "training_state": {"epoch", "tensors", "meta"}}      (optional)
 
 ``meta`` carries the dataset name and statistics, the training log and library versions.
+``training_state`` (see :mod:`sessrec.models.training_state`) holds optimiser state,
+epoch and random-generator states, so ``train --resume`` continues exactly.
+
+Loading validates everything: ``item_ids`` must be a 1-D integer tensor of strictly
+increasing ids (what :class:`ItemIndex` looks ids up in), no float tensor may hold NaN
+or infinity, and each model checks its own tensors (``_from_tensors``), so a damaged
+file is a :class:`CheckpointError` at load time, not a crash or wrong items at first use.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import sessrec
 from sessrec.data.sessions import ItemIndex
 from sessrec.errors import CheckpointError
 from sessrec.models.registry import REGISTRY
+from sessrec.models.training_state import TrainingState
 
 FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
@@ -93,8 +102,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def save_model(model: Any, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (a crash never leaves half a file)."""
+def save_model(
+    model: Any, path: str | Path, meta: dict[str, Any] | None = None, training_state: TrainingState | None = None
+) -> Path:
+    """Write ``model`` to ``path`` atomically (a crash never leaves half a file).
+
+    With ``training_state`` the file can also continue the training (``train --resume``).
+    """
     if not getattr(model, "is_fitted", False):
         raise CheckpointError(f"{model.name}: nothing to save, the model is not fitted")
     path = Path(path)
@@ -109,6 +123,8 @@ def save_model(model: Any, path: str | Path, meta: dict[str, Any] | None = None)
         "tensors": {k: v.detach().cpu().contiguous() for k, v in model._tensors().items()},
         "meta": full_meta,
     }
+    if training_state is not None:
+        payload["training_state"] = _plain(training_state.to_payload())
     _check_plain(payload, "checkpoint")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -159,7 +175,43 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     for key in ("model", "hyperparameters", "item_ids", "tensors", "meta"):
         if key not in payload:
             raise CheckpointError(f"{path}: checkpoint is missing '{key}'")
+    if not isinstance(payload["hyperparameters"], dict) or not isinstance(payload["meta"], dict):
+        raise CheckpointError(f"{path}: checkpoint hyperparameters and meta must be dicts")
+    tensors = payload["tensors"]
+    if not isinstance(tensors, dict) or not all(isinstance(t, torch.Tensor) for t in tensors.values()):
+        raise CheckpointError(f"{path}: checkpoint 'tensors' must map names to tensors")
+    for name, t in tensors.items():
+        if (t.dtype.is_floating_point or t.dtype.is_complex) and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: tensor '{name}' holds NaN or infinite values; refusing to load it")
+    checked_item_ids(payload["item_ids"], path)
     return payload
+
+
+def checked_item_ids(item_ids: Any, where: str | Path = "checkpoint") -> np.ndarray:
+    """``item_ids`` as an int64 array, if it is what :class:`ItemIndex` needs: 1-D, integer, strictly increasing."""
+    if not isinstance(item_ids, torch.Tensor):
+        raise CheckpointError(f"{where}: item_ids must be a tensor, got {type(item_ids).__name__}")
+    if item_ids.dtype.is_floating_point or item_ids.dtype.is_complex or item_ids.dtype == torch.bool:
+        raise CheckpointError(f"{where}: item_ids hold {item_ids.dtype}, expected integer ids")
+    if item_ids.dim() != 1:
+        raise CheckpointError(f"{where}: item_ids have shape {tuple(item_ids.shape)}, expected one dimension")
+    if item_ids.numel() == 0:
+        raise CheckpointError(f"{where}: item_ids are empty (a model needs a catalogue)")
+    ids = item_ids.numpy().astype(np.int64)
+    steps = np.diff(ids)
+    if (steps == 0).any():
+        raise CheckpointError(f"{where}: item_ids contain duplicates (e.g. {int(ids[1:][steps == 0][0])})")
+    if (steps < 0).any():
+        raise CheckpointError(f"{where}: item_ids are not sorted (ids map to dense indices in increasing order)")
+    return ids
+
+
+def load_training_state(path: str | Path) -> TrainingState | None:
+    """The training state stored with a checkpoint, or ``None`` for a weights-only file."""
+    payload = read_checkpoint(path)
+    if "training_state" not in payload:
+        return None
+    return TrainingState.from_payload(payload["training_state"], str(path))
 
 
 def load_model(path: str | Path) -> Any:
@@ -169,11 +221,11 @@ def load_model(path: str | Path) -> Any:
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
     cls = model_class(name)
-    item_index = ItemIndex(payload["item_ids"].numpy().astype(np.int64))
+    item_index = ItemIndex(checked_item_ids(payload["item_ids"], path))
     try:
         model = cls._from_tensors(payload["hyperparameters"], payload["tensors"], item_index)
-    except CheckpointError:
-        raise
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
     except Exception as exc:
         raise CheckpointError(f"{path}: checkpoint does not fit model '{name}' ({exc})") from exc
     model.checkpoint_meta = payload["meta"]

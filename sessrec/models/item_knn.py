@@ -24,7 +24,8 @@ from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.last_item import last_items_reset, last_items_step
 from sessrec.models.popular import item_popularity
-from sessrec.models.sparse_rows import SparseRows, keep_top_per_row, popularity_fallback
+from sessrec.models.sparse_rows import SparseRows, checked_fallback, keep_top_per_row, popularity_fallback
+from sessrec.models.validation import check_float, check_int
 
 
 class ItemKNN(BaseSessionModel):
@@ -34,13 +35,9 @@ class ItemKNN(BaseSessionModel):
 
     def __init__(self, lambda_: float = 20.0, alpha: float = 0.5, n_neighbors: int = 200) -> None:
         super().__init__()
-        if lambda_ < 0:
-            raise ValueError("lambda_ must be >= 0")
-        if not 0.0 <= alpha <= 1.0:
-            raise ValueError("alpha must be in [0, 1]")
-        self.lambda_ = float(lambda_)
-        self.alpha = float(alpha)
-        self.n_neighbors = int(n_neighbors)
+        self.lambda_ = check_float("lambda_", lambda_, min=0.0, owner=self.name)
+        self.alpha = check_float("alpha", alpha, min=0.0, max=1.0, owner=self.name)
+        self.n_neighbors = check_int("n_neighbors", n_neighbors, min=0, owner=self.name)
         self.similarities: SparseRows | None = None
         self.fallback = torch.zeros(0)
 
@@ -86,8 +83,6 @@ class ItemKNN(BaseSessionModel):
     def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, torch.Tensor], item_index: ItemIndex):
         model = cls(**params)
         model.item_index = item_index
-        model.similarities = SparseRows(tensors["indptr"], tensors["indices"], tensors["values"])
-        model.fallback = tensors["fallback"]
-        if model.similarities.indptr.numel() != item_index.n_items + 1:
-            raise ValueError("similarity table does not match the item map")
+        model.similarities = SparseRows.checked(tensors, item_index.n_items, "similarity table")
+        model.fallback = checked_fallback(tensors, item_index.n_items)
         return model

@@ -18,7 +18,7 @@ import torch
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.popular import item_popularity
-from sessrec.models.sparse_rows import SparseRows, popularity_fallback
+from sessrec.models.sparse_rows import SparseRows, checked_fallback, popularity_fallback
 
 
 def last_items_step(state: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -70,10 +70,8 @@ class LastItem(BaseSessionModel):
 
     @classmethod
     def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, torch.Tensor], item_index: ItemIndex):
-        model = cls()
+        model = cls(**params)
         model.item_index = item_index
-        model.transitions = SparseRows(tensors["indptr"], tensors["indices"], tensors["values"])
-        model.fallback = tensors["fallback"]
-        if model.transitions.indptr.numel() != item_index.n_items + 1:
-            raise ValueError("transition table does not match the item map")
+        model.transitions = SparseRows.checked(tensors, item_index.n_items, "transition table")
+        model.fallback = checked_fallback(tensors, item_index.n_items)
         return model

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.errors import CheckpointError
 from sessrec.models.base import BaseSessionModel
 
 
@@ -49,9 +50,16 @@ class MostPopular(BaseSessionModel):
 
     @classmethod
     def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, torch.Tensor], item_index: ItemIndex):
-        model = cls()
+        model = cls(**params)
         model.item_index = item_index
-        model.popularity = tensors["popularity"].float()
-        if model.popularity.shape != (item_index.n_items,):
-            raise ValueError("popularity vector does not match the item map")
+        popularity = tensors["popularity"]
+        real = not (popularity.dtype.is_complex or popularity.dtype == torch.bool)
+        if not real or tuple(popularity.shape) != (item_index.n_items,):
+            raise CheckpointError(
+                f"popularity: {popularity.dtype} of shape {tuple(popularity.shape)}, "
+                f"expected real numbers of shape ({item_index.n_items},)"
+            )
+        if (popularity < 0).any():
+            raise CheckpointError("popularity: negative click counts")
+        model.popularity = popularity.float()
         return model

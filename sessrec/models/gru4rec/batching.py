@@ -79,7 +79,9 @@ def session_parallel_schedule(offsets: np.ndarray, items: np.ndarray, batch_size
         grid, active, widths = grid[:n_steps], active[:n_steps], widths[:n_steps]
     position = grid[active]  # step-major, slot order within a step
     first_of_session = np.zeros_like(grid, dtype=bool)
-    first_of_session[start_step, slot] = True
+    # sessions that would only start after the cut (min_width) are not in the grid
+    started = start_step < n_steps
+    first_of_session[start_step[started], slot[started]] = True
 
     keep: dict[int, Tensor] = {}
     for k in np.flatnonzero(widths[1:] < widths[:-1]) + 1:
@@ -110,8 +112,11 @@ class NegativeSampler:
         self.accept, self.alias = alias_table(np.asarray(weights, np.float64))
         self.buffer = np.empty((0, n_sample), np.int64)
         self.pointer = 0
+        self.refill_state: Tensor | None = None  # generator state the current buffer was drawn from
 
-    def _refill(self) -> None:
+    def refill(self) -> None:
+        """Draw a new buffer (remembering the generator state it was drawn from, for resuming)."""
+        self.refill_state = self.generator.get_state()
         n = len(self.accept)
         shape = (self.n_rows, self.n_sample)
         column = torch.randint(0, n, shape, generator=self.generator)
@@ -121,7 +126,7 @@ class NegativeSampler:
 
     def next(self) -> np.ndarray:
         if self.pointer >= self.buffer.shape[0]:
-            self._refill()
+            self.refill()
         row = self.buffer[self.pointer]
         self.pointer += 1
         return row

@@ -34,6 +34,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.errors import CheckpointError, DataFormatError, ParameterError, TrainingError
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.gru4rec.batching import NegativeSampler, Schedule, session_parallel_schedule
 from sessrec.models.gru4rec.ops import (
@@ -47,6 +48,8 @@ from sessrec.models.gru4rec.ops import (
     xe_loss,
 )
 from sessrec.models.gru4rec.optim import DenseParams, RowTable
+from sessrec.models.training_state import TrainingState
+from sessrec.models.validation import check_bool, check_choice, check_float, check_int
 
 LOSSES = ("cross-entropy", "bpr-max", "top1", "top1-max")
 _GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -70,6 +73,24 @@ DIFFERENCES = (
     "TOP1 and TOP1-max, and final_act / hidden_act other than the defaults, follow the Theano "
     "GRU4Rec (the official PyTorch code has cross-entropy and BPR-max, tanh only).",
 )
+
+
+def _check_layers(layers: Any) -> list[int]:
+    """Hidden sizes: one positive int, or a non-empty list of them."""
+    if isinstance(layers, (list, tuple)):
+        if not layers:
+            raise ParameterError("gru4rec: layers = [] is not allowed (allowed: one or more hidden sizes >= 1)")
+        return [check_int(f"layers[{i}]", h, min=1, owner="gru4rec") for i, h in enumerate(layers)]
+    return [check_int("layers", layers, min=1, owner="gru4rec")]
+
+
+def _check_activation(name: str, spec: Any):
+    if not isinstance(spec, str):
+        raise ParameterError(f"gru4rec: {name} = {spec!r} is not allowed (allowed: linear, tanh, relu, elu-<a>, leaky-<a>)")
+    try:
+        return activation(spec)
+    except ValueError as exc:
+        raise ParameterError(f"gru4rec: {name} = {spec!r} is not allowed ({exc})") from exc
 
 
 class GRU4Rec(BaseSessionModel):
@@ -128,41 +149,51 @@ class GRU4Rec(BaseSessionModel):
         n_threads: int | None = None,
     ) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss '{loss}' (choose from {', '.join(LOSSES)})")
-        self.loss = loss
-        self.layers = [int(layers)] if isinstance(layers, (int, np.integer)) else [int(h) for h in layers]
-        if not self.layers or min(self.layers) < 1:
-            raise ValueError("layers must be one or more positive hidden sizes")
+        own = self.name
+        self.loss = check_choice("loss", loss, LOSSES, owner=own)
+        self.layers = _check_layers(layers)
+        self.elu_param = check_float("elu_param", elu_param, min=0.0, owner=own)
         if final_act is None:
             if loss == "cross-entropy":
                 final_act = "softmax"
             elif loss == "bpr-max":
-                final_act = f"elu-{elu_param:g}" if elu_param > 0 else "linear"
+                final_act = f"elu-{self.elu_param:g}" if self.elu_param > 0 else "linear"
             else:
                 final_act = "linear"
         if (loss == "cross-entropy") != (final_act == "softmax"):
-            raise ValueError("cross-entropy goes with the softmax final activation, and only it")
+            allowed = "softmax" if loss == "cross-entropy" else "linear, tanh, relu, elu-<a>, leaky-<a>"
+            raise ParameterError(
+                f"{own}: final_act = {final_act!r} is not allowed with loss = {loss!r} (allowed: {allowed}; "
+                "cross-entropy goes with the softmax final activation, and only it)"
+            )
         self.final_act = final_act
         self.hidden_act = hidden_act
-        self._final = activation(final_act) if final_act != "softmax" else None
-        self._hidden = activation(hidden_act)
-        self.batch_size = int(batch_size)
-        self.dropout_p_embed = float(dropout_p_embed)
-        self.dropout_p_hidden = float(dropout_p_hidden)
-        self.learning_rate = float(learning_rate)
-        self.momentum = float(momentum)
-        self.sample_alpha = float(sample_alpha)
-        self.n_sample = int(n_sample)
-        self.embedding = self.layers[0] if embedding == "layersize" else int(embedding)
-        self.constrained_embedding = bool(constrained_embedding)
-        self.n_epochs = int(n_epochs)
-        self.bpreg = float(bpreg)
-        self.elu_param = float(elu_param)
-        self.logq = float(logq)
-        self.sample_cache = int(sample_cache)
-        self.seed = int(seed)
-        self.n_threads = n_threads
+        self._final = _check_activation("final_act", final_act) if final_act != "softmax" else None
+        self._hidden = _check_activation("hidden_act", hidden_act)
+        self.batch_size = check_int("batch_size", batch_size, min=1, owner=own)
+        probability = dict(min=0.0, max=1.0, max_open=True, owner=own)  # [0, 1)
+        self.dropout_p_embed = check_float("dropout_p_embed", dropout_p_embed, **probability)
+        self.dropout_p_hidden = check_float("dropout_p_hidden", dropout_p_hidden, **probability)
+        self.learning_rate = check_float("learning_rate", learning_rate, min=0.0, min_open=True, owner=own)
+        self.momentum = check_float("momentum", momentum, min=0.0, max=1.0, max_open=True, owner=own)
+        self.sample_alpha = check_float("sample_alpha", sample_alpha, min=0.0, owner=own)
+        self.n_sample = check_int("n_sample", n_sample, min=0, owner=own)
+        if self.n_sample == 0 and self.batch_size < 2:
+            raise ParameterError(
+                f"{own}: batch_size = {self.batch_size} with n_sample = 0 is not allowed "
+                "(with in-batch negatives only, batch_size must be >= 2)"
+            )
+        if embedding == "layersize":
+            self.embedding = self.layers[0]
+        else:
+            self.embedding = check_int("embedding", embedding, min=0, owner=own)
+        self.constrained_embedding = check_bool("constrained_embedding", constrained_embedding, owner=own)
+        self.n_epochs = check_int("n_epochs", n_epochs, min=1, owner=own)
+        self.bpreg = check_float("bpreg", bpreg, min=0.0, owner=own)
+        self.logq = check_float("logq", logq, min=0.0, owner=own)
+        self.sample_cache = check_int("sample_cache", sample_cache, min=1, owner=own)
+        self.seed = check_int("seed", seed, min=0, max=2**63 - 1, owner=own)
+        self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, min=1, owner=own)
         if self.constrained_embedding:
             self.input_mode = "constrained"
         elif self.embedding > 0:
@@ -179,6 +210,8 @@ class GRU4Rec(BaseSessionModel):
         # per layer: W_ih (n_in, 3h) (none for a one-hot first layer), W_hh (h, 3h), b_ih, b_hh
         self.gru: list[dict[str, Tensor]] = []
         self._score_buffers = ScoreBuffers()
+        self._trainer: _Trainer | None = None  # kept after fit for training_state()
+        self._epochs_done = 0
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -253,31 +286,68 @@ class GRU4Rec(BaseSessionModel):
         valid: Sessions | None = None,
         progress: bool = True,
         callback: Callable[[dict[str, Any]], bool | None] | None = None,
+        resume: TrainingState | None = None,
     ) -> "GRU4Rec":
         """Train on ``train`` (sessions in start-time order), ``n_epochs`` passes.
 
         After every epoch a record (loss, seconds, minibatches/s, events/s and, with
         ``valid``, Recall@20 / MRR@20 on it) is appended to ``self.training_log`` and
-        passed to ``callback``; a callback returning ``True`` stops training.
+        passed to ``callback``; a callback returning ``True`` stops training. Inside
+        the callback the model holds the epoch's weights and :meth:`training_state`
+        what is needed to continue (save both to survive an interruption).
+
+        ``resume``: continue a training from the state saved with this model's
+        weights (a checkpoint loaded with :func:`sessrec.models.io.load_model`), from
+        epoch ``resume.epoch + 1`` to ``n_epochs``, on the same training data. With
+        the same thread count the result equals the uninterrupted training exactly.
         """
-        self.item_index = ItemIndex.from_items(train.items)
-        items = self.item_index.to_index(train.items)
-        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
-        generator = torch.Generator().manual_seed(self.seed)
-        trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator)
+        item_index = ItemIndex.from_items(train.items)
+        if resume is not None:
+            if not self.is_fitted or not np.array_equal(item_index.item_ids, self.item_index.item_ids):
+                raise CheckpointError(
+                    "gru4rec: cannot resume: the training data's items differ from the checkpoint's "
+                    f"({item_index.n_items} vs {self.n_items} items); resume on the same dataset and split"
+                )
+            if resume.epoch >= self.n_epochs:
+                raise ParameterError(
+                    f"gru4rec: n_epochs = {self.n_epochs} is not allowed when resuming: the checkpoint has "
+                    f"{resume.epoch} epochs done (allowed: n_epochs > {resume.epoch})"
+                )
+        items = item_index.to_index(train.items)
         schedule = session_parallel_schedule(
             train.offsets, items, self.batch_size, min_width=2 if self.n_sample == 0 else 1
         )
-        self.training_log = []
+        if schedule.n_batches == 0:
+            raise DataFormatError(
+                "gru4rec: nothing to train on: no session with two or more events"
+                + (" (with n_sample = 0, at least two such sessions)" if self.n_sample == 0 else "")
+            )
+        self.item_index = item_index
+        counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
+        generator = torch.Generator().manual_seed(self.seed)
+        if resume is None:
+            trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator)
+            self.training_log = []
+            first_epoch = 1
+        else:
+            weights = {k: v.clone() for k, v in self._tensors().items()}
+            trainer = _Trainer(self, weights, counts, generator)
+            trainer.load_state(resume)
+            self.training_log = [dict(r) for r in resume.meta.get("training_log", [])]
+            first_epoch = resume.epoch + 1
+        self._trainer, self._epochs_done = trainer, first_epoch - 1
         self.clear_live_cache()
         threads_before = torch.get_num_threads()
         if self.n_threads:
             torch.set_num_threads(self.n_threads)
+        installed = resume is not None  # the model holds a consistent set of weights
         try:
-            for epoch in range(1, self.n_epochs + 1):
+            for epoch in range(first_epoch, self.n_epochs + 1):
                 record = trainer.run_epoch(schedule, epoch, progress)
+                self._epochs_done = epoch
                 if valid is not None or callback is not None:  # they may use the model as it is now
                     self._set_weights(trainer.weights())
+                    installed = True
                 if valid is not None:
                     record.update(self._validate(valid))
                 self.training_log.append(record)
@@ -287,14 +357,31 @@ class GRU4Rec(BaseSessionModel):
                         f"{record['events_per_s']:.0f} events/s"
                         + (f"  valid recall@20 {record['valid_recall@20']:.4f}" if valid is not None else "")
                     )
-                if not math.isfinite(record["loss"]):
-                    raise FloatingPointError(f"gru4rec: loss became {record['loss']} in epoch {epoch}")
                 if callback is not None and callback(record):
                     break
+        except BaseException:
+            if not installed:  # a failed first fit leaves an unfitted model, not a half-built one
+                self.item_index = ItemIndex(np.zeros(0, np.int64))
+                self._trainer = None
+            raise
         finally:
             torch.set_num_threads(threads_before)
         self._set_weights(trainer.weights())
         return self
+
+    def training_state(self) -> TrainingState:
+        """Optimiser state, epochs done, training log and generator states of the last :meth:`fit`.
+
+        Save it with the weights (``save_model(model, path, meta, training_state=...)``)
+        so that ``fit(train, resume=...)`` can continue. Call it between epochs
+        (from the ``fit`` callback) or after ``fit``.
+        """
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None:
+            raise RuntimeError("gru4rec: no training state: this model was not trained in this process")
+        state = trainer.state(self._epochs_done)
+        state.meta["training_log"] = [dict(r) for r in self.training_log]
+        return state
 
     def _validate(self, valid: Sessions) -> dict[str, float]:
         from sessrec.evaluation.evaluator import evaluate
@@ -358,6 +445,8 @@ class GRU4Rec(BaseSessionModel):
                 want = (item_index.n_items, *want[1:])
             if tuple(t.shape) != tuple(want):
                 raise ValueError(f"{name}: shape {tuple(t.shape)}, expected {tuple(want)}")
+            if not t.dtype.is_floating_point:
+                raise ValueError(f"{name}: {t.dtype}, expected floating point weights")
         model.item_index = item_index
         model._set_weights(tensors)
         return model
@@ -418,6 +507,59 @@ class _Trainer:
         out.update({name: self.dense.param(name) for name in self.dense.names()})
         return out
 
+    # -- training state (resume) ------------------------------------------------------
+    # The random streams (negatives, dropout masks) are pools refilled from one
+    # generator. A pool is not stored: its refill is re-drawn from the generator
+    # state saved just before it, then the pointer is restored.
+
+    def _pools(self) -> dict[str, Any]:
+        pools: dict[str, Any] = {}
+        if self.sampler is not None:
+            pools["sampler"] = self.sampler
+        if self.embed_masks is not None:
+            pools["embed_masks"] = self.embed_masks
+        for l, masks in enumerate(self.hidden_masks):
+            if masks is not None:
+                pools[f"hidden_masks{l}"] = masks
+        return pools
+
+    def state(self, epoch: int) -> TrainingState:
+        """Everything but the weights that continuing after ``epoch`` needs."""
+        tensors = {f"out.{i}": p.clone() for i, p in enumerate(self.out.planes[1:], 1)}
+        if self.inp is not None:
+            tensors.update({f"inp.{i}": p.clone() for i, p in enumerate(self.inp.planes[1:], 1)})
+        tensors["dense"] = self.dense.data[1:].clone()
+        tensors["rng.generator"] = self.generator.get_state()
+        pools = {}
+        for name, pool in self._pools().items():
+            pools[name] = {"pointer": pool.pointer, "filled": pool.refill_state is not None}
+            if pool.refill_state is not None:
+                tensors[f"rng.{name}"] = pool.refill_state
+        meta = {"optimizer": "adagrad-momentum", "momentum": self.m.momentum, "dense_names": self.dense.names(),
+                "pools": pools}
+        return TrainingState(epoch, tensors, meta)
+
+    def load_state(self, state: TrainingState) -> None:
+        """Install a state from :meth:`state` (weights are already in place)."""
+        t, meta = state.tensors, state.meta
+        try:
+            if meta.get("dense_names") != self.dense.names() or sorted(meta.get("pools", {})) != sorted(self._pools()):
+                raise ValueError("its layout does not match these hyperparameters")
+            planes = [(self.out, "out")] + ([(self.inp, "inp")] if self.inp is not None else [])
+            for table, prefix in planes:
+                for i in range(1, len(table.planes)):
+                    _copy_exact(table.planes[i], t[f"{prefix}.{i}"], f"{prefix}.{i}")
+            _copy_exact(self.dense.data[1:], t["dense"], "dense")
+            for name, pool in self._pools().items():
+                info = meta["pools"][name]
+                if info["filled"]:
+                    pool.generator.set_state(t[f"rng.{name}"])
+                    pool.refill()
+                pool.pointer = int(info["pointer"])
+            self.generator.set_state(t["rng.generator"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"gru4rec: the checkpoint's training state cannot be resumed ({exc})") from exc
+
     def run_epoch(self, schedule: Schedule, epoch: int, progress: bool) -> dict[str, Any]:
         """One pass over the schedule; returns the epoch's log record."""
         hidden = [torch.zeros(schedule.n_slots, h) for h in self.m.layers]
@@ -432,7 +574,15 @@ class _Trainer:
             carry = schedule.carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
-            total_loss += self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden)
+            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden)
+            if not math.isfinite(loss):
+                bar.close()
+                raise TrainingError(
+                    f"gru4rec: training diverged: the loss became {loss} in epoch {epoch}, minibatch {k + 1} of "
+                    f"{schedule.n_batches} (learning_rate = {self.m.learning_rate:g}, loss = {self.m.loss}); "
+                    "try a smaller learning_rate. Nothing was saved."
+                )
+            total_loss += loss
             if progress and k % 256 == 255:
                 bar.update(256)
         seconds = time.perf_counter() - started
@@ -552,6 +702,12 @@ class _Trainer:
         return float(loss)
 
 
+def _copy_exact(dst: Tensor, src: Tensor, name: str) -> None:
+    if not isinstance(src, Tensor) or tuple(src.shape) != tuple(dst.shape) or not src.dtype.is_floating_point:
+        raise ValueError(f"'{name}' has the wrong shape or type")
+    dst.copy_(src)
+
+
 class _DropoutMasks:
     """Inverted-dropout masks (0 or 1/(1-p)) for ``(rows, width)`` activations, drawn many steps at a time."""
 
@@ -561,12 +717,17 @@ class _DropoutMasks:
         self.generator = generator
         self.pool = torch.empty(0)
         self.pointer = 0
+        self.refill_state: Tensor | None = None  # generator state the current pool was drawn from
+
+    def refill(self) -> None:
+        self.refill_state = self.generator.get_state()
+        keep = torch.rand(self.shape, generator=self.generator) >= self.p
+        self.pool = keep.to(torch.float32).div_(1.0 - self.p)
+        self.pointer = 0
 
     def next(self, rows: int) -> Tensor:
         if self.pointer >= self.pool.shape[0]:
-            keep = torch.rand(self.shape, generator=self.generator) >= self.p
-            self.pool = keep.to(torch.float32).div_(1.0 - self.p)
-            self.pointer = 0
+            self.refill()
         mask = self.pool[self.pointer, :rows]
         self.pointer += 1
         return mask

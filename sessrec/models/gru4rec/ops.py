@@ -35,6 +35,16 @@ class Activation:
     deriv: Callable[[Tensor, Tensor], Tensor]
 
 
+def _activation_param(spec: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value == value and abs(value) != float("inf")):
+        raise ValueError(f"activation '{spec}': '{text}' is not a finite number")
+    return value
+
+
 def activation(spec: str) -> Activation:
     """Parse GRU4Rec's activation names: ``linear``, ``tanh``, ``relu``, ``elu-<a>``, ``leaky-<a>``."""
     if spec == "linear":
@@ -44,11 +54,11 @@ def activation(spec: str) -> Activation:
     if spec == "relu":
         return Activation(spec, torch.relu, lambda x, y: (x > 0).to(x.dtype))
     if spec.startswith("elu-"):
-        a = float(spec[4:])
+        a = _activation_param(spec, spec[4:])
         # for x <= 0, d/dx a(e^x - 1) = a e^x = y + a
         return Activation(spec, lambda x: F.elu(x, a), lambda x, y: torch.where(x > 0, torch.ones_like(y), y + a))
     if spec.startswith("leaky-"):
-        a = float(spec[6:])
+        a = _activation_param(spec, spec[6:])
         return Activation(spec, lambda x: F.leaky_relu(x, a), lambda x, y: torch.where(x >= 0, 1.0, a).to(x.dtype))
     raise ValueError(f"unknown activation '{spec}' (linear, tanh, relu, elu-<a>, leaky-<a>)")
 

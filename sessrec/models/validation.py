@@ -1,0 +1,95 @@
+"""Checks for hyperparameters: every bad value is a ParameterError naming the value and the allowed range.
+
+Model constructors run these before anything else, so a bad setting fails at once
+(from the CLI, a benchmark config or a sweep) instead of as an IndexError deep in
+training or, worse, a silently wrong model. The checks are strict about types:
+``True`` is not an integer, ``2.5`` is not a batch size, ``"abc"`` is not a number.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Iterable
+
+from sessrec.errors import ParameterError
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _range_text(kind: str, low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{kind} {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{kind} {'<' if high_open else '<='} {high:g}"
+    return kind
+
+
+def _fail(owner: str | None, name: str, value: Any, allowed: str) -> ParameterError:
+    prefix = f"{owner}: " if owner else ""
+    return ParameterError(f"{prefix}{name} = {_shown(value)} is not allowed (allowed: {allowed})")
+
+
+def check_int(
+    name: str, value: Any, *, min: int | None = None, max: int | None = None, owner: str | None = None
+) -> int:
+    """``value`` as an int within ``[min, max]`` (integral floats such as ``2.0`` are accepted)."""
+    allowed = _range_text("an integer", min, max, False, False)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _fail(owner, name, value, allowed)
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float) or as_float != int(as_float):
+            raise _fail(owner, name, value, allowed)
+        number = int(as_float)
+    if (min is not None and number < min) or (max is not None and number > max):
+        raise _fail(owner, name, value, allowed)
+    return number
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_open: bool = False,
+    max_open: bool = False,
+    owner: str | None = None,
+) -> float:
+    """``value`` as a finite float within the range (``min_open``/``max_open``: bound excluded)."""
+    allowed = "a finite " + _range_text("number", min, max, min_open, max_open)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _fail(owner, name, value, allowed)
+    number = float(value)
+    if not math.isfinite(number):
+        raise _fail(owner, name, value, allowed)
+    if min is not None and (number < min or (min_open and number == min)):
+        raise _fail(owner, name, value, allowed)
+    if max is not None and (number > max or (max_open and number == max)):
+        raise _fail(owner, name, value, allowed)
+    return number
+
+
+def check_bool(name: str, value: Any, *, owner: str | None = None) -> bool:
+    """``value`` as a bool (``0``/``1`` accepted, anything else refused)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    raise _fail(owner, name, value, "true or false")
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any], *, owner: str | None = None) -> Any:
+    """``value`` if it is one of ``choices``."""
+    choices = list(choices)
+    if value not in choices:
+        raise _fail(owner, name, value, "one of " + ", ".join(str(c) for c in choices))
+    return value
