@@ -26,5 +26,5 @@ navigation = st.navigation(
     }
 )
 # checkpoint pickers only where models are used
-sidebar.render(show_models=navigation.title in ("Session playground", "Session replay"))
+sidebar.render(show_models=getattr(navigation, "title", None) in ("Session playground", "Session replay", None))
 navigation.run()
