@@ -30,6 +30,9 @@ if len(items) < 2:
     st.stop()
 
 slots = selection.slots()
+if not slots:
+    st.info("No model is shown: choose at least one under **Models shown** in the sidebar.")
+    st.stop()
 for slot in slots:
     if slot.is_fallback:
         st.warning(f"{slot.label}: {slot.note}; the popularity fallback stands in.", icon=":material/info:")

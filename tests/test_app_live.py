@@ -106,3 +106,13 @@ def test_seeds_aggregate_to_mean_and_band():
     assert out.loc[("a", 1), "mean"] == 2.0 and out.loc[("a", 1), "seeds"] == 2
     assert out.loc[("a", 1), "upper"] - out.loc[("a", 1), "lower"] == pytest.approx(2 * 2 ** 0.5)
     assert out.loc[("a", 2), "std"] == 0.0 and out.loc[("b", 1), "std"] == 0.0  # one seed: no band, no NaN
+
+
+def test_no_model_shown_is_a_hint_not_an_error(two_datasets):
+    at = open_app()
+    key = next(m.key for m in at.sidebar.multiselect if m.key and m.key.startswith("shown_models::"))
+    at.sidebar.multiselect(key=key).set_value([]).run()
+    assert not at.exception
+    assert any("choose at least one" in i.value for i in at.info)
+    at.switch_page("pages/replay.py").run()
+    assert not at.exception

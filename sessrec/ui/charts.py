@@ -49,11 +49,13 @@ def rank_trajectory(frame: pd.DataFrame, names: dict[int, str], max_rank: int) -
     order = list(dict.fromkeys(names.get(i, str(i)) for i in frame["ItemId"]))
     return (
         alt.Chart(data)
-        .mark_line(point=True, clip=True)
+        .mark_line(point=True)
         .encode(
             x=alt.X("Step:O", title="after click", axis=alt.Axis(labelAngle=0)),
+            # padded beyond rank 1 and the worst rank, so no line or point is cut at the edge
             y=alt.Y("Rank:Q", title="rank (log scale, 1 = top)",
-                    scale=alt.Scale(type="log", reverse=True, domainMin=1, domainMax=max(max_rank, 2))),
+                    scale=alt.Scale(type="log", reverse=True, nice=False,
+                                    domain=[0.8, max(max_rank, 2) * 1.25])),
             color=alt.Color("Item:N", sort=order, title="current top items"),
             tooltip=["Step", alt.Tooltip("ClickedName:N", title="clicked"), "Item", "Rank"],
         )

@@ -146,6 +146,11 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
 
     session = live.get(dataset_path)
     live.sync_url(selection.dataset_name, session)
+    # every list is computed before anything is drawn, so the page changes in one step
+    # instead of showing the new session beside the old lists while the models work
+    k = int(st.session_state.get("pg_k", DEFAULT_K))
+    exclude = bool(st.session_state.get("pg_exclude", True))
+    lists = playground.recommend_all(selection.slots(), session, k, exclude, catalogue)
     with st.container(border=True):
         head = st.columns([6, 3], vertical_alignment="center")
         head[0].markdown(f"**Your session** · {len(session)} click{'s' if len(session) != 1 else ''}")
@@ -156,10 +161,15 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     browse, results = st.columns([5, 6], gap="large")
     with results:
         controls = st.columns([3, 2], vertical_alignment="bottom")
-        k = controls[0].slider("How many recommendations (k)", 5, 30, 10, key="pg_k")
-        exclude = controls[1].toggle("Hide clicked items", value=True, key="pg_exclude",
-                                     help="Leave the items already in the session out of the lists")
-        lists = playground.recommend_all(selection.slots(), session, k, exclude, catalogue)
+        controls[0].slider("How many recommendations (k)", 5, 30, DEFAULT_K, key="pg_k")
+        controls[1].toggle("Hide clicked items", value=True, key="pg_exclude",
+                           help="Leave the items already in the session out of the lists")
+        if not lists:
+            st.info("No model is shown: choose at least one under **Models shown** in the sidebar.")
+            with browse:
+                st.subheader("Catalogue")
+                catalogue_browser(catalogue, dataset_path)
+            return
         main, others = lists[0], lists[1:]
         with st.container(border=True, key="primary_list"):
             if main.slot.is_fallback:
@@ -195,6 +205,8 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     charts_panel(lists, session, catalogue, exclude)
 
 
+#: list length before the user moves the slider
+DEFAULT_K = 10
 #: model columns per row under the main list
 COLUMNS_PER_ROW = 3
 
