@@ -27,10 +27,16 @@ if data.empty:
     st.stop()
 
 datasets = sorted({r["dataset"] for r in data.records})
-start = bm.default_dataset(data.records, selection.dataset_name)
-dataset = st.columns([2, 3])[0].selectbox(
-    "Dataset", datasets, key="bm_dataset", index=datasets.index(start),
-    format_func=lambda d: bm.dataset_caption(data.records, d))
+if selection.dataset_name in datasets:  # the sidebar decides, as on every page
+    dataset = selection.dataset_name
+    st.caption(f"Results on **{bm.dataset_caption(data.records, dataset)}** — change the dataset in the sidebar.")
+else:
+    st.info(f"No benchmark results for the sidebar's dataset **{selection.dataset_name}**; "
+            "pick one of the datasets that have results:", icon=":material/info:")
+    start = bm.default_dataset(data.records, selection.dataset_name)
+    dataset = st.columns([2, 3])[0].selectbox(
+        "Dataset with results", datasets, key="bm_dataset", index=datasets.index(start),
+        format_func=lambda d: bm.dataset_caption(data.records, d))
 with st.container(border=True):
     st.markdown(bm.protocol_markdown(data.records, dataset))
 
@@ -189,20 +195,25 @@ if refs.open:
             only = st.toggle(f"Only {dataset}", value=True, key="bm_ref_only")
             if only:
                 beside = beside[beside["Dataset"] == dataset]
-            differing = beside[beside["Protocol note"].astype(str).str.len() > 0]
-            notes = differing.drop_duplicates(["Dataset", "Source", "Protocol note"])
+            noted = beside[beside["Protocol note"].astype(str).str.len() > 0]
+            notes = noted.drop_duplicates(["Dataset", "Full source", "Protocol note"])
             if len(notes):
-                st.warning("Protocols differ from ours for some published numbers; compare with care:\n\n" + "\n".join(
-                    f"- **{r['Dataset']}** ({r['Source']}): {r['Protocol note']}" for _, r in notes.iterrows()))
-            st.dataframe(beside.drop(columns=["Protocol note"]), hide_index=True, width="stretch",
+                st.info("How each published number was obtained (split, test cases, tie handling), next to our "
+                        "protocol; read the differences before comparing:\n\n" + "\n".join(
+                            f"- **{r['Dataset']}** — {r['Full source']}: {r['Protocol note']}"
+                            for _, r in notes.iterrows()), icon=":material/menu_book:")
+            st.dataframe(beside.drop(columns=["Protocol note", "Full source"]), hide_index=True, width="stretch",
                          column_config={c: NUM(format="%.4f") for c in ("Published", "Ours (best run)")}
-                         | {"Difference": NUM(format="%+.4f")})
+                         | {"Difference": NUM(format="%+.4f"), "Source": st.column_config.TextColumn(width="medium")})
             st.caption("“Ours (best run)” is the best mean over seeds of our RQ1 configurations of that model; "
                        "empty where we have no such run (yet). The protocol notes are in the box above.")
 
 if everything.open:
     with everything:
+        every = st.toggle("All datasets", value=False, key="bm_all_datasets")
         long = bm.long_summary(data.summary, None)
+        if not every:
+            long = long[long["Dataset"] == dataset].reset_index(drop=True)
         st.dataframe(long, hide_index=True, width="stretch",
                      column_config={"Mean": NUM(format="%.4f"), "Std": NUM(format="%.4f")})
         st.download_button("CSV (all)", long.to_csv(index=False).encode(), "all_results.csv", "text/csv",

@@ -116,3 +116,19 @@ def test_no_model_shown_is_a_hint_not_an_error(two_datasets):
     assert any("choose at least one" in i.value for i in at.info)
     at.switch_page("pages/replay.py").run()
     assert not at.exception
+
+
+def test_benchmarks_follow_the_sidebar_dataset(two_datasets, tmp_path, monkeypatch):
+    from tests.app_support import write_fake_results
+
+    results = tmp_path / "results_bm"
+    write_fake_results(results, dataset="demo", questions=False)
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_app()
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception
+    assert any("Results on **demo" in c.value for c in at.caption)
+    assert not [s for s in at.selectbox if s.key == "bm_dataset"], "no second dataset selector"
+    at.sidebar.selectbox(key="dataset").select(str(two_datasets.data / "twin")).run()
+    assert not at.exception
+    assert any("No benchmark results for the sidebar's dataset **twin**" in i.value for i in at.info)

@@ -247,10 +247,18 @@ def references_beside(summary: pd.DataFrame, references: pd.DataFrame) -> pd.Dat
         "Dataset": merged["dataset"], "Model": [pretty_label(m) for m in merged["model"]],
         "Metric": [metric_name(m, int(k)) if k == k else metric_name(m) for m, k in zip(merged["_metric"], merged["k"])],
         "Published": merged["value"].astype(float), "Ours (best run)": merged["ours_mean"].astype(float),
-        "Source": merged["source"], "Protocol note": merged["protocol_note"].fillna(""),
+        "Source": [short_source(x) for x in merged["source"]], "Full source": merged["source"],
+        "Protocol note": merged["protocol_note"].fillna(""),
     })
     out["Difference"] = out["Ours (best run)"] - out["Published"]
-    return out[["Dataset", "Model", "Metric", "Published", "Ours (best run)", "Difference", "Source", "Protocol note"]]
+    return out[["Dataset", "Model", "Metric", "Published", "Ours (best run)", "Difference", "Source", "Full source",
+                "Protocol note"]]
+
+
+def short_source(source: object, parts: int = 3) -> str:
+    """"SR-GNN, Wu et al., AAAI 2019, Table 2 (...)" -> "SR-GNN, Wu et al., AAAI 2019": fits a table column."""
+    text = str(source) if source == source else ""
+    return ", ".join(p.strip() for p in text.split(",")[:parts])
 
 
 # -- research questions ------------------------------------------------------------------

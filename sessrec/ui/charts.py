@@ -234,13 +234,18 @@ def breakdown_lines(frame: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
     )
 
 
-def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run") -> alt.LayerChart:
-    """frame: Run, Train s, <y>, <label> -> a labelled scatter: accuracy against training time."""
-    base = alt.Chart(frame).encode(
-        x=alt.X("Train s:Q", title="training time (s, mean over seeds)", scale=alt.Scale(zero=False)),
-        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
-        tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")],
+def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run") -> alt.Chart:
+    """frame: Run, Train s, <y>, <label> -> accuracy against training time, one colour per run
+    (a legend instead of text labels, which overlap when runs have similar cost and accuracy)."""
+    return (
+        alt.Chart(frame)
+        .mark_point(size=110, filled=True, opacity=0.85)
+        .encode(
+            x=alt.X("Train s:Q", title="training time (s, mean over seeds)", scale=alt.Scale(zero=False)),
+            y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+            color=alt.Color(f"{label}:N", title="run", legend=alt.Legend(labelLimit=220)),
+            shape=alt.Shape(f"{label}:N", legend=None),
+            tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")],
+        )
+        .properties(height=320)
     )
-    points = base.mark_circle(size=90, color="#d6336c")
-    labels = base.mark_text(align="left", dx=7, fontSize=11).encode(text=f"{label}:N")
-    return (points + labels).properties(height=300)
