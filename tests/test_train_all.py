@@ -48,3 +48,22 @@ def test_train_needs_model_or_all_and_all_refuses_out(tmp_path, capsys):
           "--out", str(data)])
     assert main(["train", "--dataset", str(data), "--all", "--out", str(tmp_path / "x.pt")]) == EXIT_USAGE
     assert "--out" in capsys.readouterr().err
+
+
+def test_every_command_line_option_says_what_it_does():
+    import argparse
+
+    from sessrec.cli import build_parser
+
+    missing = []
+
+    def visit(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    visit(sub, f"{path} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    visit(build_parser(), "sessrec")
+    assert not missing, missing
