@@ -132,3 +132,22 @@ def test_benchmarks_follow_the_sidebar_dataset(two_datasets, tmp_path, monkeypat
     at.sidebar.selectbox(key="dataset").select(str(two_datasets.data / "twin")).run()
     assert not at.exception
     assert any("No benchmark results for the sidebar's dataset **twin**" in i.value for i in at.info)
+
+
+def test_playground_instruments_edit_explain_and_agree(two_datasets):
+    at = open_app({"dataset": "demo", "session": "1001,1002,1003"})
+    assert not at.exception
+    chips = lambda: [b.key for b in at.button if b.key and b.key.startswith("rm_")]  # noqa: E731
+    assert [k.split("_")[2] for k in chips()] == ["1001", "1002", "1003"]
+    # what if: move the last click earlier; the session order follows, and the lists of the
+    # models that read the last click (LastItem, Item-KNN) mark what changed
+    at.selectbox(key="pg_edit_pos").set_value(2).run()
+    at.button(key="pg_move_left").click().run()
+    assert not at.exception
+    assert [k.split("_")[2] for k in chips()] == ["1001", "1003", "1002"]
+    labels = " ".join(b.label for b in at.button if b.key and b.key.startswith("rec_"))
+    assert any(mark in labels for mark in ("🆕", "↑", "↓")), "an edit that changes the lists is marked"
+    at.text_input(key="pg_replace_id").input("99999999").run()
+    at.button(key="pg_replace").click().run()
+    assert any("not an item id" in e.value for e in at.error)
+    assert [k.split("_")[2] for k in chips()] == ["1001", "1003", "1002"], "a bad replacement changes nothing"

@@ -36,6 +36,14 @@ def remove_at(dataset_path: str, position: int) -> None:
     _set(dataset_path, sess.remove_at(get(dataset_path), position))
 
 
+def move(dataset_path: str, position: int, offset: int) -> None:
+    _set(dataset_path, sess.move(get(dataset_path), position, offset))
+
+
+def replace_at(dataset_path: str, position: int, item_id: int) -> None:
+    _set(dataset_path, sess.replace_at(get(dataset_path), position, item_id))
+
+
 def undo(dataset_path: str) -> None:
     _set(dataset_path, sess.undo(get(dataset_path)))
 

@@ -64,5 +64,21 @@ def remove_at(items: list[int], position: int) -> list[int]:
     return [item for i, item in enumerate(items) if i != position]
 
 
+def move(items: list[int], position: int, offset: int) -> list[int]:
+    """Move the click at ``position`` by ``offset`` places (clamped to the session)."""
+    items = list(items)
+    if not 0 <= position < len(items):
+        return items
+    target = min(max(position + offset, 0), len(items) - 1)
+    item = items.pop(position)
+    items.insert(target, item)
+    return items
+
+
+def replace_at(items: list[int], position: int, item_id: int) -> list[int]:
+    """The session with click ``position`` replaced by ``item_id``."""
+    return [int(item_id) if i == position else item for i, item in enumerate(items)]
+
+
 def undo(items: list[int]) -> list[int]:
     return list(items[:-1])

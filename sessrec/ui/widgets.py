@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from sessrec.ui import charts, live
+from sessrec.ui import charts, instruments, live
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
 from sessrec.ui.playground import RecList
 
@@ -114,14 +114,16 @@ def slot_caption(rec: RecList) -> None:
     st.caption(text)
 
 
-def rec_buttons(rec: RecList, dataset_path: str, highlight: set[int] | None = None) -> None:
+def rec_buttons(rec: RecList, dataset_path: str, highlight: set[int] | None = None,
+                changes: dict[int, str] | None = None) -> None:
     """The top-k as a clickable list: rank, name, score. Clicking adds the item."""
     box = st.container(gap=None, key=f"rec_list_{rec.slot.role}")
     scores = rec.items["Score"].to_numpy(float)
     integral = bool(len(scores)) and bool(np.all(np.isfinite(scores) & (np.mod(scores, 1) == 0)))
     fallback_marks = not rec.slot.is_fallback and spec_of(rec.slot.role).negative_is_fallback
     for row in rec.items.itertuples():
-        mark = " ★" if highlight and row.ItemId in highlight else ""
+        mark = (" ★" if highlight and row.ItemId in highlight else "") + \
+            instruments.change_mark((changes or {}).get(int(row.ItemId), ""))
         shown = "by popularity" if fallback_marks and row.Score < 0 else fmt_score(row.Score, integral)
         box.button(
             f"**{row.Rank}.** {_short(row.Name, 30)}{mark} :gray[{shown}]",
@@ -151,12 +153,14 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     k = int(st.session_state.get("pg_k", DEFAULT_K))
     exclude = bool(st.session_state.get("pg_exclude", True))
     lists = playground.recommend_all(selection.slots(), session, k, exclude, catalogue)
+    changes = instruments.remember_changes(dataset_path, session, lists)
     with st.container(border=True):
         head = st.columns([6, 3], vertical_alignment="center")
         head[0].markdown(f"**Your session** · {len(session)} click{'s' if len(session) != 1 else ''}")
         with head[1]:
             session_controls(session, dataset_path)
         session_timeline(session, catalogue, dataset_path)
+    instruments.edit_panel(session, catalogue, dataset_path)
 
     browse, results = st.columns([5, 6], gap="large")
     with results:
@@ -179,7 +183,7 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
             else:
                 st.markdown(f"#### {main.slot.label} — top {k}")
             slot_caption(main)
-            rec_buttons(main, dataset_path)
+            rec_buttons(main, dataset_path, changes=changes.get(main.slot.role))
     with browse:
         st.subheader("Catalogue")
         catalogue_browser(catalogue, dataset_path)
@@ -193,7 +197,7 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
             with column:
                 st.markdown(f"**{rec.slot.label}**")
                 slot_caption(rec)
-                rec_buttons(rec, dataset_path, highlight=highlight)
+                rec_buttons(rec, dataset_path, highlight=highlight, changes=changes.get(rec.slot.role))
     meanings = "; ".join(f"{rec.slot.label}: {'training clicks (fallback)' if rec.slot.is_fallback else spec_of(rec.slot.role).scores}"
                          for rec in lists)
     fallback_note = (" \"by popularity\": the model has no evidence for that item after this session "
@@ -202,6 +206,8 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     st.caption((f"★ also in {main.slot.label}'s top {k}. " if highlight else "") +
                "Click any recommendation to add it to the session. Scores are each model's own: "
                f"{meanings}.{fallback_note} Choose the models shown in the sidebar.")
+    instruments.why_panel(lists, session, catalogue, exclude)
+    instruments.agreement_panel(lists, k)
     charts_panel(lists, session, catalogue, exclude)
 
 
