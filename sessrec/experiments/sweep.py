@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 
 from sessrec.data.dataset import Dataset
-from sessrec.evaluation import evaluate
+from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.experiments.training import train_model
 
 
@@ -89,8 +89,10 @@ def run_sweep(
     metric: str = "mrr@20",
     seed: int | None = None,
     progress: bool = False,
+    tie_mode: str = DEFAULT_TIE_MODE,
 ) -> optuna.Study:
-    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid."""
+    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid
+    (ranks under ``tie_mode``; each trial records it and its tied-target share)."""
     if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
         raise ValueError(f"dataset {dataset.name} has no train_tr/valid split to tune on")
     if storage.startswith("sqlite:///"):
@@ -105,10 +107,12 @@ def run_sweep(
         params = {**(fixed or {}), **suggest(trial, space)}
         started = time.perf_counter()
         fitted, meta = train_model(dataset, model, params=params, split="train_tr", progress=progress)
-        result = evaluate(fitted, valid, min_position=dataset.min_position, beyond_accuracy=False)
+        result = evaluate(fitted, valid, tie_mode=tie_mode, min_position=dataset.min_position, beyond_accuracy=False)
         trial.set_user_attr("train_seconds", meta["train_seconds"])
         trial.set_user_attr("seconds", time.perf_counter() - started)
         trial.set_user_attr("metrics", {k: v for k, v in result.metrics.items() if k.endswith("@20")})
+        trial.set_user_attr("tie_mode", tie_mode)
+        trial.set_user_attr("tied_target_share", result.tied_target_share)
         if metric not in result.metrics:
             raise ValueError(f"unknown metric '{metric}' (have {', '.join(result.metrics)})")
         return result.metrics[metric]
