@@ -163,3 +163,68 @@ def test_benchmark_record_keeps_the_tie_mode_the_tied_share_and_consistent_ranks
     table = metrics_table([loaded])
     share = table[table["metric"] == "tied_target_share"]
     assert share["value"].tolist() == [pytest.approx(0.6)]
+
+
+def _retie_fake_results(root, shares: dict[str, float]) -> None:
+    """Turn write_fake_results' records into median-tie records: baselines get a tied share, GRU4Rec
+    runs are re-labelled the way scripts/retie_results.py does (share unknown, a note)."""
+    for path in root.glob("*/*.json"):
+        record = json.loads(path.read_text())
+        record["evaluation"]["tie_mode"] = "median"
+        if record["label"] in shares:
+            record["evaluation"]["tied_target_share"] = shares[record["label"]]
+        else:
+            record["evaluation"]["tied_target_share"] = None
+            record["tie_mode_note"] = "re-labelled"
+        path.write_text(json.dumps(record))
+
+
+def test_benchmarks_page_shows_the_tied_share_beside_the_metrics(app_env, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_support import REPO, write_fake_results
+
+    results = tmp_path / "results"
+    write_fake_results(results, questions=False)
+    _retie_fake_results(results, {"last_item": 0.47, "item_knn": 0.2, "most_popular": 0.001})
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    protocol = " ".join(m.value for m in at.markdown)
+    assert "`median` (the expected rank under random tie-breaking" in protocol
+    assert "2 GRU4Rec runs were evaluated with `standard` ties" in protocol
+    recall = at.dataframe[0].value
+    assert recall.loc["LastItem", "Tied targets"] == "47.0%"
+    assert recall.loc["MostPopular", "Tied targets"] == "0.1%"
+    assert recall.loc["GRU4Rec (cross-entropy)", "Tied targets"] == "not measured"
+    assert any("published GRU4Rec numbers use" in c.value for c in at.caption)
+
+
+def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
+    from sessrec.ui import benchmarks as bm
+
+    def record(label, model, tie_mode):
+        return {"run_id": label, "label": label, "model": model, "dataset": "d", "_path": label,
+                "evaluation": {"tie_mode": tie_mode}}
+
+    ranks = {"g": np.array([1.0, 2.0, 3.0]), "b": np.array([1.5, 2.0, 9.0])}
+    records = [record("g", "gru4rec", "median"), record("b", "last_item", "standard")]
+    table, notes = bm.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
+    assert table.empty and "different tie modes" in notes[0]
+    records[1]["evaluation"]["tie_mode"] = "median"
+    table, notes = bm.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
+    assert len(table) == 1 and not notes
+
+
+def test_live_views_rank_with_the_same_tie_modes_as_the_evaluator():
+    from sessrec.ui.playground import ranks_in
+
+    scores = np.array([0.5, 0.9, 0.5, 0.1, 0.5, np.nan])
+    assert ranks_in(scores, np.array([0, 1, 3])).tolist() == [3.0, 1.0, 5.0]  # median by default
+    assert ranks_in(scores, np.array([0]), tie_mode="standard").tolist() == [2.0]
+    assert ranks_in(scores, np.array([0]), tie_mode="conservative").tolist() == [4.0]
+    assert ranks_in(scores, np.array([5]), tie_mode="standard").tolist() == [6.0]  # NaN below every finite score
+    expected = ranks_of_targets(torch.tensor([scores[:5]], dtype=torch.float32), torch.tensor([2])).item()
+    assert ranks_in(scores[:5], np.array([2])).item() == expected
