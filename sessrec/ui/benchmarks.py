@@ -552,8 +552,8 @@ def protocol_markdown(records: list[dict[str, Any]], dataset: str) -> str:
         if d["tie_mode"] == ["median"] else "") + ". "
     if d["n_relabelled"]:
         ties += (f"{d['n_relabelled']} GRU4Rec runs were evaluated with `standard` ties before tied targets were "
-                 "counted and are re-labelled `median` (their scores are continuous: a retrained seed has no tied "
-                 "target and identical numbers in both modes; each record carries a note). ")
+                 "counted and are re-labelled `median`: their scores are continuous, and retrained seeds had almost "
+                 "no tied target and identical metrics in both modes (each record carries a note). ")
     return (
         f"**Evaluation protocol on {dataset}.** Next-item prediction: at {positions} of every test session the model "
         f"has read the clicks before p and ranks the whole catalogue; the rank of the true item p is kept. "
