@@ -228,3 +228,17 @@ def test_live_views_rank_with_the_same_tie_modes_as_the_evaluator():
     assert ranks_in(scores, np.array([5]), tie_mode="standard").tolist() == [6.0]  # NaN below every finite score
     expected = ranks_of_targets(torch.tensor([scores[:5]], dtype=torch.float32), torch.tensor([2])).item()
     assert ranks_in(scores[:5], np.array([2])).item() == expected
+
+
+def test_gru4rec_with_nan_weights_is_an_error_not_a_perfect_score():
+    """The issue's case: NaN output weights used to give Recall@20 = MRR@20 = 1.0."""
+    from sessrec.models.gru4rec import GRU4Rec
+
+    rng = np.random.default_rng(0)
+    train = sessions_of(*[list(rng.integers(0, 30, rng.integers(2, 8))) for _ in range(60)])
+    model = GRU4Rec(layers=[8], batch_size=4, n_sample=8, sample_cache=800, n_epochs=1, seed=1).fit(train)
+    test = sessions_of(*[list(rng.choice(model.item_index.item_ids, 4)) for _ in range(5)])
+    assert np.isfinite(evaluate(model, test, beyond_accuracy=False).metrics["mrr@20"])
+    model.WyBy[0, 0] = float("nan")  # one item's output weight
+    with pytest.raises(NonFiniteScoresError, match=r"'gru4rec'.*NaN for 1 of \d+ items.*session \d+, position 1"):
+        evaluate(model, test, beyond_accuracy=False)
