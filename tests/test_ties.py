@@ -226,7 +226,7 @@ def test_live_views_rank_with_the_same_tie_modes_as_the_evaluator():
     assert ranks_in(scores, np.array([0]), tie_mode="standard").tolist() == [2.0]
     assert ranks_in(scores, np.array([0]), tie_mode="conservative").tolist() == [4.0]
     assert ranks_in(scores, np.array([5]), tie_mode="standard").tolist() == [6.0]  # NaN below every finite score
-    expected = ranks_of_targets(torch.tensor([scores[:5]], dtype=torch.float32), torch.tensor([2])).item()
+    expected = ranks_of_targets(torch.tensor(scores[None, :5], dtype=torch.float32), torch.tensor([2])).item()
     assert ranks_in(scores[:5], np.array([2])).item() == expected
 
 
@@ -242,3 +242,15 @@ def test_gru4rec_with_nan_weights_is_an_error_not_a_perfect_score():
     model.WyBy[0, 0] = float("nan")  # one item's output weight
     with pytest.raises(NonFiniteScoresError, match=r"'gru4rec'.*NaN for 1 of \d+ items.*session \d+, position 1"):
         evaluate(model, test, beyond_accuracy=False)
+
+
+def test_all_finite_catches_every_kind_and_survives_overflowing_sums():
+    from sessrec.evaluation.metrics import all_finite
+
+    assert all_finite(torch.tensor([[1.0, -2.0], [0.0, 3.0]]))
+    for bad in (NAN, INF, -INF):
+        assert not all_finite(torch.tensor([[1.0, bad], [0.0, 3.0]]))
+    assert not all_finite(torch.tensor([[INF, -INF]]))  # the sum is NaN, still caught
+    huge = torch.full((4, 4), 3e38)  # finite scores whose float32 sum overflows
+    assert all_finite(huge)
+    assert ranks_of_targets(huge, torch.tensor([0, 1, 2, 3]), "standard").tolist() == [1.0] * 4

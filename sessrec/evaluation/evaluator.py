@@ -33,6 +33,7 @@ from sessrec.errors import SessrecError
 from sessrec.evaluation.metrics import (
     DEFAULT_KS,
     DEFAULT_TIE_MODE,
+    all_finite,
     check_tie_mode,
     metrics_from_ranks,
     rank_counts,
@@ -266,7 +267,7 @@ def evaluate(
                 scores = model.scores(state)
                 row_t = torch.from_numpy(rows)
                 chosen = scores.index_select(0, row_t) if len(rows) < scores.shape[0] else scores
-                if not bool(torch.isfinite(chosen).all()):  # one reduction per batch
+                if not all_finite(chosen):  # one sum per batch
                     raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
                 target = items[cursor[rows] + 1]
                 chunk = slice(written, written + len(rows))

@@ -37,6 +37,19 @@ def check_tie_mode(tie_mode: str) -> None:
         raise ValueError(f"unknown tie mode '{tie_mode}' (choose from {', '.join(TIE_MODES)})")
 
 
+def all_finite(scores: torch.Tensor) -> bool:
+    """True when no score is NaN or infinite.
+
+    One sum over the tensor: a NaN or an infinity anywhere makes the sum non-finite, so a
+    finite sum proves every score finite. Only when the sum is not finite (a non-finite
+    score, or an overflow of huge finite ones) is the exact element-wise test run; on CPU
+    the sum is about 20 times cheaper than ``torch.isfinite(scores).all()``.
+    """
+    if bool(torch.isfinite(scores.sum())):
+        return True
+    return bool(torch.isfinite(scores).all())
+
+
 def rank_counts(scores: torch.Tensor, targets: torch.Tensor, *, finite: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``(better, tied)`` per row of ``scores`` (``(B, n_items)``) for the item ``targets[b]``.
 
@@ -51,12 +64,13 @@ def rank_counts(scores: torch.Tensor, targets: torch.Tensor, *, finite: bool = F
     # several times faster than one large comparison over the whole batch.
     for start in range(0, scores.shape[0], _RANK_BLOCK):
         block = scores[start : start + _RANK_BLOCK]
-        if not finite and not bool(torch.isfinite(block).all()):
+        if not finite and not all_finite(block):
             block = torch.where(torch.isfinite(block), block, torch.full((), float("-inf"), dtype=block.dtype))
         target_scores = block.gather(1, targets[start : start + _RANK_BLOCK].view(-1, 1))
         rows = slice(start, start + len(block))
-        better[rows] = torch.gt(block, target_scores).sum(1, dtype=torch.int32)
-        tied[rows] = torch.eq(block, target_scores).sum(1, dtype=torch.int32) - 1  # minus the target itself
+        # summing uint8 masks is faster than summing bool masks on CPU
+        better[rows] = torch.gt(block, target_scores).to(torch.uint8).sum(1, dtype=torch.int32)
+        tied[rows] = torch.eq(block, target_scores).to(torch.uint8).sum(1, dtype=torch.int32) - 1  # minus the target
     return better, tied
 
 
