@@ -81,7 +81,8 @@ def check(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=2))
     out = Path(args.root) / CHECK_FILE
     checks = json.loads(out.read_text()) if out.is_file() else []
-    checks = [c for c in checks if (c["dataset"], c["label"], c["seed"]) != (result["dataset"], result["label"], args.seed)]
+    key = (result["dataset"], result["label"], args.seed)
+    checks = [c for c in checks if (c["dataset"], c["label"], c["seed"]) != key]
     out.write_text(json.dumps(checks + [result], indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -50,7 +50,9 @@ def all_finite(scores: torch.Tensor) -> bool:
     return bool(torch.isfinite(scores).all())
 
 
-def rank_counts(scores: torch.Tensor, targets: torch.Tensor, *, finite: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def rank_counts(
+    scores: torch.Tensor, targets: torch.Tensor, *, finite: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(better, tied)`` per row of ``scores`` (``(B, n_items)``) for the item ``targets[b]``.
 
     ``better``: items scored strictly above the target; ``tied``: *other* items scored
