@@ -55,13 +55,14 @@ if rq1.open:
         metrics = tuple(c[0].multiselect("Metrics", present, default=[m for m in present if m != "ndcg"] or present,
                                          format_func=bm.metric_name, key="bm_metrics") or present)
         ks = tuple(c[1].multiselect("Cut-offs k", ks_all, default=ks_all, key="bm_ks") or ks_all)
-        wide = bm.wide_table(summary, dataset, metrics, ks)
+        wide = bm.wide_table(summary, dataset, metrics, ks, tied=True)
         for metric in metrics:  # one table per metric: fits the page without scrolling sideways
-            part = wide[[c for c in wide.columns if c.split("@")[0] == bm.metric_name(metric)]]
-            if part.shape[1]:
-                st.dataframe(bm.best_style(part), width="stretch")
+            columns = [c for c in wide.columns if c.split("@")[0] == bm.metric_name(metric)]
+            if columns:
+                part = wide[columns + [c for c in (bm.TIED_COLUMN,) if c in wide.columns]]
+                st.dataframe(bm.best_style(part, columns), width="stretch")
         st.caption("Best value of each column highlighted, whichever model it is. Mean ± standard deviation over "
-                   "seeds for GRU4Rec; the baselines are deterministic.")
+                   "seeds for GRU4Rec; the baselines are deterministic. " + bm.TIES_SENTENCE)
         if not any(bm.is_gru4rec(r) for r in runs):
             st.info("No GRU4Rec run on this dataset yet: only the baselines are shown.", icon=":material/hourglass_empty:")
         verdicts = bm.rq1_verdicts(summary, dataset, metrics, ks)
@@ -206,7 +207,9 @@ if refs.open:
                          column_config={c: NUM(format="%.4f") for c in ("Published", "Ours (best run)")}
                          | {"Difference": NUM(format="%+.4f"), "Source": st.column_config.TextColumn(width="medium")})
             st.caption("“Ours (best run)” is the best mean over seeds of our RQ1 configurations of that model; "
-                       "empty where we have no such run (yet). The protocol notes are in the box above.")
+                       "empty where we have no such run (yet). The protocol notes are in the box above. Published "
+                       "GRU4Rec numbers use `standard` ties (a tied target gets the best rank); ours use the tie "
+                       "mode in the box above, which for GRU4Rec gives the same numbers (its scores do not tie).")
 
 if everything.open:
     with everything:

@@ -51,7 +51,7 @@ recs = [recommend(slot, items[:step], k, False, catalogue) for slot in slots]
 for column, slot in zip(st.columns(len(slots)), slots):
     here = ranks[(ranks["Model"] == slot.label) & (ranks["Step"] == step)]["Rank"]
     rank = here.iloc[0] if len(here) else float("nan")
-    column.metric(slot.label, "unknown item" if rank != rank else f"rank {int(rank):,}")
+    column.metric(slot.label, "unknown item" if rank != rank else f"rank {rank:,g}")
 table = replay.top_k_side_by_side(recs)
 st.dataframe(replay.highlight_item(table, catalogue.name(items[step])), width="stretch",
              height=36 * (len(table) + 1) + 3)

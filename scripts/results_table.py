@@ -2,7 +2,9 @@
 
     python scripts/results_table.py [--root results] [--k 20] [--group main]
 
-Mean ± std over seeds of Recall@k and MRR@k per dataset and model, the number of seeds,
+Mean ± std over seeds of Recall@k and MRR@k per dataset and model, the share of test
+events whose target is tied with another item ("tied", mean over seeds; "n/m" = not
+measured: runs evaluated before it was recorded), the tie mode, the number of seeds,
 mean training seconds and evaluation seconds; the best value per dataset in bold.
 """
 
@@ -16,7 +18,13 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sessrec.experiments.records import aggregate, load_run_records, metrics_table, valid_records  # noqa: E402
+from sessrec.experiments.records import (  # noqa: E402
+    TIED_SHARE,
+    aggregate,
+    load_run_records,
+    metrics_table,
+    valid_records,
+)
 
 
 def main() -> None:
@@ -38,10 +46,15 @@ def main() -> None:
     timing = pd.DataFrame([{"dataset": r["dataset"], "label": r["label"], "train_s": r["train_seconds"],
                             "eval_s": r["evaluation"]["seconds"]} for r in records])
     timing = timing.groupby(["dataset", "label"]).mean()
+    tied = aggregate(metrics_table(records))
+    tied = tied[tied["metric"] == TIED_SHARE].set_index(["dataset", "label"])["mean"]
+    ties = {}
+    for r in records:
+        ties.setdefault((r["dataset"], r["label"]), set()).add(r["evaluation"].get("tie_mode", "?"))
     for dataset, part in table.groupby("dataset"):
         print(f"\n**{dataset}** (k = {args.k})\n")
-        print(f"| model | Recall@{args.k} | MRR@{args.k} | seeds | train s | eval s |")
-        print("|---|---|---|---|---|---|")
+        print(f"| model | Recall@{args.k} | MRR@{args.k} | tied | ties | seeds | train s | eval s |")
+        print("|---|---|---|---|---|---|---|---|")
         wide = part.pivot_table(index="label", columns="metric", values=["mean", "std", "n"])
         best = {m: wide[("mean", m)].max() for m in ("recall", "mrr")}
         for label in wide.sort_values(("mean", "mrr"), ascending=False).index:
@@ -51,7 +64,9 @@ def main() -> None:
                 text = f"{mean:.4f} ± {std:.4f}" if wide.loc[label, ("n", m)] > 1 else f"{mean:.4f}"
                 cells.append(f"**{text}**" if mean == best[m] else text)
             t = timing.loc[(dataset, label)]
-            print(f"| {label} | {cells[0]} | {cells[1]} | {int(wide.loc[label, ('n', 'mrr')])} | "
+            share = f"{tied.loc[(dataset, label)]:.1%}" if (dataset, label) in tied.index else "n/m"
+            mode = "/".join(sorted(ties[(dataset, label)]))
+            print(f"| {label} | {cells[0]} | {cells[1]} | {share} | {mode} | {int(wide.loc[label, ('n', 'mrr')])} | "
                   f"{t['train_s']:.1f} | {t['eval_s']:.1f} |")
 
 

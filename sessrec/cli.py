@@ -402,6 +402,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         results.append((label, res))
         m = res.metrics
         print(f"{label:>24s}  Recall@20 {m.get('recall@20', float('nan')):.4f}  MRR@20 {m.get('mrr@20', float('nan')):.4f}"
+              f"  tied targets {res.tied_target_share:.1%} ({args.tie_mode} ties)"
               f"  ({res.n_events} events, {res.seconds:.2f} s)")
     record = {
         "dataset": dataset.name, "split": test_split, "tie_mode": args.tie_mode, "min_position": min_position,
@@ -494,6 +495,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------
+
+
+TIE_MODE_HELP = ("how a target tied with other items is ranked: median (default; the expected rank under random "
+                 "tie-breaking, used for every comparison), standard (the best rank of the tie; what published "
+                 "GRU4Rec numbers use) or conservative (the worst rank)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -590,8 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", nargs="*", help="models to fit on the train split first (baselines)")
     ev.add_argument("--split", default="test", choices=["test", "valid"],
                     help="test: train -> test (default); valid: train_tr -> valid (tuning split)")
-    ev.add_argument("--tie-mode", default="standard", choices=["standard", "conservative", "median"],
-                    help="rank of a target tied with other items (see README, Evaluation protocol)")
+    ev.add_argument("--tie-mode", default="median", choices=["median", "standard", "conservative"],
+                    help=TIE_MODE_HELP)
     ev.add_argument("--min-position", type=int_at_least(1), help="default: the dataset's protocol")
     ev.add_argument("--ks", type=int_at_least(1), nargs="+", default=[1, 5, 10, 20],
                     help="cut-offs k of the metrics (default: 1 5 10 20)")
@@ -606,8 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int_at_least(1), default=3, help="seeds per seeded model (default 3)")
     bench.add_argument("--first-seed", type=int_at_least(0), default=1,
                        help="seeds are first-seed, first-seed+1, ... (default 1)")
-    bench.add_argument("--tie-mode", default="standard", choices=["standard", "conservative", "median"],
-                       help="rank of a target tied with other items (see README, Evaluation protocol)")
+    bench.add_argument("--tie-mode", default="median", choices=["median", "standard", "conservative"],
+                       help=TIE_MODE_HELP)
     bench.add_argument("--out", default="results", help="results root")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(func=cmd_benchmark)

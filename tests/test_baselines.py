@@ -63,7 +63,7 @@ def test_save_load_gives_identical_scores(tmp_path, cls):
 def test_recommend_matches_evaluation_scores(cls):
     model = cls().fit(TRAIN)
     test = sessions_of([5, 1, 2, 3])
-    result = evaluate(model, test, beyond_accuracy=False)
+    result = evaluate(model, test, tie_mode="standard", beyond_accuracy=False)
     for p in range(1, 4):
         scores, _ = model.score_session(test.items[:p])
         target = model.item_index.to_index(test.items[p : p + 1])[0]

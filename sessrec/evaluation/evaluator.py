@@ -10,6 +10,12 @@ and how many sessions became too short, is reported with every result.
 The evaluator drives models only through the streaming interface of
 :mod:`sessrec.models.base`, session-parallel: ``batch_size`` slots each hold one test
 session; when a session runs out, its slot is reset and takes the next session.
+
+Ties are resolved by ``tie_mode`` (default ``median``, see :mod:`sessrec.evaluation.metrics`);
+every result also reports ``tied_target_share``, the share of events whose target is
+tied with at least one other item, so a reader sees which models ties affect. A model
+that produces a non-finite score (NaN, +inf, -inf) for an evaluated event is an error
+(:class:`NonFiniteScoresError`), never a silently perfect or silently bad rank.
 """
 
 from __future__ import annotations
@@ -23,9 +29,22 @@ import torch
 from tqdm.auto import tqdm
 
 from sessrec.data.sessions import ItemIndex, Sessions
-from sessrec.evaluation.metrics import DEFAULT_KS, TIE_MODES, metrics_from_ranks, ranks_of_targets
+from sessrec.errors import SessrecError
+from sessrec.evaluation.metrics import (
+    DEFAULT_KS,
+    DEFAULT_TIE_MODE,
+    all_finite,
+    check_tie_mode,
+    metrics_from_ranks,
+    rank_counts,
+    ranks_from_counts,
+)
 from sessrec.models.base import SessionModel
 from sessrec.models.sparse_rows import SparseRows
+
+
+class NonFiniteScoresError(SessrecError):
+    """A model scored some item NaN or infinite while being evaluated."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,7 @@ class EvalResult:
     positions: np.ndarray  # (n_events,) position p of the target in its (filtered) session
     targets: np.ndarray  # (n_events,) dense index of the true item
     session_index: np.ndarray  # (n_events,) index of the session in the prepared test
+    n_tied: np.ndarray  # (n_events,) number of other items scored exactly as the true item
     tie_mode: str
     min_position: int
     ks: tuple[int, ...]
@@ -92,6 +112,11 @@ class EvalResult:
     @property
     def n_events(self) -> int:
         return len(self.ranks)
+
+    @property
+    def tied_target_share(self) -> float:
+        """Share of events whose true item is tied with at least one other item (NaN without events)."""
+        return float((self.n_tied > 0).mean()) if len(self.n_tied) else float("nan")
 
     def summary(self) -> dict[str, Any]:
         """Plain dict for results files (no per-event arrays)."""
@@ -103,6 +128,8 @@ class EvalResult:
             "seconds": self.seconds,
             "events_per_second": self.n_events / self.seconds if self.seconds > 0 else None,
             **self.counts,
+            "n_tied_events": int((self.n_tied > 0).sum()),
+            "tied_target_share": self.tied_target_share,
             "metrics": dict(self.metrics),
         }
 
@@ -174,7 +201,7 @@ def evaluate(
     test: Sessions,
     *,
     ks: tuple[int, ...] = DEFAULT_KS,
-    tie_mode: str = "standard",
+    tie_mode: str = DEFAULT_TIE_MODE,
     min_position: int = 1,
     batch_size: int = 512,
     train: Sessions | None = None,
@@ -185,16 +212,21 @@ def evaluate(
 
     Args:
         ks: cut-offs for Recall/MRR/NDCG and the beyond-accuracy metrics.
-        tie_mode: ``standard``, ``conservative`` or ``median``.
+        tie_mode: ``median`` (default: expected rank under random tie-breaking),
+            ``standard`` (optimistic; what published GRU4Rec numbers use) or
+            ``conservative`` (pessimistic).
         min_position: first predicted position (1: every item after the first;
             2: the published RetailRocket protocol).
         train: training sessions; with ``beyond_accuracy`` they give the popularity
             (``popularity@k``: mean of popularity / max popularity over the top-k) and
             the item cosine for intra-list diversity (``diversity@k``: 1 - mean
             pairwise cosine in the top-k). Coverage needs no training data.
+
+    Raises:
+        NonFiniteScoresError: the model scored an item NaN or +-inf at an evaluated
+            event (the message names the model and the first such event).
     """
-    if tie_mode not in TIE_MODES:
-        raise ValueError(f"unknown tie mode '{tie_mode}' (choose from {', '.join(TIE_MODES)})")
+    check_tie_mode(tie_mode)
     if not ks or min(ks) < 1:
         raise ValueError("ks must be positive cut-offs")
     ks = tuple(sorted(set(int(k) for k in ks)))
@@ -209,7 +241,9 @@ def evaluate(
     offsets, items = prepared.offsets, prepared.items
     n_sessions = prepared.n_sessions
     n_events = prepared.n_eval_events
-    ranks = np.empty(n_events, dtype=np.float64)
+    model_name = getattr(model, "name", type(model).__name__)
+    better = np.empty(n_events, dtype=np.int64)
+    n_tied = np.empty(n_events, dtype=np.int64)
     positions = np.empty(n_events, dtype=np.int64)
     targets = np.empty(n_events, dtype=np.int64)
     session_index = np.empty(n_events, dtype=np.int64)
@@ -233,9 +267,13 @@ def evaluate(
                 scores = model.scores(state)
                 row_t = torch.from_numpy(rows)
                 chosen = scores.index_select(0, row_t) if len(rows) < scores.shape[0] else scores
+                if not all_finite(chosen):  # one sum per batch
+                    raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
                 target = items[cursor[rows] + 1]
                 chunk = slice(written, written + len(rows))
-                ranks[chunk] = ranks_of_targets(chosen, torch.from_numpy(target), tie_mode).numpy()
+                n_better, n_equal = rank_counts(chosen, torch.from_numpy(target), finite=True)
+                better[chunk] = n_better.numpy()
+                n_tied[chunk] = n_equal.numpy()
                 positions[chunk] = position[rows]
                 targets[chunk] = target
                 session_index[chunk] = slot_session[rows]
@@ -260,17 +298,20 @@ def evaluate(
     assert written == n_events, f"evaluator bug: {written} of {n_events} events scored"
 
     order = np.lexsort((positions, session_index))  # report in test-file order
-    ranks, positions, targets, session_index = ranks[order], positions[order], targets[order], session_index[order]
+    better, n_tied = better[order], n_tied[order]
+    positions, targets, session_index = positions[order], targets[order], session_index[order]
+    ranks = ranks_from_counts(better, n_tied, tie_mode)
     metrics = metrics_from_ranks(ranks, ks)
     if extra is not None:
         metrics.update(extra.metrics())
     return EvalResult(
-        model=getattr(model, "name", type(model).__name__),
+        model=model_name,
         metrics=metrics,
         ranks=ranks,
         positions=positions,
         targets=targets,
         session_index=session_index,
+        n_tied=n_tied,
         tie_mode=tie_mode,
         min_position=min_position,
         ks=ks,
@@ -284,4 +325,23 @@ def evaluate(
             "n_sessions_dropped": prepared.n_sessions_dropped,
             "n_items": model.n_items,
         },
+    )
+
+
+def _non_finite_error(
+    model_name: str, scores: torch.Tensor, rows: np.ndarray, slot_session: np.ndarray, position: np.ndarray,
+    prepared: PreparedTest,
+) -> NonFiniteScoresError:
+    """The error for a batch with non-finite scores, naming the first bad event (error path only)."""
+    bad = ~torch.isfinite(scores)
+    bad_rows = torch.nonzero(bad.any(1))[:, 0].numpy()
+    first = int(bad_rows[np.argmin(slot_session[rows[bad_rows]])])  # earliest session in the test file
+    row = rows[first]
+    values = scores[first][bad[first]]
+    kinds = sorted({"NaN" if v != v else ("+inf" if v > 0 else "-inf") for v in values.tolist()})
+    session_id = prepared.session_ids[slot_session[row]]
+    return NonFiniteScoresError(
+        f"model '{model_name}' produced non-finite scores ({', '.join(kinds)} for {int(bad[first].sum())} of "
+        f"{scores.shape[1]} items) at session {session_id}, position {int(position[row])}: its weights or inputs "
+        "are broken; refusing to rank with them"
     )

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from sessrec.data.dataset import Dataset
-from sessrec.evaluation import evaluate
 from sessrec.errors import ParameterError
+from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.experiments.claims import try_claim
 from sessrec.experiments.records import run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model
@@ -82,7 +82,7 @@ def validate_specs(specs: list[ModelSpec]) -> None:
 
 
 def run_one(
-    dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = "standard", progress: bool = True,
+    dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
     command: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train and evaluate one configuration; returns ``(record, per-event arrays)``."""
@@ -113,7 +113,8 @@ def run_one(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     arrays = {
-        "ranks": result.ranks.astype(np.float32),
+        "ranks": result.ranks.astype(np.float32),  # in the run's tie mode (halves are exact in float32)
+        "n_tied": result.n_tied.astype(np.int32),  # lets any other tie mode be recomputed from the ranks
         "positions": result.positions.astype(np.int32),
         "targets": result.targets.astype(np.int32),
         "target_popularity": popularity[result.targets].astype(np.int32),
@@ -127,7 +128,7 @@ def run_benchmark(
     seeds: list[int],
     root: str | Path = "results",
     *,
-    tie_mode: str = "standard",
+    tie_mode: str = DEFAULT_TIE_MODE,
     progress: bool = True,
     log=print,
 ) -> list[Path]:
@@ -163,6 +164,7 @@ def run_benchmark(
                 path = write_run(root, record, arrays)
             m = record["evaluation"]["metrics"]
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
+                f"tied targets {record['evaluation']['tied_target_share']:.1%} ({tie_mode})  "
                 f"train {record['train_seconds']:.1f} s  eval {record['evaluation']['seconds']:.1f} s  -> {path}")
             written.append(path)
     return written

@@ -152,17 +152,28 @@ def valid_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def load_ranks(record: dict[str, Any], name: str = "ranks") -> np.ndarray:
-    """The per-event array ``name`` (``ranks``, ``positions``, ``targets``, ``target_popularity``)."""
+    """The per-event array ``name`` (``ranks``, ``positions``, ``targets``, ``target_popularity``,
+    and, in runs evaluated since tied targets are counted, ``n_tied``: the number of other
+    items tied with the target). ``ranks`` follow the record's ``evaluation.tie_mode``."""
     path = Path(record["_path"]).with_name(record["ranks_file"])
     with np.load(path, allow_pickle=False) as data:
         return data[name]
 
 
+TIED_SHARE = "tied_target_share"
+
+
 def metrics_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Long table: dataset, label, model, seed, metric, k, value (one row per number)."""
+    """Long table: dataset, label, model, seed, metric, k, value (one row per number).
+
+    Besides the metrics, every record that knows it contributes a row ``tied_target_share``
+    (k empty): the share of its events whose target tied with another item."""
     rows = []
     for record in valid_records(records):
-        for key, value in record["evaluation"]["metrics"].items():
+        entries = list(record["evaluation"]["metrics"].items())
+        if record["evaluation"].get(TIED_SHARE) is not None:
+            entries.append((TIED_SHARE, record["evaluation"][TIED_SHARE]))
+        for key, value in entries:
             metric, _, k = key.partition("@")
             rows.append({
                 "dataset": record["dataset"], "label": record.get("label", record["model"]),

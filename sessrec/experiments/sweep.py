@@ -22,7 +22,7 @@ import optuna
 
 from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError
-from sessrec.evaluation import evaluate
+from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.metrics import DEFAULT_KS
 from sessrec.experiments.training import train_model
 from sessrec.models.io import MODEL_CLASSES
@@ -187,8 +187,10 @@ def run_sweep(
     metric: str = "mrr@20",
     seed: int | None = None,
     progress: bool = False,
+    tie_mode: str = DEFAULT_TIE_MODE,
 ) -> optuna.Study:
-    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid.
+    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid
+    (ranks under ``tie_mode``; each trial records it and its tied-target share).
 
     Every setting is checked before the first trial (:func:`check_sweep`).
     """
@@ -209,12 +211,14 @@ def run_sweep(
         params = {**(fixed or {}), **suggest(trial, space)}
         started = time.perf_counter()
         fitted, meta = train_model(dataset, model, params=params, split="train_tr", progress=progress)
-        result = evaluate(fitted, valid, min_position=dataset.min_position, beyond_accuracy=False)
+        result = evaluate(fitted, valid, tie_mode=tie_mode, min_position=dataset.min_position, beyond_accuracy=False)
         trial.set_user_attr("train_seconds", meta["train_seconds"])
         trial.set_user_attr("seconds", time.perf_counter() - started)
         trial.set_user_attr("metrics", {k: v for k, v in result.metrics.items() if k.endswith("@20")})
         trial.set_user_attr("split", "valid")
         trial.set_user_attr("n_valid_events", result.n_events)
+        trial.set_user_attr("tie_mode", tie_mode)
+        trial.set_user_attr("tied_target_share", result.tied_target_share)
         return result.metrics[metric]
 
     study.optimize(objective, n_trials=n_trials)

@@ -14,7 +14,16 @@ from sessrec.ui.models import label_of
 
 ACCURACY_METRICS = ("recall", "mrr", "ndcg")
 METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "HitRate", "coverage": "Coverage",
-                "popularity": "Popularity", "diversity": "Diversity"}
+                "popularity": "Popularity", "diversity": "Diversity", "tied_target_share": "Tied targets"}
+TIED = "tied_target_share"
+TIED_COLUMN = "Tied targets"
+NOT_MEASURED = "not measured"
+TIES_SENTENCE = (
+    "Ties: `median`, the expected rank when the target's ties are broken at random (rank = 1 + better + "
+    "tied / 2). “Tied targets” is the share of test events whose true item has the same score as at least one "
+    "other item: count-based baselines (MostPopular, LastItem, Item-KNN) tie often, and the `standard` mode "
+    "(rank = 1 + better, which published GRU4Rec numbers use) would give them the best rank of every tie."
+)
 
 
 RUN_LABELS = {"gru4rec-xe": "GRU4Rec (cross-entropy)", "gru4rec-bprmax": "GRU4Rec (BPR-max)",
@@ -113,10 +122,12 @@ def long_summary(summary: pd.DataFrame, metrics: tuple[str, ...] | None = ACCURA
 
 
 def wide_table(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...],
-               digits: int = 4) -> pd.DataFrame:
+               digits: int = 4, tied: bool = False) -> pd.DataFrame:
     """Paper-style table for one dataset: one row per model, one column per metric@k,
     cells "mean ± std" (std omitted for a single seed); the best mean per column in bold
-    markers ``**`` kept out (formatting is left to the exporter)."""
+    markers ``**`` kept out (formatting is left to the exporter). With ``tied``, a last
+    column "Tied targets" gives each model's tied-target share (mean over seeds, "not
+    measured" for runs evaluated before it was recorded)."""
     frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
     rows = {}
     for (label, metric, k), group in frame.groupby(["label", "metric", "k"]):
@@ -126,7 +137,16 @@ def wide_table(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks
     columns = [metric_name(m, k) for m in metrics for k in ks]
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=[c for c in columns if any(c in r for r in rows.values())])
     table.index.name = "Model"
+    if tied and len(table):
+        shares = tied_shares(summary, dataset)
+        table[TIED_COLUMN] = [shares.get(model, NOT_MEASURED) for model in table.index]
     return table
+
+
+def tied_shares(summary: pd.DataFrame, dataset: str) -> dict[str, str]:
+    """Pretty model label -> its tied-target share on ``dataset`` as text ("47.1%"; mean over seeds)."""
+    frame = summary[(summary["dataset"] == dataset) & (summary["metric"] == TIED)]
+    return {pretty_label(label): f"{mean:.1%}" for label, mean in zip(frame["label"], frame["mean"])}
 
 
 def numeric_wide(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> pd.DataFrame:
@@ -217,6 +237,11 @@ def significance(records: list[dict[str, Any]], dataset: str, metric: str, k: in
         for b in others:
             rb = ranks(b)
             if rb is None:
+                continue
+            tie_a, tie_b = (r.get("evaluation", {}).get("tie_mode") for r in (a, b))
+            if tie_a != tie_b:
+                notes.append(f"{a['run_id']} vs {b['run_id']}: ranks under different tie modes ({tie_a} vs {tie_b}), "
+                             "not paired")
                 continue
             if len(ra) != len(rb):
                 notes.append(f"{a['run_id']} vs {b['run_id']}: different test events ({len(ra)} vs {len(rb)}), not paired")
@@ -510,7 +535,9 @@ def protocol_details(records: list[dict[str, Any]], dataset: str) -> dict[str, A
     def values(key):
         return sorted({e.get(key) for e in evals if e.get(key) is not None}, key=str)
 
+    relabelled = [r for r in records if r.get("dataset") == dataset and r.get("tie_mode_note")]
     return {"tie_mode": values("tie_mode"), "min_position": values("min_position"), "n_events": values("n_events"),
+            "n_relabelled": len(relabelled),
             "n_sessions": values("n_sessions"), "n_items": values("n_items"),
             "n_test_events_raw": values("n_test_events_raw"), "n_unknown_items_removed": values("n_unknown_items_removed"),
             "n_sessions_dropped": values("n_sessions_dropped"), "sampled": any(e.get("sampled") for e in evals)}
@@ -528,10 +555,17 @@ def protocol_markdown(records: list[dict[str, Any]], dataset: str) -> str:
         " (the published protocol for this dataset starts at the third click)" if first and min(first) >= 2 else "")
     ranking = "**sampled candidates** (not comparable with full-ranking numbers)" if d["sampled"] else \
         f"**full ranking** of all {show('n_items')} training items, never sampled"
+    ties = f"Ties: `{show('tie_mode', '{}')}`" + (
+        " (the expected rank under random tie-breaking; published GRU4Rec numbers use `standard`)"
+        if d["tie_mode"] == ["median"] else "") + ". "
+    if d["n_relabelled"]:
+        ties += (f"{d['n_relabelled']} GRU4Rec runs were evaluated with `standard` ties before tied targets were "
+                 "counted and are re-labelled `median`: their scores are continuous, and retrained seeds had almost "
+                 "no tied target and identical metrics in both modes (each record carries a note). ")
     return (
         f"**Evaluation protocol on {dataset}.** Next-item prediction: at {positions} of every test session the model "
         f"has read the clicks before p and ranks the whole catalogue; the rank of the true item p is kept. "
-        f"Ranking: {ranking}. Ties: `{show('tie_mode', '{}')}`. "
+        f"Ranking: {ranking}. {ties}"
         f"Test items unseen in training are removed before evaluation and counted: **{show('n_unknown_items_removed')}** "
         f"of {show('n_test_events_raw')} test events removed, **{show('n_sessions_dropped')}** sessions dropped as too short; "
         f"**{show('n_events')}** predictions over {show('n_sessions')} sessions remain. "

@@ -58,16 +58,22 @@ def recommend_all(slots: list[ModelSlot], session: list[int], k: int, exclude_se
     return [recommend(slot, session, k, exclude_seen, catalogue) for slot in slots]
 
 
-def ranks_in(scores: np.ndarray, item_indices: np.ndarray, masked: np.ndarray | None = None) -> np.ndarray:
-    """1-based rank of each of ``item_indices`` under ``scores`` (standard ties: only
-    strictly better items count); ``masked`` items are ranked as if absent."""
+def ranks_in(scores: np.ndarray, item_indices: np.ndarray, masked: np.ndarray | None = None,
+             tie_mode: str = "median") -> np.ndarray:
+    """1-based rank (float) of each of ``item_indices`` under ``scores`` with the evaluator's
+    tie modes (default ``median``: 1 + better + tied / 2, see :mod:`sessrec.evaluation.metrics`);
+    ``masked`` items are ranked as if absent; non-finite scores rank below finite ones."""
+    from sessrec.evaluation.metrics import ranks_from_counts
+
     scores = scores.astype(np.float64, copy=True)
+    scores[~np.isfinite(scores)] = -np.inf
     if masked is not None and len(masked):
         scores[masked] = -np.inf
     target = scores[item_indices]
     ordered = np.sort(scores)
+    not_worse = len(ordered) - np.searchsorted(ordered, target, side="left")
     better = len(ordered) - np.searchsorted(ordered, target, side="right")
-    return (better + 1).astype(np.int64)
+    return ranks_from_counts(better, not_worse - better - 1, tie_mode)
 
 
 def rank_trajectory(model: Any, session: list[int], item_ids: list[int], exclude_seen: bool) -> pd.DataFrame:
@@ -94,7 +100,7 @@ def rank_trajectory(model: Any, session: list[int], item_ids: list[int], exclude
             ranks = np.where(np.isin(targets, masked), -1, ranks)  # a seen item has no rank
         for item, rank in zip(kept_ids, ranks):
             if rank > 0:
-                rows.append({"Step": step, "Clicked": int(session[step - 1]), "ItemId": int(item), "Rank": int(rank)})
+                rows.append({"Step": step, "Clicked": int(session[step - 1]), "ItemId": int(item), "Rank": float(rank)})
     return pd.DataFrame(rows, columns=["Step", "Clicked", "ItemId", "Rank"])
 
 

@@ -11,7 +11,7 @@ from sessrec.ui.playground import ModelSlot, ranks_in
 
 def replay_ranks(slots: list[ModelSlot], items: list[int], catalogue: Catalogue) -> pd.DataFrame:
     """Step p (1..n-1): each model has read items[:p]; rank of items[p] over its whole
-    catalogue (standard ties, nothing excluded: the evaluator's protocol). Rank is NaN
+    catalogue (median ties, nothing excluded: the evaluator's protocol). Rank is NaN
     when the model does not know the true item."""
     rows = []
     for slot in slots:
