@@ -26,6 +26,8 @@ class ModelSpec:
 FAMILIES: dict[str, str] = {
     "neural": "Neural (RNN)",
     "baseline": "Simple baselines",
+    "session_knn": "Session-kNN",
+    "rules": "Rules & session popularity",
 }
 
 REGISTRY: tuple[ModelSpec, ...] = (
@@ -39,6 +41,22 @@ REGISTRY: tuple[ModelSpec, ...] = (
               "first-order transition counts from the session's last item"),
     ModelSpec("item_knn", "sessrec.models.item_knn:ItemKNN", "Item-KNN", "baseline",
               "session co-occurrence similarity to the session's last item"),
+    ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
+              "cosine of trained GRU4Rec item embeddings to the session's last item"),
+    # -- session-kNN (session-rec's kNN family) ---------------------------------------------
+    ModelSpec("sknn", "sessrec.models.session_knn:SKNN", "SKNN", "session_knn",
+              "items of the k most similar past sessions (set similarity)"),
+    ModelSpec("vsknn", "sessrec.models.session_knn:VSKNN", "V-SKNN", "session_knn",
+              "SKNN with position-weighted current session, neighbour decay and IDF"),
+    ModelSpec("stan", "sessrec.models.session_knn:STAN", "STAN", "session_knn",
+              "session kNN with position, recency and in-neighbour distance decays"),
+    ModelSpec("vstan", "sessrec.models.session_knn:VSTAN", "VSTAN", "session_knn",
+              "STAN plus V-SKNN's matched-position decay and IDF"),
+    # -- rules & session popularity ---------------------------------------------------------
+    ModelSpec("sr", "sessrec.models.rules:SequentialRules", "SR", "rules",
+              "sequential rules a -> b within a few steps, decayed, from the last item"),
+    ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
+              "clicks in the current session, training popularity breaks ties"),
 )
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}
