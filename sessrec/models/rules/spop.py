@@ -16,7 +16,7 @@ from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
 from sessrec.models.popular import item_popularity
 from sessrec.models.session_knn.base import SequenceStateModel
-from sessrec.models.session_knn.index import check_int
+from sessrec.models.session_knn.index import add_scores, check_int
 
 
 class SessionPop(SequenceStateModel):
@@ -44,13 +44,12 @@ class SessionPop(SequenceStateModel):
         self.clear_live_cache()
         return self
 
-    def _score_sequences(self, sequences) -> np.ndarray:
-        n = self.n_items
+    def _score_sequences(self, sequences, out: torch.Tensor) -> None:
         lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
         flat = np.fromiter((i for s in sequences for i in s), np.int64, int(lengths.sum()))
         rows = np.repeat(np.arange(len(sequences)), lengths)
-        counts = np.bincount(rows * n + flat, minlength=len(sequences) * n).reshape(len(sequences), n)
-        return counts + self.base.numpy()[None, :]
+        out += self.base
+        add_scores(out, rows, flat, np.ones(len(flat)))
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {"base": self.base}

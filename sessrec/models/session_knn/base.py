@@ -9,7 +9,8 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.session_knn.index import Query, SessionIndex
+from sessrec.models.gru4rec.model import ScoreBuffers  # reused score memory, see its docstring
+from sessrec.models.session_knn.index import Query, SessionIndex, add_scores
 
 #: a state is one tuple of dense item indices per slot (immutable, cheap to extend)
 SeqState = tuple[tuple[int, ...], ...]
@@ -37,6 +38,12 @@ class SequenceStateModel(BaseSessionModel):
     #: whether an empty session scores 0 everywhere (skips the work)
     empty_scores_zero: bool = True
 
+    @property
+    def _buffers(self) -> ScoreBuffers:
+        if "_score_buffers" not in self.__dict__:
+            self._score_buffers = ScoreBuffers()
+        return self._score_buffers
+
     def init_state(self, batch_size: int) -> SeqState:
         return seq_init(batch_size)
 
@@ -48,14 +55,16 @@ class SequenceStateModel(BaseSessionModel):
 
     def scores(self, state: SeqState) -> torch.Tensor:
         self._check_fitted()
-        out = np.zeros((len(state), self.n_items), np.float32)
+        out = self._buffers.empty(len(state), self.n_items)
+        out.zero_()
         for start in range(0, len(state), self.chunk_rows):
             chunk = state[start : start + self.chunk_rows]
             if any(chunk) or not self.empty_scores_zero:
-                out[start : start + len(chunk)] = self._score_sequences(chunk)
-        return torch.from_numpy(out)
+                self._score_sequences(chunk, out[start : start + len(chunk)])
+        return out
 
-    def _score_sequences(self, sequences: SeqState) -> np.ndarray:
+    def _score_sequences(self, sequences: SeqState, out: torch.Tensor) -> None:
+        """Add the scores of ``sequences`` into ``out`` (``(len(sequences), n_items)``, zeros)."""
         raise NotImplementedError
 
 
@@ -72,11 +81,13 @@ class SessionKNNBase(SequenceStateModel):
         self.clear_live_cache()
         return self
 
-    def _score_sequences(self, sequences: SeqState) -> np.ndarray:
+    def _score_sequences(self, sequences: SeqState, out: torch.Tensor) -> None:
         query = Query.from_sequences(sequences, self.n_items)
-        return self._score_query(query)
+        row, item, value = self._score_query(query)
+        add_scores(out, row, item, value)
 
-    def _score_query(self, query: Query) -> np.ndarray:
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, item, value) contributions; duplicates are summed."""
         raise NotImplementedError
 
     def _tensors(self) -> dict[str, torch.Tensor]:

@@ -41,9 +41,15 @@ def check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def check_choice(name: str, value, choices) -> str:
-    check_param(name, value, value in choices, " | ".join(map(str, choices)))
-    return str(value)
+def check_choice(name: str, value, choices):
+    ok = any(value is c or (type(value) is type(c) and value == c) for c in choices)
+    check_param(name, value, ok, " | ".join(map(str, choices)))
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    check_param(name, value, isinstance(value, (bool, np.bool_)) or value in (0, 1), "true | false")
+    return bool(value)
 
 
 def check_float(name: str, value, *, positive: bool = False, allow_none: bool = False) -> float | None:
@@ -277,7 +283,15 @@ def neighbour_items(index: SessionIndex, sess: np.ndarray) -> tuple[np.ndarray, 
     return owner, index.sess_items[data_pos], index.sess_pos[data_pos]
 
 
-def dense_scores(n_rows: int, n_items: int, row: np.ndarray, item: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Sum ``value`` into a dense ``(n_rows, n_items)`` float64 matrix."""
-    flat = np.bincount(row * n_items + item, weights=value, minlength=n_rows * n_items)
-    return flat.reshape(n_rows, n_items)
+def add_scores(out: torch.Tensor, row: np.ndarray, item: np.ndarray, value: np.ndarray) -> None:
+    """Add ``value`` at ``(row, item)`` of the dense float32 matrix ``out`` (in place).
+
+    Contributions are summed in float64 per (row, item) first, so the result does not
+    depend on the order of the additions.
+    """
+    n_items = out.shape[1]
+    key = row * n_items + item
+    uniq, inv = np.unique(key, return_inverse=True)
+    sums = np.bincount(inv, weights=value, minlength=len(uniq))
+    flat = out.view(-1)
+    flat[torch.from_numpy(uniq)] += torch.from_numpy(sums.astype(np.float32))

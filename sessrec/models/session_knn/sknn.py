@@ -21,7 +21,7 @@ import numpy as np
 
 from sessrec.models.session_knn.base import SessionKNNBase
 from sessrec.models.session_knn.index import (
-    Query, candidates, check_choice, check_int, dense_scores, neighbour_items, top_k,
+    Query, candidates, check_choice, check_int, neighbour_items, top_k,
 )
 
 SIMILARITIES = ("jaccard", "cosine", "tanimoto", "binary")
@@ -55,7 +55,7 @@ class SKNN(SessionKNNBase):
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,
                 "similarity": self.similarity}
 
-    def _score_query(self, query: Query) -> np.ndarray:
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = self.index
         cand = candidates(idx, query, np.ones(len(query.item)), self.sample_size)
         current_size = np.bincount(query.row, minlength=query.n_rows)
@@ -63,4 +63,4 @@ class SKNN(SessionKNNBase):
         keep = top_k(cand.row, cand.sess, sim, self.k)
         nb_row, nb_sess, nb_sim = cand.row[keep], cand.sess[keep], sim[keep]
         owner, item, _ = neighbour_items(idx, nb_sess)
-        return dense_scores(query.n_rows, self.n_items, nb_row[owner], item, nb_sim[owner])
+        return nb_row[owner], item, nb_sim[owner]

@@ -29,7 +29,7 @@ import numpy as np
 
 from sessrec.models.session_knn.base import SessionKNNBase
 from sessrec.models.session_knn.index import (
-    Candidates, Query, SessionIndex, candidates, check_choice, check_float, check_int, dense_scores,
+    Candidates, Query, SessionIndex, candidates, check_bool, check_choice, check_float, check_int,
     neighbour_items, top_k,
 )
 
@@ -65,7 +65,7 @@ class STAN(SessionKNNBase):
         self.k = check_int("k", k, 1)
         self.sample_size = check_int("sample_size", sample_size, 0)
         self.sampling = check_choice("sampling", sampling, ("recent",))
-        self.remind = bool(check_choice("remind", remind, (True, False)))
+        self.remind = check_bool("remind", remind)
         self.lambda_spw = check_float("lambda_spw", lambda_spw, positive=True, allow_none=True)
         self.lambda_snh = check_float("lambda_snh", lambda_snh, positive=True, allow_none=True)
         self.lambda_inh = check_float("lambda_inh", lambda_inh, positive=True, allow_none=True)
@@ -86,8 +86,8 @@ class STAN(SessionKNNBase):
             value = np.where(query.contains(row, item, self.n_items), 0.0, value)
         return row, item, value, owner
 
-    def _score_query(self, query: Query) -> np.ndarray:
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         row, item, value, _ = self._neighbour_values(query, cand, keep, sim)
-        return dense_scores(query.n_rows, self.n_items, row, item, value)
+        return row, item, value

@@ -29,7 +29,7 @@ import numpy as np
 from sessrec.models.session_knn.base import SessionKNNBase
 from sessrec.models.session_knn.decay import POSITION_WEIGHTS, STEP_DECAYS, position_weight, step_decay
 from sessrec.models.session_knn.index import (
-    Query, candidates, check_choice, check_float, check_int, dense_scores, neighbour_items, top_k,
+    Query, candidates, check_bool, check_choice, check_float, check_int, neighbour_items, top_k,
 )
 
 
@@ -49,7 +49,7 @@ class VSKNN(SessionKNNBase):
         self.weighting = check_choice("weighting", weighting, POSITION_WEIGHTS)
         self.weighting_score = check_choice("weighting_score", weighting_score, STEP_DECAYS)
         self.idf_weighting = check_float("idf_weighting", 0.0 if idf_weighting is False else idf_weighting)
-        self.remind = bool(check_choice("remind", remind, (True, False)))
+        self.remind = check_bool("remind", remind)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,
@@ -57,7 +57,7 @@ class VSKNN(SessionKNNBase):
                 "weighting_score": self.weighting_score, "idf_weighting": self.idf_weighting,
                 "remind": self.remind}
 
-    def _score_query(self, query: Query) -> np.ndarray:
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = self.index
         w = position_weight(self.weighting, query.last, query.lengths[query.row])
         cand = candidates(idx, query, w, self.sample_size)
@@ -78,7 +78,7 @@ class VSKNN(SessionKNNBase):
             value = value * (1.0 + self.idf_weighting * self._idf()[item])
         if not self.remind:
             value = np.where(query.contains(nb_row[owner], item, self.n_items), 0.0, value)
-        return dense_scores(query.n_rows, self.n_items, nb_row[owner], item, value)
+        return nb_row[owner], item, value
 
     def _idf(self) -> np.ndarray:
         if getattr(self, "_idf_cache", None) is None or len(self._idf_cache) != self.n_items:

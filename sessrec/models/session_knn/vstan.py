@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sessrec.models.session_knn.index import Query, check_float, dense_scores, top_k
+from sessrec.models.session_knn.index import Query, check_float, top_k
 from sessrec.models.session_knn.stan import STAN, stan_similarity
 
 
@@ -40,7 +40,7 @@ class VSTAN(STAN):
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "lambda_ipw": self.lambda_ipw, "lambda_idf": self.lambda_idf}
 
-    def _score_query(self, query: Query) -> np.ndarray:
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         row, item, value, owner = self._neighbour_values(query, cand, keep, sim)
@@ -52,4 +52,4 @@ class VSTAN(STAN):
             lengths = query.lengths[cand.row[keep]]
             ipw = np.exp((cand.last_shared[keep] - lengths) / self.lambda_ipw)
             value = value * ipw[owner]
-        return dense_scores(query.n_rows, self.n_items, row, item, value)
+        return row, item, value
