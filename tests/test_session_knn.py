@@ -129,7 +129,7 @@ def test_sequential_rules_by_hand():
     model = SequentialRules(steps=2, weighting="div", pruning=0).fit(TOY)
     # rules from 2: 2->3 (S0: 1, S1: 1), 2->4 (S1, two steps: 1/2)
     np.testing.assert_allclose(scores_after(model, [5, 2]), [0, 0, 2, 0.5, 0])
-    # rules from 3: 3->4 1, 3->5 1, 3->2 1/2; pruning=1 keeps one (tie: lower index)
+    # rules from 3: 3->4 1, 3->5 1, 3->2 1/2; pruning=1 keeps one (tie: 3->4, seen first)
     np.testing.assert_allclose(scores_after(model, [3]), [0, 0.5, 0, 1, 1])
     pruned = SequentialRules(steps=2, weighting="div", pruning=1).fit(TOY)
     np.testing.assert_allclose(scores_after(pruned, [3]), [0, 0, 0, 1, 0])

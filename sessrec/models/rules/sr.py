@@ -5,7 +5,8 @@ before it (``d`` = 1 for the click right before), the rule ``a -> b`` gains ``f(
 (``weighting``, default ``div``: ``1/d``; see :mod:`~sessrec.models.session_knn.decay`).
 Repeated items count like any other (``a -> a`` rules exist). ``pruning`` keeps the
 ``pruning`` strongest rules of every ``a`` (a value in ``(0, 1)`` drops that share of them
-instead; 0 keeps all). Score of ``b`` after a session whose last item is ``a``: the weight
+instead; 0 keeps all); equally strong rules are kept in the order they were first seen,
+as in session-rec. Score of ``b`` after a session whose last item is ``a``: the weight
 of ``a -> b``; items without a rule get 0.
 """
 
@@ -23,23 +24,25 @@ from sessrec.models.base import BaseSessionModel
 from sessrec.models.last_item import last_items_reset, last_items_step
 from sessrec.models.session_knn.decay import STEP_DECAYS, step_decay
 from sessrec.models.session_knn.index import check_choice, check_float, check_int
-from sessrec.models.sparse_rows import SparseRows, keep_top_per_row
+from sessrec.models.sparse_rows import SparseRows
 
 
-def prune_rules(rules: sp.csr_matrix, pruning: float) -> sp.csr_matrix:
-    """Keep the strongest rules per antecedent (session-rec's ``prune``)."""
-    if pruning <= 0:
-        return rules
-    if pruning >= 1:
-        return keep_top_per_row(rules, int(pruning))
-    counts = np.diff(rules.indptr)
-    keep_n = counts - (counts * pruning).astype(np.int64)
-    coo = rules.tocoo()
-    order = np.lexsort((coo.col, -coo.data, coo.row))
-    rows, cols, vals = coo.row[order], coo.col[order], coo.data[order]
-    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
-    keep = rank < keep_n[rows]
-    return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=rules.shape)
+def prune_rules(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, first_seen: np.ndarray,
+                n_items: int, pruning: float) -> sp.csr_matrix:
+    """Keep the strongest rules per antecedent (session-rec's ``prune``).
+
+    Ties are broken as session-rec's ``Counter.most_common`` does: the rule first seen in
+    the training data comes first.
+    """
+    if pruning > 0:
+        counts = np.bincount(rows, minlength=n_items)
+        keep_n = np.full(n_items, int(pruning)) if pruning >= 1 else counts - (counts * pruning).astype(np.int64)
+        order = np.lexsort((first_seen, -vals, rows))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+        keep = rank < keep_n[rows]
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items))
 
 
 class SequentialRules(BaseSessionModel):
@@ -63,7 +66,7 @@ class SequentialRules(BaseSessionModel):
         idx = self.item_index.to_index(train.items)
         session_start = np.repeat(train.offsets[:-1], train.lengths)
         pos = np.arange(len(idx))
-        rows, cols, vals = [], [], []
+        rows, cols, vals, seen = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)], [np.zeros(0, np.int64)]
         for d in range(1, self.steps + 1):
             later = pos[pos - d >= session_start]  # clicks with a click d steps before them
             if len(later) == 0:
@@ -71,14 +74,20 @@ class SequentialRules(BaseSessionModel):
             rows.append(idx[later - d])
             cols.append(idx[later])
             vals.append(np.full(len(later), step_decay(self.weighting, d)))
-        if rows:
-            r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-        else:
-            r = c = np.zeros(0, np.int64)
-            v = np.zeros(0)
-        rules = sp.csr_matrix((v, (r, c)), shape=(n, n))
-        rules.sum_duplicates()
-        self.rules = SparseRows.from_scipy(prune_rules(rules, self.pruning))
+            # session-rec adds a rule when it reads click ``later``, nearest antecedent first
+            seen.append(later * (self.steps + 1) + d)
+        r, c, v, t = (np.concatenate(a) for a in (rows, cols, vals, seen))
+        # one entry per rule: summed weight, first time seen
+        key = r * n + c
+        order = np.lexsort((t, key))
+        key, v, t = key[order], v[order], t[order]
+        start = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+        group = np.cumsum(start) - 1
+        weight = np.bincount(group, weights=v) if len(key) else np.zeros(0)
+        ukey = key[start]
+        self.rules = SparseRows.from_scipy(
+            prune_rules(ukey // n, ukey % n, weight, t[start], n, self.pruning)
+        )
         self.clear_live_cache()
         return self
 
