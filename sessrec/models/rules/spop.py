@@ -48,8 +48,8 @@ class SessionPop(SequenceStateModel):
         lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
         flat = np.fromiter((i for s in sequences for i in s), np.int64, int(lengths.sum()))
         rows = np.repeat(np.arange(len(sequences)), lengths)
+        add_scores(out, rows, flat, np.ones(len(flat)), self._scratch(out.numel()))
         out += self.base
-        add_scores(out, rows, flat, np.ones(len(flat)))
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {"base": self.base}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -56,15 +57,24 @@ class SequenceStateModel(BaseSessionModel):
     def scores(self, state: SeqState) -> torch.Tensor:
         self._check_fitted()
         out = self._buffers.empty(len(state), self.n_items)
-        out.zero_()
         for start in range(0, len(state), self.chunk_rows):
             chunk = state[start : start + self.chunk_rows]
             if any(chunk) or not self.empty_scores_zero:
                 self._score_sequences(chunk, out[start : start + len(chunk)])
+            else:
+                out[start : start + len(chunk)].zero_()
         return out
 
+    def _scratch(self, n: int) -> torch.Tensor:
+        """Reusable float64 zeros for summing scores (one per thread: the app is threaded)."""
+        local = self.__dict__.setdefault("_scratch_local", threading.local())
+        buf = getattr(local, "buf", None)
+        if buf is None or buf.numel() < n:
+            buf = local.buf = torch.zeros(n, dtype=torch.float64)
+        return buf
+
     def _score_sequences(self, sequences: SeqState, out: torch.Tensor) -> None:
-        """Add the scores of ``sequences`` into ``out`` (``(len(sequences), n_items)``, zeros)."""
+        """Write the scores of ``sequences`` into ``out`` (``(len(sequences), n_items)``, uninitialised)."""
         raise NotImplementedError
 
 
@@ -84,7 +94,7 @@ class SessionKNNBase(SequenceStateModel):
     def _score_sequences(self, sequences: SeqState, out: torch.Tensor) -> None:
         query = Query.from_sequences(sequences, self.n_items)
         row, item, value = self._score_query(query)
-        add_scores(out, row, item, value)
+        add_scores(out, row, item, value, self._scratch(out.numel()))
 
     def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, item, value) contributions; duplicates are summed."""

@@ -257,7 +257,8 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_si
     row, sess = uniq // index.n_sessions, uniq % index.n_sessions
     if sample_size > 0 and n:
         # rows are sorted by session number = recency: keep the last sample_size of each row
-        row_end = np.searchsorted(row, row, side="right")
+        counts = np.bincount(row, minlength=query.n_rows)
+        row_end = np.cumsum(counts)[row]
         keep = (row_end - np.arange(n)) <= sample_size
         row, sess, n_shared, weight_sum, last_shared, nb_last = (
             a[keep] for a in (row, sess, n_shared, weight_sum, last_shared, nb_last)
@@ -265,16 +266,30 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_si
     return Candidates(row, sess, n_shared, weight_sum, last_shared, nb_last)
 
 
+def _row_starts(row: np.ndarray, n_rows: int) -> np.ndarray:
+    """For entries sorted by ``row``: the index where each entry's row begins."""
+    counts = np.bincount(row, minlength=n_rows)
+    return (np.cumsum(counts) - counts)[row]
+
+
 def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndarray:
-    """Mask of the ``k`` most similar entries with ``sim > 0`` per row (ties: more recent first)."""
-    positive = sim > 0
-    order = np.lexsort((-sess, -sim, row))
+    """Mask of the ``k`` most similar entries with ``sim > 0`` per row (ties: more recent first).
+
+    Entries are sorted by row. Only rows with more than ``k`` positive entries need sorting.
+    """
+    keep = sim > 0
+    if not len(row):
+        return keep
+    n_rows = int(row[-1]) + 1
+    crowded = np.bincount(row[keep], minlength=n_rows) > k
+    if not crowded.any():
+        return keep
+    sel = np.flatnonzero(keep & crowded[row])
+    order = sel[np.lexsort((-sess[sel], -sim[sel], row[sel]))]
     r = row[order]
-    start = np.searchsorted(r, r, side="left")
-    keep_sorted = (np.arange(len(r)) - start) < k
-    keep = np.zeros(len(row), bool)
-    keep[order[keep_sorted]] = True
-    return keep & positive
+    rank = np.arange(len(r)) - _row_starts(r, n_rows)
+    keep[order[rank >= k]] = False
+    return keep
 
 
 def neighbour_items(index: SessionIndex, sess: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,15 +298,22 @@ def neighbour_items(index: SessionIndex, sess: np.ndarray) -> tuple[np.ndarray, 
     return owner, index.sess_items[data_pos], index.sess_pos[data_pos]
 
 
-def add_scores(out: torch.Tensor, row: np.ndarray, item: np.ndarray, value: np.ndarray) -> None:
-    """Add ``value`` at ``(row, item)`` of the dense float32 matrix ``out`` (in place).
+def add_scores(out: torch.Tensor, row: np.ndarray, item: np.ndarray, value: np.ndarray,
+               buffer: torch.Tensor | None = None) -> None:
+    """Set ``out`` (float32, ``(rows, n_items)``) to the sums of ``value`` at ``(row, item)``.
 
-    Contributions are summed in float64 per (row, item) first, so the result does not
-    depend on the order of the additions.
+    Sums are taken in float64 and rounded once, so they do not depend on the order of the
+    additions. ``buffer`` is reusable float64 scratch of at least ``out.numel()`` zeros; only
+    the touched entries are used, and they are zero again on return. ``out`` is
+    overwritten, zeros where nothing was added.
     """
-    n_items = out.shape[1]
-    key = row * n_items + item
-    uniq, inv = np.unique(key, return_inverse=True)
-    sums = np.bincount(inv, weights=value, minlength=len(uniq))
-    flat = out.view(-1)
-    flat[torch.from_numpy(uniq)] += torch.from_numpy(sums.astype(np.float32))
+    n = out.numel()
+    if buffer is None or buffer.numel() < n:
+        buffer = torch.zeros(n, dtype=torch.float64)
+    out.zero_()
+    if not len(value):
+        return
+    flat_index = torch.from_numpy(row * out.shape[1] + item)
+    buffer.index_add_(0, flat_index, torch.from_numpy(np.asarray(value, np.float64)))
+    out.view(-1)[flat_index] = buffer[flat_index].float()
+    buffer[flat_index] = 0.0
