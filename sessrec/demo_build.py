@@ -16,7 +16,17 @@ DEMO_GRU4REC: dict[str, Any] = {
     "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
     "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7,
 }
-DEMO_MODELS = ("most_popular", "last_item", "item_knn", "gru4rec")
+DEMO_MODELS = ("most_popular", "last_item", "item_knn", "gru4rec", "sknn", "vsknn", "stan", "vstan", "sr", "spop",
+               "embedding_knn")
+
+
+def demo_params(name: str, checkpoints: Path) -> dict[str, Any] | None:
+    """Settings of the demo checkpoint of ``name`` (None: the model's defaults)."""
+    if name == "gru4rec":
+        return DEMO_GRU4REC
+    if name == "embedding_knn":  # the item vectors of the demo GRU4Rec, saved just before
+        return {"gru4rec_checkpoint": str(checkpoints / "gru4rec.pt")}
+    return None
 
 
 def build_demo_dataset(out: Path, seed: int = 42, config: DemoConfig | None = None) -> dict[str, Any]:
@@ -44,7 +54,7 @@ def build_demo(out: Path, checkpoints: Path, seed: int = 42, train_models: bool 
         return
     dataset = load_dataset(out)
     for name in DEMO_MODELS:
-        params = DEMO_GRU4REC if name == "gru4rec" else None
+        params = demo_params(name, checkpoints)
         model, meta = train_model(dataset, name, params=params, progress=progress)
         path = save_model(model, checkpoints / f"{name}.pt", meta)
         print(f"wrote {path}")

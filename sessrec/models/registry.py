@@ -29,6 +29,8 @@ class ModelSpec:
 FAMILIES: dict[str, str] = {
     "neural": "Neural (RNN)",
     "baseline": "Simple baselines",
+    "session_knn": "Session-kNN",
+    "rules": "Rules & session popularity",
 }
 
 REGISTRY: tuple[ModelSpec, ...] = (
@@ -36,6 +38,9 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
               scores="network outputs (logits)"),
+    ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
+              "cosine of trained GRU4Rec item embeddings to the session's last item",
+              scores="cosine similarities of item embeddings"),
     # -- simple baselines -----------------------------------------------------------------
     ModelSpec("most_popular", "sessrec.models.popular:MostPopular", "MostPopular", "baseline",
               "training click counts; ignores the session", scores="training clicks"),
@@ -45,6 +50,26 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("item_knn", "sessrec.models.item_knn:ItemKNN", "Item-KNN", "baseline",
               "session co-occurrence similarity to the session's last item", scores="similarities",
               negative_is_fallback=True),
+    # -- session-kNN (session-rec's kNN family) ---------------------------------------------
+    ModelSpec("sknn", "sessrec.models.session_knn:SKNN", "SKNN", "session_knn",
+              "items of the k most similar past sessions (set similarity)",
+              scores="summed similarities of the neighbour sessions holding the item"),
+    ModelSpec("vsknn", "sessrec.models.session_knn:VSKNN", "V-SKNN", "session_knn",
+              "SKNN with position-weighted current session, neighbour decay and IDF",
+              scores="summed weighted similarities of the neighbours"),
+    ModelSpec("stan", "sessrec.models.session_knn:STAN", "STAN", "session_knn",
+              "session kNN with position, recency and in-neighbour distance decays",
+              scores="summed decayed similarities of the neighbours"),
+    ModelSpec("vstan", "sessrec.models.session_knn:VSTAN", "VSTAN", "session_knn",
+              "STAN plus V-SKNN's matched-position decay and IDF",
+              scores="summed decayed similarities of the neighbours"),
+    # -- rules & session popularity ---------------------------------------------------------
+    ModelSpec("sr", "sessrec.models.rules:SequentialRules", "SR", "rules",
+              "sequential rules a -> b within a few steps, decayed, from the last item",
+              scores="decayed rule weights"),
+    ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
+              "clicks in the current session, training popularity breaks ties",
+              scores="clicks in this session (+ popularity share as tie-break)"),
 )
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}

@@ -1,0 +1,319 @@
+"""The session-item index the session-kNN models share, and their vectorised neighbour search.
+
+session-rec's kNN models look neighbours up event by event in Python dicts and sets.
+Here the same lookups are array operations over a whole batch of sessions:
+
+1. **candidates**: every training session that shares an item with the current session
+   (session-rec's ``relevant_sessions``), found by expanding each current item into the
+   sessions that contain it (an item -> sessions CSR table) and grouping by
+   ``(row, session)``. The grouping also yields the per-candidate sums and maxima the
+   similarity and decay rules need.
+2. **sampling**: training sessions are numbered by recency (last event time, ties by
+   file order), so "the ``sample_size`` most recent candidates" (session-rec's
+   ``sampling='recent'``) are simply the candidates with the largest numbers.
+3. **top-k**: the ``k`` most similar candidates with a positive similarity, ties broken
+   towards the more recent session.
+4. **scoring**: the neighbours are expanded into their items (a session -> items CSR
+   table) and the rule's per-(neighbour, item) weights are summed into a dense
+   ``(rows, n_items)`` score matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.errors import CheckpointError, ParameterError
+
+
+def check_param(name: str, value, ok: bool, allowed: str) -> None:
+    """Raise :class:`ParameterError` naming the parameter, the value and what is allowed."""
+    if not ok:
+        raise ParameterError(f"{name}={value!r} is not allowed (allowed: {allowed})")
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+    check_param(name, value, ok, f"an integer >= {minimum}")
+    return int(value)
+
+
+def check_choice(name: str, value, choices):
+    ok = any(value is c or (type(value) is type(c) and value == c) for c in choices)
+    check_param(name, value, ok, " | ".join(map(str, choices)))
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    check_param(name, value, isinstance(value, (bool, np.bool_)) or value in (0, 1), "true | false")
+    return bool(value)
+
+
+def check_float(name: str, value, *, positive: bool = False, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and np.isfinite(float(value)) and (float(value) > 0 if positive else float(value) >= 0)
+    bound = "> 0" if positive else ">= 0"
+    check_param(name, value, ok, f"a finite number {bound}" + (" or null" if allow_none else ""))
+    return float(value)
+
+
+def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR rows ``rows``: (index of the query entry, position in the CSR data) of every entry."""
+    starts = indptr[rows]
+    counts = indptr[rows + 1] - starts
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(rows)), counts)
+    first = np.cumsum(counts) - counts
+    data_pos = np.arange(total, dtype=np.int64) - np.repeat(first - starts, counts)
+    return owner, data_pos
+
+
+@dataclass(frozen=True)
+class SessionIndex:
+    """Training sessions as two CSR tables (session -> items, item -> sessions).
+
+    Sessions are numbered ``0..n_sessions-1`` by recency: by the time of their last
+    event, ties (and data without times) by their order in the training file.
+    Each (session, item) entry stores ``pos``: the 1-based position of the item's last
+    occurrence in the session (STAN's ``pos_last``).
+    """
+
+    n_items: int
+    sess_indptr: np.ndarray  # (n_sessions + 1,) int64
+    sess_items: np.ndarray  # (nnz,) int64, distinct items of each session, ascending
+    sess_pos: np.ndarray  # (nnz,) int64, last 1-based position of the item in the session
+    sess_time: np.ndarray  # (n_sessions,) float64, last event time (or file order without times)
+    item_indptr: np.ndarray  # (n_items + 1,) int64
+    item_sess: np.ndarray  # (nnz,) int64, sessions of each item, ascending (= by recency)
+    item_pos: np.ndarray  # (nnz,) int64, the matching ``sess_pos`` entry
+    item_events: np.ndarray  # (n_items,) int64, training events of each item (session-rec's idf counts)
+
+    @property
+    def n_sessions(self) -> int:
+        return len(self.sess_time)
+
+    @property
+    def sess_size(self) -> np.ndarray:
+        return np.diff(self.sess_indptr)
+
+    @classmethod
+    def build(cls, train: Sessions, item_index: ItemIndex) -> "SessionIndex":
+        idx = item_index.to_index(train.items)
+        n_items, n_sess = item_index.n_items, train.n_sessions
+        lengths = train.lengths
+        session_of_event = np.repeat(np.arange(n_sess), lengths)
+        pos1 = np.arange(len(idx), dtype=np.int64) - np.repeat(train.offsets[:-1], lengths) + 1
+        if train.times is not None and len(train.times):
+            last_time = train.times[train.offsets[1:] - 1].astype(np.float64)
+        else:
+            last_time = np.arange(n_sess, dtype=np.float64)  # file order stands in for time
+        order = np.lexsort((np.arange(n_sess), last_time))  # recency rank -> original session
+        rank = np.empty(n_sess, np.int64)
+        rank[order] = np.arange(n_sess)
+        sess = rank[session_of_event]
+        # last occurrence of each (session, item): sort by (session, item, position), keep the last
+        key = sess * n_items + idx
+        o = np.lexsort((pos1, key))
+        key_sorted = key[o]
+        last = np.r_[key_sorted[1:] != key_sorted[:-1], True]
+        key_u, pos_u = key_sorted[last], pos1[o][last]
+        s_u, i_u = key_u // n_items, key_u % n_items
+        sess_indptr = np.r_[0, np.cumsum(np.bincount(s_u, minlength=n_sess))].astype(np.int64)
+        o2 = np.lexsort((s_u, i_u))
+        item_indptr = np.r_[0, np.cumsum(np.bincount(i_u, minlength=n_items))].astype(np.int64)
+        return cls(
+            n_items=n_items,
+            sess_indptr=sess_indptr,
+            sess_items=i_u.astype(np.int64),
+            sess_pos=pos_u.astype(np.int64),
+            sess_time=last_time[order],
+            item_indptr=item_indptr,
+            item_sess=s_u[o2].astype(np.int64),
+            item_pos=pos_u[o2].astype(np.int64),
+            item_events=np.bincount(idx, minlength=n_items).astype(np.int64),
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The session -> items table is enough: the item -> sessions table is rebuilt on load."""
+        return {
+            "sess_indptr": torch.from_numpy(self.sess_indptr.copy()),
+            "sess_items": torch.from_numpy(self.sess_items.copy()),
+            "sess_pos": torch.from_numpy(self.sess_pos.copy()),
+            "sess_time": torch.from_numpy(self.sess_time.copy()),
+            "item_events": torch.from_numpy(self.item_events.copy()),
+        }
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], n_items: int) -> "SessionIndex":
+        """Rebuild and validate (raises :class:`CheckpointError` on any inconsistency)."""
+        try:
+            indptr = tensors["sess_indptr"].numpy().astype(np.int64)
+            items = tensors["sess_items"].numpy().astype(np.int64)
+            pos = tensors["sess_pos"].numpy().astype(np.int64)
+            times = tensors["sess_time"].numpy().astype(np.float64)
+            events = tensors["item_events"].numpy().astype(np.int64)
+        except KeyError as exc:
+            raise CheckpointError(f"session index: missing tensor {exc}") from exc
+        n_sess = len(times)
+        problems = []
+        if indptr.ndim != 1 or len(indptr) != n_sess + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            problems.append("sess_indptr is not a valid CSR pointer for sess_time")
+        elif indptr[-1] != len(items) or len(pos) != len(items):
+            problems.append("sess_items / sess_pos lengths do not match sess_indptr")
+        if len(items) and (items.min() < 0 or items.max() >= n_items):
+            problems.append(f"sess_items outside 0..{n_items - 1}")
+        if len(pos) and pos.min() < 1:
+            problems.append("sess_pos must be >= 1")
+        if len(events) != n_items or (len(events) and events.min() < 0):
+            problems.append("item_events does not match the item map")
+        if n_sess > 1 and np.any(np.diff(times) < 0):
+            problems.append("sess_time is not in recency order")
+        if problems:
+            raise CheckpointError("session index: " + "; ".join(problems))
+        s = np.repeat(np.arange(n_sess), np.diff(indptr))
+        o = np.lexsort((s, items))
+        return cls(
+            n_items=n_items,
+            sess_indptr=indptr,
+            sess_items=items,
+            sess_pos=pos,
+            sess_time=times,
+            item_indptr=np.r_[0, np.cumsum(np.bincount(items, minlength=n_items))].astype(np.int64),
+            item_sess=s[o],
+            item_pos=pos[o],
+            item_events=events,
+        )
+
+    def idf(self) -> np.ndarray:
+        """session-rec's idf: ``log(n_sessions / training events of the item)`` (0 for unseen items)."""
+        ev = self.item_events.astype(np.float64)
+        out = np.zeros(self.n_items)
+        seen = ev > 0
+        out[seen] = np.log(self.n_sessions / ev[seen])
+        return out
+
+
+@dataclass
+class Query:
+    """A batch of current sessions, one entry per distinct (row, item)."""
+
+    n_rows: int
+    lengths: np.ndarray  # (n_rows,) events in each session (duplicates counted)
+    row: np.ndarray  # (m,) row of the entry
+    item: np.ndarray  # (m,) item
+    last: np.ndarray  # (m,) 1-based position of the item's last occurrence in the session
+
+    @classmethod
+    def from_sequences(cls, sequences: list[tuple[int, ...]] | tuple[tuple[int, ...], ...], n_items: int) -> "Query":
+        lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
+        flat = np.fromiter((i for s in sequences for i in s), np.int64, int(lengths.sum()))
+        row = np.repeat(np.arange(len(sequences)), lengths)
+        pos1 = np.arange(len(flat), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
+        key = row * n_items + flat
+        o = np.lexsort((pos1, key))
+        ks = key[o]
+        keep = np.r_[ks[1:] != ks[:-1], True] if len(ks) else np.zeros(0, bool)
+        return cls(len(sequences), lengths, row[o][keep], flat[o][keep], pos1[o][keep])
+
+    def contains(self, rows: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+        """Whether ``items[j]`` is in the session of ``rows[j]``."""
+        keys = self.row * n_items + self.item  # ascending: built sorted by (row, item)
+        probe = rows * n_items + items
+        at = np.minimum(np.searchsorted(keys, probe), max(len(keys) - 1, 0))
+        return (keys[at] == probe) if len(keys) else np.zeros(len(probe), bool)
+
+
+@dataclass
+class Candidates:
+    """Per (row, candidate session): the aggregates of the shared items."""
+
+    row: np.ndarray
+    sess: np.ndarray
+    n_shared: np.ndarray  # number of distinct shared items
+    weight_sum: np.ndarray  # sum of the current session's weights of the shared items
+    last_shared: np.ndarray  # latest 1-based position in the *current* session of a shared item
+    nb_last_shared: np.ndarray  # latest 1-based position in the *neighbour* of a shared item
+
+
+def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_size: int) -> Candidates:
+    """Training sessions sharing an item with each row, the ``sample_size`` most recent kept."""
+    owner, data_pos = _expand(index.item_indptr, query.item)
+    sess = index.item_sess[data_pos]
+    key = query.row[owner] * index.n_sessions + sess
+    uniq, inv = np.unique(key, return_inverse=True)
+    n = len(uniq)
+    n_shared = np.bincount(inv, minlength=n)
+    weight_sum = np.bincount(inv, weights=weights[owner], minlength=n)
+    last_shared = np.zeros(n, np.int64)
+    np.maximum.at(last_shared, inv, query.last[owner])
+    nb_last = np.zeros(n, np.int64)
+    np.maximum.at(nb_last, inv, index.item_pos[data_pos])
+    row, sess = uniq // index.n_sessions, uniq % index.n_sessions
+    if sample_size > 0 and n:
+        # rows are sorted by session number = recency: keep the last sample_size of each row
+        counts = np.bincount(row, minlength=query.n_rows)
+        row_end = np.cumsum(counts)[row]
+        keep = (row_end - np.arange(n)) <= sample_size
+        row, sess, n_shared, weight_sum, last_shared, nb_last = (
+            a[keep] for a in (row, sess, n_shared, weight_sum, last_shared, nb_last)
+        )
+    return Candidates(row, sess, n_shared, weight_sum, last_shared, nb_last)
+
+
+def _row_starts(row: np.ndarray, n_rows: int) -> np.ndarray:
+    """For entries sorted by ``row``: the index where each entry's row begins."""
+    counts = np.bincount(row, minlength=n_rows)
+    return (np.cumsum(counts) - counts)[row]
+
+
+def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` most similar entries with ``sim > 0`` per row (ties: more recent first).
+
+    Entries are sorted by row. Only rows with more than ``k`` positive entries need sorting.
+    """
+    keep = sim > 0
+    if not len(row):
+        return keep
+    n_rows = int(row[-1]) + 1
+    crowded = np.bincount(row[keep], minlength=n_rows) > k
+    if not crowded.any():
+        return keep
+    sel = np.flatnonzero(keep & crowded[row])
+    order = sel[np.lexsort((-sess[sel], -sim[sel], row[sel]))]
+    r = row[order]
+    rank = np.arange(len(r)) - _row_starts(r, n_rows)
+    keep[order[rank >= k]] = False
+    return keep
+
+
+def neighbour_items(index: SessionIndex, sess: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every item of the given sessions: (index into ``sess``, item, 1-based last position)."""
+    owner, data_pos = _expand(index.sess_indptr, sess)
+    return owner, index.sess_items[data_pos], index.sess_pos[data_pos]
+
+
+def add_scores(out: torch.Tensor, row: np.ndarray, item: np.ndarray, value: np.ndarray,
+               buffer: torch.Tensor | None = None) -> None:
+    """Set ``out`` (float32, ``(rows, n_items)``) to the sums of ``value`` at ``(row, item)``.
+
+    Sums are taken in float64 and rounded once, so they do not depend on the order of the
+    additions. ``buffer`` is reusable float64 scratch of at least ``out.numel()`` zeros; only
+    the touched entries are used, and they are zero again on return. ``out`` is
+    overwritten, zeros where nothing was added.
+    """
+    n = out.numel()
+    if buffer is None or buffer.numel() < n:
+        buffer = torch.zeros(n, dtype=torch.float64)
+    out.zero_()
+    if not len(value):
+        return
+    flat_index = torch.from_numpy(row * out.shape[1] + item)
+    buffer.index_add_(0, flat_index, torch.from_numpy(np.asarray(value, np.float64)))
+    out.view(-1)[flat_index] = buffer[flat_index].float()
+    buffer[flat_index] = 0.0

@@ -1,0 +1,86 @@
+"""V-SKNN (session-rec's ``VMContextKNN``): SKNN with a position-weighted current session.
+
+Each distinct item of the current session (length ``L`` clicks) gets the weight
+``w(i) = f(p_i, L)`` of its last click position ``p_i`` (``weighting``, see
+:mod:`~sessrec.models.session_knn.decay`; default ``div``: ``p_i / L``). Candidates are the
+``sample_size`` most recent training sessions sharing an item; similarity to a candidate
+``n`` (``similarity``):
+
+* ``vec`` (default): ``sum_{i in s & n} w(i) / |s|``,
+* ``cosine``: ``sum_{i in s & n} w(i) / (sqrt(sum_{i in s} w(i)^2) * sqrt(|n|))``.
+
+Only candidates with a positive similarity count; the ``k`` most similar are the
+neighbours. A neighbour's contribution is decayed by how far back in the current session
+its most recent shared item lies: ``g(step)`` (``weighting_score``, default ``div``:
+``1/step``, step 1 = the last click). Item score::
+
+    score(i) = sum_{n in N, i in n} sim(s, n) * g(step_n) * (1 + idf_weighting * idf(i))
+
+with ``idf(i) = log(n_train_sessions / training clicks of i)`` (``idf_weighting=0`` turns it
+off). ``remind=False`` gives the items of the current session no score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sessrec.models.session_knn.base import SessionKNNBase
+from sessrec.models.session_knn.decay import POSITION_WEIGHTS, STEP_DECAYS, position_weight, step_decay
+from sessrec.models.session_knn.index import (
+    Query, candidates, check_bool, check_choice, check_float, check_int, neighbour_items, top_k,
+)
+
+
+class VSKNN(SessionKNNBase):
+    """Vector-multiplication session kNN."""
+
+    name = "vsknn"
+
+    def __init__(self, k: int = 100, sample_size: int = 1000, sampling: str = "recent", similarity: str = "vec",
+                 weighting: str = "div", weighting_score: str = "div", idf_weighting: float = 0.0,
+                 remind: bool = True) -> None:
+        super().__init__()
+        self.k = check_int("k", k, 1)
+        self.sample_size = check_int("sample_size", sample_size, 0)
+        self.sampling = check_choice("sampling", sampling, ("recent",))
+        self.similarity = check_choice("similarity", similarity, ("vec", "cosine"))
+        self.weighting = check_choice("weighting", weighting, POSITION_WEIGHTS)
+        self.weighting_score = check_choice("weighting_score", weighting_score, STEP_DECAYS)
+        self.idf_weighting = check_float("idf_weighting", 0.0 if idf_weighting is False else idf_weighting)
+        self.remind = check_bool("remind", remind)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,
+                "similarity": self.similarity, "weighting": self.weighting,
+                "weighting_score": self.weighting_score, "idf_weighting": self.idf_weighting,
+                "remind": self.remind}
+
+    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        idx = self.index
+        w = position_weight(self.weighting, query.last, query.lengths[query.row])
+        cand = candidates(idx, query, w, self.sample_size)
+        if self.similarity == "vec":
+            n_distinct = np.bincount(query.row, minlength=query.n_rows).astype(np.float64)
+            sim = cand.weight_sum / n_distinct[cand.row]
+        else:
+            norm = np.sqrt(np.bincount(query.row, weights=w * w, minlength=query.n_rows))
+            denom = norm[cand.row] * np.sqrt(idx.sess_size[cand.sess])
+            sim = np.divide(cand.weight_sum, denom, out=np.zeros(len(denom)), where=denom > 0)
+        keep = top_k(cand.row, cand.sess, sim, self.k)
+        step = query.lengths[cand.row[keep]] - cand.last_shared[keep] + 1
+        nb_row, nb_sess = cand.row[keep], cand.sess[keep]
+        nb_weight = sim[keep] * step_decay(self.weighting_score, step)
+        owner, item, _ = neighbour_items(idx, nb_sess)
+        value = nb_weight[owner]
+        if self.idf_weighting:
+            value = value * (1.0 + self.idf_weighting * self._idf()[item])
+        if not self.remind:
+            value = np.where(query.contains(nb_row[owner], item, self.n_items), 0.0, value)
+        return nb_row[owner], item, value
+
+    def _idf(self) -> np.ndarray:
+        if getattr(self, "_idf_cache", None) is None or len(self._idf_cache) != self.n_items:
+            self._idf_cache = self.index.idf()
+        return self._idf_cache
