@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import platform
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
 
 from sessrec.data.dataset import Dataset
+from sessrec.data.sessions import Sessions
 from sessrec.models.factory import make_model
 
 
@@ -38,6 +43,37 @@ def machine_description() -> dict[str, Any]:
     }
 
 
+def validation_data(dataset: Dataset, split: str, validation: str | float | None) -> tuple[Sessions, Sessions | None]:
+    """Training sessions and held-out validation sessions for early stopping.
+
+    ``validation``: ``None`` (no validation, train on ``split``), ``"valid"`` (train on
+    ``train_tr``, validate on ``valid``; the dataset must have them) or a fraction in
+    (0, 1): the last fraction of ``split``'s sessions (they are in time order) is held out.
+    """
+    if validation is None:
+        return dataset.sessions(split), None
+    if validation == "valid":
+        return dataset.sessions("train_tr"), dataset.sessions("valid")
+    fraction = float(validation)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation={validation!r}: expected 'valid' or a fraction in (0, 1)")
+    train = dataset.sessions(split)
+    n_keep = int(round(train.n_sessions * (1.0 - fraction)))
+    held_out = np.arange(train.n_sessions) >= n_keep
+    return train.select(~held_out), train.select(held_out)
+
+
+def recall_callback(valid: Sessions, k: int = 20, min_position: int = 1) -> Callable[[Any], float]:
+    """A validation callback for neural models: Recall@k on ``valid`` (full ranking)."""
+    from sessrec.evaluation import evaluate
+
+    def score(model: Any) -> float:
+        result = evaluate(model, valid, ks=(k,), min_position=min_position, beyond_accuracy=False, progress=False)
+        return float(result.metrics[f"recall@{k}"])
+
+    return score
+
+
 def train_model(
     dataset: Dataset,
     name: str,
@@ -45,13 +81,25 @@ def train_model(
     preset: str | None = None,
     split: str = "train",
     progress: bool = True,
+    *,
+    validation: str | float | None = None,
+    checkpoint_path: str | Path | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``."""
+    """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
+
+    Models whose ``fit`` takes a ``valid_callback`` (the neural comparators) early-stop
+    on ``validation`` (see :func:`validation_data`) and, with ``checkpoint_path``, save
+    their training state there after every epoch and resume from it when it exists.
+    """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
-    train = dataset.sessions(split)
+    fit_params = inspect.signature(model.fit).parameters
+    train, valid = validation_data(dataset, split, validation) if "valid_callback" in fit_params else (dataset.sessions(split), None)
     started = time.perf_counter()
-    if name == "gru4rec":
+    if "valid_callback" in fit_params:
+        model.fit(train, valid_callback=recall_callback(valid, min_position=dataset.min_position) if valid is not None else None, progress=progress,
+                  checkpoint_path=checkpoint_path, resume=checkpoint_path is not None)
+    elif name == "gru4rec":
         model.fit(train, progress=progress)
     else:
         model.fit(train)
@@ -60,7 +108,8 @@ def train_model(
         "dataset": dataset.name,
         "dataset_path": str(dataset.path),
         "dataset_statistics": dataset.info.get("splits", {}),
-        "train_split": split,
+        "train_split": split if valid is None else ("train_tr" if validation == "valid" else f"{split} minus last {validation} of sessions"),
+        "validation": validation if valid is not None else None,
         "preset": preset,
         "train_seconds": seconds,
         "training_log": list(getattr(model, "training_log", [])),

@@ -24,7 +24,7 @@ class ModelSpec:
 
 #: family keys in display order, with their display names
 FAMILIES: dict[str, str] = {
-    "neural": "Neural (RNN)",
+    "neural": "Neural (RNN, attention, graph)",
     "baseline": "Simple baselines",
 }
 
@@ -32,6 +32,12 @@ REGISTRY: tuple[ModelSpec, ...] = (
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives"),
+    ModelSpec("narm", "sessrec.models.neural:NARM", "NARM", "neural",
+              "GRU encoder with attention over the session (global + local), bilinear decoder"),
+    ModelSpec("sasrec", "sessrec.models.neural:SASRec", "SASRec", "neural",
+              "causal self-attention over the session's clicks, learned positions"),
+    ModelSpec("srgnn", "sessrec.models.neural:SRGNN", "SR-GNN", "neural",
+              "gated graph neural network over the session graph, attention readout"),
     # -- simple baselines -----------------------------------------------------------------
     ModelSpec("most_popular", "sessrec.models.popular:MostPopular", "MostPopular", "baseline",
               "training click counts; ignores the session"),
