@@ -19,7 +19,7 @@ import numpy as np
 from sessrec.data.dataset import Dataset
 from sessrec.evaluation import evaluate
 from sessrec.experiments.records import is_complete, write_run
-from sessrec.experiments.training import machine_description, resolve_params, train_model
+from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 
 
@@ -88,9 +88,11 @@ def run_one(
         params["seed"] = seed
     model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress,
                               validation=spec.validation, checkpoint_path=checkpoint_path)
+    # the sessions the model was trained on (without the held-out validation sessions)
+    train = validation_data(dataset, "train", spec.validation)[0] if meta.get("validation") is not None else dataset.train
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
-                      train=dataset.train, progress=progress)
-    popularity = np.bincount(model.item_index.to_index(dataset.train.items), minlength=model.n_items)
+                      train=train, progress=progress)
+    popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
     record = {
         "run_id": spec.run_id(seed),
         "label": spec.label,

@@ -42,6 +42,22 @@ class NARMModule(nn.Module):
         self.v = nn.Linear(hidden, 1, bias=False)
         self.drop_context = nn.Dropout(dropout_context)
         self.bilinear = nn.Linear(2 * hidden, embedding_dim, bias=False)
+        self._reset_parameters(n_items, embedding_dim, hidden)
+
+    def _reset_parameters(self, n_items: int, embedding_dim: int, hidden: int) -> None:
+        """The reference initialisation: N(0, 2 / fan_in) per matrix (so item embeddings start
+        near zero and the first scores are flat), orthogonal recurrent weights, zero biases."""
+        normal = lambda w, fan_in: nn.init.normal_(w, 0.0, (2.0 / fan_in) ** 0.5)
+        normal(self.embedding.weight, n_items)
+        normal(self.gru.weight_ih_l0, embedding_dim)
+        for gate in self.gru.weight_hh_l0.chunk(3, 0):
+            nn.init.orthogonal_(gate)
+        nn.init.zeros_(self.gru.bias_ih_l0)
+        nn.init.zeros_(self.gru.bias_hh_l0)
+        normal(self.a1.weight, hidden)
+        normal(self.a2.weight, hidden)
+        normal(self.v.weight, 1)
+        normal(self.bilinear.weight, embedding_dim)
 
     def encode(self, items: Tensor) -> Tensor:
         """All hidden states (B, L, hidden) of right-padded sessions (padding comes last,
