@@ -216,3 +216,28 @@ def test_model_specific_parameters_are_validated() -> None:
         SRGNN(step=0)
     with pytest.raises(ParameterError, match="dropout_embed=1.0"):
         NARM(dropout_embed=1.0)
+
+
+def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
+    from sessrec.data.dataset import load_dataset, write_dataset
+    from sessrec.experiments.benchmark import ModelSpec, run_benchmark, run_one
+
+    frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
+    folder = tmp_path / "toy"
+    write_dataset(folder, frames, name="toy")
+    dataset = load_dataset(folder)
+    params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1}
+    one, two = (ModelSpec("srgnn", "srgnn", {**params, "n_epochs": n}, validation=0.25) for n in (1, 2))
+    ckpt = tmp_path / "partial.pt"
+    straight, _ = run_one(dataset, two, 5, progress=False)
+    run_one(dataset, one, 5, progress=False, checkpoint_path=ckpt)  # "interrupted" after epoch 1
+    resumed, _ = run_one(dataset, two, 5, progress=False, checkpoint_path=ckpt)
+    assert [r["loss"] for r in resumed["training_log"]] == [r["loss"] for r in straight["training_log"]]
+    assert resumed["evaluation"]["metrics"] == straight["evaluation"]["metrics"]
+    assert resumed["validation"] == 0.25 and "valid" in resumed["training_log"][0]
+
+    partial_dir = tmp_path / "partials"
+    paths = run_benchmark(dataset, [two], [1], tmp_path / "results", progress=False, log=lambda *_: None,
+                          partial_dir=partial_dir)
+    assert len(paths) == 1 and paths[0].is_file()
+    assert not list(partial_dir.rglob("*.pt")), "the training checkpoint is removed once the record is written"

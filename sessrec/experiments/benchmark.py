@@ -108,6 +108,7 @@ def run_one(
         "train_split": meta["train_split"],
         "validation": meta.get("validation"),
         "train_seconds": meta["train_seconds"],
+        "train_seconds_epochs": meta.get("train_seconds_epochs"),
         "evaluation": result.summary(),
         "library_versions": library_versions(),
         "machine": machine_description(),

@@ -112,6 +112,8 @@ def train_model(
         "validation": validation if valid is not None else None,
         "preset": preset,
         "train_seconds": seconds,
+        # with resumed runs the wall time above covers the last session only; this sums every epoch
+        "train_seconds_epochs": float(sum(r.get("seconds", 0.0) for r in getattr(model, "training_log", []))),
         "training_log": list(getattr(model, "training_log", [])),
         "machine": machine_description(),
     }
