@@ -43,12 +43,19 @@ def machine_description() -> dict[str, Any]:
     }
 
 
+#: seed of the random validation hold-out (fixed: every model and seed validates on the same sessions)
+VALIDATION_SEED = 0
+
+
 def validation_data(dataset: Dataset, split: str, validation: str | float | None) -> tuple[Sessions, Sessions | None]:
     """Training sessions and held-out validation sessions for early stopping.
 
     ``validation``: ``None`` (no validation, train on ``split``), ``"valid"`` (train on
     ``train_tr``, validate on ``valid``; the dataset must have them) or a fraction in
-    (0, 1): the last fraction of ``split``'s sessions (they are in time order) is held out.
+    (0, 1): that fraction of ``split``'s sessions, drawn at random with a fixed seed (the
+    same for every model and run), is held out, as the NARM reference code does with its
+    training cases. A random draw rather than the latest sessions keeps the most recent
+    days, the closest to the test day, in training.
     """
     if validation is None:
         return dataset.sessions(split), None
@@ -58,8 +65,9 @@ def validation_data(dataset: Dataset, split: str, validation: str | float | None
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation={validation!r}: expected 'valid' or a fraction in (0, 1)")
     train = dataset.sessions(split)
-    n_keep = int(round(train.n_sessions * (1.0 - fraction)))
-    held_out = np.arange(train.n_sessions) >= n_keep
+    n_held = int(round(train.n_sessions * fraction))
+    held_out = np.zeros(train.n_sessions, dtype=bool)
+    held_out[np.random.default_rng(VALIDATION_SEED).choice(train.n_sessions, n_held, replace=False)] = True
     return train.select(~held_out), train.select(held_out)
 
 
@@ -108,7 +116,7 @@ def train_model(
         "dataset": dataset.name,
         "dataset_path": str(dataset.path),
         "dataset_statistics": dataset.info.get("splits", {}),
-        "train_split": split if valid is None else ("train_tr" if validation == "valid" else f"{split} minus last {validation} of sessions"),
+        "train_split": split if valid is None else ("train_tr" if validation == "valid" else f"{split} minus a random {validation} of sessions"),
         "validation": validation if valid is not None else None,
         "preset": preset,
         "train_seconds": seconds,
@@ -117,4 +125,6 @@ def train_model(
         "training_log": list(getattr(model, "training_log", [])),
         "machine": machine_description(),
     }
+    if hasattr(model, "training_meta"):  # neural models: epoch, early-stopping state, Adam settings
+        meta.update({k: v for k, v in model.training_meta().items() if k != "training_log"})
     return model, meta
