@@ -187,7 +187,6 @@ class NeuralSessionModel(BaseSessionModel):
     streaming interface (``init_state``, ``step``, ``reset``, ``scores``).
     """
 
-    #: how many training cases make one progress-bar "event" (prefix cases: one each)
     def __init__(self) -> None:
         super().__init__()
         self.module: nn.Module | None = None
