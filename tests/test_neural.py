@@ -241,3 +241,15 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
                           partial_dir=partial_dir)
     assert len(paths) == 1 and paths[0].is_file()
     assert not list(partial_dir.rglob("*.pt")), "the training checkpoint is removed once the record is written"
+
+
+def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> None:
+    flat = np.arange(train.n_events)
+    cases = prefix_cases(train, flat)
+    torch.manual_seed(0)
+    bucketed = SRGNN(batch_size=8, bucket_batches=1000)._batches(cases)
+    plain = SRGNN(batch_size=8, bucket_batches=1)._batches(cases)
+    for batches in (bucketed, plain):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(cases)))
+    spread = lambda batches: np.mean([np.ptp(cases.length[b]) for b in batches])
+    assert spread(bucketed) < spread(plain)

@@ -106,6 +106,7 @@ class NARM(NeuralSessionModel):
         seed: int = 42,
         device: str = "cpu",
         n_threads: int | None = None,
+        bucket_batches: int = 64,
     ) -> None:
         """NARM with the paper's names and defaults (see the module docstring)."""
         super().__init__()
@@ -114,7 +115,8 @@ class NARM(NeuralSessionModel):
         self.dropout_embed = check_float("dropout_embed", dropout_embed, 0.0, 1.0, high_open=True)
         self.dropout_context = check_float("dropout_context", dropout_context, 0.0, 1.0, high_open=True)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
-                            patience=patience, seed=seed, device=device, n_threads=n_threads)
+                            patience=patience, seed=seed, device=device, n_threads=n_threads,
+                            bucket_batches=bucket_batches)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"hidden_size": self.hidden_size, "embedding_dim": self.embedding_dim,

@@ -133,6 +133,7 @@ class SASRec(NeuralSessionModel):
         seed: int = 42,
         device: str = "cpu",
         n_threads: int | None = None,
+        bucket_batches: int = 64,
     ) -> None:
         """SASRec with the paper's names and defaults (see the module docstring).
         ``n_negatives=0`` is the full softmax; ``batch_size`` counts sessions."""
@@ -147,7 +148,8 @@ class SASRec(NeuralSessionModel):
         self.max_len = check_int("max_len", max_len, 1, 10_000)
         self.n_negatives = check_int("n_negatives", n_negatives, 0, 10_000_000)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
-                            patience=patience, seed=seed, device=device, n_threads=n_threads)
+                            patience=patience, seed=seed, device=device, n_threads=n_threads,
+                            bucket_batches=bucket_batches)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"hidden_units": self.hidden_units, "num_blocks": self.num_blocks, "num_heads": self.num_heads,

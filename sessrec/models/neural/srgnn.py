@@ -147,6 +147,7 @@ class SRGNN(NeuralSessionModel):
         seed: int = 42,
         device: str = "cpu",
         n_threads: int | None = None,
+        bucket_batches: int = 64,
     ) -> None:
         """SR-GNN with the paper's names and defaults (``step`` = propagation steps,
         ``lr_dc`` / ``lr_dc_step`` = decay factor / every how many epochs, ``max_len``:
@@ -159,7 +160,8 @@ class SRGNN(NeuralSessionModel):
         self.lr_dc_step = check_int("lr_dc_step", lr_dc_step, 1, 10_000)
         self.max_len = None if max_len is None else check_int("max_len", max_len, 1, 10_000)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
-                            patience=patience, seed=seed, device=device, n_threads=n_threads)
+                            patience=patience, seed=seed, device=device, n_threads=n_threads,
+                            bucket_batches=bucket_batches)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"hidden_size": self.hidden_size, "step": self.step_count, "nonhybrid": self.nonhybrid,

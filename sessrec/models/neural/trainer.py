@@ -197,7 +197,7 @@ class NeuralSessionModel(BaseSessionModel):
 
     def _init_training(
         self, *, n_epochs: int, batch_size: int, learning_rate: float, l2: float, patience: int,
-        seed: int, device: str, n_threads: int | None,
+        seed: int, device: str, n_threads: int | None, bucket_batches: int = 64,
     ) -> None:
         self.n_epochs = check_int("n_epochs", n_epochs, 1, 10_000)
         self.batch_size = check_int("batch_size", batch_size, 1, 1_000_000)
@@ -207,6 +207,7 @@ class NeuralSessionModel(BaseSessionModel):
         self.seed = check_int("seed", seed, 0)
         self.device = check_device(device)
         self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, 1, 1024)
+        self.bucket_batches = check_int("bucket_batches", bucket_batches, 1, 1_000_000)
 
     # -- to provide -----------------------------------------------------------------------
     def _build_module(self, n_items: int) -> nn.Module:
@@ -229,7 +230,7 @@ class NeuralSessionModel(BaseSessionModel):
         return {
             "n_epochs": self.n_epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
             "l2": self.l2, "patience": self.patience, "seed": self.seed, "device": self.device,
-            "n_threads": self.n_threads,
+            "n_threads": self.n_threads, "bucket_batches": self.bucket_batches,
         }
 
     # -- training -------------------------------------------------------------------------
@@ -354,22 +355,20 @@ class NeuralSessionModel(BaseSessionModel):
     def _batches(self, cases: Cases) -> list[np.ndarray]:
         """This epoch's mini-batches (case indices) from the torch RNG.
 
-        Cases are shuffled, then sorted by length inside windows of ``BUCKET_BATCHES``
+        Cases are shuffled, then sorted by length inside windows of ``bucket_batches``
         batches, cut into batches, and the batches shuffled: every batch is still a random
         draw, but of similar lengths, so padding (which dominates the cost of random
         batches of prefixes: the longest prefix sets the width) nearly vanishes.
+        ``bucket_batches=1`` gives plain random batches, as the reference codes use.
         """
         order = torch.randperm(len(cases)).numpy()
-        window = self.BUCKET_BATCHES * self.batch_size
+        window = self.bucket_batches * self.batch_size
         batches = []
         for w in range(0, len(order), window):
             chunk = order[w : w + window]
             chunk = chunk[np.argsort(cases.length[chunk], kind="stable")]
             batches.extend(chunk[b : b + self.batch_size] for b in range(0, len(chunk), self.batch_size))
         return [batches[i] for i in torch.randperm(len(batches)).tolist()]
-
-    #: batches per length-sorting window (see ``_batches``)
-    BUCKET_BATCHES = 64
 
     #: True when a case holds one target per position (SASRec) rather than one per case
     _counts_positions = False
