@@ -24,7 +24,7 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.experiments.claims import try_claim
 from sessrec.experiments.records import run_problem, write_run
-from sessrec.experiments.training import machine_description, resolve_params, train_model
+from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 
 
@@ -37,14 +37,22 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
     group: str = "main"  # which question the run answers: main (RQ1), losses (RQ2), factors (RQ3)
+    #: early stopping data for models that take a validation callback: None, "valid" or a held-out fraction
+    validation: str | float | None = None
 
     @property
     def seeded(self) -> bool:
-        return self.model == "gru4rec"
+        return self.model not in DETERMINISTIC_MODELS
 
     def run_id(self, seed: int | None) -> str:
         return self.label if seed is None else f"{self.label}-seed{seed}"
 
+
+#: models whose result does not depend on a seed (run once)
+DETERMINISTIC_MODELS = frozenset({"most_popular", "last_item", "item_knn"})
+
+#: where neural runs keep their per-epoch training checkpoint until the run record is written
+PARTIAL_DIR = Path("checkpoints") / "partial"
 
 BASELINE_SPECS = (
     ModelSpec("most_popular", "most_popular"),
@@ -59,7 +67,8 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
     try:
         data = json.loads(path.read_text())
         specs = [
-            ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")))
+            ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")),
+                      m.get("validation"))
             for m in data["models"]
         ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -83,16 +92,23 @@ def validate_specs(specs: list[ModelSpec]) -> None:
 
 def run_one(
     dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
-    command: str | None = None,
+    command: str | None = None, checkpoint_path: str | Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Train and evaluate one configuration; returns ``(record, per-event arrays)``."""
+    """Train and evaluate one configuration; returns ``(record, per-event arrays)``.
+
+    ``checkpoint_path``: where a neural model keeps its per-epoch training state; an
+    interrupted run restarted with the same path continues from its last epoch.
+    """
     params = dict(spec.params)
     if seed is not None:
         params["seed"] = seed
-    model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress)
+    model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress,
+                              validation=spec.validation, checkpoint_path=checkpoint_path)
+    # the sessions the model was trained on (without the held-out validation sessions)
+    train = validation_data(dataset, "train", spec.validation)[0] if meta.get("validation") is not None else dataset.train
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
-                      train=dataset.train, progress=progress)
-    popularity = np.bincount(model.item_index.to_index(dataset.train.items), minlength=model.n_items)
+                      train=train, progress=progress)
+    popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
     record = {
         "run_id": spec.run_id(seed),
         "label": spec.label,
@@ -105,7 +121,10 @@ def run_one(
         "preset": spec.preset,
         "hyperparameters": {**resolve_params(spec.model, spec.params, spec.preset), **model.hyperparameters()},
         "training_log": meta["training_log"],
+        "train_split": meta["train_split"],
+        "validation": meta.get("validation"),
         "train_seconds": meta["train_seconds"],
+        "train_seconds_epochs": meta.get("train_seconds_epochs"),
         "evaluation": result.summary(),
         "library_versions": library_versions(),
         "machine": machine_description(),
@@ -131,11 +150,15 @@ def run_benchmark(
     tie_mode: str = DEFAULT_TIE_MODE,
     progress: bool = True,
     log=print,
+    partial_dir: str | Path = PARTIAL_DIR,
 ) -> list[Path]:
     """Run every spec (seeded ones once per seed), skipping complete runs and runs claimed by others.
 
     Returns the records this process wrote. A damaged record is reported (``warning:``)
-    and run again; a run another live process has claimed is left to it.
+    and run again; a run another live process has claimed is left to it. Neural runs
+    save their training state to ``partial_dir/<dataset>/<run_id>.pt`` after every
+    epoch; re-running the same command resumes them from there, and the file is removed
+    once the run record is written.
     """
     validate_specs(specs)
     written = []
@@ -160,8 +183,11 @@ def run_benchmark(
                     log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); "
                         "running it again")
                 log(f"run {dataset.name}/{run_id} ...")
-                record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress)
+                partial = Path(partial_dir) / dataset.name / f"{run_id}.pt"
+                record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress,
+                                         checkpoint_path=partial)
                 path = write_run(root, record, arrays)
+                partial.unlink(missing_ok=True)
             m = record["evaluation"]["metrics"]
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
                 f"tied targets {record['evaluation']['tied_target_share']:.1%} ({tie_mode})  "

@@ -27,7 +27,7 @@ class ModelSpec:
 
 #: family keys in display order, with their display names
 FAMILIES: dict[str, str] = {
-    "neural": "Neural (RNN)",
+    "neural": "Neural (RNN, attention, graph)",
     "baseline": "Simple baselines",
     "session_knn": "Session-kNN",
     "rules": "Rules & session popularity",
@@ -38,6 +38,15 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
               scores="network outputs (logits)"),
+    ModelSpec("narm", "sessrec.models.neural:NARM", "NARM", "neural",
+              "GRU encoder with attention over the session (global + local), bilinear decoder",
+              scores="bilinear session-item scores (logits)"),
+    ModelSpec("sasrec", "sessrec.models.neural:SASRec", "SASRec", "neural",
+              "causal self-attention over the session's clicks, learned positions",
+              scores="dot products with item embeddings (logits)"),
+    ModelSpec("srgnn", "sessrec.models.neural:SRGNN", "SR-GNN", "neural",
+              "gated graph neural network over the session graph, attention readout",
+              scores="dot products with item embeddings (logits)"),
     ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
               "cosine of trained GRU4Rec item embeddings to the session's last item",
               scores="cosine similarities of item embeddings"),

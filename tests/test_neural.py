@@ -1,0 +1,255 @@
+"""NARM, SASRec and SR-GNN: shapes, streaming = one-session forward, learning, checkpoints, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sessrec.data.sessions import Sessions
+from sessrec.errors import ParameterError
+from sessrec.evaluation.evaluator import evaluate
+from sessrec.models.io import load_model, read_checkpoint, save_model
+from sessrec.models.neural import NARM, SASRec, SRGNN
+from sessrec.models.neural.srgnn import session_graphs
+from sessrec.models.neural.trainer import make_batch, prefix_cases, sequence_cases
+from sessrec.models.registry import spec
+from tests.helpers import sessions_of
+
+MODELS = {
+    "narm": lambda **kw: NARM(hidden_size=16, embedding_dim=12, batch_size=32, learning_rate=0.01, **kw),
+    "sasrec": lambda **kw: SASRec(hidden_units=16, num_heads=2, dropout_rate=0.1, max_len=6, batch_size=16,
+                                  learning_rate=0.01, **kw),
+    "srgnn": lambda **kw: SRGNN(hidden_size=16, batch_size=32, learning_rate=0.01, lr_dc_step=100, **kw),
+}
+
+
+def pattern_sessions(n: int, n_items: int = 30, seed: int = 0, start_id: int = 1) -> Sessions:
+    """Sessions that follow a fixed successor function, so the next item is always predictable."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        x = int(rng.integers(1, n_items + 1))
+        seq = [x]
+        for _ in range(int(rng.integers(2, 9)) - 1):
+            x = (x * 7 + 3) % n_items + 1
+            seq.append(x)
+        out.append(seq)
+    return sessions_of(*out, start_id=start_id)
+
+
+@pytest.fixture(scope="module")
+def train() -> Sessions:
+    return pattern_sessions(160)
+
+
+@pytest.fixture(scope="module")
+def fitted(train: Sessions) -> dict:
+    torch.set_num_threads(1)
+    return {name: make(n_epochs=4, n_threads=1).fit(train, progress=False) for name, make in MODELS.items()}
+
+
+def test_registered_with_labels() -> None:
+    assert [spec(n).label for n in ("narm", "sasrec", "srgnn")] == ["NARM", "SASRec", "SR-GNN"]
+    assert {spec(n).family for n in ("narm", "sasrec", "srgnn")} == {"neural"}
+
+
+def test_prefix_cases_cover_every_prefix_once() -> None:
+    s = sessions_of([5, 6, 7], [8, 9])
+    flat = np.array([0, 1, 2, 3, 4])
+    cases = prefix_cases(s, flat)
+    batch = make_batch(cases, np.arange(len(cases)))
+    got = sorted((tuple(row[:n].tolist()), int(t)) for row, n, t in zip(batch.items, batch.lengths, batch.targets))
+    assert got == [((0,), 1), ((0, 1), 2), ((3,), 4)]
+    capped = make_batch(prefix_cases(s, flat, max_len=1), np.arange(3))
+    assert capped.items[:, 0].tolist() == [0, 1, 3] and capped.lengths.tolist() == [1, 1, 1]
+
+
+def test_sequence_cases_chunk_long_sessions_and_train_every_target_once() -> None:
+    s = sessions_of(list(range(1, 9)), [20, 21])  # 7 targets + 1 target
+    flat = np.arange(10)
+    cases = sequence_cases(s, flat, max_len=3)
+    batch = make_batch(cases, np.arange(len(cases)))
+    targets = sorted(int(t) for row in batch.next_items for t in row if t >= 0)
+    assert targets == [1, 2, 3, 4, 5, 6, 7, 9]
+    assert int(batch.lengths.max()) == 3
+
+
+def test_session_graph_matches_the_reference_normalisation() -> None:
+    # session 1 2 1 3: edges 1->2, 2->1, 1->3; item 1 has out-degree 2, in-degree 1
+    items = torch.tensor([[1, 2, 1, 3, 0]])
+    alias, adj = session_graphs(items, torch.tensor([4]))
+    assert alias[0, :4].tolist() == [0, 1, 0, 3]
+    a_in, a_out = adj[0, :, :5], adj[0, :, 5:]
+    assert a_in[1, 0] == 1.0 and a_in[0, 1] == 1.0 and a_in[3, 0] == 1.0  # one predecessor each
+    assert a_out[0, 1] == 0.5 and a_out[0, 3] == 0.5 and a_out[1, 0] == 1.0
+    assert adj.sum() == pytest.approx(5.0)  # 3 nodes with predecessors, 2 with successors: rows sum to one
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_scores_shape_and_type(fitted: dict, name: str) -> None:
+    model = fitted[name]
+    state = model.step(model.init_state(3), torch.tensor([0, 1, 2]))
+    scores = model.scores(state)
+    assert scores.shape == (3, model.n_items) and scores.dtype == torch.float32
+    assert torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_batched_streaming_equals_one_session_forward(fitted: dict, name: str) -> None:
+    model = fitted[name]
+    model.module.eval()
+    sessions = [[3, 4, 5, 6, 7, 8, 9, 10], [11, 0], [1, 2, 3]]
+    state = model.init_state(3)
+    for pos in range(8):
+        active = [pos < len(s) for s in sessions]
+        items = torch.tensor([s[pos] if pos < len(s) else 0 for s in sessions])
+        before = state
+        state = model.step(state, items)
+        scores = model.scores(state)
+        for slot, s in enumerate(sessions):
+            if not active[slot]:
+                continue
+            prefix = torch.tensor([s[: pos + 1]])
+            if name == "sasrec":
+                prefix = prefix[:, -model.max_len :]
+            with torch.no_grad():
+                if name == "sasrec":
+                    alone = model.module.last_output(prefix, torch.tensor([prefix.shape[1]])) @ model.module.item_emb.weight.t()
+                else:
+                    alone = model.module(prefix, torch.tensor([prefix.shape[1]]))
+            torch.testing.assert_close(scores[slot], alone[0], rtol=1e-4, atol=1e-4)
+        assert before is not state
+    # reset slot 0 and start it again: it must score like a fresh one-click session
+    state = model.step(model.reset(state, torch.tensor([True, False, False])), torch.tensor([5, 1, 1]))
+    fresh = model.scores(model.step(model.init_state(1), torch.tensor([5])))
+    torch.testing.assert_close(model.scores(state)[0], fresh[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_step_does_not_modify_its_input_state(fitted: dict, name: str) -> None:
+    model = fitted[name]
+    state = model.step(model.init_state(2), torch.tensor([1, 2]))
+    copy = tuple(t.clone() for t in state)
+    model.step(state, torch.tensor([3, 4]))
+    model.reset(state, torch.tensor([True, False]))
+    assert all(torch.equal(a, b) for a, b in zip(state, copy))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_learns_a_deterministic_successor(fitted: dict, name: str) -> None:
+    test = pattern_sessions(40, seed=1, start_id=1000)
+    result = evaluate(fitted[name], test, ks=(1, 5))
+    assert result.metrics["recall@5"] > 0.9, result.metrics
+    assert fitted[name].training_log[-1]["loss"] < fitted[name].training_log[0]["loss"]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_attention_weights_cover_the_session(fitted: dict, name: str) -> None:
+    model = fitted[name]
+    ids = model.item_index.to_ids(np.array([1, 2, 3, 4]))
+    weights = model.attention(ids)
+    assert weights.shape == (4,) and np.isfinite(weights).all()
+    if name != "srgnn":  # SR-GNN's readout gates are not normalised
+        assert weights.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_checkpoint_round_trip(fitted: dict, name: str, tmp_path) -> None:
+    model = fitted[name]
+    path = save_model(model, tmp_path / f"{name}.pt", {"dataset": "pattern"})
+    payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and data only
+    assert any(k.startswith("opt.") for k in payload["tensors"]), "Adam state is saved"
+    loaded = load_model(path)
+    assert isinstance(loaded, type(model)) and loaded.hyperparameters() == model.hyperparameters()
+    session = model.item_index.to_ids(np.array([4, 5, 6]))
+    np.testing.assert_allclose(loaded.score_session(session)[0], model.score_session(session)[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train: Sessions, name: str, tmp_path) -> None:
+    torch.set_num_threads(1)
+    valid = pattern_sessions(20, seed=2, start_id=5000)
+    score = lambda m: evaluate(m, valid, ks=(20,), beyond_accuracy=False).metrics["mrr@20"]
+    full = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, score, progress=False)
+    ckpt = tmp_path / "run.pt"
+    MODELS[name](n_epochs=2, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt)
+    assert read_checkpoint(ckpt)["meta"]["training_state"]["epoch"] == 2
+    resumed = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt, resume=True)
+    assert [r["epoch"] for r in resumed.training_log] == [1, 2, 3]
+    for (k, a), (_, b) in zip(full.module.state_dict().items(), resumed.module.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert [r["loss"] for r in resumed.training_log] == [r["loss"] for r in full.training_log]
+
+
+def test_early_stopping_keeps_the_best_epoch(train: Sessions) -> None:
+    scores = iter([0.5, 0.9, 0.4, 0.3, 0.2, 0.1])
+    snapshots = []
+
+    def callback(model):
+        snapshots.append({k: v.clone() for k, v in model.module.state_dict().items()})
+        return next(scores)
+
+    model = MODELS["srgnn"](n_epochs=6, patience=2, n_threads=1).fit(train, callback, progress=False)
+    assert len(model.training_log) == 4  # best at epoch 2, two bad epochs, stop
+    for k, v in model.module.state_dict().items():
+        assert torch.equal(v, snapshots[1][k])
+
+
+@pytest.mark.parametrize("make", [NARM, SASRec, SRGNN])
+def test_device_and_parameters_are_validated(make) -> None:
+    with pytest.raises(ParameterError, match="device='tpu'"):
+        make(device="tpu")
+    with pytest.raises(ParameterError, match="batch_size=0"):
+        make(batch_size=0)
+    with pytest.raises(ParameterError, match="learning_rate"):
+        make(learning_rate=-1.0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="CUDA is not available"):
+            make(device="cuda", n_epochs=1).fit(sessions_of([1, 2, 3]), progress=False)
+
+
+def test_model_specific_parameters_are_validated() -> None:
+    with pytest.raises(ParameterError, match="num_heads"):
+        SASRec(hidden_units=50, num_heads=3)
+    with pytest.raises(ParameterError, match="step=0"):
+        SRGNN(step=0)
+    with pytest.raises(ParameterError, match="dropout_embed=1.0"):
+        NARM(dropout_embed=1.0)
+
+
+def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
+    from sessrec.data.dataset import load_dataset, write_dataset
+    from sessrec.experiments.benchmark import ModelSpec, run_benchmark, run_one
+
+    frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
+    folder = tmp_path / "toy"
+    write_dataset(folder, frames, name="toy")
+    dataset = load_dataset(folder)
+    params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1}
+    one, two = (ModelSpec("srgnn", "srgnn", {**params, "n_epochs": n}, validation=0.25) for n in (1, 2))
+    ckpt = tmp_path / "partial.pt"
+    straight, _ = run_one(dataset, two, 5, progress=False)
+    run_one(dataset, one, 5, progress=False, checkpoint_path=ckpt)  # "interrupted" after epoch 1
+    resumed, _ = run_one(dataset, two, 5, progress=False, checkpoint_path=ckpt)
+    assert [r["loss"] for r in resumed["training_log"]] == [r["loss"] for r in straight["training_log"]]
+    assert resumed["evaluation"]["metrics"] == straight["evaluation"]["metrics"]
+    assert resumed["validation"] == 0.25 and "valid" in resumed["training_log"][0]
+
+    partial_dir = tmp_path / "partials"
+    paths = run_benchmark(dataset, [two], [1], tmp_path / "results", progress=False, log=lambda *_: None,
+                          partial_dir=partial_dir)
+    assert len(paths) == 1 and paths[0].is_file()
+    assert not list(partial_dir.rglob("*.pt")), "the training checkpoint is removed once the record is written"
+
+
+def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> None:
+    flat = np.arange(train.n_events)
+    cases = prefix_cases(train, flat)
+    torch.manual_seed(0)
+    bucketed = SRGNN(batch_size=8, bucket_batches=1000)._batches(cases)
+    plain = SRGNN(batch_size=8, bucket_batches=1)._batches(cases)
+    for batches in (bucketed, plain):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(cases)))
+    spread = lambda batches: np.mean([np.ptp(cases.length[b]) for b in batches])
+    assert spread(bucketed) < spread(plain)
