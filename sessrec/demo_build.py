@@ -16,8 +16,14 @@ DEMO_GRU4REC: dict[str, Any] = {
     "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
     "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7,
 }
+#: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
+DEMO_NEURAL: dict[str, dict[str, Any]] = {
+    "narm": {"n_epochs": 4, "n_threads": 1, "seed": 7},
+    "sasrec": {"n_epochs": 4, "n_threads": 1, "seed": 7},
+    "srgnn": {"n_epochs": 4, "n_threads": 1, "seed": 7},
+}
 DEMO_MODELS = ("most_popular", "last_item", "item_knn", "gru4rec", "sknn", "vsknn", "stan", "vstan", "sr", "spop",
-               "embedding_knn")
+               "embedding_knn", *DEMO_NEURAL)
 
 
 def demo_params(name: str, checkpoints: Path) -> dict[str, Any] | None:
@@ -26,7 +32,7 @@ def demo_params(name: str, checkpoints: Path) -> dict[str, Any] | None:
         return DEMO_GRU4REC
     if name == "embedding_knn":  # the item vectors of the demo GRU4Rec, saved just before
         return {"gru4rec_checkpoint": str(checkpoints / "gru4rec.pt")}
-    return None
+    return DEMO_NEURAL.get(name)
 
 
 def build_demo_dataset(out: Path, seed: int = 42, config: DemoConfig | None = None) -> dict[str, Any]:
