@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from sessrec.ui import charts, replay, sidebar, widgets
+from sessrec.ui import charts, replay, sidebar
 from sessrec.ui.playground import recommend
 
 selection = sidebar.current()

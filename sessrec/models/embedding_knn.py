@@ -23,10 +23,10 @@ import torch
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, ParameterError
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.last_item import last_items_reset, last_items_step
+from sessrec.models.last_item import LastItemState
 
 
-class EmbeddingKNN(BaseSessionModel):
+class EmbeddingKNN(LastItemState, BaseSessionModel):
     """Cosine of GRU4Rec item embeddings to the last item."""
 
     name = "embedding_knn"
@@ -69,12 +69,6 @@ class EmbeddingKNN(BaseSessionModel):
         self.embeddings = torch.nn.functional.normalize(vectors.detach().float(), dim=1).contiguous()
         self.clear_live_cache()
         return self
-
-    def init_state(self, batch_size: int) -> torch.Tensor:
-        return torch.full((batch_size,), -1, dtype=torch.long)
-
-    reset = staticmethod(last_items_reset)  # type: ignore[assignment]
-    step = staticmethod(last_items_step)  # type: ignore[assignment]
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         self._check_fitted()

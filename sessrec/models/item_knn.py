@@ -22,13 +22,13 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.last_item import last_items_reset, last_items_step
+from sessrec.models.last_item import LastItemState
 from sessrec.models.popular import item_popularity
 from sessrec.models.sparse_rows import SparseRows, checked_fallback, keep_top_per_row, popularity_fallback
 from sessrec.models.validation import check_float, check_int
 
 
-class ItemKNN(BaseSessionModel):
+class ItemKNN(LastItemState, BaseSessionModel):
     """Session co-occurrence cosine similarity to the last item."""
 
     name = "item_knn"
@@ -65,12 +65,6 @@ class ItemKNN(BaseSessionModel):
         self.fallback = popularity_fallback(item_popularity(train, self.item_index))
         self.clear_live_cache()
         return self
-
-    def init_state(self, batch_size: int) -> torch.Tensor:
-        return torch.full((batch_size,), -1, dtype=torch.long)
-
-    reset = staticmethod(last_items_reset)  # type: ignore[assignment]
-    step = staticmethod(last_items_step)  # type: ignore[assignment]
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         return self.similarities.dense_rows(state, self.fallback)

@@ -21,15 +21,21 @@ from sessrec.models.popular import item_popularity
 from sessrec.models.sparse_rows import SparseRows, checked_fallback, popularity_fallback
 
 
-def last_items_step(state: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-    return items.to(torch.long).clone()
+class LastItemState:
+    """Streaming state of models that score by the session's last item only (LastItem,
+    Item-KNN, SR, Embedding-KNN): one item index per slot, -1 for an empty session."""
+
+    def init_state(self, batch_size: int) -> torch.Tensor:
+        return torch.full((batch_size,), -1, dtype=torch.long)
+
+    def reset(self, state: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.where(mask, torch.full_like(state, -1), state)
+
+    def step(self, state: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return items.to(torch.long).clone()
 
 
-def last_items_reset(state: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.where(mask, torch.full_like(state, -1), state)
-
-
-class LastItem(BaseSessionModel):
+class LastItem(LastItemState, BaseSessionModel):
     """First-order transition counts from the last item, popularity fallback."""
 
     name = "last_item"
@@ -54,12 +60,6 @@ class LastItem(BaseSessionModel):
         self.fallback = popularity_fallback(item_popularity(train, self.item_index))
         self.clear_live_cache()
         return self
-
-    def init_state(self, batch_size: int) -> torch.Tensor:
-        return torch.full((batch_size,), -1, dtype=torch.long)
-
-    reset = staticmethod(last_items_reset)  # type: ignore[assignment]
-    step = staticmethod(last_items_step)  # type: ignore[assignment]
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         return self.transitions.dense_rows(state, self.fallback)

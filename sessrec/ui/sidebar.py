@@ -4,7 +4,6 @@ on every page; pages read the choice with :func:`current`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import streamlit as st
 

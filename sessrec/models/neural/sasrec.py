@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ParameterError
 from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, append_items, check_float, check_int, last_window, sequence_cases,
+    Batch, Cases, NeuralSessionModel, SequenceState, check_float, check_int, last_window, sequence_cases,
 )
 
 
@@ -111,7 +111,7 @@ class SASRecModule(nn.Module):
         return out[torch.arange(items.shape[0], device=items.device), lengths - 1]
 
 
-class SASRec(NeuralSessionModel):
+class SASRec(SequenceState, NeuralSessionModel):
     """SASRec as a :class:`SessionModel`; the state is the session's items so far."""
 
     name = "sasrec"
@@ -180,18 +180,6 @@ class SASRec(NeuralSessionModel):
         return F.cross_entropy(torch.cat([pos, neg], 1), torch.zeros(len(target), dtype=torch.long, device=h.device))
 
     # -- streaming interface --------------------------------------------------------------
-    def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        self._check_fitted()
-        dev = self._dev()
-        return torch.zeros(batch_size, 1, dtype=torch.long, device=dev), torch.zeros(batch_size, dtype=torch.long, device=dev)
-
-    def reset(self, state: tuple[Tensor, Tensor], mask: Tensor) -> tuple[Tensor, Tensor]:
-        seq, lengths = state
-        return seq, torch.where(mask.to(lengths.device, torch.bool), torch.zeros_like(lengths), lengths)
-
-    def step(self, state: tuple[Tensor, Tensor], items: Tensor) -> tuple[Tensor, Tensor]:
-        return append_items(state, items)
-
     def scores(self, state: tuple[Tensor, Tensor]) -> Tensor:
         seq, lengths = state
         items, kept = last_window(seq, lengths, self.max_len)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
 from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, append_items, check_float, check_int, last_window, prefix_cases,
+    Batch, Cases, NeuralSessionModel, SequenceState, check_float, check_int, last_window, prefix_cases,
 )
 
 
@@ -126,7 +126,7 @@ class SRGNNModule(nn.Module):
         return s @ self.embedding.weight.t()
 
 
-class SRGNN(NeuralSessionModel):
+class SRGNN(SequenceState, NeuralSessionModel):
     """SR-GNN as a :class:`SessionModel`; the state is the session's items so far."""
 
     name = "srgnn"
@@ -183,18 +183,6 @@ class SRGNN(NeuralSessionModel):
         return self.learning_rate * self.lr_dc ** (epoch // self.lr_dc_step)
 
     # -- streaming interface --------------------------------------------------------------
-    def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        self._check_fitted()
-        dev = self._dev()
-        return torch.zeros(batch_size, 1, dtype=torch.long, device=dev), torch.zeros(batch_size, dtype=torch.long, device=dev)
-
-    def reset(self, state: tuple[Tensor, Tensor], mask: Tensor) -> tuple[Tensor, Tensor]:
-        seq, lengths = state
-        return seq, torch.where(mask.to(lengths.device, torch.bool), torch.zeros_like(lengths), lengths)
-
-    def step(self, state: tuple[Tensor, Tensor], items: Tensor) -> tuple[Tensor, Tensor]:
-        return append_items(state, items)
-
     def scores(self, state: tuple[Tensor, Tensor]) -> Tensor:
         seq, lengths = state
         items, kept = last_window(seq, lengths, self.max_len)

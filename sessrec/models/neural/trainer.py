@@ -179,6 +179,24 @@ def last_window(seq: Tensor, lengths: Tensor, max_len: int | None) -> tuple[Tens
 
 # -- the shared model base ------------------------------------------------------------------
 
+class SequenceState:
+    """Streaming state of models that read the whole session at scoring time (SASRec,
+    SR-GNN): the padded item sequence and each slot's length; a click appends an item."""
+
+    def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        self._check_fitted()
+        dev = self._dev()
+        return (torch.zeros(batch_size, 1, dtype=torch.long, device=dev),
+                torch.zeros(batch_size, dtype=torch.long, device=dev))
+
+    def reset(self, state: tuple[Tensor, Tensor], mask: Tensor) -> tuple[Tensor, Tensor]:
+        seq, lengths = state
+        return seq, torch.where(mask.to(lengths.device, torch.bool), torch.zeros_like(lengths), lengths)
+
+    def step(self, state: tuple[Tensor, Tensor], items: Tensor) -> tuple[Tensor, Tensor]:
+        return append_items(state, items)
+
+
 class NeuralSessionModel(BaseSessionModel):
     """Base of the torch comparators: ``fit`` with resumable checkpoints and early stopping.
 

@@ -21,7 +21,7 @@ import torch
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.last_item import last_items_reset, last_items_step
+from sessrec.models.last_item import LastItemState
 from sessrec.models.session_knn.decay import STEP_DECAYS, step_decay
 from sessrec.models.session_knn.index import check_choice, check_float, check_int
 from sessrec.models.sparse_rows import SparseRows
@@ -45,7 +45,7 @@ def prune_rules(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, first_seen
     return sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items))
 
 
-class SequentialRules(BaseSessionModel):
+class SequentialRules(LastItemState, BaseSessionModel):
     """Decayed "b follows a within ``steps`` clicks" rules from the last item."""
 
     name = "sr"
@@ -90,12 +90,6 @@ class SequentialRules(BaseSessionModel):
         )
         self.clear_live_cache()
         return self
-
-    def init_state(self, batch_size: int) -> torch.Tensor:
-        return torch.full((batch_size,), -1, dtype=torch.long)
-
-    reset = staticmethod(last_items_reset)  # type: ignore[assignment]
-    step = staticmethod(last_items_step)  # type: ignore[assignment]
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         self._check_fitted()
