@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from sessrec.data.sessions import ItemIndex, Sessions
-from sessrec.errors import CheckpointError, ParameterError
+from sessrec.errors import CheckpointError, ParameterError, TrainingError
 from sessrec.models.base import BaseSessionModel
 
 #: a callable that scores the model as it is now on held-out data (higher is better)
@@ -321,7 +321,8 @@ class NeuralSessionModel(BaseSessionModel):
                         + (f"  valid {record['valid']:.4f}" if "valid" in record else "")
                     )
                 if not math.isfinite(record["loss"]):
-                    raise FloatingPointError(f"{self.name}: loss became {record['loss']} in epoch {epoch}")
+                    raise TrainingError(f"{self.name}: the training loss became {record['loss']} in epoch {epoch}; "
+                                        "lower learning_rate or check the data")
                 if callback is not None and callback(record):
                     state["finished"] = True
                 state["epoch"] = epoch
