@@ -644,6 +644,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
+        if args.command not in ("models", "stats"):  # commands that never compute with torch stay light
+            from sessrec.runtime import configure_torch_threads
+
+            configure_torch_threads()
         return args.func(args)
     except (ParameterError, OutputPathError) as exc:  # before SessrecError: both are subclasses
         return _fail(exc, EXIT_USAGE)

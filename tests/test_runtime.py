@@ -1,0 +1,35 @@
+"""CPU settings: passive OpenMP waiting and a thread count from the usable CPUs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sessrec import runtime
+from sessrec.errors import ParameterError
+
+
+def test_importing_sessrec_asks_for_passive_waiting_unless_the_user_chose():
+    code = "import os, sessrec; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
+
+
+def test_thread_count_follows_affinity_and_the_override(monkeypatch):
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    if hasattr(os, "sched_getaffinity"):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+        assert runtime.default_threads() == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "3")
+    assert runtime.default_threads() == 3
+    for bad in ("0", "-1", "two"):
+        monkeypatch.setenv(runtime.THREADS_ENV, bad)
+        with pytest.raises(ParameterError, match=runtime.THREADS_ENV):
+            runtime.default_threads()
