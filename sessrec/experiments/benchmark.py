@@ -42,14 +42,18 @@ class ModelSpec:
 
     @property
     def seeded(self) -> bool:
-        return self.model not in DETERMINISTIC_MODELS
+        """Runs once per seed when the model takes a ``seed`` (GRU4Rec, the neural models,
+        Embedding-KNN); deterministic models (baselines, rules, session-kNN) run once."""
+        import inspect
+
+        from sessrec.models.io import model_class
+
+        return "seed" in inspect.signature(model_class(self.model).__init__).parameters
 
     def run_id(self, seed: int | None) -> str:
         return self.label if seed is None else f"{self.label}-seed{seed}"
 
 
-#: models whose result does not depend on a seed (run once)
-DETERMINISTIC_MODELS = frozenset({"most_popular", "last_item", "item_knn"})
 
 #: where neural runs keep their per-epoch training checkpoint until the run record is written
 PARTIAL_DIR = Path("checkpoints") / "partial"
