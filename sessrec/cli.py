@@ -415,6 +415,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             {"a": base_label, "b": label, **paired_test(base.ranks, res.ranks, "mrr", 20).to_dict()}
             for label, res in results[1:]
         ]
+    print(_metrics_table(results, args.ks))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -428,7 +429,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         Path(args.ranks).parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(args.ranks, **{label: res.ranks for label, res in results})
         print(f"wrote per-event ranks to {args.ranks}")
+    if not args.out and not args.ranks:
+        print("(results not saved: add --out results.json or .csv, and --ranks ranks.npz for significance tests)")
     return EXIT_OK
+
+
+def _metrics_table(results: list, ks: list[int]) -> str:
+    """Recall, MRR and NDCG at every cut-off, one row per model, as printed by ``evaluate``."""
+    rows = {}
+    for label, res in results:
+        rows[label] = {f"{name}@{k}": res.metrics.get(f"{key}@{k}", float("nan"))
+                       for key, name in (("recall", "Recall"), ("mrr", "MRR"), ("ndcg", "NDCG")) for k in ks}
+    return pd.DataFrame(rows).T.to_string(float_format=lambda v: f"{v:.4f}")
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
