@@ -270,7 +270,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {len(plan)} models on {dataset.name} -> {folder}/")
         for settings in plan:
             model, meta = train_model(dataset, settings.model, params=settings.params, preset=settings.preset,
-                                      split=args.split, progress=not args.quiet)
+                                      split=args.split, progress=not args.quiet, validation=settings.validation)
             out = save_model(model, folder / f"{settings.model}.pt", meta, training_state=_training_state_of(model))
             print(f"{settings.model:>14}: {meta['train_seconds']:7.1f} s  -> {out}  (settings: {settings.source})")
         return EXIT_OK

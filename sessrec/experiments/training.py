@@ -147,6 +147,7 @@ class Settings:
     params: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
     source: str = "model defaults"
+    validation: str | float | None = None  #: early-stopping data of the neural models, as benchmarked
 
 
 def benchmark_settings(dataset_name: str, models: list[str], config_dir: str | Path = "benchmarks") -> list[Settings]:
@@ -174,7 +175,8 @@ def benchmark_settings(dataset_name: str, models: list[str], config_dir: str | P
         params = dict(entry.get("params") or {})
         if "seed" in _constructor_parameters(name):
             params.setdefault("seed", 1)
-        out.append(Settings(name, params, entry.get("preset"), f"{path} '{entry.get('label', name)}'"))
+        out.append(Settings(name, params, entry.get("preset"), f"{path} '{entry.get('label', name)}'",
+                            entry.get("validation")))
     return out
 
 
