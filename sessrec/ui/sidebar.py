@@ -19,6 +19,8 @@ URL_NOTICE_KEY = "_url_notice"
 NONE_LABEL = "— none: popularity fallback —"
 #: how many models the playground shows when the user has not chosen (each column costs a rerun)
 DEFAULT_SHOWN = 4
+#: shown first when they have a checkpoint: GRU4Rec and the strongest model of each other family
+FEATURED = ("gru4rec", "srgnn", "vstan", "last_item")
 
 
 @dataclass
@@ -205,13 +207,15 @@ def _broken_listing(side, broken) -> None:
 
 def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path: str,
                   show_models: bool) -> tuple[str, ...]:
-    """The models the live pages show: the user's choice, else GRU4Rec first and then the
-    registry's models that have a checkpoint for this dataset, at most ``DEFAULT_SHOWN``."""
+    """The models the live pages show: the user's choice, else GRU4Rec and the featured
+    models, then the registry's models that have a checkpoint for this dataset, at most
+    ``DEFAULT_SHOWN``."""
     key = f"shown_models::{dataset_path}"
     order = [role for role, _ in ROLES]
     if key not in st.session_state:
         available = [role for role in order if fitting[role] or role == "most_popular"]
-        preferred = (["gru4rec"] if "gru4rec" in order else []) + [r for r in available if r != "gru4rec"]
+        featured = [r for r in FEATURED if r in order and (r == "gru4rec" or r in available)]
+        preferred = featured + [r for r in available if r not in featured]
         st.session_state[key] = preferred[:DEFAULT_SHOWN]
     if show_models:
         side.multiselect("Models shown", order, key=key, format_func=label_of,
