@@ -1,6 +1,6 @@
 """Print the committed benchmark results as Markdown tables (the README's tables).
 
-    python scripts/results_table.py [--root results] [--k 20] [--group main]
+    python scripts/results_table.py [--root results] [--k 20] [--group main,modern]
 
 Mean ± std over seeds of Recall@k and MRR@k per dataset and model, the share of test
 events whose target is tied with another item ("tied", mean over seeds; "n/m" = not
@@ -31,12 +31,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", default="results")
     parser.add_argument("--k", type=int, default=20)
-    parser.add_argument("--group", default="main", help="run group (main, losses, factors) or 'all'")
+    parser.add_argument("--group", default="main,modern",
+                        help="run groups, comma-separated (main, modern, losses, factors), or 'all' (default: main,modern)")
     parser.add_argument("--labels", nargs="*", help="only these labels")
     args = parser.parse_args()
 
     records = [r for r in valid_records(load_run_records(args.root))
-               if args.group == "all" or r.get("group", "main") == args.group or (args.labels and r["label"] in args.labels)]
+               if args.group == "all" or r.get("group", "main") in args.group.split(",")
+               or (args.labels and r["label"] in args.labels)]
     if args.labels:
         records = [r for r in records if r["label"] in args.labels]
     if not records:
