@@ -310,3 +310,27 @@ def test_score_buffers_never_lend_memory_in_use():
     third = pool.empty(2, cols)  # a prefix of the freed, larger array
     assert third.data_ptr() == first_ptr and third.shape == (2, cols) and third.is_contiguous()
     assert torch.all(second == 2.0)
+
+
+def test_candidates_equal_the_unique_and_ufunc_at_reference():
+    """The sort-and-reduceat grouping gives exactly the previous np.unique / ufunc.at aggregates."""
+    from sessrec.models.session_knn.index import Query, _expand, candidates
+
+    model = STAN(k=20, sample_size=0).fit(random_sessions(5))
+    index, test = model.index, random_sessions(6, n_sessions=40)
+    idx = model.item_index.to_index(test.items)
+    seqs = tuple(tuple(int(i) for i in idx[test.offsets[s]:test.offsets[s + 1]] if i >= 0) for s in range(40))
+    query = Query.from_sequences(seqs, model.n_items)
+    weights = np.random.default_rng(0).uniform(size=len(query.item))
+    owner, data_pos = _expand(index.item_indptr, query.item)
+    key = query.row[owner] * index.n_sessions + index.item_sess[data_pos]
+    uniq, inv = np.unique(key, return_inverse=True)
+    last, nb_last = np.zeros(len(uniq), np.int64), np.zeros(len(uniq), np.int64)
+    np.maximum.at(last, inv, query.last[owner])
+    np.maximum.at(nb_last, inv, index.item_pos[data_pos])
+    got = candidates(index, query, weights, 0)
+    assert np.array_equal(got.row * index.n_sessions + got.sess, uniq)
+    assert np.array_equal(got.n_shared, np.bincount(inv))
+    assert np.array_equal(got.weight_sum, np.bincount(inv, weights=weights[owner]))
+    assert np.array_equal(got.last_shared, last) and np.array_equal(got.nb_last_shared, nb_last)
+    assert len(uniq) > 100  # the example has real overlap

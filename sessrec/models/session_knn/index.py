@@ -251,14 +251,24 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_si
     owner, data_pos = _expand(index.item_indptr, query.item)
     sess = index.item_sess[data_pos]
     key = query.row[owner] * index.n_sessions + sess
-    uniq, inv = np.unique(key, return_inverse=True)
+    # Group equal keys by one stable sort: the expanded keys are runs of ascending session
+    # numbers, which a stable sort merges faster than np.unique's quicksort; the maxima
+    # then come from reduceat over the groups instead of the slow ufunc.at.
+    order = np.argsort(key, kind="stable")
+    key_sorted = key[order]
+    first = np.empty(len(key), bool)
+    first[:1] = True
+    np.not_equal(key_sorted[1:], key_sorted[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    uniq = key_sorted[starts]
     n = len(uniq)
-    n_shared = np.bincount(inv, minlength=n)
+    inv = np.empty(len(key), np.int64)
+    inv[order] = np.cumsum(first) - 1
+    n_shared = np.diff(np.append(starts, len(key)))
+    # bincount adds in the original order, as before: the float64 sums are unchanged
     weight_sum = np.bincount(inv, weights=weights[owner], minlength=n)
-    last_shared = np.zeros(n, np.int64)
-    np.maximum.at(last_shared, inv, query.last[owner])
-    nb_last = np.zeros(n, np.int64)
-    np.maximum.at(nb_last, inv, index.item_pos[data_pos])
+    last_shared = np.maximum.reduceat(query.last[owner][order], starts) if n else np.zeros(0, np.int64)
+    nb_last = np.maximum.reduceat(index.item_pos[data_pos][order], starts) if n else np.zeros(0, np.int64)
     row, sess = uniq // index.n_sessions, uniq % index.n_sessions
     if sample_size > 0 and n:
         # rows are sorted by session number = recency: keep the last sample_size of each row
