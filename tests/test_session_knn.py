@@ -334,3 +334,23 @@ def test_candidates_equal_the_unique_and_ufunc_at_reference():
     assert np.array_equal(got.weight_sum, np.bincount(inv, weights=weights[owner]))
     assert np.array_equal(got.last_shared, last) and np.array_equal(got.nb_last_shared, nb_last)
     assert len(uniq) > 100  # the example has real overlap
+
+
+def test_top_k_equals_the_full_sort_reference():
+    from sessrec.models.session_knn.index import top_k
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    row = np.sort(rng.integers(0, 30, n))
+    sess = np.zeros(n, np.int64)
+    for r in np.unique(row):  # distinct, ascending sessions within a row
+        at = np.flatnonzero(row == r)
+        sess[at] = np.sort(rng.choice(10_000, len(at), replace=False))
+    sim = rng.integers(-2, 6, n) / 4.0  # many exact ties and some non-positive entries
+    got = top_k(row, sess, sim, 7)
+    expected = np.zeros(n, bool)
+    for r in np.unique(row):
+        at = np.flatnonzero((row == r) & (sim > 0))
+        best = at[np.lexsort((-sess[at], -sim[at]))][:7]
+        expected[best] = True
+    assert np.array_equal(got, expected)

@@ -299,8 +299,10 @@ def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndar
     crowded = np.bincount(row[keep], minlength=n_rows) > k
     if not crowded.any():
         return keep
-    sel = np.flatnonzero(keep & crowded[row])
-    order = sel[np.lexsort((-sess[sel], -sim[sel], row[sel]))]
+    # Entries come sorted by (row, sess): reversed, a stable sort by (row, -sim) leaves
+    # equal similarities in descending session order (more recent first) with one key less.
+    sel = np.flatnonzero(keep & crowded[row])[::-1]
+    order = sel[np.lexsort((-sim[sel], row[sel]))]
     r = row[order]
     rank = np.arange(len(r)) - _row_starts(r, n_rows)
     keep[order[rank >= k]] = False
