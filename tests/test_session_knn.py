@@ -264,3 +264,93 @@ def test_embedding_knn(tmp_path):
     trained = EmbeddingKNN(gru4rec_params={"layers": [8], "n_epochs": 1, "batch_size": 8, "n_sample": 16},
                            seed=3).fit(train)
     assert trained.embeddings.shape == (trained.n_items, 8) and trained.training_log
+
+
+def test_add_scores_equals_a_dense_float64_sum():
+    """The NumPy scatter path gives the float64 sums rounded once (the previous torch path's values)."""
+    from sessrec.models.session_knn.index import add_scores
+
+    rng = np.random.default_rng(0)
+    n_rows, n_items, n = 7, 50, 2000  # many duplicate (row, item) pairs
+    row, item = rng.integers(0, n_rows, n), rng.integers(0, n_items, n)
+    value = rng.normal(size=n) * 10.0 ** rng.integers(-8, 3, n)
+    dense = np.zeros((n_rows, n_items))
+    np.add.at(dense, (row, item), value)
+    expected = torch.from_numpy(dense.astype(np.float32))
+    buffer = torch.zeros(n_rows * n_items + 5, dtype=torch.float64)
+    out = torch.full((n_rows, n_items), 7.0)  # stale values must be overwritten
+    for _ in range(2):  # the buffer comes back zeroed and is reusable
+        add_scores(out, row, item, value, buffer)
+        assert torch.equal(out, expected)
+        assert not buffer.any()
+    wide = torch.full((n_rows, n_items + 3), 7.0)
+    add_scores(wide[:, :n_items], row, item, value)  # a non-contiguous view is written through
+    assert torch.equal(wide[:, :n_items], expected) and torch.all(wide[:, n_items:] == 7.0)
+
+
+def test_stan_distance_table_equals_exp():
+    model = STAN(k=20, sample_size=60, lambda_inh=2.05).fit(random_sessions(4))
+    d = np.arange(40)
+    assert np.array_equal(model._inh_decay(39)[d], np.exp(-np.abs(d) / 2.05))
+    model.lambda_inh = 0.7  # a changed parameter rebuilds the table
+    assert np.array_equal(model._inh_decay(5)[d[:6]], np.exp(-d[:6] / 0.7))
+
+
+def test_score_buffers_never_lend_memory_in_use():
+    from sessrec.models.session_knn.base import GrowingScoreBuffers
+
+    pool, cols = GrowingScoreBuffers(), 1 << 20  # 4 MB a row: above the pooling threshold
+    first = pool.empty(3, cols)
+    first.fill_(1.0)
+    second = pool.empty(2, cols)  # ``first`` is alive: fresh memory
+    second.fill_(2.0)
+    assert torch.all(first == 1.0)
+    first_ptr = first.data_ptr()
+    del first
+    third = pool.empty(2, cols)  # a prefix of the freed, larger array
+    assert third.data_ptr() == first_ptr and third.shape == (2, cols) and third.is_contiguous()
+    assert torch.all(second == 2.0)
+
+
+def test_candidates_equal_the_unique_and_ufunc_at_reference():
+    """The sort-and-reduceat grouping gives exactly the previous np.unique / ufunc.at aggregates."""
+    from sessrec.models.session_knn.index import Query, _expand, candidates
+
+    model = STAN(k=20, sample_size=0).fit(random_sessions(5))
+    index, test = model.index, random_sessions(6, n_sessions=40)
+    idx = model.item_index.to_index(test.items)
+    seqs = tuple(tuple(int(i) for i in idx[test.offsets[s]:test.offsets[s + 1]] if i >= 0) for s in range(40))
+    query = Query.from_sequences(seqs, model.n_items)
+    weights = np.random.default_rng(0).uniform(size=len(query.item))
+    owner, data_pos = _expand(index.item_indptr, query.item)
+    key = query.row[owner] * index.n_sessions + index.item_sess[data_pos]
+    uniq, inv = np.unique(key, return_inverse=True)
+    last, nb_last = np.zeros(len(uniq), np.int64), np.zeros(len(uniq), np.int64)
+    np.maximum.at(last, inv, query.last[owner])
+    np.maximum.at(nb_last, inv, index.item_pos[data_pos])
+    got = candidates(index, query, weights, 0)
+    assert np.array_equal(got.row * index.n_sessions + got.sess, uniq)
+    assert np.array_equal(got.n_shared, np.bincount(inv))
+    assert np.array_equal(got.weight_sum, np.bincount(inv, weights=weights[owner]))
+    assert np.array_equal(got.last_shared, last) and np.array_equal(got.nb_last_shared, nb_last)
+    assert len(uniq) > 100  # the example has real overlap
+
+
+def test_top_k_equals_the_full_sort_reference():
+    from sessrec.models.session_knn.index import top_k
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    row = np.sort(rng.integers(0, 30, n))
+    sess = np.zeros(n, np.int64)
+    for r in np.unique(row):  # distinct, ascending sessions within a row
+        at = np.flatnonzero(row == r)
+        sess[at] = np.sort(rng.choice(10_000, len(at), replace=False))
+    sim = rng.integers(-2, 6, n) / 4.0  # many exact ties and some non-positive entries
+    got = top_k(row, sess, sim, 7)
+    expected = np.zeros(n, bool)
+    for r in np.unique(row):
+        at = np.flatnonzero((row == r) & (sim > 0))
+        best = at[np.lexsort((-sess[at], -sim[at]))][:7]
+        expected[best] = True
+    assert np.array_equal(got, expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -10,8 +11,41 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.gru4rec.model import ScoreBuffers  # reused score memory, see its docstring
 from sessrec.models.session_knn.index import Query, SessionIndex, add_scores
+
+class GrowingScoreBuffers:
+    """Score memory lent as a *prefix* of a larger free array (cf. gru4rec's :class:`ScoreBuffers`).
+
+    Callers ask for a different number of rows at nearly every step (only the sessions
+    still running are scored). Exact-shape reuse would then map fresh memory almost
+    every time, and the kernel zeroing it page by page costs as much as the scoring.
+    Each pooled array owns its memory, so every view lent out holds a reference to it
+    (NumPy points a view's ``base`` at the owner): an array only the pool references is free.
+    """
+
+    MIN_BYTES = 8 << 20  # smaller matrices come cheaply from malloc's heap
+    KEEP = 3  # the evaluator still holds the previous matrix while asking for the next
+
+    def __init__(self) -> None:
+        self._arrays: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def empty(self, rows: int, cols: int) -> torch.Tensor:
+        """An uninitialised, contiguous ``(rows, cols)`` float32 tensor."""
+        size = rows * cols
+        if size * 4 < self.MIN_BYTES:
+            return torch.empty(rows, cols)
+        with self._lock:
+            for array in self._arrays:
+                # references: the list, the loop variable, getrefcount's argument
+                if array.size >= size and sys.getrefcount(array) <= 3:
+                    return torch.from_numpy(array[:size].reshape(rows, cols))
+            array = np.empty(size, np.float32)  # large: mmapped, so page aligned
+            if len(self._arrays) >= self.KEEP:
+                self._arrays.pop(0)
+            self._arrays.append(array)
+            return torch.from_numpy(array.reshape(rows, cols))
+
 
 #: a state is one tuple of dense item indices per slot (immutable, cheap to extend)
 SeqState = tuple[tuple[int, ...], ...]
@@ -40,9 +74,9 @@ class SequenceStateModel(BaseSessionModel):
     empty_scores_zero: bool = True
 
     @property
-    def _buffers(self) -> ScoreBuffers:
+    def _buffers(self) -> GrowingScoreBuffers:
         if "_score_buffers" not in self.__dict__:
-            self._score_buffers = ScoreBuffers()
+            self._score_buffers = GrowingScoreBuffers()
         return self._score_buffers
 
     def init_state(self, batch_size: int) -> SeqState:

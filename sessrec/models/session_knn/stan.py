@@ -80,11 +80,25 @@ class STAN(SessionKNNBase):
         owner, item, pos = neighbour_items(self.index, nb_sess)
         value = nb_sim[owner]
         if self.lambda_inh is not None:
-            value = value * np.exp(-np.abs(pos - cand.nb_last_shared[keep][owner]) / self.lambda_inh)
+            distance = np.abs(pos - cand.nb_last_shared[keep][owner])
+            value = value * self._inh_decay(int(distance.max(initial=0)))[distance]
         row = nb_row[owner]
         if not self.remind:
             value = np.where(query.contains(row, item, self.n_items), 0.0, value)
         return row, item, value, owner
+
+    def _inh_decay(self, max_distance: int) -> np.ndarray:
+        """``exp(-d / lambda_inh)`` for ``d = 0..`` at least ``max_distance``, cached.
+
+        Distances are small integers (positions inside a training session), so a table
+        lookup replaces one ``exp`` per (neighbour, item) pair with the same values.
+        """
+        lam, table = self.__dict__.get("_inh_table", (None, None))
+        if lam != self.lambda_inh or len(table) <= max_distance:
+            size = max(max_distance, int(self.index.sess_pos.max(initial=0))) + 1
+            table = np.exp(-np.arange(size) / self.lambda_inh)
+            self._inh_table = (self.lambda_inh, table)
+        return table
 
     def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
