@@ -11,7 +11,7 @@ from sessrec.ui import charts, resources, sidebar
 from sessrec.ui.paths import display_path, results_root
 
 TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-        "Published numbers", "All runs")
+        "RQ5 · Modern models", "Published numbers", "All runs")
 NUM = st.column_config.NumberColumn
 
 selection = sidebar.current()
@@ -41,7 +41,7 @@ with st.container(border=True):
     st.markdown(bm.protocol_markdown(data.records, dataset))
 
 tabs = st.tabs(list(TABS), key="bm_tab", on_change="rerun")
-rq1, rq2, rq3, rq4, refs, everything = tabs
+rq1, rq2, rq3, rq4, rq5, refs, everything = tabs
 
 if rq1.open:
     with rq1:
@@ -186,6 +186,26 @@ if rq4.open:
             st.caption("Best model per bucket highlighted. Test events per bucket: " +
                        ", ".join(f"{b}: {n:,}" for b, n in zip(counts["bucket"], counts["n"])) + ". "
                        "GRU4Rec values are means over seeds.")
+
+if rq5.open:
+    with rq5:
+        st.markdown("**RQ5.** Is GRU4Rec still competitive with modern neural models: NARM (GRU4Rec with attention "
+                    "over the session, the improvement a thesis would propose), SASRec (self-attention) and SR-GNN "
+                    "(graph neural network)? Accuracy next to training time; significance tests are under RQ1.")
+        table = bm.modern_table(data.records, dataset, data.references)
+        if not any(r.get("dataset") == dataset and r.get("model") in bm.MODERN_MODELS for r in data.records):
+            st.info(f"No NARM, SASRec or SR-GNN run on **{dataset}** yet (labels `narm`, `sasrec`, `srgnn` in "
+                    f"`benchmarks/{dataset}.json`; long runs resume where they stopped).", icon=":material/hourglass_empty:")
+        if not table.empty:
+            shown = bm.visible_columns(table)
+            st.dataframe(bm.best_style(table[shown], ["Recall@20", "MRR@20"]), hide_index=True, width="stretch",
+                         column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f"),
+                                        "Published Recall@20": NUM(format="%.4f"),
+                                        "Published MRR@20": NUM(format="%.4f")})
+            st.caption("Sorted by MRR@20; best value highlighted, whoever it is. Published: the SR-GNN paper's table "
+                       "(same split on yoochoose1_64 and diginetica; see Published numbers for the protocol notes). "
+                       "Training time is the mean over seeds on this machine (2 cores, no GPU); the neural models "
+                       "train on one thread each.")
 
 if refs.open:
     with refs:

@@ -139,7 +139,7 @@ def open_tab(at: AppTest, prefix: str) -> AppTest:
 
 
 BENCH_TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-              "Published numbers", "All runs")
+              "RQ5 · Modern models", "Published numbers", "All runs")
 
 
 def test_benchmark_research_question_views(app_env, tmp_path, monkeypatch):

@@ -151,3 +151,37 @@ def test_playground_instruments_edit_explain_and_agree(two_datasets):
     at.button(key="pg_replace").click().run()
     assert any("not an item id" in e.value for e in at.error)
     assert [k.split("_")[2] for k in chips()] == ["1001", "1003", "1002"], "a bad replacement changes nothing"
+
+
+def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
+    """RQ5 on fake records: a modern model's row appears next to GRU4Rec with the published number."""
+    import pandas as pd
+
+    from sessrec.ui import benchmarks as bm
+    from tests.app_support import write_fake_results
+
+    results = tmp_path / "results_rq5"
+    write_fake_results(results, dataset="yoochoose1_64", questions=False)
+    from sessrec.experiments.records import load_run_records
+
+    records = load_run_records(results)
+    modern = dict(next(r for r in records if r["model"] == "gru4rec"), model="srgnn", label="srgnn", group="modern")
+    refs = pd.DataFrame([{"dataset": "yoochoose1_64", "model": "sr_gnn", "metric": "recall", "k": 20, "value": 0.7057}])
+    table = bm.modern_table(records + [modern], "yoochoose1_64", refs)
+    assert set(table["Model"]) == {"GRU4Rec", "SR-GNN"}
+    row = table[table["Model"] == "SR-GNN"].iloc[0]
+    assert row["Published Recall@20"] == 0.7057 and pd.isna(table[table["Model"] == "GRU4Rec"].iloc[0]["Published Recall@20"])
+
+
+def test_rq5_tab_on_the_committed_results(monkeypatch):
+    """The RQ5 tab over the repository's own run records: rsc15_100k has modern runs."""
+    from tests.test_app import open_tab
+
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(REPO / "results"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception
+    open_tab(at, "RQ5")
+    text = " ".join(m.value for m in at.markdown)
+    assert "**RQ5.**" in text

@@ -377,6 +377,31 @@ def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...
     return pd.DataFrame(rows)
 
 
+#: the modern neural comparators of RQ5, and their names in results/reference_numbers.csv
+MODERN_MODELS = {"narm": "narm", "sasrec": "sasrec", "srgnn": "sr_gnn"}
+
+
+def modern_table(records: list[dict[str, Any]], dataset: str, references: pd.DataFrame | None = None) -> pd.DataFrame:
+    """RQ5: GRU4Rec's RQ1 configurations and the modern neural models on ``dataset``, one
+    row per configuration (mean ± std over seeds, training cost), with the published
+    Recall@20 / MRR@20 of the model where the reference table has one."""
+    runs = [r for r in records if r.get("dataset") == dataset
+            and (r.get("model") in MODERN_MODELS or (is_gru4rec(r) and question_of(r) == "rq1"))]
+    table = run_table(runs)
+    if table.empty:
+        return table
+    published = {}
+    if references is not None and not references.empty:
+        for row in references[references["dataset"] == dataset].itertuples():
+            published[(str(row.model), str(row.metric), int(row.k))] = float(row.value)
+    models = [str(r["_record"].get("model")) for _, r in table.iterrows()]
+    for metric in ("recall", "mrr"):
+        table[f"Published {metric_name(metric, 20)}"] = [
+            published.get((MODERN_MODELS.get(m, m), metric, 20), float("nan")) for m in models]
+    table.insert(1, "Model", [label_of(m) for m in models])
+    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
+
+
 def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     """RQ2: one row per loss function on ``dataset``, with its settings and training cost."""
     runs = [r for r in records_for(records, "rq2", dataset) if is_gru4rec(r)]
