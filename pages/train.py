@@ -29,7 +29,8 @@ defaults, source = ui.default_params_text(selection.dataset_name, model)
 params_text = st.text_area("Hyperparameters, one key=value per line", value=defaults, height=180,
                            key=f"train_params::{selection.dataset_name}::{model}",
                            help=f"Prefilled from {source}. Lists as 100,100; booleans as true/false.")
-out_name = st.text_input("Checkpoint file", value=f"{model}.pt", key=f"train_out::{model}",
+# not <model>.pt: that name belongs to `train --all` and the committed demo checkpoints
+out_name = st.text_input("Checkpoint file", value=f"{model}-from-app.pt", key=f"train_out::{model}",
                          help=f"Written under {display_path(checkpoint_root() / selection.dataset_name)}/")
 
 

@@ -28,8 +28,9 @@ def claim_path(root: str | Path, dataset: str, run_id: str) -> Path:
     return Path(root) / dataset / f"{run_id}{CLAIM_SUFFIX}"
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie, finished but not waited for, does not)."""
+    if not pid or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -37,7 +38,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:  # no /proc (not Linux): kill(0) said it exists
+        return True
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -94,7 +99,7 @@ def try_claim(root: str | Path, dataset: str, run_id: str) -> tuple[Claim | None
                 info = _read(path)
             owner = info.get("pid") if info is not None else None
             stale = (info is not None and info.get("host") == host and type(owner) is int
-                     and owner != pid and not _pid_alive(owner))
+                     and owner != pid and not pid_alive(owner))
             if not stale:
                 return None, describe(info)
             # take over: move the stale file aside under a unique name; of several

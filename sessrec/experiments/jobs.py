@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sessrec.errors import OutputPathError, ParameterError
+from sessrec.experiments.claims import pid_alive
 
 STATES_FINAL = ("done", "failed", "cancelled")
 
@@ -130,26 +131,9 @@ def start_job(spec: JobSpec, jobs_root: str | Path, *, python: str | None = None
     return job_id
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a finished child that nobody has waited for is a zombie: not alive
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
 def _job_alive(folder: Path) -> bool:
     status = _read_json(folder / "status.json")
-    return status.get("state") not in STATES_FINAL and _pid_alive(status.get("pid"))
+    return status.get("state") not in STATES_FINAL and pid_alive(status.get("pid"))
 
 
 def read_job(folder: str | Path) -> JobView:
@@ -170,7 +154,7 @@ def read_job(folder: str | Path) -> JobView:
         pass
     state = str(status.get("state", "queued"))
     message = str(status.get("message", ""))
-    if state not in STATES_FINAL and status.get("pid") and not _pid_alive(status.get("pid")):
+    if state not in STATES_FINAL and status.get("pid") and not pid_alive(status.get("pid")):
         state, message = "failed", "the training process ended without a word; see its output log"
     return JobView(folder.name, folder, spec, state, message, status.get("pid"), float(job.get("created", 0.0)),
                    epochs, status.get("n_epochs"))
@@ -188,7 +172,7 @@ def list_jobs(jobs_root: str | Path) -> list[JobView]:
 def cancel_job(folder: str | Path) -> bool:
     """Ask a running job to stop (SIGTERM); returns False when it was not running."""
     view = read_job(folder)
-    if view.finished or not _pid_alive(view.pid):
+    if view.finished or not pid_alive(view.pid):
         return False
     try:
         os.kill(int(view.pid), signal.SIGTERM)
