@@ -99,3 +99,36 @@ def test_paired_test_detects_a_real_difference_and_rejects_mismatches():
     assert same.p_value == 1.0
     with pytest.raises(ValueError, match="same events"):
         paired_test(worse, worse[:10])
+
+
+
+def test_select_rows_handles_every_builtin_state_kind():
+    from sessrec.models.base import select_rows
+
+    rows = torch.tensor([2, 0])
+    tensor = torch.arange(12).view(4, 3)
+    assert torch.equal(select_rows(tensor, rows), tensor[[2, 0]])
+    layers = (torch.arange(8).view(4, 2), torch.arange(4))
+    picked = select_rows(layers, rows)
+    assert isinstance(picked, tuple) and torch.equal(picked[0], layers[0][[2, 0]]) and picked[1].tolist() == [2, 0]
+    per_slot = ((1, 2), (), (7,), (3, 3))  # session-kNN: the clicks of each slot
+    assert select_rows(per_slot, rows) == ((7,), (1, 2))
+    with pytest.raises(TypeError, match="override select"):
+        select_rows({"h": tensor}, rows)
+
+
+def test_scoring_only_evaluated_slots_gives_the_same_ranks_for_every_state_kind():
+    """Slots are scored in blocks of their evaluated rows; ranks must not depend on the batch size."""
+    from sessrec.models.factory import make_model
+
+    rng = np.random.default_rng(3)
+    train = sessions_of(*[list(rng.integers(1, 30, size=rng.integers(2, 9))) for _ in range(200)])
+    test = sessions_of(*[list(rng.integers(1, 30, size=rng.integers(2, 12))) for _ in range(40)], start_id=1000)
+    for name in ("item_knn", "vsknn", "gru4rec"):
+        params = {"n_epochs": 1, "layers": [8], "batch_size": 4, "n_sample": 0, "seed": 1} if name == "gru4rec" else {}
+        model = make_model(name, params).fit(train)
+        one = evaluate(model, test, batch_size=1, beyond_accuracy=False)
+        many = evaluate(model, test, batch_size=5, min_position=2, beyond_accuracy=False)
+        wide = evaluate(model, test, batch_size=512, min_position=2, beyond_accuracy=False)
+        keep = one.positions >= 2
+        assert np.array_equal(many.ranks, one.ranks[keep]) and np.array_equal(wide.ranks, one.ranks[keep]), name

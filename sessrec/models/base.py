@@ -51,6 +51,21 @@ class SessionModel(Protocol):
     def scores(self, state: State) -> torch.Tensor: ...
 
 
+def select_rows(state: State, rows: torch.Tensor) -> State:
+    """Rows ``rows`` of a batch-first state.
+
+    A tensor; a tuple of batch-first tensors (one per layer or part); or a tuple/list
+    with one entry per slot (e.g. the clicks read so far).
+    """
+    if isinstance(state, torch.Tensor):
+        return state.index_select(0, rows)
+    if isinstance(state, (tuple, list)):
+        if state and all(isinstance(part, torch.Tensor) for part in state):
+            return type(state)(part.index_select(0, rows) for part in state)
+        return type(state)(state[i] for i in rows.tolist())
+    raise TypeError(f"cannot select rows of a {type(state).__name__} state; override select()")
+
+
 @dataclass
 class Recommendation:
     """Result of :meth:`BaseSessionModel.recommend` for one live session."""
@@ -92,6 +107,14 @@ class BaseSessionModel:
 
     def scores(self, state: State) -> torch.Tensor:
         raise NotImplementedError
+
+    def select(self, state: State, rows: torch.Tensor) -> State:
+        """The state of the slots ``rows`` only (lets the evaluator score just the rows it ranks).
+
+        Works for the state types the built-in models use: a tensor, or a tuple/list of
+        tensors, batch first; a list of per-slot Python objects. Override otherwise.
+        """
+        return select_rows(state, rows)
 
     def hyperparameters(self) -> dict[str, Any]:
         """Plain (JSON-able) settings that define the model; stored in checkpoints."""
