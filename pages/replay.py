@@ -1,8 +1,9 @@
-"""Session replay: step through a test session; the rank of the true next item per model."""
+"""Session replay: step through a test session; the rank of the true next item per model, and
+the playground's instruments on the replayed prefix (why this item, agreement, what if)."""
 
 import streamlit as st
 
-from sessrec.ui import charts, replay, sidebar
+from sessrec.ui import charts, instruments, replay, sidebar
 from sessrec.ui.playground import recommend
 
 selection = sidebar.current()
@@ -57,3 +58,6 @@ st.dataframe(replay.highlight_item(table, catalogue.name(items[step])), width="s
              height=36 * (len(table) + 1) + 3)
 st.caption(f"Each model's top {k} after reading the clicks so far; the true next item is highlighted where it "
            "appears. Scores per model are on the Session playground.")
+instruments.why_panel(recs, items[:step], catalogue, exclude=False, key="rp", focus=items[step])
+instruments.agreement_panel(recs, k, key="rp")
+instruments.open_in_playground(selection.dataset_path, items[:step], key="rp_what_if")

@@ -8,7 +8,7 @@ import pytest
 
 from sessrec.data.sessions import Sessions
 from sessrec.experiments.explain import (agreement_table, hit_agreement, jaccard_at_k, leave_one_out, list_changes,
-                                         rank_biased_overlap)
+                                         rank_biased_overlap, run_agreement)
 from sessrec.models.last_item import LastItem
 from sessrec.models.popular import MostPopular
 
@@ -72,3 +72,50 @@ def test_hit_agreement_counts_events():
     assert row["Jaccard"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="different events"):
         hit_agreement({"x": np.array([1]), "y": np.array([1, 2])})
+
+
+def fake_run(label, seed, ranks, n_events=None, ranking=None, targets=None, tie_mode="median"):
+    """A run record with its arrays kept in memory (what ``load`` returns)."""
+    ranks = np.asarray(ranks, dtype=float)
+    record = {"run_id": label if seed is None else f"{label}-seed{seed}", "label": label, "model": label,
+              "dataset": "toy", "seed": seed,
+              "evaluation": {"tie_mode": tie_mode, "min_position": 1, "n_events": n_events or len(ranks)},
+              "_arrays": {"ranks": ranks, "positions": np.arange(len(ranks)),
+                          "targets": np.arange(len(ranks)) if targets is None else np.asarray(targets)}}
+    if ranking:
+        record["protocol"] = {"ranking": ranking}
+    return record
+
+
+def load_fake(record, name):
+    return record["_arrays"][name]
+
+
+def test_run_agreement_on_the_first_seed_of_each_run():
+    runs = [fake_run("gru", 2, [50, 50, 50, 50]),  # a later seed: ignored
+            fake_run("gru", 1, [1, 30, 5, 50]),
+            fake_run("knn", None, [2, 3, 40, 60])]
+    found = run_agreement(runs, k=20, load=load_fake)
+    assert found.runs == {"gru": "gru-seed1", "knn": "knn"} and found.n_events == 4 and not found.left_out
+    row = found.table.iloc[0]
+    assert (row["A"], row["B"]) == ("gru", "knn")
+    assert (row["both"], row["only A"], row["only B"], row["neither"]) == (0.25, 0.25, 0.25, 0.25)
+    assert found.hit_rates == {"gru": 0.5, "knn": 0.5}
+    assert run_agreement(runs, k=1, load=load_fake).table.iloc[0]["only A"] == 0.25  # k matters
+
+
+def test_run_agreement_leaves_out_runs_whose_events_do_not_line_up():
+    runs = [fake_run("a", None, [1, 2, 3, 4]), fake_run("b", None, [4, 3, 2, 1]),
+            fake_run("fewer", None, [1, 2, 3]),  # other test events
+            fake_run("sampled", None, [1, 1, 1, 1], ranking="sampled (99 negatives)"),
+            fake_run("shuffled", None, [1, 2, 3, 4], targets=[3, 2, 1, 0]),  # same count, other events
+            fake_run("ties", None, [1, 2, 3, 4], tie_mode="standard")]
+    found = run_agreement(runs, k=2, load=load_fake)
+    assert list(found.runs) == ["a", "b"]
+    reasons = " | ".join(found.left_out)
+    assert "fewer (fewer): evaluated differently" in reasons and "test events 3 vs 4" in reasons
+    assert "sampled" in reasons and "ranking sampled" in reasons
+    assert "shuffled (shuffled): different test events (its targets differ" in reasons
+    assert "ties standard vs median" in reasons
+    with pytest.raises(ValueError, match="fewer than two runs"):
+        run_agreement([runs[0], runs[2]], load=load_fake)

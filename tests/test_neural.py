@@ -155,6 +155,30 @@ def test_attention_weights_cover_the_session(fitted: dict, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(MODELS))
+def test_attention_per_click_in_the_explain_view(fitted: dict, name: str) -> None:
+    """One weight per click the model reads, mapped to the session's positions: an unknown item
+    and the clicks before SASRec's window (max_len 6) get none; the softmax models sum to 1."""
+    from sessrec.experiments.explain import attention_weights
+
+    model = fitted[name]
+    known = [int(i) for i in model.item_index.to_ids(np.arange(1, 9))]
+    session = known[:3] + [10**9] + known[3:]  # 9 clicks, the 4th unknown
+    frame = attention_weights(model, session)
+    assert list(frame["Position"]) == list(range(1, 10)) and list(frame["Clicked"]) == session
+    read = frame["Attention"].notna().to_numpy()
+    expected = np.array([True] * 9)
+    expected[3] = False
+    if name == "sasrec":
+        expected[:2] = False  # only the last 6 of the 8 known clicks are read
+    assert read.tolist() == expected.tolist()
+    weights = frame["Attention"][read].to_numpy()
+    if name == "srgnn":  # sigmoid gates through a linear layer: any real values, not a distribution
+        assert np.isfinite(weights).all()
+    else:
+        assert (weights >= 0).all() and weights.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
 def test_checkpoint_round_trip(fitted: dict, name: str, tmp_path) -> None:
     model = fitted[name]
     path = save_model(model, tmp_path / f"{name}.pt", {"dataset": "pattern"})

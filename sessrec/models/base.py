@@ -13,6 +13,11 @@ session, one click at a time) drive exactly the same code:
 States are treated as immutable values: ``step`` and ``reset`` return new states and
 never modify their input, so a cached state of a live session can be stepped again.
 Items are dense catalogue indices (``model.item_index`` maps original ids to them).
+
+Optional methods, found with ``hasattr`` (the app has no per-model code):
+``attention(session_item_ids) -> np.ndarray`` (attention models: one weight per click read)
+and ``evidence(session_item_ids, item_id) -> Evidence`` (counting models: the rows that add
+up to the item's score, :mod:`sessrec.models.evidence`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.evidence import Evidence, last_item_evidence
 from sessrec.models.last_item import LastItemState
 from sessrec.models.popular import item_popularity
 from sessrec.models.sparse_rows import SparseRows, checked_fallback, keep_top_per_row, popularity_fallback
@@ -68,6 +69,19 @@ class ItemKNN(LastItemState, BaseSessionModel):
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         return self.similarities.dense_rows(state, self.fallback)
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The similarity of ``item_id`` to each click; the last click's is the score.
+
+        The co-occurrence counts behind the similarities are not kept after training (a
+        checkpoint holds the similarity table only), so they are not part of the evidence.
+        """
+        found = last_item_evidence(self, self.similarities, self.fallback, session_items, item_id, "similarities",
+                                   "Similarity", "the item's co-occurrence similarity to that click (regularised cosine "
+                                   f"over training sessions, alpha {self.alpha:g}, lambda {self.lambda_:g}, "
+                                   f"{self.n_neighbors or 'all'} neighbours kept per item)")
+        found.note += " A missing similarity means the two items never shared a session or fell outside the kept neighbours."
+        return found
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         s = self.similarities

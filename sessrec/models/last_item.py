@@ -17,6 +17,7 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.evidence import Evidence, last_item_evidence
 from sessrec.models.popular import item_popularity
 from sessrec.models.sparse_rows import SparseRows, checked_fallback, popularity_fallback
 
@@ -63,6 +64,12 @@ class LastItem(LastItemState, BaseSessionModel):
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         return self.transitions.dense_rows(state, self.fallback)
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The transition count ``last click -> item_id`` behind the item's score (and each
+        earlier click's count to it, which LastItem does not use)."""
+        return last_item_evidence(self, self.transitions, self.fallback, session_items, item_id, "transitions",
+                                  "Transitions", "the number of times the item directly followed that click in training")
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         t = self.transitions

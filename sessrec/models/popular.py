@@ -10,6 +10,7 @@ import torch
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.evidence import CONTRIBUTION, Evidence, dense_index
 
 
 def item_popularity(train: Sessions, item_index: ItemIndex) -> torch.Tensor:
@@ -44,6 +45,15 @@ class MostPopular(BaseSessionModel):
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         return self.popularity.unsqueeze(0).expand(state.shape[0], -1)
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The item's training clicks: its whole score, whatever the session."""
+        import pandas as pd
+
+        clicks = float(self.popularity[dense_index(self, item_id)])
+        table = pd.DataFrame({"Evidence": ["training clicks of the item"], CONTRIBUTION: [clicks]})
+        return Evidence("popularity", table, clicks, 0.0,
+                        "MostPopular ignores the session: the score is the item's number of training clicks.")
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {"popularity": self.popularity}

@@ -28,6 +28,11 @@ def _set(dataset_path: str, items: list[int]) -> None:
     st.session_state.pop(NOTICE_KEY, None)
 
 
+def load(dataset_path: str, items: list[int]) -> None:
+    """Replace the session with ``items`` (Replay opens a test session's prefix this way)."""
+    _set(dataset_path, [int(i) for i in items])
+
+
 def add_item(dataset_path: str, item_id: int) -> None:
     _set(dataset_path, sess.add(get(dataset_path), item_id))
 

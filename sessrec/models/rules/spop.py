@@ -14,6 +14,7 @@ import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
+from sessrec.models.evidence import CONTRIBUTION, Evidence, dense_index, known_clicks
 from sessrec.models.popular import item_popularity
 from sessrec.models.session_knn.base import SequenceStateModel
 from sessrec.models.session_knn.index import add_scores, check_int
@@ -50,6 +51,22 @@ class SessionPop(SequenceStateModel):
         rows = np.repeat(np.arange(len(sequences)), lengths)
         add_scores(out, rows, flat, np.ones(len(flat)), self._scratch(out.numel()))
         out += self.base
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The session's clicks on ``item_id`` (1 each) plus its popularity tie-break."""
+        import pandas as pd
+
+        target = dense_index(self, item_id)
+        positions, ids, idx = known_clicks(self, session_items)
+        hits = [p for p, i in zip(positions, idx) if int(i) == target]
+        table = pd.DataFrame({"Position": hits, "Clicked": [int(item_id)] * len(hits), CONTRIBUTION: [1.0] * len(hits)})
+        base = float(self.base[target])
+        score = float(np.float32(len(hits)) + np.float32(base))
+        note = ("S-POP counts the session's clicks on the item (1 each); " +
+                (f"as one of the {self.top_n} most popular training items it adds c / (c + 1) = {base:.4f} "
+                 "(c = its training clicks) to break ties." if base else
+                 f"it is not among the {self.top_n} most popular training items, so nothing is added."))
+        return Evidence("clicks", table, score, base, note)
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {"base": self.base}

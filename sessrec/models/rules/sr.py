@@ -21,6 +21,7 @@ import torch
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.evidence import Evidence, last_item_evidence
 from sessrec.models.last_item import LastItemState
 from sessrec.models.session_knn.decay import STEP_DECAYS, step_decay
 from sessrec.models.session_knn.index import check_choice, check_float, check_int
@@ -94,6 +95,13 @@ class SequentialRules(LastItemState, BaseSessionModel):
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         self._check_fitted()
         return self.rules.dense_rows(state, torch.zeros(self.n_items))
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The weight of the rule ``click -> item_id`` from every click; the last click's is the score."""
+        return last_item_evidence(self, self.rules, None, session_items, item_id, "rules", "Rule weight",
+                                  f"the weight of the rule click -> item (item within {self.steps} clicks after "
+                                  f"the click in training, each occurrence weighted by '{self.weighting}' decay "
+                                  "of the distance)")
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         r = self.rules

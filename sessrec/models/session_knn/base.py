@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.evidence import CONTRIBUTION, Evidence, dense_index, known_clicks
 from sessrec.models.session_knn.index import Query, SessionIndex, add_scores
 
 class GrowingScoreBuffers:
@@ -112,8 +115,24 @@ class SequenceStateModel(BaseSessionModel):
         raise NotImplementedError
 
 
+@dataclass
+class Contributions:
+    """The neighbours of a batch of sessions and what each adds to each of its items."""
+
+    nb_row: np.ndarray  # (n,) current session (row) of each neighbour
+    nb_sess: np.ndarray  # (n,) the neighbour: a training session, numbered by recency
+    nb_sim: np.ndarray  # (n,) its similarity to the current session
+    owner: np.ndarray  # (m,) neighbour of each (neighbour, item) pair, an index into the arrays above
+    row: np.ndarray  # (m,) current session of each pair (``nb_row[owner]``)
+    item: np.ndarray  # (m,) item of each pair
+    value: np.ndarray  # (m,) what the pair adds to the item's score
+
+
 class SessionKNNBase(SequenceStateModel):
     """Fit = build the :class:`SessionIndex`; scoring = the subclass's neighbour rule."""
+
+    #: how a neighbour's contribution to an item is made, in words, for :meth:`evidence`
+    contribution_rule: str = "its similarity"
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,7 +151,41 @@ class SessionKNNBase(SequenceStateModel):
 
     def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row, item, value) contributions; duplicates are summed."""
+        found = self._contributions(query)
+        return found.row, found.item, found.value
+
+    def _contributions(self, query: Query) -> Contributions:
+        """The neighbours of every row and their per-item contributions (the subclass's rule)."""
         raise NotImplementedError
+
+    def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
+        """The neighbour sessions behind ``item_id``'s score: one row per neighbour (training
+        session numbered by recency, 0 = oldest), its similarity, whether it holds the item,
+        its exact contribution to the score, and its items in the order of their last click."""
+        target = dense_index(self, item_id)
+        _, _, idx = known_clicks(self, session_items)
+        score = float(self.score_session(session_items)[0][target])
+        columns = ["Neighbour", "Similarity", "Has item", CONTRIBUTION, "Items"]
+        note = (f"The score sums, over the neighbour sessions that hold the item, {self.contribution_rule}. "
+                "Neighbours are the most similar of the most recent training sessions sharing a click with "
+                "this session.")
+        if not len(idx):
+            return Evidence("neighbours", pd.DataFrame(columns=columns), score, 0.0, note + " The session is empty.")
+        found = self._contributions(Query.from_sequences((tuple(int(i) for i in idx),), self.n_items))
+        hit = found.item == target
+        contribution = np.bincount(found.owner[hit], weights=found.value[hit], minlength=len(found.nb_sess))
+        holds = np.bincount(found.owner[hit], minlength=len(found.nb_sess)) > 0
+        table = pd.DataFrame({"Neighbour": found.nb_sess.astype(np.int64), "Similarity": found.nb_sim,
+                              "Has item": holds, CONTRIBUTION: contribution,
+                              "Items": [self._session_items(int(s)) for s in found.nb_sess]}, columns=columns)
+        table = table.sort_values([CONTRIBUTION, "Similarity", "Neighbour"], ascending=False, kind="stable")
+        return Evidence("neighbours", table.reset_index(drop=True), score, 0.0, note)
+
+    def _session_items(self, sess: int) -> list[int]:
+        """Original ids of a training session's distinct items, by their last click."""
+        start, end = self.index.sess_indptr[sess], self.index.sess_indptr[sess + 1]
+        order = np.argsort(self.index.sess_pos[start:end], kind="stable")
+        return [int(i) for i in self.item_index.to_ids(self.index.sess_items[start:end][order])]
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         return self.index.tensors()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sessrec.models.session_knn.base import SessionKNNBase
+from sessrec.models.session_knn.base import Contributions, SessionKNNBase
 from sessrec.models.session_knn.index import (
     Query, candidates, check_choice, check_int, neighbour_items, top_k,
 )
@@ -42,6 +42,7 @@ class SKNN(SessionKNNBase):
     """Session-based kNN over item sets."""
 
     name = "sknn"
+    contribution_rule = "their similarity to the session (each neighbour adds its similarity)"
 
     def __init__(self, k: int = 100, sample_size: int = 1000, sampling: str = "recent",
                  similarity: str = "jaccard") -> None:
@@ -55,7 +56,7 @@ class SKNN(SessionKNNBase):
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,
                 "similarity": self.similarity}
 
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _contributions(self, query: Query) -> Contributions:
         idx = self.index
         cand = candidates(idx, query, np.ones(len(query.item)), self.sample_size)
         current_size = np.bincount(query.row, minlength=query.n_rows)
@@ -63,4 +64,4 @@ class SKNN(SessionKNNBase):
         keep = top_k(cand.row, cand.sess, sim, self.k)
         nb_row, nb_sess, nb_sim = cand.row[keep], cand.sess[keep], sim[keep]
         owner, item, _ = neighbour_items(idx, nb_sess)
-        return nb_row[owner], item, nb_sim[owner]
+        return Contributions(nb_row, nb_sess, nb_sim, owner, nb_row[owner], item, nb_sim[owner])

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sessrec.models.session_knn.base import SessionKNNBase
+from sessrec.models.session_knn.base import Contributions, SessionKNNBase
 from sessrec.models.session_knn.index import (
     Candidates, Query, SessionIndex, candidates, check_bool, check_choice, check_float, check_int,
     neighbour_items, top_k,
@@ -57,6 +57,8 @@ class STAN(SessionKNNBase):
     """Sequence and Time Aware Neighbourhood."""
 
     name = "stan"
+    contribution_rule = ("their similarity (position-weighted cosine times a recency decay) times "
+                         "exp(-distance in the neighbour between the item and the latest shared click / lambda_inh)")
 
     def __init__(self, k: int = 100, sample_size: int = 5000, sampling: str = "recent", remind: bool = True,
                  lambda_spw: float | None = 1.02, lambda_snh: float | None = 5.0,
@@ -100,8 +102,8 @@ class STAN(SessionKNNBase):
             self._inh_table = (self.lambda_inh, table)
         return table
 
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _contributions(self, query: Query) -> Contributions:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
         keep = top_k(cand.row, cand.sess, sim, self.k)
-        row, item, value, _ = self._neighbour_values(query, cand, keep, sim)
-        return row, item, value
+        row, item, value, owner = self._neighbour_values(query, cand, keep, sim)
+        return Contributions(cand.row[keep], cand.sess[keep], sim[keep], owner, row, item, value)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sessrec.models.session_knn.base import SessionKNNBase
+from sessrec.models.session_knn.base import Contributions, SessionKNNBase
 from sessrec.models.session_knn.decay import POSITION_WEIGHTS, STEP_DECAYS, position_weight, step_decay
 from sessrec.models.session_knn.index import (
     Query, candidates, check_bool, check_choice, check_float, check_int, neighbour_items, top_k,
@@ -37,6 +37,8 @@ class VSKNN(SessionKNNBase):
     """Vector-multiplication session kNN."""
 
     name = "vsknn"
+    contribution_rule = ("their similarity times a decay of how far back the session's latest click they share "
+                         "lies (times 1 + idf weight of the item, when IDF weighting is on)")
 
     def __init__(self, k: int = 100, sample_size: int = 1000, sampling: str = "recent", similarity: str = "vec",
                  weighting: str = "div", weighting_score: str = "div", idf_weighting: float = 0.0,
@@ -57,7 +59,7 @@ class VSKNN(SessionKNNBase):
                 "weighting_score": self.weighting_score, "idf_weighting": self.idf_weighting,
                 "remind": self.remind}
 
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _contributions(self, query: Query) -> Contributions:
         idx = self.index
         w = position_weight(self.weighting, query.last, query.lengths[query.row])
         cand = candidates(idx, query, w, self.sample_size)
@@ -78,7 +80,7 @@ class VSKNN(SessionKNNBase):
             value = value * (1.0 + self.idf_weighting * self._idf()[item])
         if not self.remind:
             value = np.where(query.contains(nb_row[owner], item, self.n_items), 0.0, value)
-        return nb_row[owner], item, value
+        return Contributions(nb_row, nb_sess, sim[keep], owner, nb_row[owner], item, value)
 
     def _idf(self) -> np.ndarray:
         if getattr(self, "_idf_cache", None) is None or len(self._idf_cache) != self.n_items:

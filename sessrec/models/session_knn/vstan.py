@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sessrec.models.session_knn.base import Contributions
 from sessrec.models.session_knn.index import Query, check_float, top_k
 from sessrec.models.session_knn.stan import STAN, stan_similarity
 
@@ -28,6 +29,8 @@ class VSTAN(STAN):
     """STAN with V-SKNN's position decay of the matched item and IDF weighting."""
 
     name = "vstan"
+    contribution_rule = (STAN.contribution_rule + ", times 1 + lambda_idf * idf of the item, times "
+                         "exp(-(clicks since the latest shared click) / lambda_ipw)")
 
     def __init__(self, k: int = 100, sample_size: int = 5000, sampling: str = "recent", remind: bool = True,
                  lambda_spw: float | None = 1.02, lambda_snh: float | None = 5.0,
@@ -40,7 +43,7 @@ class VSTAN(STAN):
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "lambda_ipw": self.lambda_ipw, "lambda_idf": self.lambda_idf}
 
-    def _score_query(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _contributions(self, query: Query) -> Contributions:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         row, item, value, owner = self._neighbour_values(query, cand, keep, sim)
@@ -52,4 +55,4 @@ class VSTAN(STAN):
             lengths = query.lengths[cand.row[keep]]
             ipw = np.exp((cand.last_shared[keep] - lengths) / self.lambda_ipw)
             value = value * ipw[owner]
-        return row, item, value
+        return Contributions(cand.row[keep], cand.sess[keep], sim[keep], owner, row, item, value)
