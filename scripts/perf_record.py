@@ -1,87 +1,189 @@
 """Performance record of the current code on this machine (prints figures; not a test).
 
-    python scripts/perf_record.py [--dataset data/yoochoose1_64] [--latency-dataset data/diginetica]
-                                  [--epochs 1] [--sessions 200]
+    python scripts/perf_record.py                       # every section, default datasets
+    python scripts/perf_record.py --sections eval memory --eval-datasets data/diginetica
 
-Prints: GRU4Rec training events/s at the benchmark settings (cross-entropy, 100 units,
-batch 32, n_sample 2048), evaluation time and events/s of every model, and per-click
-recommend() latency p50/p95 of every model on the largest catalogue. Datasets are
-prepared folders (``python -m sessrec prepare shared``); the demo is used where absent.
+Sections (``--sections``, default all):
+
+* ``train``   GRU4Rec at the reference setting (cross-entropy, 100 units, n_sample 2048,
+              the official RSC15 parameters), one epoch at batch 32 and at batch 128.
+* ``busy``    the same training on the first ``--busy-sessions`` sessions, quiet and with
+              one other CPU-bound process (a busy loop) on the machine, interleaved
+              quiet / busy / quiet / busy; prints busy as a share of quiet.
+* ``eval``    the ``evaluate`` command's work for every model on each ``--eval-datasets``:
+              accuracy metrics only, then with every metric (coverage, popularity,
+              intra-list diversity), the overhead of the latter, and for GRU4Rec the
+              compute floor (its score matrix products alone for the same events).
+* ``memory``  peak RSS of GRU4Rec training and of evaluating it, each in a fresh process,
+              on ``--memory-dataset``, next to the size a full (events x items) score
+              matrix would have.
+* ``latency`` per-click ``recommend(k=20)`` latency p50/p95 of every model on
+              ``--latency-dataset``, ``--sessions`` test sessions replayed click by click.
+
+Every section prints the load average when it starts: compare figures only within one
+run on a quiet machine. Datasets are prepared folders (``python -m sessrec prepare
+shared``); the demo stands in where one is missing. Same-run ratios against the official
+GRU4Rec code: ``scripts/compare_official.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from sessrec.data.dataset import load_dataset  # noqa: E402
+from sessrec.data.sessions import Sessions  # noqa: E402
 from sessrec.evaluation import evaluate  # noqa: E402
+from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test  # noqa: E402
 from sessrec.models.factory import make_model  # noqa: E402
+from sessrec.models.registry import REGISTRY  # noqa: E402
+from sessrec.runtime import available_cpus  # noqa: E402
 
-BENCH_GRU4REC = {
-    "loss": "cross-entropy", "layers": [100], "batch_size": 32, "dropout_p_embed": 0.1, "dropout_p_hidden": 0.0,
-    "learning_rate": 0.1, "momentum": 0.0, "n_sample": 2048, "sample_alpha": 0.75, "logq": 1.0,
-    "constrained_embedding": True,
-}
+#: official RSC15 best parameters (cross-entropy, shared embedding)
+REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
+                 learning_rate=0.1, momentum=0.0, n_sample=2048, sample_alpha=0.75, logq=1.0,
+                 constrained_embedding=True, n_epochs=1, seed=1)
+SECTIONS = ("train", "busy", "eval", "memory", "latency")
+NON_NEURAL = [spec.name for spec in REGISTRY if spec.family != "neural"]
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def pick(path: str) -> Path:
-    return Path(path) if (Path(path) / "dataset.json").is_file() else Path("data/demo")
+    return Path(path) if (Path(path) / "dataset.json").is_file() else ROOT / "data" / "demo"
 
 
-def fit_all(dataset, epochs: int) -> dict:
-    models = {}
-    for name in ("most_popular", "last_item", "item_knn", "gru4rec"):
-        params = {**BENCH_GRU4REC, "n_epochs": epochs, "seed": 1} if name == "gru4rec" else {}
-        model = make_model(name, params)
+def gru4rec(batch_size: int):
+    return make_model("gru4rec", {**REFERENCE, "batch_size": batch_size})
+
+
+def train_events_per_s(train: Sessions, batch_size: int) -> float:
+    model = gru4rec(batch_size).fit(train, progress=False)
+    return float(model.training_log[-1]["events_per_s"])
+
+
+def section_train(dataset_path: Path) -> None:
+    dataset = load_dataset(dataset_path)
+    print(f"\n[train] {dataset.name}, {dataset.train.n_events} events, GRU4Rec reference setting, 1 epoch; {load()}")
+    for batch_size in (32, 128):
         started = time.perf_counter()
-        model.fit(dataset.train, progress=False) if name == "gru4rec" else model.fit(dataset.train)
-        seconds = time.perf_counter() - started
-        models[name] = model
+        rate = train_events_per_s(dataset.train, batch_size)
+        print(f"  batch {batch_size:>3d}: {rate:9.0f} events/s ({time.perf_counter() - started:.1f} s with set-up)")
+
+
+def section_busy(dataset_path: Path, n_sessions: int) -> None:
+    dataset = load_dataset(dataset_path)
+    keep = np.zeros(dataset.train.n_sessions, dtype=bool)
+    keep[:n_sessions] = True
+    train = dataset.train.select(keep)
+    print(f"\n[busy] {dataset.name}, first {keep.sum()} sessions ({train.n_events} events), batch 32, "
+          f"{torch.get_num_threads()} torch threads for {available_cpus()} usable CPUs; {load()}")
+    rates: dict[str, list[float]] = {"quiet": [], "busy": []}
+    for condition in ("quiet", "busy", "quiet", "busy"):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if condition == "busy" else None
+        try:
+            time.sleep(0.5 if hog else 0.0)
+            rates[condition].append(train_events_per_s(train, 32))
+        finally:
+            if hog:
+                hog.kill()
+                hog.wait()
+        print(f"  {condition:5s}: {rates[condition][-1]:9.0f} events/s")
+    share = np.mean(rates["busy"]) / np.mean(rates["quiet"])
+    print(f"  with one busy-loop process beside it, training keeps {share:.0%} of its quiet throughput")
+
+
+def score_floor_seconds(model, n_events: int) -> float:
+    """Time of GRU4Rec's score products alone for ``n_events`` rows, in the evaluator's blocks."""
+    state = tuple(torch.randn(SCORE_BLOCK_ROWS, h) for h in model.layers)
+    n_blocks = math.ceil(n_events / SCORE_BLOCK_ROWS)
+    with torch.inference_mode():
+        model.scores(state)
+        started = time.perf_counter()
+        for _ in range(n_blocks):
+            model.scores(state)
+    return time.perf_counter() - started
+
+
+def section_eval(dataset_path: Path, models: list[str]) -> None:
+    dataset = load_dataset(dataset_path)
+    train, test = dataset.train, dataset.test
+    print(f"\n[eval] {dataset.name}: {train.unique_items().size} items; every model evaluated on the test split, "
+          f"first with accuracy metrics only, then with every metric; {load()}")
+    for name in models:
+        model = gru4rec(128) if name == "gru4rec" else make_model(name, {})
+        started = time.perf_counter()
+        model.fit(train, progress=False) if name == "gru4rec" else model.fit(train)
+        fit_s = time.perf_counter() - started
+        accuracy = evaluate(model, test, min_position=dataset.min_position, beyond_accuracy=False)
+        full = evaluate(model, test, min_position=dataset.min_position, train=train)
+        line = (f"  {name:>13s}: fit {fit_s:6.1f} s | eval {accuracy.seconds:6.2f} s accuracy only, "
+                f"{full.seconds:6.2f} s every metric ({full.seconds / accuracy.seconds - 1:+.0%}), "
+                f"{full.n_events / full.seconds:8.0f} events/s | Recall@20 {full.metrics['recall@20']:.4f}")
         if name == "gru4rec":
-            eps = [e["events_per_s"] for e in model.training_log]
-            print(f"  train {name:>12s}: {seconds:7.1f} s, {np.mean(eps):9.0f} events/s (mean over {len(eps)} epoch(s))")
-        else:
-            print(f"  fit   {name:>12s}: {seconds:7.2f} s")
-    return models
+            floor = score_floor_seconds(model, accuracy.n_events)
+            line += f" | floor (score products alone) {floor:.2f} s"
+        print(line, flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="data/yoochoose1_64")
-    parser.add_argument("--latency-dataset", default="data/diginetica")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--sessions", type=int, default=200, help="test sessions replayed click by click")
-    args = parser.parse_args()
+def section_memory(dataset_path: Path) -> None:
+    dataset = load_dataset(dataset_path)
+    n_items = dataset.train.unique_items().size
+    n_events = prepare_test(dataset.test, _catalogue(dataset.train), dataset.min_position).n_eval_events
+    print(f"\n[memory] {dataset.name}: peak RSS of a fresh process; a full (events x items) float32 score "
+          f"matrix would take {n_events * n_items * 4 / 2**30:.1f} GiB; {load()}")
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = Path(folder) / "gru4rec.pt"
+        for phase in ("train", "evaluate"):
+            done = subprocess.run([sys.executable, __file__, "--memory-worker", phase, str(dataset_path), str(checkpoint)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"memory worker ({phase}) failed:\n{done.stderr[-2000:]}")
+            print(f"  {phase:>8s} GRU4Rec (batch 128): peak RSS {json.loads(done.stdout.splitlines()[-1])['peak_mb']:7.0f} MB")
 
-    print(f"date {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU used")
-    dataset = load_dataset(pick(args.dataset))
-    print(f"\n[{dataset.name}] training ({dataset.train.n_events} events) and evaluation:")
-    models = fit_all(dataset, args.epochs)
-    for name, model in models.items():
-        result = evaluate(model, dataset.test, min_position=dataset.min_position, beyond_accuracy=False)
-        print(f"  eval  {name:>12s}: {result.seconds:6.2f} s for {result.n_events} events "
-              f"({result.n_events / result.seconds:9.0f} events/s)  Recall@20 {result.metrics['recall@20']:.4f}")
 
-    latency_data = load_dataset(pick(args.latency_dataset))
-    print(f"\n[{latency_data.name}] per-click recommend(k=20) latency, {latency_data.train.unique_items().size} items, "
-          f"{args.sessions} test sessions replayed click by click:")
-    models = models if latency_data.path == dataset.path else fit_all(latency_data, args.epochs)
-    test = latency_data.test
-    rng = np.random.default_rng(0)
-    chosen = rng.choice(test.n_sessions, size=min(args.sessions, test.n_sessions), replace=False)
-    for name, model in models.items():
-        model.clear_live_cache()
+def _catalogue(train: Sessions):
+    from sessrec.data.sessions import ItemIndex
+
+    return ItemIndex.from_items(train.items)
+
+
+def memory_worker(phase: str, dataset_path: str, checkpoint: str) -> None:
+    from sessrec.models.io import load_model, save_model
+
+    dataset = load_dataset(dataset_path)
+    if phase == "train":
+        save_model(gru4rec(128).fit(dataset.train, progress=False), checkpoint)
+    else:
+        evaluate(load_model(checkpoint), dataset.test, min_position=dataset.min_position, train=dataset.train)
+    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def section_latency(dataset_path: Path, n_sessions: int, models: list[str]) -> None:
+    dataset = load_dataset(dataset_path)
+    test = dataset.test
+    chosen = np.random.default_rng(0).choice(test.n_sessions, size=min(n_sessions, test.n_sessions), replace=False)
+    print(f"\n[latency] {dataset.name}: per-click recommend(k=20), {dataset.train.unique_items().size} items, "
+          f"{len(chosen)} test sessions replayed click by click; {load()}")
+    for name in models:
+        model = gru4rec(128).fit(dataset.train, progress=False) if name == "gru4rec" else make_model(name, {}).fit(dataset.train)
         times = []
         for s in chosen:
             items = test.session(int(s))
@@ -90,7 +192,39 @@ def main() -> None:
                 model.recommend(items[:p], k=20)
                 times.append(time.perf_counter() - started)
         ms = np.array(times) * 1000
-        print(f"  {name:>12s}: p50 {np.percentile(ms, 50):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms  ({len(ms)} clicks)")
+        print(f"  {name:>13s}: p50 {np.percentile(ms, 50):7.2f} ms  p95 {np.percentile(ms, 95):7.2f} ms  ({len(ms)} clicks)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--train-dataset", default="data/yoochoose1_64", help="train and busy sections")
+    parser.add_argument("--busy-sessions", type=int, default=20000, help="training sessions in the busy section")
+    parser.add_argument("--eval-datasets", nargs="+", default=["data/yoochoose1_64", "data/diginetica"])
+    parser.add_argument("--eval-models", nargs="+", default=NON_NEURAL + ["gru4rec"],
+                        help="models of the eval and latency sections (default: every non-neural one and GRU4Rec)")
+    parser.add_argument("--memory-dataset", default="data/diginetica")
+    parser.add_argument("--latency-dataset", default="data/diginetica")
+    parser.add_argument("--sessions", type=int, default=150, help="test sessions replayed in the latency section")
+    parser.add_argument("--memory-worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_worker:
+        return memory_worker(*args.memory_worker)
+
+    print(f"date {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores "
+          f"({available_cpus()} usable), torch {torch.__version__}, {torch.get_num_threads()} torch threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, no GPU; {load()}")
+    if "train" in args.sections:
+        section_train(pick(args.train_dataset))
+    if "busy" in args.sections:
+        section_busy(pick(args.train_dataset), args.busy_sessions)
+    if "eval" in args.sections:
+        for path in args.eval_datasets:
+            section_eval(pick(path), args.eval_models)
+    if "memory" in args.sections:
+        section_memory(pick(args.memory_dataset))
+    if "latency" in args.sections:
+        section_latency(pick(args.latency_dataset), args.sessions, args.eval_models)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,15 @@ def test_shared_link_with_unknown_ids_is_a_friendly_warning(app_env):
     assert "99999999" in text and "not in this dataset" in text
 
 
+def test_models_link_chooses_the_columns_and_names_unknown_models(app_env):
+    at = open_app(query={"dataset": "demo", "models": "item_knn,gru4rec,nosuchmodel"})
+    assert not at.exception
+    assert rec_ids(at, "item_knn") and rec_ids(at, "gru4rec") and not rec_ids(at, "last_item")
+    assert "nosuchmodel" in " ".join(w.value for w in at.sidebar.warning)
+    every = open_app(query={"models": "all"})
+    assert not every.exception and rec_ids(every, "sr") and rec_ids(every, "narm") and rec_ids(every, "most_popular")
+
+
 def test_broken_and_foreign_checkpoints_do_not_take_the_app_down(app_env):
     at = open_app()
     assert not at.exception

@@ -16,6 +16,7 @@ from sessrec.ui.playground import ModelSlot
 STATE_KEY = "sessrec_selection"
 DATASET_KEY = "dataset"
 URL_NOTICE_KEY = "_url_notice"
+LINKED_MODELS_KEY = "_linked_models"
 NONE_LABEL = "— none: popularity fallback —"
 #: how many models the playground shows when the user has not chosen (each column costs a rerun)
 DEFAULT_SHOWN = 4
@@ -153,6 +154,7 @@ def render(show_models: bool = True) -> Selection:
         _broken_listing(side, broken)
         return selection
     _apply_url_dataset(usable)
+    _apply_url_models([role for role, _ in ROLES])
     if url_notice():
         side.warning(url_notice(), icon=":material/link_off:")
     paths = [d.path for d in usable]
@@ -212,6 +214,8 @@ def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path:
     ``DEFAULT_SHOWN``."""
     key = f"shown_models::{dataset_path}"
     order = [role for role, _ in ROLES]
+    if key not in st.session_state and st.session_state.get(LINKED_MODELS_KEY):
+        st.session_state[key] = st.session_state.pop(LINKED_MODELS_KEY)  # the link's dataset gets the link's models
     if key not in st.session_state:
         available = [role for role in order if fitting[role] or role == "most_popular"]
         featured = [r for r in FEATURED if r in order and (r == "gru4rec" or r in available)]
@@ -224,6 +228,24 @@ def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path:
                               "for this dataset shows the popularity fallback.")
     chosen = set(st.session_state.get(key) or [])
     return tuple(role for role in order if role in chosen)
+
+
+def _apply_url_models(order: list[str]) -> None:
+    """``?models=gru4rec,narm`` (or ``all``) in a shared link: the models shown, read once
+    per browser session; unknown names are reported in the link notice."""
+    if st.session_state.get("_models_from_url_done"):
+        return
+    st.session_state["_models_from_url_done"] = True
+    wanted = [m.strip() for value in st.query_params.get_all("models") for m in value.split(",") if m.strip()]
+    if wanted == ["all"]:
+        wanted = list(order)
+    unknown = [m for m in wanted if m not in order]
+    if unknown:
+        note = (f"the link asks for unknown model(s) {', '.join(f'`{_clean(m)}`' for m in unknown)} "
+                f"(known: {', '.join(order)}, or `all`); they are not shown")
+        previous = st.session_state.get(URL_NOTICE_KEY)
+        st.session_state[URL_NOTICE_KEY] = (previous[:-1] + "; " + note + ".") if previous else f"Link: {note}."
+    st.session_state[LINKED_MODELS_KEY] = [m for m in order if m in wanted]
 
 
 def _checkpoint_listing(side, entries: list[CheckpointEntry], selection: Selection) -> None:
