@@ -258,7 +258,13 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
     resumed, _ = run_one(dataset, two, 5, progress=False, checkpoint_path=ckpt)
     assert [r["loss"] for r in resumed["training_log"]] == [r["loss"] for r in straight["training_log"]]
     assert resumed["evaluation"]["metrics"] == straight["evaluation"]["metrics"]
-    assert resumed["validation"] == 0.25 and "valid" in resumed["training_log"][0]
+    assert resumed["validation"] == 0.25 and "valid" in resumed["selection_log"][0]
+    # epochs chosen on the held-out sessions, then a fresh model trained on all of train for that many
+    assert resumed["refit"] and resumed["train_split"] == "train"
+    assert len(resumed["training_log"]) == resumed["selected_epochs"] <= 2
+    plain, _ = run_one(dataset, ModelSpec("last_item", "last_item", {}), None, progress=False)
+    assert resumed["evaluation"]["n_events"] == plain["evaluation"]["n_events"], "same test events as every other model"
+    assert resumed["evaluation"]["n_items"] == plain["evaluation"]["n_items"]
 
     partial_dir = tmp_path / "partials"
     paths = run_benchmark(dataset, [two], [1], tmp_path / "results", progress=False, log=lambda *_: None,

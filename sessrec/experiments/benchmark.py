@@ -108,8 +108,9 @@ def run_one(
         params["seed"] = seed
     model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress,
                               validation=spec.validation, checkpoint_path=checkpoint_path)
-    # the sessions the model was trained on (without the held-out validation sessions)
-    train = validation_data(dataset, "train", spec.validation)[0] if meta.get("validation") is not None else dataset.train
+    # the sessions the final model was trained on (all of train unless it was not refitted)
+    held_out = meta.get("validation") is not None and not meta.get("refit")
+    train = validation_data(dataset, "train", spec.validation)[0] if held_out else dataset.train
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
                       train=train, progress=progress)
     popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
@@ -127,6 +128,9 @@ def run_one(
         "training_log": meta["training_log"],
         "train_split": meta["train_split"],
         "validation": meta.get("validation"),
+        "refit": meta.get("refit", False),
+        "selected_epochs": meta.get("selected_epochs"),
+        "selection_log": meta.get("selection_log"),
         "train_seconds": meta["train_seconds"],
         "train_seconds_epochs": meta.get("train_seconds_epochs"),
         "evaluation": result.summary(),
@@ -192,6 +196,8 @@ def run_benchmark(
                                          checkpoint_path=partial)
                 path = write_run(root, record, arrays)
                 partial.unlink(missing_ok=True)
+                for refit_partial in partial.parent.glob(f"{partial.stem}.refit-*.pt"):
+                    refit_partial.unlink()
             m = record["evaluation"]["metrics"]
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
                 f"tied targets {record['evaluation']['tied_target_share']:.1%} ({tie_mode})  "

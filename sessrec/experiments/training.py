@@ -95,6 +95,7 @@ def train_model(
     *,
     validation: str | float | None = None,
     checkpoint_path: str | Path | None = None,
+    refit: bool = True,
 ) -> tuple[Any, dict[str, Any]]:
     """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
 
@@ -104,6 +105,13 @@ def train_model(
     neural comparators) early-stop on ``validation`` (see :func:`validation_data`) and,
     with ``checkpoint_path``, save their training state there after every epoch and
     resume from it when it exists.
+
+    ``refit`` (default): after early stopping has chosen the number of epochs on the
+    held-out sessions, a fresh model (same seed) is trained for that many epochs on the
+    whole ``split``. Every model is then trained on the same sessions and knows the same
+    catalogue, so all of them are evaluated on the same test events; without the refit a
+    neural model would lose the held-out (for ``"valid"``: the most recent) sessions and
+    the test events whose items occur only there.
     """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
@@ -119,20 +127,38 @@ def train_model(
         options.update(valid_callback=recall_callback(valid, min_position=dataset.min_position) if valid is not None
                        else None, checkpoint_path=checkpoint_path, resume=checkpoint_path is not None)
     model.fit(train, **options)
+    held_out_part = "train_tr" if validation == "valid" else f"{split} minus a random {validation} of sessions"
+    selection: dict[str, Any] = {}
+    if valid is not None and refit:
+        state = model.training_meta()["training_state"]
+        best_epoch = int(state.get("best_epoch") or len(model.training_log))
+        selection = {"epochs_selected_on": f"{held_out_part} -> {'valid' if validation == 'valid' else 'held-out sessions'}",
+                     "selected_epochs": best_epoch, "selection_log": list(model.training_log),
+                     "selection_seconds_epochs": float(sum(r.get("seconds", 0.0) for r in model.training_log))}
+        model = make_model(name, {**params, "n_epochs": best_epoch})
+        # named by the epoch count, so a partial refit is only ever resumed for the same selection
+        refit_path = None if checkpoint_path is None else Path(checkpoint_path).with_suffix(f".refit-{best_epoch}.pt")
+        model.fit(dataset.sessions(split), **{**options, "valid_callback": None, "checkpoint_path": refit_path,
+                                              "resume": refit_path is not None})
     seconds = time.perf_counter() - started
+    refitted = bool(selection)
+    epochs_seconds = float(sum(r.get("seconds", 0.0) for r in getattr(model, "training_log", [])))
     meta = {
         "dataset": dataset.name,
         "dataset_identity": dataset.identity(split),
         "dataset_path": str(dataset.path),
         "dataset_statistics": dataset.info.get("splits", {}),
-        "train_split": split if valid is None else ("train_tr" if validation == "valid" else f"{split} minus a random {validation} of sessions"),
+        "train_split": split if valid is None or refitted else held_out_part,
         "validation": validation if valid is not None else None,
+        "refit": refitted,
         "preset": preset,
         "train_seconds": seconds,
-        # with resumed runs the wall time above covers the last session only; this sums every epoch
-        "train_seconds_epochs": float(sum(r.get("seconds", 0.0) for r in getattr(model, "training_log", []))),
+        # with resumed runs the wall time above covers the last session only; this sums every
+        # epoch (of the epoch selection too, when the model was refitted)
+        "train_seconds_epochs": epochs_seconds + selection.get("selection_seconds_epochs", 0.0),
         "training_log": list(getattr(model, "training_log", [])),
         "machine": machine_description(),
+        **selection,
     }
     if hasattr(model, "training_meta"):  # neural models: epoch, early-stopping state, Adam settings
         meta.update({k: v for k, v in model.training_meta().items() if k != "training_log"})
