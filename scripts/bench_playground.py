@@ -2,16 +2,16 @@
 
 1. direct:  every model's ``recommend`` for a growing session (the work a click triggers);
 2. server:  a click through Streamlit's AppTest (the whole page script re-run, no browser);
-3. browser: ``streamlit run app.py`` + headless Chromium, two figures per click:
-            "in page": measured inside the page (``performance.now()`` and a MutationObserver)
-            from the click to the moment the new GRU4Rec list is in the DOM -- what a user sees;
-            "until idle": measured from Python (playwright polling) until the new list is shown
-            AND Streamlit's "running" indicator is gone (an upper bound; includes polling).
-            Skipped without /usr/bin/chromium or playwright.
+3. browser: ``streamlit run app.py`` + headless Chromium, measured inside the page
+            (``performance.now()`` and a MutationObserver): from the click to the moment
+            *every* shown model's list is final (the last change inside any list, once the
+            app is idle and the lists have been still for 500 ms) -- what a user waits for.
+            One run with the sidebar's default columns and one with every model
+            (``--models``). Skipped without /usr/bin/chromium or playwright.
 
 Numbers are noisy on a loaded machine: run it a few times and compare medians.
 
-Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--skip-browser]
+Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--models default all] [--skip-browser]
 Uses data/ and checkpoints/ (or SESSREC_DATA_ROOT / SESSREC_CHECKPOINT_ROOT).
 """
 
@@ -26,6 +26,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def summary(name: str, seconds: list[float]) -> str:
@@ -99,29 +103,42 @@ def bench_server(dataset_name: str, clicks: int) -> None:
 
 IN_PAGE_CLICK = """
 async ([i]) => {
-  const sel = '.st-key-rec_list_gru4rec [data-testid=stButton] button';
-  const shown = () => Array.from(document.querySelectorAll(sel)).filter(b => b.offsetParent !== null);
-  const texts = () => shown().map(b => b.innerText).join('|');
-  const before = texts();
+  // Click the first GRU4Rec recommendation; the time until *every* model's list is final:
+  // the last change inside any list container (items, scores, Streamlit's stale-element
+  // fading), once the new click is in the session, the app is idle and the lists have
+  // been still for 500 ms.
+  const lists = "[class*='st-key-rec_list_']";
+  const buttons = Array.from(document.querySelectorAll(".st-key-rec_list_gru4rec [data-testid=stButton] button"))
+    .filter(b => b.offsetParent !== null);
+  let last = null;
+  const obs = new MutationObserver(records => {
+    for (const r of records) {
+      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+      if (el && el.closest(lists)) { last = performance.now(); return; }
+    }
+  });
+  obs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
   const t0 = performance.now();
+  if (!buttons.length) return {error: document.querySelectorAll(lists).length + " lists, no GRU4Rec button"};
+  buttons[0].click();
   return await new Promise(resolve => {
-    const check = () => {
-      const now = texts();
-      if (now && now !== before && document.querySelector(`[class*='st-key-rm_${i}_']`)) {
+    const poll = () => {
+      const now = performance.now();
+      const idle = !document.querySelector("[data-testid=stStatusWidget]");
+      const added = document.querySelector(`[class*='st-key-rm_${i}_']`);
+      if (added && idle && last !== null && now - last > 500) {
         obs.disconnect();
-        resolve(performance.now() - t0);
-      }
+        resolve({ms: last - t0, lists: document.querySelectorAll(lists).length});
+      } else if (now - t0 > 30000) { obs.disconnect(); resolve(null); }
+      else setTimeout(poll, 10);
     };
-    const obs = new MutationObserver(check);
-    obs.observe(document.body, {subtree: true, childList: true, characterData: true});
-    shown()[0].click();
-    setTimeout(() => resolve(null), 30000);
+    setTimeout(poll, 10);
   });
 }
 """
 
 
-def bench_browser(dataset_name: str, clicks: int) -> None:
+def bench_browser(dataset_name: str, clicks: int, models: str | None) -> None:
     if not Path("/usr/bin/chromium").exists():
         print("\n[browser] skipped: no /usr/bin/chromium")
         return
@@ -130,7 +147,7 @@ def bench_browser(dataset_name: str, clicks: int) -> None:
     except ImportError:
         print("\n[browser] skipped: playwright is not installed")
         return
-    from tests.test_browser import LAUNCH_ARGS, start_server, stop_server, visible, wait_idle
+    from tests.test_browser import LAUNCH_ARGS, start_server, stop_server, wait_idle
 
     proc, url = start_server({})
     try:
@@ -138,36 +155,21 @@ def bench_browser(dataset_name: str, clicks: int) -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
             started = time.perf_counter()
-            page.goto(f"{url}/?dataset={dataset_name}", timeout=60_000)
+            page.goto(f"{url}/?dataset={dataset_name}" + (f"&models={models}" if models else ""), timeout=60_000)
             page.wait_for_selector(".st-key-rec_list_gru4rec [data-testid=stButton] button", timeout=60_000)
             wait_idle(page)
-            print(f"\n[browser] Chromium, dataset {dataset_name}: first load {time.perf_counter() - started:.2f} s")
-            in_page = []
+            print(f"\n[browser] Chromium, dataset {dataset_name}, models {models or 'default'}: "
+                  f"first load {time.perf_counter() - started:.2f} s; {load()}")
+            in_page, n_lists = [], 0
             for i in range(clicks):
-                ms = page.evaluate(IN_PAGE_CLICK, [i])
-                if ms is None:
-                    raise RuntimeError("the GRU4Rec list did not change within 30 s")
-                in_page.append(ms / 1000)
-                wait_idle(page)
-            print("  " + summary("click -> new list in page", in_page))
-            page.goto(f"{url}/?dataset={dataset_name}", timeout=60_000)  # a fresh, empty session
-            page.wait_for_selector(".st-key-rec_list_gru4rec [data-testid=stButton] button", timeout=60_000)
-            wait_idle(page)
-            times = []
-            for i in range(clicks):
-                before = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").all_inner_texts()
-                button = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").first
-                started = time.perf_counter()
-                button.click()
-                page.wait_for_selector(f"[class*='st-key-rm_{i}_']", timeout=30_000)
-                deadline = time.time() + 30
-                while time.time() < deadline:  # until the list shows the new recommendations
-                    now = visible(page, ".st-key-rec_list_gru4rec [data-testid=stButton] button").all_inner_texts()
-                    if now and now != before and page.locator("[data-testid=stStatusWidget]").count() == 0:
-                        break
-                    time.sleep(0.005)
-                times.append(time.perf_counter() - started)
-            print("  " + summary("click -> new list, until idle", times))
+                result = page.evaluate(IN_PAGE_CLICK, [i])
+                if result and "error" in result:
+                    raise RuntimeError(f"click {i}: {result['error']}")
+                if result is None:
+                    raise RuntimeError("the lists did not settle within 30 s")
+                in_page.append(result["ms"] / 1000)
+                n_lists = result["lists"]
+            print("  " + summary(f"click -> all {n_lists} lists final", in_page))
             browser.close()
     finally:
         stop_server(proc)
@@ -179,15 +181,19 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--models", nargs="+", default=["default", "all"],
+                        help="model columns of the browser runs: 'default' (the sidebar's choice), 'all', "
+                             "or a comma-separated list; one browser run each")
     args = parser.parse_args()
     import torch
 
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__} threads {torch.get_num_threads()}, "
-          f"CUDA {'yes' if torch.cuda.is_available() else 'no'}")
+          f"CUDA {'yes' if torch.cuda.is_available() else 'no'}; {time.strftime('%Y-%m-%d %H:%M')}; {load()}")
     bench_direct(args.dataset, args.clicks, args.k)
     bench_server(args.dataset, args.clicks)
     if not args.skip_browser:
-        bench_browser(args.dataset, args.clicks)
+        for models in args.models:
+            bench_browser(args.dataset, args.clicks, None if models == "default" else models)
 
 
 if __name__ == "__main__":
