@@ -152,7 +152,7 @@ class _BeyondAccuracy:
         self.max_k = min(max(ks), n_items)
         self.n_items = n_items
         self.covered = {k: np.zeros(n_items, dtype=bool) for k in ks}
-        self.popularity = None if popularity is None else torch.from_numpy(popularity / max(popularity.max(), 1.0))
+        self.popularity = None if popularity is None else popularity / max(popularity.max(), 1.0)
         self.pop_sums = {k: 0.0 for k in ks}
         self.ild_sums = {k: 0.0 for k in ks}
         self.n = 0
@@ -161,19 +161,20 @@ class _BeyondAccuracy:
             self.keys = (row_of_nnz * n_items + cosine.indices).numpy()  # CSR order is sorted by (row, col)
             self.values = cosine.values.double().numpy()
             # the item pairs (a, b), a < b, of a top list: the pairs of a top-k come first
-            a, b = torch.triu_indices(self.max_k, self.max_k, offset=1)
-            order = torch.argsort(b, stable=True)
+            a, b = np.triu_indices(self.max_k, k=1)
+            order = np.argsort(b, kind="stable")
             self.pair_a, self.pair_b = a[order], b[order]
             self.pairs_within = {k: int((b < k).sum()) for k in ks}
         else:
             self.keys = None
 
     def add(self, scores: torch.Tensor) -> None:
-        top = torch.topk(scores, self.max_k, dim=1).indices  # (B, max_k), best first
+        # the lists in torch, the bookkeeping in NumPy (single-threaded: torch's small
+        # threaded ops stall on a loaded machine)
+        top = torch.topk(scores, self.max_k, dim=1).indices.numpy()  # (B, max_k), best first
         self.n += top.shape[0]
-        top_np = top.numpy()
         for k in self.ks:
-            self.covered[k][top_np[:, :k].ravel()] = True
+            self.covered[k][top[:, :k].ravel()] = True
         if self.popularity is not None:
             # running sums over the list give every k's mean popularity in one pass
             cumulative = self.popularity[top].cumsum(1)
@@ -182,13 +183,13 @@ class _BeyondAccuracy:
                 self.pop_sums[k] += float(cumulative[:, length - 1].sum()) / length
         if self.keys is not None and self.max_k > 1:
             first, second = top[:, self.pair_a], top[:, self.pair_b]
-            query = (torch.minimum(first, second) * self.n_items + torch.maximum(first, second)).numpy()
+            query = np.minimum(first, second) * self.n_items + np.maximum(first, second)
             # top lists repeat (popular items): look each distinct pair up once, in sorted
             # order (cache-friendly binary searches); measured 3-4x faster than per query
             pairs, where = np.unique(query, return_inverse=True)
             pos = np.searchsorted(self.keys, pairs).clip(max=max(len(self.keys) - 1, 0))
             sims = np.where(self.keys[pos] == pairs, self.values[pos], 0.0)[where.reshape(query.shape)]
-            cumulative = torch.from_numpy(sims).cumsum(1)
+            cumulative = sims.cumsum(1)
             for k in self.ks:
                 n_pairs = self.pairs_within[k]
                 if k >= 2 and n_pairs:
