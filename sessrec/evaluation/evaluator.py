@@ -16,6 +16,11 @@ every result also reports ``tied_target_share``, the share of events whose targe
 tied with at least one other item, so a reader sees which models ties affect. A model
 that produces a non-finite score (NaN, +inf, -inf) for an evaluated event is an error
 (:class:`NonFiniteScoresError`), never a silently perfect or silently bad rank.
+
+``protocol="sampled"`` adds the sampled-negatives protocol of many papers
+(:mod:`sessrec.evaluation.sampled`): from the same scores, each event's target is also
+ranked among ``negatives`` random other items. The full-ranking results are computed as
+always; the sampled ones come beside them (:attr:`EvalResult.sampled`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,18 @@ from sessrec.evaluation.metrics import (
     metrics_from_ranks,
     rank_counts,
     ranks_from_counts,
+)
+from sessrec.evaluation.sampled import (
+    DEFAULT_NEGATIVES,
+    DEFAULT_PROTOCOL,
+    DEFAULT_SAMPLING,
+    DEFAULT_SAMPLING_SEED,
+    PROTOCOLS,
+    SampledCollector,
+    SampledResult,
+    SampledSettings,
+    check_sampled_settings,
+    training_counts,
 )
 from sessrec.models.base import SessionModel
 from sessrec.models.sparse_rows import SparseRows
@@ -108,6 +125,12 @@ class EvalResult:
     ks: tuple[int, ...]
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    #: the sampled-negatives ranks and metrics of the same events (``protocol="sampled"`` only)
+    sampled: SampledResult | None = None
+
+    @property
+    def protocol(self) -> str:
+        return "full" if self.sampled is None else "sampled"
 
     @property
     def n_events(self) -> int:
@@ -131,6 +154,7 @@ class EvalResult:
             "n_tied_events": int((self.n_tied > 0).sum()),
             "tied_target_share": self.tied_target_share,
             "metrics": dict(self.metrics),
+            **({"sampled": self.sampled.summary()} if self.sampled is not None else {}),
         }
 
 
@@ -207,6 +231,10 @@ def evaluate(
     train: Sessions | None = None,
     beyond_accuracy: bool = True,
     progress: bool = False,
+    protocol: str = DEFAULT_PROTOCOL,
+    negatives: int = DEFAULT_NEGATIVES,
+    sampling: str = DEFAULT_SAMPLING,
+    sampling_seed: int = DEFAULT_SAMPLING_SEED,
 ) -> EvalResult:
     """Evaluate ``model`` on ``test`` with the next-item protocol (module docstring).
 
@@ -221,6 +249,10 @@ def evaluate(
             (``popularity@k``: mean of popularity / max popularity over the top-k) and
             the item cosine for intra-list diversity (``diversity@k``: 1 - mean
             pairwise cosine in the top-k). Coverage needs no training data.
+        protocol: ``full`` (default) ranks the whole catalogue; ``sampled`` does that and
+            also ranks each target among ``negatives`` distinct random other items, drawn
+            ``uniform``-ly or by training ``popularity`` (which needs ``train``) from a
+            generator seeded with ``sampling_seed`` (see :mod:`sessrec.evaluation.sampled`).
 
     Raises:
         NonFiniteScoresError: the model scored an item NaN or +-inf at an evaluated
@@ -230,6 +262,13 @@ def evaluate(
     if not ks or min(ks) < 1:
         raise ValueError("ks must be positive cut-offs")
     ks = tuple(sorted(set(int(k) for k in ks)))
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
+    settings = SampledSettings(negatives, sampling, sampling_seed) if protocol == "sampled" else None
+    if settings is not None:
+        check_sampled_settings(settings, model.n_items)
+        if sampling == "popularity" and train is None:
+            raise ValueError("popularity sampling needs the training sessions (train=...)")
     started = time.perf_counter()
     prepared = prepare_test(test, model.item_index, min_position)
     popularity = cosine = None
@@ -248,6 +287,10 @@ def evaluate(
     targets = np.empty(n_events, dtype=np.int64)
     session_index = np.empty(n_events, dtype=np.int64)
     written = 0
+    sampled = None
+    if settings is not None:
+        counts = training_counts(train.items, model.item_index, model.n_items) if train is not None else None
+        sampled = SampledCollector(settings, n_events, model.n_items, counts)
 
     slots = min(batch_size, n_sessions)
     bar = tqdm(total=n_events, desc=f"evaluate {getattr(model, 'name', 'model')}", unit="ev", disable=not progress)
@@ -281,6 +324,8 @@ def evaluate(
                 bar.update(len(rows))
                 if extra is not None:
                     extra.add(chosen)
+                if sampled is not None:
+                    sampled.add(chunk, chosen, torch.from_numpy(target))
             cursor += 1
             finished = active & (cursor + 1 >= session_end)
             if finished.any():
@@ -305,6 +350,7 @@ def evaluate(
     if extra is not None:
         metrics.update(extra.metrics())
     return EvalResult(
+        sampled=sampled.result(order, tie_mode, ks) if sampled is not None else None,
         model=model_name,
         metrics=metrics,
         ranks=ranks,
