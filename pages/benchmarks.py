@@ -7,11 +7,11 @@ read the ranks files). All logic is in :mod:`sessrec.ui.benchmarks`.
 import streamlit as st
 
 from sessrec.ui import benchmarks as bm
-from sessrec.ui import charts, resources, sidebar
+from sessrec.ui import charts, resources, sampled_view, sidebar
 from sessrec.ui.paths import display_path, results_root
 
 TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-        "RQ5 · Modern models", "Published numbers", "All runs")
+        "RQ5 · Modern models", "Published numbers", "All runs", "Sampled vs full")
 NUM = st.column_config.NumberColumn
 
 selection = sidebar.current()
@@ -41,7 +41,7 @@ with st.container(border=True):
     st.markdown(bm.protocol_markdown(data.records, dataset))
 
 tabs = st.tabs(list(TABS), key="bm_tab", on_change="rerun")
-rq1, rq2, rq3, rq4, rq5, refs, everything = tabs
+rq1, rq2, rq3, rq4, rq5, refs, everything, sampled_tab = tabs
 
 if rq1.open:
     with rq1:
@@ -243,3 +243,7 @@ if everything.open:
                      column_config={"Mean": NUM(format="%.4f"), "Std": NUM(format="%.4f")})
         st.download_button("CSV (all)", long.to_csv(index=False).encode(), "all_results.csv", "text/csv",
                            icon=":material/download:")
+
+if sampled_tab.open:
+    with sampled_tab:
+        sampled_view.render(data.sampled, dataset)
