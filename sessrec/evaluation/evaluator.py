@@ -49,12 +49,9 @@ from sessrec.evaluation.sampled import (
     DEFAULT_PROTOCOL,
     DEFAULT_SAMPLING,
     DEFAULT_SAMPLING_SEED,
-    PROTOCOLS,
-    SampledCollector,
     SampledResult,
     SampledSettings,
-    check_sampled_settings,
-    training_counts,
+    sampled_collector,
 )
 from sessrec.models.base import SessionModel
 from sessrec.models.sparse_rows import SparseRows
@@ -262,13 +259,7 @@ def evaluate(
     if not ks or min(ks) < 1:
         raise ValueError("ks must be positive cut-offs")
     ks = tuple(sorted(set(int(k) for k in ks)))
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
-    settings = SampledSettings(negatives, sampling, sampling_seed) if protocol == "sampled" else None
-    if settings is not None:
-        check_sampled_settings(settings, model.n_items)
-        if sampling == "popularity" and train is None:
-            raise ValueError("popularity sampling needs the training sessions (train=...)")
+    sampled = sampled_collector(protocol, SampledSettings(negatives, sampling, sampling_seed), model, train)
     started = time.perf_counter()
     prepared = prepare_test(test, model.item_index, min_position)
     popularity = cosine = None
@@ -287,10 +278,6 @@ def evaluate(
     targets = np.empty(n_events, dtype=np.int64)
     session_index = np.empty(n_events, dtype=np.int64)
     written = 0
-    sampled = None
-    if settings is not None:
-        counts = training_counts(train.items, model.item_index, model.n_items) if train is not None else None
-        sampled = SampledCollector(settings, n_events, model.n_items, counts)
 
     slots = min(batch_size, n_sessions)
     bar = tqdm(total=n_events, desc=f"evaluate {getattr(model, 'name', 'model')}", unit="ev", disable=not progress)
@@ -325,7 +312,7 @@ def evaluate(
                 if extra is not None:
                     extra.add(chosen)
                 if sampled is not None:
-                    sampled.add(chunk, chosen, torch.from_numpy(target))
+                    sampled.add(chosen, torch.from_numpy(target))
             cursor += 1
             finished = active & (cursor + 1 >= session_end)
             if finished.any():

@@ -187,21 +187,44 @@ class SampledResult:
 
 
 class SampledCollector:
-    """Collects the sampled counts chunk by chunk inside :func:`sessrec.evaluation.evaluate`."""
+    """Collects the sampled counts chunk by chunk inside :func:`sessrec.evaluation.evaluate`,
+    in the order the evaluator scores the events."""
 
-    def __init__(self, settings: SampledSettings, n_events: int, n_items: int, popularity: np.ndarray | None = None):
+    def __init__(self, settings: SampledSettings, n_items: int, popularity: np.ndarray | None = None):
         self.sampler = NegativeSampler(n_items, settings, popularity)
-        self.better = np.empty(n_events, dtype=np.int32)
-        self.tied = np.empty(n_events, dtype=np.int32)
+        self.better: list[np.ndarray] = []
+        self.tied: list[np.ndarray] = []
 
-    def add(self, chunk: slice, scores: torch.Tensor, targets: torch.Tensor) -> None:
-        """Draw and count the negatives of the events ``chunk`` (rows of ``scores``)."""
+    def add(self, scores: torch.Tensor, targets: torch.Tensor) -> None:
+        """Draw and count the negatives of the next scored events (rows of ``scores``)."""
         better, tied = self.sampler.counts(scores, targets)
-        self.better[chunk] = better.numpy()
-        self.tied[chunk] = tied.numpy()
+        self.better.append(better.numpy())
+        self.tied.append(tied.numpy())
 
     def result(self, order: np.ndarray, tie_mode: str, ks: tuple[int, ...]) -> SampledResult:
-        """Ranks and metrics, events reordered by ``order`` (the evaluator's test-file order)."""
-        better, tied = self.better[order], self.tied[order]
+        """Ranks and metrics, events reordered by ``order`` (the one the evaluator applies to its full ranks)."""
+        empty = np.zeros(0, dtype=np.int32)
+        better = np.concatenate(self.better or [empty])[order]
+        tied = np.concatenate(self.tied or [empty])[order]
         ranks = ranks_from_counts(better, tied, tie_mode)
         return SampledResult(self.sampler.settings, ranks, tied, metrics_from_ranks(ranks, ks), tie_mode)
+
+
+def sampled_collector(protocol: str, settings: SampledSettings, model: Any, train: Any = None) -> SampledCollector | None:
+    """The collector :func:`sessrec.evaluation.evaluate` feeds for ``protocol`` (None for ``full``).
+
+    Checks everything before the evaluation starts: the protocol name, ``settings`` against
+    the model's catalogue, and that ``popularity`` sampling has the training sessions
+    (``train``) to count clicks from.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol '{protocol}' (choose from {', '.join(PROTOCOLS)})")
+    if protocol == "full":
+        return None
+    check_sampled_settings(settings, model.n_items)
+    clicks = None
+    if settings.sampling == "popularity":
+        if train is None:
+            raise ValueError("popularity sampling needs the training sessions (train=...)")
+        clicks = training_counts(train.items, model.item_index, model.n_items)
+    return SampledCollector(settings, model.n_items, clicks)
