@@ -303,3 +303,16 @@ def test_benchmarks_page_shows_sampled_vs_full(app_env, tmp_path, monkeypatch):
     changed = " ".join(w.value for w in at.warning)
     assert "The order changes" in changed and "1 of 3 pairs" in changed
     assert any("99 uniform negatives" in str(o) for o in at.selectbox(key="bm_sampled_variant").options)
+
+
+def test_a_sampled_record_without_its_sampled_ranks_is_not_complete(tmp_path):
+    from sessrec.experiments.records import record_problem, run_problem
+
+    record = sampled_record("a", {"recall@10": 0.5}, {"recall@10": 0.7}, dataset="toy")
+    record["evaluation"]["n_events"] = 3
+    write_run(tmp_path, record, {"ranks": np.ones(3)})  # the sampled ranks are missing
+    assert run_problem(tmp_path, "toy", "a-sampled") == "unreadable ranks file (KeyError)"
+    write_run(tmp_path, record, {"ranks": np.ones(3), "sampled_ranks": np.ones(3)})
+    assert run_problem(tmp_path, "toy", "a-sampled") is None
+    broken = {**record, "ranks_file": "x", "evaluation": {"metrics": {}, "sampled": {"metrics": {"recall@10": "high"}}}}
+    assert record_problem(broken) == "sampled metric 'recall@10' is not a number"
