@@ -316,3 +316,9 @@ def test_a_sampled_record_without_its_sampled_ranks_is_not_complete(tmp_path):
     assert run_problem(tmp_path, "toy", "a-sampled") is None
     broken = {**record, "ranks_file": "x", "evaluation": {"metrics": {}, "sampled": {"metrics": {"recall@10": "high"}}}}
     assert record_problem(broken) == "sampled metric 'recall@10' is not a number"
+
+
+def test_full_rank_equivalent_of_a_sampled_cut_off():
+    # 99 uniform negatives among 2,933 items: sampled hit@10 ~ full rank <= 1 + 9.5 * 2932 / 99
+    assert protocols.full_rank_equivalent(2933, 99, 10) == pytest.approx(282.36, abs=0.01)
+    assert protocols.full_rank_equivalent(100, 99, 1) == pytest.approx(1.5)  # every item drawn: rank 1 only

@@ -154,3 +154,21 @@ def side_by_side(records: list[dict[str, Any]], dataset: str, variant: str, k: i
         return pd.DataFrame()
     frame = pd.DataFrame({label: pd.DataFrame(v).mean() for label, v in rows.items()}).T
     return frame.sort_values(f"Full Recall@{k}", ascending=False)
+
+
+def full_rank_equivalent(n_items: int, negatives: int, k: int) -> float:
+    """The full rank up to which a target is, on average, a sampled hit at ``k`` under uniform sampling.
+
+    A target at full rank ``r`` (no ties) has ``(r - 1) * negatives / (n_items - 1)`` of its
+    uniformly drawn negatives above it on average; that reaches ``k - 0.5`` at
+    ``r = 1 + (k - 0.5) * (n_items - 1) / negatives``. So sampled HitRate@k estimates full
+    Recall at about this cut-off (Krichene & Rendle's point: a small sampled k is a large full k).
+    """
+    return 1.0 + (k - 0.5) * (n_items - 1) / negatives
+
+
+def catalogue_size(records: list[dict[str, Any]], dataset: str) -> int | None:
+    """The catalogue size the sampled runs on ``dataset`` ranked over (None when not recorded)."""
+    sizes = {r["evaluation"].get("n_items") for r in sampled_records(records) if r["dataset"] == dataset}
+    sizes.discard(None)
+    return int(max(sizes)) if sizes else None

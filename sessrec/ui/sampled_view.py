@@ -129,6 +129,15 @@ def render(records: list[dict[str, Any]], dataset: str) -> None:
     st.altair_chart(slope_chart(frame, f"{dataset}: rank by {name}@{full_k} (full) and {sampled_name}@{k} "
                                        f"({variant_name(variant, settings[variant])})"))
     st.caption(DEFINITIONS + " Values are means over the runs (seeds) of each model; equal values share a rank.")
+    n_items, chosen = protocols.catalogue_size(records, dataset), settings[variant]
+    if n_items and chosen.get("sampling") == "uniform" and chosen.get("negatives"):
+        cut = protocols.full_rank_equivalent(n_items, int(chosen["negatives"]), int(k))
+        st.info(f"**Why the order moves.** With {chosen['negatives']} uniform negatives out of {n_items:,} items, a "
+                f"target at full rank r has on average (r − 1) · {chosen['negatives']} / {n_items - 1:,} negatives "
+                f"above it, so it is a sampled hit at k = {k} up to a full rank of about **{cut:,.0f}**: sampled "
+                f"HitRate@{k} measures roughly full-ranking Recall@{cut:,.0f}, i.e. how well a model orders the "
+                "*whole* catalogue, not its top items. Models that score only a neighbourhood (zeros elsewhere) "
+                "lose the targets outside it, which tie with most random items.", icon=":material/lightbulb:")
 
     with st.expander(f"All metrics at k = {k}, both protocols, same runs"):
         both = protocols.side_by_side(records, dataset, variant, int(k))
