@@ -322,3 +322,24 @@ def test_full_rank_equivalent_of_a_sampled_cut_off():
     # 99 uniform negatives among 2,933 items: sampled hit@10 ~ full rank <= 1 + 9.5 * 2932 / 99
     assert protocols.full_rank_equivalent(2933, 99, 10) == pytest.approx(282.36, abs=0.01)
     assert protocols.full_rank_equivalent(100, 99, 1) == pytest.approx(1.5)  # every item drawn: rank 1 only
+
+
+def test_sampled_tab_on_the_committed_results(monkeypatch):
+    """The committed sampled runs of rsc15_100k are behind the tab: GRU4Rec and the kNN models change places."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_support import REPO
+
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(REPO / "results"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params.update({"dataset": "rsc15_100k"})
+    at.run()
+    at.switch_page("pages/benchmarks.py").run()
+    at.session_state["bm_tab"] = "Sampled vs full"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "rsc15_100k" in " ".join(c.value for c in at.caption) or at.selectbox(key="bm_dataset").value == "rsc15_100k"
+    order = at.dataframe[0].value.set_index("Model")
+    assert {"GRU4Rec (cross-entropy)", "VSTAN", "Item-KNN", "MostPopular"} <= set(order.index)
+    assert (order["Move under sampling"] != "=").any()
+    assert any("The order changes" in w.value for w in at.warning)
