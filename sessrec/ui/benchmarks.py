@@ -582,7 +582,8 @@ def protocol_markdown(records: list[dict[str, Any]], dataset: str) -> str:
     positions = f"every position p ≥ {show('min_position')}" + (
         " (the published protocol for this dataset starts at the third click)" if first and min(first) >= 2 else "")
     ranking = "**sampled candidates** (not comparable with full-ranking numbers)" if d["sampled"] else \
-        f"**full ranking** of all {show('n_items')} training items, never sampled"
+        f"**full ranking** of all {show('n_items')} training items, never sampled (runs of the sampled protocol " \
+        "appear only in the *Sampled vs full* tab)"
     ties = f"Ties: `{show('tie_mode', '{}')}`" + (
         " (the expected rank under random tie-breaking; published GRU4Rec numbers use `standard`)"
         if d["tie_mode"] == ["median"] else "") + ". "
