@@ -7,11 +7,11 @@ read the ranks files). All logic is in :mod:`sessrec.ui.benchmarks`.
 import streamlit as st
 
 from sessrec.ui import benchmarks as bm
-from sessrec.ui import agreement_view, charts, resources, sidebar
+from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar
 from sessrec.ui.paths import display_path, results_root
 
 TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-        "RQ5 · Modern models", "Published numbers", "All runs", "Agreement")
+        "RQ5 · Modern models", "Published numbers", "All runs", "Agreement", "Sampled vs full")
 NUM = st.column_config.NumberColumn
 
 selection = sidebar.current()
@@ -41,7 +41,7 @@ with st.container(border=True):
     st.markdown(bm.protocol_markdown(data.records, dataset))
 
 tabs = st.tabs(list(TABS), key="bm_tab", on_change="rerun")
-rq1, rq2, rq3, rq4, rq5, refs, everything, agreement = tabs
+rq1, rq2, rq3, rq4, rq5, refs, everything, agreement, sampled_tab = tabs
 
 if rq1.open:
     with rq1:
@@ -247,3 +247,7 @@ if everything.open:
 if agreement.open:
     with agreement:
         agreement_view.show(root, stamp, dataset)
+
+if sampled_tab.open:
+    with sampled_tab:
+        sampled_view.render(data.sampled, dataset)

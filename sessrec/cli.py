@@ -80,6 +80,32 @@ def check_min_position(min_position: int, test: Any, split: str) -> None:
         )
 
 
+def sampled_settings(args: argparse.Namespace, n_items: int, catalogue: str) -> Any:
+    """The :class:`SampledSettings` of ``--protocol sampled`` (None for ``full``), checked against
+    a catalogue of ``n_items`` items; sampling options without ``--protocol sampled`` are refused."""
+    from sessrec.evaluation.sampled import (DEFAULT_NEGATIVES, DEFAULT_SAMPLING, DEFAULT_SAMPLING_SEED,
+                                            SampledSettings)
+
+    given = [flag for flag, value in (("--negatives", args.negatives), ("--sampling", args.sampling),
+                                      ("--sampling-seed", args.sampling_seed)) if value is not None]
+    if args.protocol != "sampled":
+        if given:
+            raise ParameterError(f"{', '.join(given)} only apply to --protocol sampled (the default protocol ranks "
+                                 "the full catalogue)")
+        return None
+    settings = SampledSettings(
+        DEFAULT_NEGATIVES if args.negatives is None else args.negatives,
+        DEFAULT_SAMPLING if args.sampling is None else args.sampling,
+        DEFAULT_SAMPLING_SEED if args.sampling_seed is None else args.sampling_seed,
+    )
+    if settings.negatives >= n_items:
+        raise ParameterError(
+            f"--negatives {settings.negatives} is not allowed: {catalogue} has {n_items:,} items, so at most "
+            f"{n_items - 1:,} items other than the target can be drawn (allowed: 1 to {max(n_items - 1, 1)})"
+        )
+    return settings
+
+
 def _print_stats(info: dict[str, Any]) -> None:
     from sessrec.data.preprocess import readable_statistics
 
@@ -382,6 +408,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_known_items(test.items, train.items, f"{dataset.path}: {test_split} split", train_split)
     min_position = dataset.min_position if args.min_position is None else args.min_position
     check_min_position(min_position, test, test_split)
+    # checked on the training catalogue before any work, and again per model below
+    sampled = sampled_settings(args, len(train.unique_items()), f"the {dataset.name}/{train_split} catalogue")
     models = []
     for path in args.checkpoint or []:
         models.append((Path(path).stem, load_model(path)))
@@ -392,8 +420,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for label, model in models:
         if not np.isin(model.item_index.item_ids, train.unique_items()).all():
             print(f"warning: {label} was trained on items that are not in {dataset.name}/{train_split}", file=sys.stderr)
+        protocol = {}
+        if sampled is not None:
+            sampled_settings(args, model.n_items, f"the catalogue of {label}")
+            protocol = {"protocol": "sampled", "negatives": sampled.negatives, "sampling": sampled.sampling,
+                        "sampling_seed": sampled.seed}
         res = evaluate(model, test, ks=tuple(args.ks), tie_mode=args.tie_mode, min_position=min_position,
-                       train=train, progress=not args.quiet)
+                       train=train, progress=not args.quiet, **protocol)
         if res.n_events == 0:  # metrics would be 0/0
             raise SessrecError(
                 f"{label}: no event of {dataset.path}/{test_split} can be evaluated: every test session has fewer "
@@ -404,8 +437,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{label:>24s}  Recall@20 {m.get('recall@20', float('nan')):.4f}  MRR@20 {m.get('mrr@20', float('nan')):.4f}"
               f"  tied targets {res.tied_target_share:.1%} ({args.tie_mode} ties)"
               f"  ({res.n_events} events, {res.seconds:.2f} s)")
+        if res.sampled is not None:
+            s = res.sampled.metrics
+            k = 10 if 10 in args.ks else max(args.ks)
+            print(f"{'':>24s}  sampled, {sampled.describe()}: HitRate@{k} {s[f'recall@{k}']:.4f}  "
+                  f"MRR@{k} {s[f'mrr@{k}']:.4f}  Precision@{k} {s[f'precision@{k}']:.4f}")
     record = {
         "dataset": dataset.name, "split": test_split, "tie_mode": args.tie_mode, "min_position": min_position,
+        "protocol": "full" if sampled is None else "sampled",
+        **({} if sampled is None else {"sampled": {"negatives": sampled.negatives, "sampling": sampled.sampling,
+                                                   "seed": sampled.seed}}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv),
         "results": [{"label": label, **res.summary()} for label, res in results],
     }
@@ -416,18 +457,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             for label, res in results[1:]
         ]
     print(_metrics_table(results, args.ks))
+    if sampled is not None:
+        print(f"sampled protocol ({sampled.describe()}; rank among the target and its negatives):")
+        print(_metrics_table([(label, res.sampled) for label, res in results], args.ks))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".csv":
-            rows = [{"label": label, "model": r.model, **r.metrics} for label, r in results]
+            rows = [{"label": label, "model": r.model, **r.metrics,
+                     **({f"sampled_{key}": v for key, v in r.sampled.metrics.items()} if r.sampled else {})}
+                    for label, r in results]
             pd.DataFrame(rows).to_csv(out, index=False)
         else:
             out.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {out}")
     if args.ranks:
         Path(args.ranks).parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.ranks, **{label: res.ranks for label, res in results})
+        arrays = {label: res.ranks for label, res in results}
+        arrays.update({f"sampled_{label}": res.sampled.ranks for label, res in results if res.sampled is not None})
+        np.savez_compressed(args.ranks, **arrays)
         print(f"wrote per-event ranks to {args.ranks}")
     if not args.out and not args.ranks:
         print("(results not saved: add --out results.json or .csv, and --ranks ranks.npz for significance tests)")
@@ -435,7 +483,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _metrics_table(results: list, ks: list[int]) -> str:
-    """Recall, MRR and NDCG at every cut-off, one row per model, as printed by ``evaluate``."""
+    """Recall, MRR and NDCG at every cut-off, one row per model, as printed by ``evaluate``
+    (``results``: ``(label, object with .metrics)`` pairs)."""
     rows = {}
     for label, res in results:
         rows[label] = {f"{name}@{k}": res.metrics.get(f"{key}@{k}", float("nan"))
@@ -462,15 +511,22 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     # the name was validated on load: records go to <out>/<name>/, never elsewhere
     check_output_dir(Path(args.out) / dataset.name, "--out")
     check_known_items(dataset.test.items, dataset.train.items, f"{dataset.path}: test split")
+    sampled = sampled_settings(args, len(dataset.train.unique_items()), f"the {dataset.name} training catalogue")
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet)
+    run_benchmark(dataset, specs, seeds, args.out, tie_mode=args.tie_mode, progress=not args.quiet, sampled=sampled)
     records = load_run_records(args.out)
     summary_path = write_summary(args.out, records)
-    print(f"wrote {summary_path} (mean, std and number of seeds of every metric over all run records)")
+    print(f"wrote {summary_path} (mean, std and number of seeds of every metric over all run records, "
+          "one row per protocol)")
+    protocol = "full" if sampled is None else sampled.key
     table = aggregate(metrics_table([r for r in records if r.get("dataset") == dataset.name]))
-    summary = table[table["k"] == 20].pivot_table(index="label", columns="metric", values="mean")
+    table = table[table["protocol"] == protocol]
+    k = 20 if sampled is None else 10
+    summary = table[table["k"] == k].pivot_table(index="label", columns="metric", values="mean")
     if not summary.empty:
-        print(summary[[c for c in ("recall", "mrr", "ndcg") if c in summary.columns]].round(4).to_string())
+        print(f"{protocol} protocol, k = {k}:")
+        print(summary[[c for c in summary.columns if c.removeprefix("sampled_") in ("recall", "mrr", "ndcg")]]
+              .round(4).to_string())
     return EXIT_OK
 
 
@@ -507,6 +563,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------
+
+
+def add_protocol_options(command: argparse.ArgumentParser) -> None:
+    """``--protocol``, ``--negatives``, ``--sampling``, ``--sampling-seed`` (evaluate, benchmark)."""
+    command.add_argument("--protocol", default="full", choices=["full", "sampled"],
+                         help="full (default): rank the whole training catalogue; sampled: ALSO rank each target "
+                              "among --negatives random other items, the protocol of many papers (not comparable "
+                              "with full-ranking numbers; the record keeps both)")
+    command.add_argument("--negatives", type=int_at_least(1),
+                         help="sampled protocol: negatives drawn per event (default 99; fewer than the catalogue)")
+    command.add_argument("--sampling", choices=["uniform", "popularity"],
+                         help="sampled protocol: draw negatives uniformly (default) or in proportion to their "
+                              "training clicks; never the target, no repeats")
+    command.add_argument("--sampling-seed", type=int_at_least(0),
+                         help="sampled protocol: seed of the negative sampler (default 0; recorded); the same seed "
+                              "gives every model the same negatives")
 
 
 TIE_MODE_HELP = ("how a target tied with other items is ranked: median (default; the expected rank under random "
@@ -614,7 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ks", type=int_at_least(1), nargs="+", default=[1, 5, 10, 20],
                     help="cut-offs k of the metrics (default: 1 5 10 20)")
     ev.add_argument("--out", help="results file (.json or .csv)")
-    ev.add_argument("--ranks", help="also write per-event ranks (.npz) for significance tests")
+    ev.add_argument("--ranks", help="also write per-event ranks (.npz) for significance tests (sampled protocol: "
+                    "also sampled_<label>)")
+    add_protocol_options(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_evaluate)
     bench = sub.add_parser("benchmark", help="run models x seeds on a dataset, one run record each (resumable)")
@@ -627,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--tie-mode", default="median", choices=["median", "standard", "conservative"],
                        help=TIE_MODE_HELP)
     bench.add_argument("--out", default="results", help="results root")
+    add_protocol_options(bench)
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(func=cmd_benchmark)
     sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")

@@ -16,6 +16,11 @@ every result also reports ``tied_target_share``, the share of events whose targe
 tied with at least one other item, so a reader sees which models ties affect. A model
 that produces a non-finite score (NaN, +inf, -inf) for an evaluated event is an error
 (:class:`NonFiniteScoresError`), never a silently perfect or silently bad rank.
+
+``protocol="sampled"`` adds the sampled-negatives protocol of many papers
+(:mod:`sessrec.evaluation.sampled`): from the same scores, each event's target is also
+ranked among ``negatives`` random other items. The full-ranking results are computed as
+always; the sampled ones come beside them (:attr:`EvalResult.sampled`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ from sessrec.evaluation.metrics import (
     metrics_from_ranks,
     rank_counts,
     ranks_from_counts,
+)
+from sessrec.evaluation.sampled import (
+    DEFAULT_NEGATIVES,
+    DEFAULT_PROTOCOL,
+    DEFAULT_SAMPLING,
+    DEFAULT_SAMPLING_SEED,
+    SampledResult,
+    SampledSettings,
+    sampled_collector,
 )
 from sessrec.models.base import SessionModel
 from sessrec.models.sparse_rows import SparseRows
@@ -108,6 +122,12 @@ class EvalResult:
     ks: tuple[int, ...]
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    #: the sampled-negatives ranks and metrics of the same events (``protocol="sampled"`` only)
+    sampled: SampledResult | None = None
+
+    @property
+    def protocol(self) -> str:
+        return "full" if self.sampled is None else "sampled"
 
     @property
     def n_events(self) -> int:
@@ -131,6 +151,7 @@ class EvalResult:
             "n_tied_events": int((self.n_tied > 0).sum()),
             "tied_target_share": self.tied_target_share,
             "metrics": dict(self.metrics),
+            **({"sampled": self.sampled.summary()} if self.sampled is not None else {}),
         }
 
 
@@ -244,6 +265,10 @@ def evaluate(
     train: Sessions | None = None,
     beyond_accuracy: bool = True,
     progress: bool = False,
+    protocol: str = DEFAULT_PROTOCOL,
+    negatives: int = DEFAULT_NEGATIVES,
+    sampling: str = DEFAULT_SAMPLING,
+    sampling_seed: int = DEFAULT_SAMPLING_SEED,
 ) -> EvalResult:
     """Evaluate ``model`` on ``test`` with the next-item protocol (module docstring).
 
@@ -258,6 +283,10 @@ def evaluate(
             (``popularity@k``: mean of popularity / max popularity over the top-k) and
             the item cosine for intra-list diversity (``diversity@k``: 1 - mean
             pairwise cosine in the top-k). Coverage needs no training data.
+        protocol: ``full`` (default) ranks the whole catalogue; ``sampled`` does that and
+            also ranks each target among ``negatives`` distinct random other items, drawn
+            ``uniform``-ly or by training ``popularity`` (which needs ``train``) from a
+            generator seeded with ``sampling_seed`` (see :mod:`sessrec.evaluation.sampled`).
 
     Raises:
         NonFiniteScoresError: the model scored an item NaN or +-inf at an evaluated
@@ -267,6 +296,7 @@ def evaluate(
     if not ks or min(ks) < 1:
         raise ValueError("ks must be positive cut-offs")
     ks = tuple(sorted(set(int(k) for k in ks)))
+    sampled = sampled_collector(protocol, SampledSettings(negatives, sampling, sampling_seed), model, train)
     started = time.perf_counter()
     prepared = prepare_test(test, model.item_index, min_position)
     popularity = cosine = None
@@ -315,6 +345,8 @@ def evaluate(
                 bar.update(len(rows))
                 if extra is not None:
                     extra.add(chosen)
+                if sampled is not None:
+                    sampled.add(chosen, torch.from_numpy(target))
             cursor += 1
             finished = active & (cursor + 1 >= session_end)
             if finished.any():
@@ -339,6 +371,7 @@ def evaluate(
     if extra is not None:
         metrics.update(extra.metrics())
     return EvalResult(
+        sampled=sampled.result(order, tie_mode, ks) if sampled is not None else None,
         model=model_name,
         metrics=metrics,
         ranks=ranks,

@@ -16,6 +16,17 @@ Ties. Let ``better`` be the number of items scored strictly above the target and
 tie often and ``standard`` would hand them the best rank of every tie; ``standard`` stays
 available to reproduce published GRU4Rec numbers, which use it.
 
+Metrics at cut-off ``k`` for one relevant item per event (the true next item):
+
+* ``recall@k`` (= HitRate@k): 1 when rank <= k;
+* ``mrr@k``: 1 / rank when rank <= k, else 0;
+* ``ndcg@k``: 1 / log2(rank + 1) when rank <= k, else 0;
+* ``precision@k``: hits in the top k / k, i.e. ``recall@k / k``;
+* ``map@k``: average precision at k, which with a single relevant item is 1 / rank when
+  rank <= k: the same number as ``mrr@k``. Precision@k and MAP@k are reported under
+  their own names because papers using sampled metrics (:mod:`sessrec.evaluation.sampled`)
+  report them.
+
 Non-finite scores (NaN, +inf, -inf) never rank above a finite score: they count as
 below every finite score and tied with each other.
 """
@@ -106,24 +117,32 @@ def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor, tie_mode: str 
     return ranks_from_counts(better, tied, tie_mode)
 
 
+#: the metrics :func:`metrics_from_ranks` reports at every cut-off
+METRICS: tuple[str, ...] = ("recall", "mrr", "ndcg", "precision", "map")
+
+
 def per_event_metric(ranks: np.ndarray, metric: str, k: int) -> np.ndarray:
-    """Per-event value of ``recall``/``hitrate``, ``mrr`` or ``ndcg`` at cut-off ``k``."""
+    """Per-event value of ``recall``/``hitrate``, ``mrr``, ``ndcg``, ``precision`` or ``map``
+    at cut-off ``k`` (definitions in the module docstring)."""
     ranks = np.asarray(ranks, dtype=np.float64)
     hit = ranks <= k
     if metric in ("recall", "hitrate"):
         return hit.astype(np.float64)
-    if metric == "mrr":
+    if metric in ("mrr", "map"):  # one relevant item: average precision is the reciprocal rank
         return np.where(hit, 1.0 / ranks, 0.0)
     if metric == "ndcg":
         return np.where(hit, 1.0 / np.log2(ranks + 1.0), 0.0)
-    raise ValueError(f"unknown metric '{metric}' (choose from recall, hitrate, mrr, ndcg)")
+    if metric == "precision":
+        return hit / float(k)
+    raise ValueError(f"unknown metric '{metric}' (choose from recall, hitrate, mrr, ndcg, precision, map)")
 
 
 def metrics_from_ranks(ranks: np.ndarray, ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, float]:
-    """``{"recall@k", "mrr@k", "ndcg@k"}`` for every ``k``; NaN when there are no events."""
+    """``{"recall@k", "mrr@k", "ndcg@k", "precision@k", "map@k"}`` for every ``k``; NaN when
+    there are no events."""
     out: dict[str, float] = {}
     for k in ks:
-        for metric in ("recall", "mrr", "ndcg"):
+        for metric in METRICS:
             values = per_event_metric(ranks, metric, k)
             out[f"{metric}@{k}"] = float(values.mean()) if len(values) else float("nan")
     return out

@@ -6,6 +6,11 @@ benchmark resumes where it stopped; a record that is damaged or incomplete is re
 and run again. Deterministic models (the baselines) run once. Several processes (or
 machines sharing the folder) can work on one results folder: each run is claimed
 first (:mod:`sessrec.experiments.claims`), so none is computed twice.
+
+With sampled settings (:class:`sessrec.evaluation.sampled.SampledSettings`) every run is
+evaluated under the sampled-negatives protocol as well as by full ranking, and gets its
+own run id (``<run id>-sampled-<sampling>-<negatives>-s<seed>``), so it never replaces
+the full-ranking run of the same configuration.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
+from sessrec.evaluation.sampled import SampledSettings
 from sessrec.experiments.claims import try_claim
 from sessrec.experiments.records import run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
@@ -50,8 +56,10 @@ class ModelSpec:
 
         return "seed" in inspect.signature(model_class(self.model).__init__).parameters
 
-    def run_id(self, seed: int | None) -> str:
-        return self.label if seed is None else f"{self.label}-seed{seed}"
+    def run_id(self, seed: int | None, sampled: SampledSettings | None = None) -> str:
+        """``label``, ``label-seed<n>``, plus ``-sampled-<sampling>-<negatives>-s<seed>`` for sampled runs."""
+        base = self.label if seed is None else f"{self.label}-seed{seed}"
+        return base if sampled is None else f"{base}-{sampled.key}-s{sampled.seed}"
 
 
 
@@ -96,9 +104,12 @@ def validate_specs(specs: list[ModelSpec]) -> None:
 
 def run_one(
     dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
-    command: str | None = None, checkpoint_path: str | Path | None = None,
+    command: str | None = None, checkpoint_path: str | Path | None = None, sampled: SampledSettings | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train and evaluate one configuration; returns ``(record, per-event arrays)``.
+
+    ``sampled``: also evaluate with sampled negatives (the record's ``evaluation.sampled``
+    block and the ``sampled_ranks`` / ``sampled_n_tied`` arrays); full ranking otherwise only.
 
     ``checkpoint_path``: where a neural model keeps its per-epoch training state; an
     interrupted run restarted with the same path continues from its last epoch.
@@ -111,17 +122,24 @@ def run_one(
     # the sessions the final model was trained on (all of train unless it was not refitted)
     held_out = meta.get("validation") is not None and not meta.get("refit")
     train = validation_data(dataset, "train", spec.validation)[0] if held_out else dataset.train
+    protocol = {"protocol": "full"} if sampled is None else {
+        "protocol": "sampled", "negatives": sampled.negatives, "sampling": sampled.sampling,
+        "sampling_seed": sampled.seed}
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
-                      train=train, progress=progress)
+                      train=train, progress=progress, **protocol)
     popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
     record = {
-        "run_id": spec.run_id(seed),
+        "run_id": spec.run_id(seed, sampled),
         "label": spec.label,
         "model": spec.model,
         "group": spec.group,
         "dataset": dataset.name,
         "dataset_statistics": dataset.info.get("splits", {}),
-        "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue"},
+        "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue",
+                     **({} if sampled is None else {
+                         "ranking": "full catalogue, and sampled candidates (evaluation.sampled)",
+                         "sampled": {"negatives": sampled.negatives, "sampling": sampled.sampling,
+                                     "seed": sampled.seed}})},
         "seed": seed,
         "preset": spec.preset,
         "hyperparameters": {**resolve_params(spec.model, spec.params, spec.preset), **model.hyperparameters()},
@@ -146,6 +164,9 @@ def run_one(
         "targets": result.targets.astype(np.int32),
         "target_popularity": popularity[result.targets].astype(np.int32),
     }
+    if result.sampled is not None:
+        arrays["sampled_ranks"] = result.sampled.ranks.astype(np.float32)  # 1..negatives+1, halves exact
+        arrays["sampled_n_tied"] = result.sampled.n_tied.astype(np.int32)
     return record, arrays
 
 
@@ -159,6 +180,7 @@ def run_benchmark(
     progress: bool = True,
     log=print,
     partial_dir: str | Path = PARTIAL_DIR,
+    sampled: SampledSettings | None = None,
 ) -> list[Path]:
     """Run every spec (seeded ones once per seed), skipping complete runs and runs claimed by others.
 
@@ -166,13 +188,14 @@ def run_benchmark(
     and run again; a run another live process has claimed is left to it. Neural runs
     save their training state to ``partial_dir/<dataset>/<run_id>.pt`` after every
     epoch; re-running the same command resumes them from there, and the file is removed
-    once the run record is written.
+    once the run record is written. With ``sampled``, the runs are the sampled-protocol
+    runs (their own run ids, see the module docstring).
     """
     validate_specs(specs)
     written = []
     for spec in specs:
         for seed in (seeds if spec.seeded else [None]):
-            run_id = spec.run_id(seed)
+            run_id = spec.run_id(seed, sampled)
             problem = run_problem(root, dataset.name, run_id)
             if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
@@ -193,7 +216,7 @@ def run_benchmark(
                 log(f"run {dataset.name}/{run_id} ...")
                 partial = Path(partial_dir) / dataset.name / f"{run_id}.pt"
                 record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress,
-                                         checkpoint_path=partial)
+                                         checkpoint_path=partial, sampled=sampled)
                 path = write_run(root, record, arrays)
                 partial.unlink(missing_ok=True)
                 for refit_partial in partial.parent.glob(f"{partial.stem}.refit-*.pt"):
@@ -202,5 +225,9 @@ def run_benchmark(
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
                 f"tied targets {record['evaluation']['tied_target_share']:.1%} ({tie_mode})  "
                 f"train {record['train_seconds']:.1f} s  eval {record['evaluation']['seconds']:.1f} s  -> {path}")
+            if sampled is not None:
+                s = record["evaluation"]["sampled"]["metrics"]
+                log(f"  sampled ({sampled.describe()}): HitRate@10 {s['recall@10']:.4f}  "
+                    f"MRR@10 {s['mrr@10']:.4f}  Precision@10 {s['precision@10']:.4f}")
             written.append(path)
     return written

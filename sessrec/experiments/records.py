@@ -10,6 +10,13 @@ A run is complete when its JSON is a valid run record (:func:`record_problem`) a
 ranks file loads with as many events as the record says: the ranks are written first
 and the JSON last, both atomically. A file that fails these checks (cut short by a full
 disk, edited by hand, copied half-way) is reported and the run is done again.
+
+Protocols. A run evaluated with sampled negatives (:mod:`sessrec.evaluation.sampled`)
+carries an ``evaluation.sampled`` block beside its full-ranking ``evaluation.metrics``.
+In the long tables (:func:`metrics_table`, ``summary.csv``) every row names its
+``protocol`` (``full`` or e.g. ``sampled-uniform-99``); a sampled run contributes only its
+sampled metrics, under names of their own (``sampled_recall``, ``sampled_mrr``, ...), so
+no table that selects ``recall`` or ``mrr`` can pick up a sampled number by mistake.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import pandas as pd
 
 RANKS_SUFFIX = ".ranks.npz"
 REFERENCES_FILE = "reference_numbers.csv"
+FULL = "full"
+SAMPLED_PREFIX = "sampled_"
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -57,9 +66,16 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
     metrics = evaluation.get("metrics")
     if not isinstance(metrics, dict):
         return "'evaluation.metrics' is missing"
-    for key, value in metrics.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"metric '{key}' is not a number"
+    blocks = [("", metrics)]
+    if "sampled" in evaluation:
+        sampled = evaluation["sampled"]
+        if not isinstance(sampled, dict) or not isinstance(sampled.get("metrics"), dict):
+            return "'evaluation.sampled' has no metrics"
+        blocks.append(("sampled ", sampled["metrics"]))
+    for kind, block in blocks:
+        for key, value in block.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                return f"{kind}metric '{key}' is not a number"
     if path is not None and (record["run_id"] != path.stem or record["dataset"] != path.parent.name):
         return f"run_id/dataset ({record['dataset']}/{record['run_id']}) do not match the file name"
     if path is not None and not path.with_name(record["ranks_file"]).is_file():
@@ -82,6 +98,8 @@ def run_problem(root: str | Path, dataset: str, run_id: str) -> str | None:
     try:
         with np.load(path.with_name(record["ranks_file"]), allow_pickle=False) as data:
             n_ranks = len(data["ranks"])
+            if "sampled" in record["evaluation"] and len(data["sampled_ranks"]) != n_ranks:
+                return "ranks file has fewer sampled ranks than ranks"
     except Exception as exc:  # zipfile, numpy and OS errors alike mean: not usable
         return f"unreadable ranks file ({type(exc).__name__})"
     n_events = record["evaluation"].get("n_events")
@@ -151,6 +169,28 @@ def valid_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if "error" not in r]
 
 
+def protocol_of(record: dict[str, Any]) -> str:
+    """``full`` for a full-ranking run, else its sampled variant, e.g. ``sampled-uniform-99``."""
+    sampled = (record.get("evaluation") or {}).get("sampled")
+    if not isinstance(sampled, dict):
+        return FULL
+    return str(sampled.get("protocol") or f"sampled-{sampled.get('sampling')}-{sampled.get('negatives')}")
+
+
+def is_sampled(record: dict[str, Any]) -> bool:
+    return protocol_of(record) != FULL
+
+
+def full_ranking_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The valid records of full-ranking runs (what every main table shows)."""
+    return [r for r in valid_records(records) if not is_sampled(r)]
+
+
+def sampled_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The valid records of runs evaluated with sampled negatives (they also hold full-ranking metrics)."""
+    return [r for r in valid_records(records) if is_sampled(r)]
+
+
 def load_ranks(record: dict[str, Any], name: str = "ranks") -> np.ndarray:
     """The per-event array ``name`` (``ranks``, ``positions``, ``targets``, ``target_popularity``,
     and, in runs evaluated since tied targets are counted, ``n_tied``: the number of other
@@ -164,30 +204,37 @@ TIED_SHARE = "tied_target_share"
 
 
 def metrics_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Long table: dataset, label, model, seed, metric, k, value (one row per number).
+    """Long table: dataset, label, model, protocol, seed, metric, k, value (one row per number).
 
     Besides the metrics, every record that knows it contributes a row ``tied_target_share``
-    (k empty): the share of its events whose target tied with another item."""
+    (k empty): the share of its events whose target tied with another item. A sampled run
+    contributes its sampled metrics only, prefixed ``sampled_`` (module docstring); its
+    full-ranking metrics stay in its record."""
     rows = []
     for record in valid_records(records):
-        entries = list(record["evaluation"]["metrics"].items())
-        if record["evaluation"].get(TIED_SHARE) is not None:
-            entries.append((TIED_SHARE, record["evaluation"][TIED_SHARE]))
+        protocol = protocol_of(record)
+        block = record["evaluation"] if protocol == FULL else record["evaluation"]["sampled"]
+        prefix = "" if protocol == FULL else SAMPLED_PREFIX
+        entries = list((block.get("metrics") or {}).items())
+        if block.get(TIED_SHARE) is not None:
+            entries.append((TIED_SHARE, block[TIED_SHARE]))
         for key, value in entries:
             metric, _, k = key.partition("@")
             rows.append({
                 "dataset": record["dataset"], "label": record.get("label", record["model"]),
-                "model": record["model"], "seed": record.get("seed"), "metric": metric,
+                "model": record["model"], "protocol": protocol, "seed": record.get("seed"), "metric": prefix + metric,
                 "k": int(k) if k else None, "value": value,
             })
-    return pd.DataFrame(rows, columns=["dataset", "label", "model", "seed", "metric", "k", "value"])
+    return pd.DataFrame(rows, columns=["dataset", "label", "model", "protocol", "seed", "metric", "k", "value"])
 
 
 def aggregate(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std (ddof=1; 0 for a single seed) and number of seeds per dataset/label/metric/k."""
+    """Mean, std (ddof=1; 0 for a single seed) and number of seeds per dataset/label/protocol/metric/k."""
     if table.empty:
-        return pd.DataFrame(columns=["dataset", "label", "model", "metric", "k", "mean", "std", "n"])
-    grouped = table.groupby(["dataset", "label", "model", "metric", "k"], dropna=False)["value"]
+        return pd.DataFrame(columns=["dataset", "label", "model", "protocol", "metric", "k", "mean", "std", "n"])
+    if "protocol" not in table.columns:
+        table = table.assign(protocol=FULL)
+    grouped = table.groupby(["dataset", "label", "model", "protocol", "metric", "k"], dropna=False)["value"]
     out = grouped.agg(mean="mean", std="std", n="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
     return out

@@ -63,7 +63,8 @@ def metric_name(metric: str, k: int | None = None) -> str:
 
 @dataclass
 class BenchmarkData:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # full-ranking runs: every table but one
+    sampled: list[dict[str, Any]] = field(default_factory=list)  # sampled-protocol runs (the "Sampled vs full" view)
     errors: list[dict[str, Any]] = field(default_factory=list)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)  # long: dataset,label,model,seed,metric,k,value
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # aggregate(): mean,std,n
@@ -82,7 +83,9 @@ def load(root: str | Path) -> BenchmarkData:
     data = BenchmarkData()
     if root.is_dir():
         found = rec.load_run_records(root)
-        data.records = [r for r in found if "error" not in r]
+        # sampled-protocol runs are kept apart so no full-ranking table or test can include them
+        data.records = rec.full_ranking_records(found)
+        data.sampled = rec.sampled_records(found)
         data.errors = [r for r in found if "error" in r]
     data.table = rec.metrics_table(data.records)
     data.summary = rec.aggregate(data.table)
@@ -579,7 +582,8 @@ def protocol_markdown(records: list[dict[str, Any]], dataset: str) -> str:
     positions = f"every position p ≥ {show('min_position')}" + (
         " (the published protocol for this dataset starts at the third click)" if first and min(first) >= 2 else "")
     ranking = "**sampled candidates** (not comparable with full-ranking numbers)" if d["sampled"] else \
-        f"**full ranking** of all {show('n_items')} training items, never sampled"
+        f"**full ranking** of all {show('n_items')} training items, never sampled (runs of the sampled protocol " \
+        "appear only in the *Sampled vs full* tab)"
     ties = f"Ties: `{show('tie_mode', '{}')}`" + (
         " (the expected rank under random tie-breaking; published GRU4Rec numbers use `standard`)"
         if d["tie_mode"] == ["median"] else "") + ". "
