@@ -132,3 +132,17 @@ def test_scoring_only_evaluated_slots_gives_the_same_ranks_for_every_state_kind(
         wide = evaluate(model, test, batch_size=512, min_position=2, beyond_accuracy=False)
         keep = one.positions >= 2
         assert np.array_equal(many.ranks, one.ranks[keep]) and np.array_equal(wide.ranks, one.ranks[keep]), name
+
+
+def test_cosine_table_is_reused_for_the_same_training_data_only():
+    from sessrec.data.sessions import ItemIndex
+    from sessrec.evaluation.evaluator import session_cosine
+
+    train = sessions_of([1, 2, 3], [2, 3], [3, 4])
+    other = sessions_of([1, 2], [3, 4], [2, 4])
+    catalogue = ItemIndex.from_items(train.items)
+    first = session_cosine(train, catalogue)
+    assert session_cosine(train, catalogue) is first
+    assert session_cosine(other, ItemIndex.from_items(other.items)) is not first
+    with pytest.raises(ValueError, match="catalogue"):
+        session_cosine(train, ItemIndex.from_items(np.array([1, 2, 3, 4, 5])))

@@ -25,7 +25,9 @@ always; the sampled ones come beside them (:attr:`EvalResult.sampled`).
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,13 +157,30 @@ class EvalResult:
         }
 
 
+#: the last few cosine tables, by (training split, catalogue): a benchmark evaluates many
+#: models on the same data, and building the table is the fixed cost of the diversity metric
+_COSINE_CACHE: OrderedDict[tuple[str, str], SparseRows] = OrderedDict()
+_COSINE_CACHE_SIZE = 2
+
+
 def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:
-    """Plain cosine similarity of items over training sessions (for intra-list diversity)."""
+    """Plain cosine similarity of items over training sessions (for intra-list diversity).
+
+    Sparse: only item pairs that share a training session have an entry (never a dense
+    item x item matrix). The last two tables are kept for reuse.
+    """
     from sessrec.models.item_knn import ItemKNN
 
+    key = (train.fingerprint(), hashlib.sha256(np.ascontiguousarray(item_index.item_ids).tobytes()).hexdigest())
+    if key in _COSINE_CACHE:
+        _COSINE_CACHE.move_to_end(key)
+        return _COSINE_CACHE[key]
     knn = ItemKNN(lambda_=0.0, alpha=0.5, n_neighbors=0).fit(train)
     if not np.array_equal(knn.item_index.item_ids, item_index.item_ids):
         raise ValueError("training data does not match the model's catalogue")
+    _COSINE_CACHE[key] = knn.similarities
+    while len(_COSINE_CACHE) > _COSINE_CACHE_SIZE:
+        _COSINE_CACHE.popitem(last=False)
     return knn.similarities
 
 
