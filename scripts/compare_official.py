@@ -41,6 +41,10 @@ CUTOFFS = (5, 20)
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process: ``VmHWM`` (``ru_maxrss`` is inherited over fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -173,7 +173,16 @@ def memory_worker(phase: str, dataset_path: str, checkpoint: str) -> None:
         save_model(gru4rec(128).fit(dataset.train, progress=False), checkpoint)
     else:
         evaluate(load_model(checkpoint), dataset.test, min_position=dataset.min_position, train=dataset.train)
-    print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"peak_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: ``VmHWM`` (``getrusage``'s ``ru_maxrss`` would
+    carry the parent's peak over fork and exec and so report the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def catalogue_sessions(train: Sessions) -> Sessions:
