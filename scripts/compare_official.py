@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,14 +39,6 @@ REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropou
 CUTOFFS = (5, 20)
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process: ``VmHWM`` (``ru_maxrss`` is inherited over fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_official(folder: Path, batch_size: int, official: Path) -> dict:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(official))
@@ -56,6 +47,7 @@ def run_official(folder: Path, batch_size: int, official: Path) -> dict:
     from gru4rec_pytorch import GRU4Rec as OfficialGRU4Rec
 
     from sessrec.data.dataset import load_dataset
+    from sessrec.runtime import peak_rss_mb
 
     dataset = load_dataset(folder)
     train, test = dataset.train.to_frame(), dataset.test.to_frame()
@@ -82,6 +74,7 @@ def run_sessrec(folder: Path, batch_size: int) -> dict:
     from sessrec.data.dataset import load_dataset
     from sessrec.evaluation import evaluate
     from sessrec.models.gru4rec import GRU4Rec
+    from sessrec.runtime import peak_rss_mb
 
     dataset = load_dataset(folder)
     train, test = dataset.train, dataset.test

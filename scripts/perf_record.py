@@ -33,7 +33,6 @@ import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,8 @@ from sessrec.evaluation import evaluate  # noqa: E402
 from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test  # noqa: E402
 from sessrec.models.factory import make_model  # noqa: E402
 from sessrec.models.registry import REGISTRY  # noqa: E402
-from sessrec.runtime import available_cpus  # noqa: E402
+from sessrec.data.sessions import ItemIndex  # noqa: E402
+from sessrec.runtime import available_cpus, peak_rss_mb  # noqa: E402
 
 #: official RSC15 best parameters (cross-entropy, shared embedding)
 REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
@@ -146,7 +146,7 @@ def section_eval(dataset_path: Path, models: list[str]) -> None:
 def section_memory(dataset_path: Path) -> None:
     dataset = load_dataset(dataset_path)
     n_items = dataset.train.unique_items().size
-    n_events = prepare_test(dataset.test, _catalogue(dataset.train), dataset.min_position).n_eval_events
+    n_events = prepare_test(dataset.test, ItemIndex.from_items(dataset.train.items), dataset.min_position).n_eval_events
     print(f"\n[memory] {dataset.name}: peak RSS of a fresh process; a full (events x items) float32 score "
           f"matrix would take {n_events * n_items * 4 / 2**30:.1f} GiB; {load()}")
     with tempfile.TemporaryDirectory() as folder:
@@ -159,12 +159,6 @@ def section_memory(dataset_path: Path) -> None:
             print(f"  {phase:>8s} GRU4Rec (batch 128): peak RSS {json.loads(done.stdout.splitlines()[-1])['peak_mb']:7.0f} MB")
 
 
-def _catalogue(train: Sessions):
-    from sessrec.data.sessions import ItemIndex
-
-    return ItemIndex.from_items(train.items)
-
-
 def memory_worker(phase: str, dataset_path: str, checkpoint: str) -> None:
     from sessrec.models.io import load_model, save_model
 
@@ -174,15 +168,6 @@ def memory_worker(phase: str, dataset_path: str, checkpoint: str) -> None:
     else:
         evaluate(load_model(checkpoint), dataset.test, min_position=dataset.min_position, train=dataset.train)
     print(json.dumps({"peak_mb": peak_rss_mb()}))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory: ``VmHWM`` (``getrusage``'s ``ru_maxrss`` would
-    carry the parent's peak over fork and exec and so report the parent's)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
 def catalogue_sessions(train: Sessions) -> Sessions:

@@ -53,3 +53,21 @@ def configure_torch_threads() -> int:
     threads = default_threads()
     torch.set_num_threads(threads)
     return threads
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``. ``getrusage``'s ``ru_maxrss`` is inherited
+    over fork and exec, so a fresh worker would report its parent's peak; it is only the
+    fallback elsewhere.
+    """
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -33,3 +33,22 @@ def test_thread_count_follows_affinity_and_the_override(monkeypatch):
         monkeypatch.setenv(runtime.THREADS_ENV, bad)
         with pytest.raises(ParameterError, match=runtime.THREADS_ENV):
             runtime.default_threads()
+
+
+def test_peak_rss_of_a_child_is_its_own_not_the_parents():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from sessrec.runtime import peak_rss_mb
+
+    ballast = np.ones(200 * 2**20 // 8)  # 200 MB, touched
+    parent = peak_rss_mb()
+    assert parent > 200
+    command = [sys.executable, "-c", "from sessrec.runtime import peak_rss_mb; print(peak_rss_mb())"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    child = float(done.stdout)
+    assert 0 < child < parent - 150, (child, parent)
+    del ballast

@@ -210,6 +210,7 @@ class GRU4Rec(BaseSessionModel):
         # per layer: W_ih (n_in, 3h) (none for a one-hot first layer), W_hh (h, 3h), b_ih, b_hh
         self.gru: list[dict[str, Tensor]] = []
         self._score_buffers = ScoreBuffers()
+        self._columns: tuple[tuple, Tensor] | None = None  # see _output_columns
         self._trainer: _Trainer | None = None  # kept after fit for training_state()
         self._epochs_done = 0
 
@@ -427,11 +428,9 @@ class GRU4Rec(BaseSessionModel):
         with the transposed view, and scoring is the evaluator's floor.
         """
         key = (self.WyBy.data_ptr(), self.WyBy._version, tuple(self.WyBy.shape))
-        cached = self.__dict__.get("_columns")
-        if cached is None or cached[0] != key:
-            cached = (key, self.WyBy.t().contiguous())
-            self.__dict__["_columns"] = cached
-        return cached[1]
+        if self._columns is None or self._columns[0] != key:
+            self._columns = (key, self.WyBy.t().contiguous())
+        return self._columns[1]
 
     # ---------------------------------------------------------------------------------
     # Checkpoints (sessrec.models.io)
