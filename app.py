@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from sessrec import runtime
 from sessrec.ui import sidebar
 
 st.set_page_config(page_title="sessrec · session-based recommendation", page_icon="🛒", layout="wide")
@@ -28,3 +29,4 @@ navigation = st.navigation(
 # checkpoint pickers only where models are used
 sidebar.render(show_models=getattr(navigation, "title", None) in ("Session playground", "Session replay", None))
 navigation.run()
+runtime.freeze_heap_once()

@@ -52,3 +52,29 @@ def test_peak_rss_of_a_child_is_its_own_not_the_parents():
     child = float(done.stdout)
     assert 0 < child < parent - 150, (child, parent)
     del ballast
+
+
+def test_the_heap_is_frozen_once_so_later_collections_skip_it(monkeypatch):
+    import gc
+
+    from sessrec import runtime
+
+    monkeypatch.setattr(runtime, "_HEAP_FROZEN", False)
+    gc.unfreeze()
+    try:
+        runtime.freeze_heap_once()
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000  # pytest, numpy, sessrec ... are all alive now
+        leftover = [object() for _ in range(10)]
+        runtime.freeze_heap_once()  # a second call must not freeze what came later
+        assert gc.get_freeze_count() == frozen and leftover
+    finally:
+        gc.unfreeze()
+
+
+def test_the_app_config_turns_streamlits_per_run_full_collection_off():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
