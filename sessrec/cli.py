@@ -343,7 +343,7 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import machine_description
     from sessrec.models.io import load_model, load_training_state, save_model
-    from sessrec.models.validation import check_int
+    from sessrec.models.validation import check_device, check_int
 
     model = load_model(args.resume)
     if not hasattr(model, "training_state"):
@@ -356,13 +356,15 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
         raise ParameterError(f"--model {args.model} does not match the checkpoint's model '{model.name}'")
     if args.preset:
         raise ParameterError("--preset cannot be combined with --resume (the checkpoint holds the parameters)")
-    other = sorted(set(params) - {"n_epochs", "n_threads"})
+    other = sorted(set(params) - {"n_epochs", "n_threads", "device"})
     if other:
-        raise ParameterError(f"--resume: only n_epochs and n_threads can be changed, not {', '.join(other)}")
+        raise ParameterError(f"--resume: only n_epochs, n_threads and device can be changed, not {', '.join(other)}")
     if "n_epochs" in params:
         model.n_epochs = check_int("n_epochs", params["n_epochs"], min=state.epoch + 1, owner=model.name)
     if "n_threads" in params:
         model.n_threads = check_int("n_threads", params["n_threads"], min=1, owner=model.name)
+    if "device" in params:  # e.g. continue on the CPU a training begun on a GPU
+        model.device = check_device("device", params["device"], owner=model.name)
     if state.epoch >= model.n_epochs:
         raise ParameterError(f"{args.resume}: all {model.n_epochs} epochs are done; "
                              f"raise them with --set n_epochs=N (allowed: N > {state.epoch})")

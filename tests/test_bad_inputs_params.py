@@ -105,7 +105,8 @@ BAD_PARAMS = [
     ("gru4rec", "layers", "abc"), ("gru4rec", "bpreg", -1.0), ("gru4rec", "logq", -1.0),
     ("gru4rec", "elu_param", float("nan")), ("gru4rec", "sample_cache", 0), ("gru4rec", "seed", -3),
     ("gru4rec", "loss", "hinge"), ("gru4rec", "hidden_act", "elu-nan"), ("gru4rec", "final_act", "sigmoid"),
-    ("gru4rec", "constrained_embedding", "yes"),
+    ("gru4rec", "constrained_embedding", "yes"), ("gru4rec", "device", "tpu"), ("gru4rec", "device", "cuda:x"),
+    ("gru4rec", "device", "CPU"), ("gru4rec", "device", 0), ("gru4rec", "device", None),
     ("item_knn", "n_neighbors", -5), ("item_knn", "lambda_", "abc"), ("item_knn", "lambda_", -1.0),
     ("item_knn", "alpha", 1.5), ("item_knn", "alpha", float("nan")),
 ]
@@ -202,6 +203,20 @@ def test_train_with_bad_parameters_fails_before_any_work(toy_folder, tmp_path, c
     assert main(["train", "--dataset", str(tmp_path / "does-not-exist"), "--model", "gru4rec", "--set", "n_epochs=0",
                  "--out", str(out), "--quiet"]) == EXIT_USAGE  # refused before the (missing) dataset is read
     assert "n_epochs = 0" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(tmp_path / "does-not-exist"), "--model", "gru4rec", "--set", "device=gpu",
+                 "--out", str(out), "--quiet"]) == EXIT_USAGE
+    assert "device = 'gpu' is not allowed (allowed: one of cpu, cuda, cuda:N)" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where there is no CUDA")
+def test_train_on_cuda_without_cuda_is_a_clear_usage_error(toy_folder, tmp_path, capsys):
+    out = tmp_path / "g.pt"
+    args = _train_args(toy_folder, out, 1)
+    args.insert(args.index("--out"), "device=cuda")  # one more KEY=VALUE of --set
+    assert main(args) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "device='cuda': CUDA is not available on this machine (use device='cpu')" in err and "Traceback" not in err
     assert not out.exists()
 
 
@@ -618,9 +633,14 @@ def test_cli_resume_after_an_interruption(toy_folder, tmp_path, monkeypatch, cap
     assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--set", "layers=20", "--quiet"]) == EXIT_USAGE
     assert "only n_epochs" in capsys.readouterr().err
     assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--quiet"]) == EXIT_USAGE  # all done
-    assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--set", "n_epochs=4",
+    assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--set", "n_epochs=4", "device=tpu",
+                 "--quiet"]) == EXIT_USAGE
+    assert "device = 'tpu'" in capsys.readouterr().err
+    # the device may change (a training begun on a GPU continues on the CPU)
+    assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--set", "n_epochs=4", "device=cpu",
                  "--quiet"]) == EXIT_OK
     assert load_training_state(part).epoch == 4
+    assert read_checkpoint(part)["hyperparameters"]["device"] == "cpu"
 
 
 def test_training_state_helpers_round_trip_an_optimizer():

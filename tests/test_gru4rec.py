@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
-from sessrec.data.sessions import Sessions
+from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.evaluation.evaluator import evaluate
 from sessrec.models.gru4rec import GRU4Rec
 from sessrec.models.gru4rec.batching import NegativeSampler, alias_table, session_parallel_schedule
@@ -528,3 +530,105 @@ def test_score_buffers_are_reused_only_when_released() -> None:
     assert d.data_ptr() == ptr_b and len(pool._arrays) == 2
     small = pool.empty(2, 3)
     assert small.shape == (2, 3)
+
+
+# ------------------------------------------------------------------------------------
+# device: CPU by default, CUDA when asked (and present), checkpoints load on the CPU.
+# This machine (and CI) has no GPU: the "meta" device (shapes, no data) stands in for
+# one to prove that every tensor of a training step is created on the model's device.
+
+
+class OneDevice(TorchDispatchMode):
+    """Fails any torch op that mixes tensors of two devices (0-d scalars aside); copies may cross."""
+
+    CROSSING = (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        devices = {t.device for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and t.dim() > 0}
+        if len(devices) > 1 and func not in self.CROSSING:
+            raise AssertionError(f"{func} mixes tensors on {sorted(map(str, devices))}")
+        return func(*args, **kwargs)
+
+
+def test_device_defaults_to_cpu_and_goes_into_the_checkpoint(train_sessions: Sessions, tmp_path) -> None:
+    model = small_model(n_threads=1).fit(train_sessions, progress=False)
+    assert model.device == "cpu" and model.hyperparameters()["device"] == "cpu"
+    assert GRU4Rec(device=torch.device("cpu")).device == "cpu"  # a torch.device is taken by its name
+    path = save_model(model, tmp_path / "g.pt", training_state=model.training_state())
+    from sessrec.models.io import read_checkpoint
+
+    assert read_checkpoint(path)["hyperparameters"]["device"] == "cpu"
+    assert load_model(path).device == "cpu"
+
+
+def test_checkpoint_of_a_gpu_training_loads_on_the_cpu(train_sessions: Sessions, test_sessions: Sessions, tmp_path) -> None:
+    """A checkpoint that says ``device='cuda'`` (as one trained on a GPU does) loads and scores here."""
+    model = small_model(n_threads=1).fit(train_sessions, progress=False)
+    path = save_model(model, tmp_path / "g.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["hyperparameters"]["device"] = "cuda"
+    torch.save(payload, path)
+    loaded = load_model(path)  # map_location="cpu": tensors of any device come back on the CPU
+    assert loaded.device == "cuda" and loaded.WyBy.device.type == "cpu"
+    a = evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics
+    b = evaluate(loaded, test_sessions, ks=(20,), beyond_accuracy=False).metrics
+    assert a == b
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given where there is no CUDA")
+def test_cuda_without_cuda_fails_clearly_before_any_work(train_sessions: Sessions) -> None:
+    from sessrec.errors import ParameterError
+    from sessrec.models.neural import SRGNN
+
+    model = small_model(device="cuda")  # a valid setting: a GPU checkpoint must load anywhere
+    with pytest.raises(ParameterError) as ours:
+        model.fit(train_sessions, progress=False)
+    assert "CUDA is not available" in str(ours.value) and not model.is_fitted
+    with pytest.raises(ParameterError) as neural:
+        SRGNN(device="cuda", n_epochs=1).fit(train_sessions, progress=False)
+    assert str(ours.value) == str(neural.value)  # one message for every torch model
+
+
+@pytest.mark.parametrize("mode", [{}, {"constrained_embedding": False, "embedding": 7},
+                                  {"constrained_embedding": False, "embedding": 0}])
+@pytest.mark.parametrize("loss", ["cross-entropy", "bpr-max", "top1-max"])  # top1 reads a count on the host
+def test_training_step_creates_every_tensor_on_the_model_device(loss: str, mode: dict) -> None:
+    model = GRU4Rec(loss=loss, layers=[6, 5], batch_size=4, n_sample=6, momentum=0.3, dropout_p_embed=0.25,
+                    dropout_p_hidden=0.3, logq=1.0 if loss == "cross-entropy" else 0.0, sample_cache=60, **mode)
+    model.item_index = ItemIndex(np.arange(12, dtype=np.int64))
+    gen = torch.Generator().manual_seed(0)
+    trainer = _Trainer(model, model._initial_weights(12, gen), np.ones(12), gen, device="meta")
+    hidden = [torch.zeros(4, h, device="meta") for h in model.layers]
+    with OneDevice():
+        for _ in range(2):
+            loss_value = trainer.update(torch.tensor([0, 1, 1, 5]), torch.tensor([2, 3, 2, 0]), hidden)
+    assert loss_value.device.type == "meta" and all(h.device.type == "meta" for h in hidden)
+    state = [*trainer.out.planes, trainer.dense.data, trainer.dense.grads, trainer.log_pop, trainer.inv_pop]
+    state += trainer.inp.planes if trainer.inp is not None else []
+    assert all(t.device.type == "meta" for t in state)
+
+
+def test_epoch_and_streaming_run_on_the_model_device(train_sessions: Sessions, monkeypatch) -> None:
+    model = small_model(dropout_p_hidden=0.2)
+    model.item_index = ItemIndex.from_items(train_sessions.items)
+    gen = torch.Generator().manual_seed(0)
+    trainer = _Trainer(model, model._initial_weights(model.n_items, gen), np.ones(model.n_items), gen, device="meta")
+    items = model.item_index.to_index(train_sessions.items)
+    schedule = session_parallel_schedule(train_sessions.offsets, items, model.batch_size)
+    assert schedule.keep, "the epoch must end with narrowing minibatches"
+
+    def step_without_reading_the_loss(X: torch.Tensor, T: torch.Tensor, hidden: list[torch.Tensor]) -> float:
+        trainer.update(X, T, hidden)
+        return 0.0  # a meta tensor has no value to read
+
+    # the epoch's own loop (hidden state, carry, keep) around the real update
+    monkeypatch.setattr(trainer, "step", step_without_reading_the_loss)
+    with OneDevice():
+        trainer.run_epoch(schedule, 1, progress=False)
+        model._set_weights(trainer.weights())
+        state = model.init_state(5)
+        state = model.step(state, torch.tensor([0, 1, 2, 3, 4]))
+        state = model.reset(state, torch.tensor([True, False, True, False, False]))
+        state = model.select(state, torch.tensor([1, 3]))
+    assert model.WyBy.device.type == "meta" and all(h.device.type == "meta" for h in state)

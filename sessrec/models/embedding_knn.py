@@ -66,7 +66,8 @@ class EmbeddingKNN(LastItemState, BaseSessionModel):
             self.training_log = list(getattr(gru, "training_log", []))
         self.item_index = gru.item_index
         vectors = gru.E if gru.E is not None else gru.Wy
-        self.embeddings = torch.nn.functional.normalize(vectors.detach().float(), dim=1).contiguous()
+        # (a GRU4Rec trained on a GPU holds its weights there; this model scores on the CPU)
+        self.embeddings = torch.nn.functional.normalize(vectors.detach().float().cpu(), dim=1).contiguous()
         self.clear_live_cache()
         return self
 

@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import Any, Iterable
 
+import torch
+
 from sessrec.errors import ParameterError
 
 
@@ -93,3 +95,30 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], *, owner: str | 
     if value not in choices:
         raise _fail(owner, name, value, "one of " + ", ".join(str(c) for c in choices))
     return value
+
+
+#: what a ``device`` hyperparameter may name (``cuda:N`` picks one of several GPUs)
+DEVICES = ("cpu", "cuda", "cuda:N")
+
+
+def check_device(name: str, value: Any, *, owner: str | None = None) -> str:
+    """``value`` as a device name: ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (a ``torch.device`` is accepted too).
+
+    Only the name is checked here, not whether CUDA is present: a checkpoint trained on a
+    GPU must still load (onto the CPU) where there is none. :func:`torch_device` checks
+    that when training starts.
+    """
+    text = str(value) if isinstance(value, (str, torch.device)) else None
+    if text is None or not (text in ("cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit())):
+        raise _fail(owner, name, value, "one of " + ", ".join(DEVICES))
+    return text
+
+
+def torch_device(device: str) -> torch.device:
+    """The ``torch.device`` to train on; a ParameterError when CUDA is asked for but not available.
+
+    One message for every torch model (GRU4Rec and the neural comparators).
+    """
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"device={device!r}: CUDA is not available on this machine (use device='cpu')")
+    return torch.device(device)

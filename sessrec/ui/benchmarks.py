@@ -427,7 +427,7 @@ def _settings(h: dict[str, Any]) -> str:
 
 def factor_changes(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(hyperparameter, reference value, this run's value) for every setting that differs."""
-    skip = {"seed", "n_threads", "sample_cache"}
+    skip = {"seed", "n_threads", "sample_cache", "device"}  # where and how, not what is trained
     keys = [k for k in dict.fromkeys([*reference, *other]) if k not in skip]
     return [(k, reference.get(k), other.get(k)) for k in keys if reference.get(k) != other.get(k)]
 

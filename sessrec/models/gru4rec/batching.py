@@ -8,6 +8,10 @@ finished slots are dropped, so the last minibatches of an epoch are narrower.
 
 The whole schedule only depends on session lengths and the batch size, so it is
 computed once, in NumPy, before training; an epoch then walks flat index arrays.
+
+Everything here is created on the CPU on purpose, whatever the training device: the
+item indices feed the NumPy index bookkeeping of each minibatch, and the trainer moves
+what its arithmetic touches (``carry``, ``keep``) to its device once per epoch.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from sessrec.models.gru4rec.ops import (
 )
 from sessrec.models.gru4rec.optim import DenseParams, RowTable
 from sessrec.models.training_state import TrainingState
-from sessrec.models.validation import check_bool, check_choice, check_float, check_int
+from sessrec.models.validation import check_bool, check_choice, check_device, check_float, check_int, torch_device
 
 LOSSES = ("cross-entropy", "bpr-max", "top1", "top1-max")
 _GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -121,6 +121,10 @@ class GRU4Rec(BaseSessionModel):
         sample_cache: number of negatives drawn at once into the sample buffer.
         seed: seeds the weights, the dropout masks and the negative samples.
         n_threads: torch threads while training (``None``: leave torch's setting).
+        device: where training runs, ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``. The
+            random draws (weights, negatives, dropout) come from the same CPU generator
+            on every device. A trained model scores on the device it was trained on; a
+            checkpoint always loads onto the CPU.
     """
 
     name = "gru4rec"
@@ -147,6 +151,7 @@ class GRU4Rec(BaseSessionModel):
         sample_cache: int = 10_000_000,
         seed: int = 42,
         n_threads: int | None = None,
+        device: str = "cpu",
     ) -> None:
         super().__init__()
         own = self.name
@@ -194,6 +199,7 @@ class GRU4Rec(BaseSessionModel):
         self.sample_cache = check_int("sample_cache", sample_cache, min=1, owner=own)
         self.seed = check_int("seed", seed, min=0, max=2**63 - 1, owner=own)
         self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, min=1, owner=own)
+        self.device = check_device("device", device, owner=own)
         if self.constrained_embedding:
             self.input_mode = "constrained"
         elif self.embedding > 0:
@@ -236,6 +242,7 @@ class GRU4Rec(BaseSessionModel):
             "sample_cache": self.sample_cache,
             "seed": self.seed,
             "n_threads": self.n_threads,
+            "device": self.device,
         }
 
     # ---------------------------------------------------------------------------------
@@ -300,8 +307,9 @@ class GRU4Rec(BaseSessionModel):
         ``resume``: continue a training from the state saved with this model's
         weights (a checkpoint loaded with :func:`sessrec.models.io.load_model`), from
         epoch ``resume.epoch + 1`` to ``n_epochs``, on the same training data. With
-        the same thread count the result equals the uninterrupted training exactly.
+        the same thread count (and device) the result equals the uninterrupted training exactly.
         """
+        device = torch_device(self.device)  # CUDA asked for but absent: fail before any work
         item_index = ItemIndex.from_items(train.items)
         if resume is not None:
             if not self.is_fitted or not np.array_equal(item_index.item_ids, self.item_index.item_ids):
@@ -327,12 +335,12 @@ class GRU4Rec(BaseSessionModel):
         counts = np.bincount(items, minlength=self.n_items).astype(np.float64)
         generator = torch.Generator().manual_seed(self.seed)
         if resume is None:
-            trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator)
+            trainer = _Trainer(self, self._initial_weights(self.n_items, generator), counts, generator, device)
             self.training_log = []
             first_epoch = 1
         else:
             weights = {k: v.clone() for k, v in self._tensors().items()}
-            trainer = _Trainer(self, weights, counts, generator)
+            trainer = _Trainer(self, weights, counts, generator, device)
             trainer.load_state(resume)
             self.training_log = [dict(r) for r in resume.meta.get("training_log", [])]
             first_epoch = resume.epoch + 1
@@ -391,18 +399,27 @@ class GRU4Rec(BaseSessionModel):
         return {"valid_recall@20": result.metrics["recall@20"], "valid_mrr@20": result.metrics["mrr@20"]}
 
     # ---------------------------------------------------------------------------------
-    # Streaming interface (evaluation, live demo): the state is one hidden tensor per layer
+    # Streaming interface (evaluation, live demo): the state is one hidden tensor per layer,
+    # on the weights' device (the training device after fit, the CPU after loading a
+    # checkpoint); items and masks come in on the CPU, scores go out on the CPU.
+
+    @property
+    def _weights_device(self) -> torch.device:
+        return self.WyBy.device
 
     def init_state(self, batch_size: int) -> tuple[Tensor, ...]:
         self._check_fitted()
-        return tuple(torch.zeros(batch_size, h) for h in self.layers)
+        return tuple(torch.zeros(batch_size, h, device=self._weights_device) for h in self.layers)
 
     def reset(self, state: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
-        keep = (~mask.to(torch.bool)).unsqueeze(1).to(torch.float32)
+        keep = (~mask.to(self._weights_device, torch.bool)).unsqueeze(1).to(torch.float32)
         return tuple(h * keep for h in state)
 
+    def select(self, state: tuple[Tensor, ...], rows: Tensor) -> tuple[Tensor, ...]:
+        return super().select(state, rows.to(self._weights_device))
+
     def step(self, state: tuple[Tensor, ...], items: Tensor) -> tuple[Tensor, ...]:
-        items = items.to(torch.long)
+        items = items.to(self._weights_device, torch.long)
         if self.input_mode == "constrained":
             x = self.Wy.index_select(0, items)
         elif self.input_mode == "separate":
@@ -418,7 +435,9 @@ class GRU4Rec(BaseSessionModel):
 
     def scores(self, state: tuple[Tensor, ...]) -> Tensor:
         h = state[-1]
-        h1 = torch.cat([h, torch.ones(h.shape[0], 1)], 1)
+        h1 = torch.cat([h, torch.ones(h.shape[0], 1, device=h.device)], 1)
+        if h.device.type != "cpu":
+            return torch.mm(h1, self._output_columns()).cpu()
         return torch.mm(h1, self._output_columns(), out=self._score_buffers.empty(h.shape[0], self.n_items))
 
     def _output_columns(self) -> Tensor:
@@ -465,23 +484,33 @@ class GRU4Rec(BaseSessionModel):
 
 
 class _Trainer:
-    """Training-time parameters (with optimiser state) and the hand-written minibatch step."""
+    """Training-time parameters (with optimiser state) and the hand-written minibatch step.
+
+    Weights, optimiser state, hidden states and every tensor of the arithmetic live on
+    ``device``. The index bookkeeping (which rows a minibatch uses, see :meth:`update`),
+    the schedule's item arrays and the random generator stay on the CPU: the generator so
+    that every device draws the same weights, negatives and dropout masks.
+    """
 
     def __init__(
-        self, model: GRU4Rec, weights: dict[str, Tensor], counts: np.ndarray, generator: torch.Generator
+        self, model: GRU4Rec, weights: dict[str, Tensor], counts: np.ndarray, generator: torch.Generator,
+        device: torch.device | str = "cpu",
     ) -> None:
         self.m = model
         self.generator = generator
+        self.device = torch.device(device)
         self.h_last = model.layers[-1]
         # output weights and biases as one table: row i is [Wy_i, By_i]; a score is then
         # [h, 1] . row, and the bias gets its own Adagrad state like any other column
-        self.out = RowTable(torch.cat([weights["Wy"], weights["By"].unsqueeze(1)], 1), model.momentum)
+        self.out = RowTable(torch.cat([weights["Wy"], weights["By"].unsqueeze(1)], 1), model.momentum, self.device)
         self.inp: RowTable | None = None
         if model.input_mode == "separate":
-            self.inp = RowTable(weights["E"], model.momentum)
+            self.inp = RowTable(weights["E"], model.momentum, self.device)
         elif model.input_mode == "one-hot":
-            self.inp = RowTable(weights["Wx0"], model.momentum)
-        self.dense = DenseParams({k: v for k, v in weights.items() if k.startswith("gru")}, model.momentum)
+            self.inp = RowTable(weights["Wx0"], model.momentum, self.device)
+        self.dense = DenseParams(
+            {k: v for k, v in weights.items() if k.startswith("gru")}, model.momentum, self.device
+        )
         self.layer_params = [
             {k: self.dense.param(f"gru{l}.{k}") for k in _GRU_PARAMS if f"gru{l}.{k}" in weights}
             for l in range(len(model.layers))
@@ -496,14 +525,16 @@ class _Trainer:
         if model.input_mode == "one-hot":
             p_hidden[0] = model.dropout_p_embed
         self.hidden_masks = [
-            _DropoutMasks(slots, h, p, generator) if p > 0 else None for h, p in zip(model.layers, p_hidden)
+            _DropoutMasks(slots, h, p, generator, self.device) if p > 0 else None
+            for h, p in zip(model.layers, p_hidden)
         ]
         n_in = self.h_last if model.input_mode == "constrained" else model.embedding
         p_embed = model.dropout_p_embed if model.input_mode != "one-hot" else 0.0
-        self.embed_masks = _DropoutMasks(slots, n_in, p_embed, generator) if p_embed > 0 else None
+        self.embed_masks = _DropoutMasks(slots, n_in, p_embed, generator, self.device) if p_embed > 0 else None
         pop = np.maximum(counts, 1.0)
-        self.log_pop = torch.from_numpy(np.log(pop).astype(np.float32))
-        self.inv_pop = torch.from_numpy((pop ** -model.logq).astype(np.float32))  # Q^-logq
+        self.log_pop = torch.from_numpy(np.log(pop).astype(np.float32)).to(self.device)
+        self.inv_pop = torch.from_numpy((pop ** -model.logq).astype(np.float32)).to(self.device)  # Q^-logq
+        # the negatives are item indices for the NumPy bookkeeping: drawn and kept on the CPU
         self.sampler = (
             NegativeSampler(counts**model.sample_alpha, model.n_sample, model.sample_cache, generator)
             if model.n_sample > 0
@@ -574,16 +605,20 @@ class _Trainer:
 
     def run_epoch(self, schedule: Schedule, epoch: int, progress: bool) -> dict[str, Any]:
         """One pass over the schedule; returns the epoch's log record."""
-        hidden = [torch.zeros(schedule.n_slots, h) for h in self.m.layers]
+        dev = self.device
+        hidden = [torch.zeros(schedule.n_slots, h, device=dev) for h in self.m.layers]
+        # what the arithmetic touches goes to the device once; the item arrays stay on the CPU
+        all_carry = schedule.carry.to(dev)
+        keep = {k: rows.to(dev) for k, rows in schedule.keep.items()}
         total_loss = 0.0
         bounds = schedule.bounds.tolist()
         bar = tqdm(total=schedule.n_batches, desc=f"epoch {epoch}", unit="mb", disable=not progress, mininterval=1.0)
         started = time.perf_counter()
         for k in range(schedule.n_batches):
             lo, hi = bounds[k], bounds[k + 1]
-            if k in schedule.keep:  # end of the epoch: sessions ran out, the batch narrows
-                hidden = [h.index_select(0, schedule.keep[k]) for h in hidden]
-            carry = schedule.carry[lo:hi].unsqueeze(1)
+            if k in keep:  # end of the epoch: sessions ran out, the batch narrows
+                hidden = [h.index_select(0, keep[k]) for h in hidden]
+            carry = all_carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
             loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden)
@@ -612,7 +647,16 @@ class _Trainer:
 
     def step(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> float:
         """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place."""
+        return float(self.update(X, T, hidden))
+
+    def update(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> Tensor:
+        """:meth:`step` with the loss as a 0-d tensor on the device (no wait for it).
+
+        ``X`` and ``T`` (input and target item indices) are CPU tensors; ``hidden``
+        (one ``(B, h)`` tensor per layer) is on the device.
+        """
         m = self.m
+        dev = self.device
         B = X.shape[0]
         h_last = self.h_last
         constrained = m.input_mode == "constrained"
@@ -628,9 +672,9 @@ class _Trainer:
         n_rows = len(rows_np)
         first_target = B if constrained else 0
         target_np = where_np[first_target : first_target + B]
-        as_target = torch.from_numpy(np.bincount(target_np, minlength=n_rows))
-        as_negative = torch.from_numpy(np.bincount(where_np[first_target + B :], minlength=n_rows))
-        rows, where = torch.from_numpy(rows_np), torch.from_numpy(where_np)
+        as_target = torch.from_numpy(np.bincount(target_np, minlength=n_rows)).to(dev)
+        as_negative = torch.from_numpy(np.bincount(where_np[first_target + B :], minlength=n_rows)).to(dev)
+        rows, where = torch.from_numpy(rows_np).to(dev), torch.from_numpy(where_np).to(dev)
         target = where[first_target : first_target + B]  # the column of each row's target
         out_rows = self.out.gather(rows)  # weights|bias and optimiser state of those rows
         cols = out_rows[0]  # (n_rows, h_last + 1)
@@ -640,6 +684,7 @@ class _Trainer:
             x = cols[:, :h_last].index_select(0, where[:B])
         else:
             in_ids, in_where = torch.unique(X, return_inverse=True)
+            in_ids, in_where = in_ids.to(dev), in_where.to(dev)
             in_rows = self.inp.gather(in_ids)
             x = in_rows[0].index_select(0, in_where)
         embed_mask = self.embed_masks.next(B) if self.embed_masks is not None else None
@@ -656,7 +701,7 @@ class _Trainer:
             hidden[l] = h1  # the carried state is the dropped-out one, as in the official code
             caches.append((layer_in, cache, mask))
             layer_in = h1
-        out = torch.cat([layer_in, torch.ones(B, 1)], 1)  # [h, 1] meets [Wy_i, By_i]
+        out = torch.cat([layer_in, torch.ones(B, 1, device=dev)], 1)  # [h, 1] meets [Wy_i, By_i]
         scores = torch.mm(out, cols.t())  # (B, n_rows)
 
         # ---- loss
@@ -664,10 +709,10 @@ class _Trainer:
             if m.logq > 0:  # logQ correction: Q = popularity for targets, popularity^alpha for samples
                 q = self.inv_pop.index_select(0, rows)
                 weight = as_target * q + as_negative * q.pow(m.sample_alpha)
-                target_offset = -m.logq * self.log_pop.index_select(0, T)
+                target_offset = -m.logq * self.log_pop.index_select(0, T.to(dev))
             else:
                 weight = (as_target + as_negative).float()
-                target_offset = torch.zeros(B)
+                target_offset = torch.zeros(B, device=dev)
             loss, d_scores = xe_loss(scores, target, torch.log(weight), target_offset, m.batch_size)
         else:
             copies = (as_target + as_negative).float()
@@ -708,10 +753,10 @@ class _Trainer:
                 restore = (h_last, (as_target + as_negative) > 0)
         self.out.update(rows, out_rows, grad_rows, m.learning_rate, restore=restore)
         if self.inp is not None:
-            grad_in = torch.zeros(in_ids.shape[0], dh.shape[1]).index_add_(0, in_where, dh)
+            grad_in = torch.zeros(in_ids.shape[0], dh.shape[1], device=dev).index_add_(0, in_where, dh)
             self.inp.update(in_ids, in_rows, grad_in, m.learning_rate)
         self.dense.step(m.learning_rate)
-        return float(loss)
+        return loss
 
 
 def _copy_exact(dst: Tensor, src: Tensor, name: str) -> None:
@@ -721,12 +766,18 @@ def _copy_exact(dst: Tensor, src: Tensor, name: str) -> None:
 
 
 class _DropoutMasks:
-    """Inverted-dropout masks (0 or 1/(1-p)) for ``(rows, width)`` activations, drawn many steps at a time."""
+    """Inverted-dropout masks (0 or 1/(1-p)) for ``(rows, width)`` activations, drawn many steps at a time.
 
-    def __init__(self, rows: int, width: int, p: float, generator: torch.Generator) -> None:
+    Drawn from the (CPU) generator, then moved to ``device`` one pool at a time.
+    """
+
+    def __init__(
+        self, rows: int, width: int, p: float, generator: torch.Generator, device: torch.device | str = "cpu"
+    ) -> None:
         self.shape = (max(1, (1 << 20) // max(rows * width, 1)), rows, width)
         self.p = p
         self.generator = generator
+        self.device = torch.device(device)
         self.pool = torch.empty(0)
         self.pointer = 0
         self.refill_state: Tensor | None = None  # generator state the current pool was drawn from
@@ -734,7 +785,7 @@ class _DropoutMasks:
     def refill(self) -> None:
         self.refill_state = self.generator.get_state()
         keep = torch.rand(self.shape, generator=self.generator) >= self.p
-        self.pool = keep.to(torch.float32).div_(1.0 - self.p)
+        self.pool = keep.to(self.device, torch.float32).div_(1.0 - self.p)
         self.pointer = 0
 
     def next(self, rows: int) -> Tensor:

@@ -6,7 +6,8 @@ arithmetic. So each piece here comes as a forward function plus the gradient it
 needs, written out by hand. ``tests/test_gru4rec.py`` checks every gradient against
 autograd.
 
-Conventions: ``B`` rows (sessions in the minibatch), ``h`` hidden units. Score
+Conventions: ``B`` rows (sessions in the minibatch), ``h`` hidden units. Every tensor
+a function creates is on the device of its inputs, so the same code runs on CPU and GPU. Score
 matrices are ``(B, C)``: column ``i < B`` holds the target of row ``i`` (so the
 positive score of row ``i`` sits on the diagonal, and the other rows' targets serve as
 negatives), the remaining columns are the shared sampled negatives.
@@ -105,7 +106,7 @@ def gru_backward(dh1: Tensor, c: GRUCache, act: Activation) -> tuple[Tensor, Ten
     """
     h = c.h0.shape[1]
     r, z = c.rz[:, :h], c.rz[:, h:]
-    dgi = torch.empty(dh1.shape[0], 3 * h, dtype=dh1.dtype)
+    dgi = torch.empty(dh1.shape[0], 3 * h, dtype=dh1.dtype, device=dh1.device)
     da = dgi[:, 2 * h :]
     torch.mul(dh1 * (1.0 - z), act.deriv(c.a, c.n), out=da)
     drz = torch.cat([da * c.gh_n, dh1 * (c.h0 - c.n)], 1)  # dL/dr, dL/dz
@@ -138,7 +139,7 @@ def _row_target(y: Tensor, target: Tensor) -> Tensor:
 def negative_weights(copies: Tensor, target: Tensor) -> Tensor:
     """(B, U) copies of each column that are negatives for each row: all but the row's own target."""
     w = copies.unsqueeze(0).repeat(target.shape[0], 1)
-    w.scatter_add_(1, target.unsqueeze(1), torch.full((target.shape[0], 1), -1.0, dtype=w.dtype))
+    w.scatter_add_(1, target.unsqueeze(1), torch.full((target.shape[0], 1), -1.0, dtype=w.dtype, device=w.device))
     return w
 
 

@@ -13,6 +13,9 @@ and the dense GRU weights the same way, every element, every step. This module d
 the same: gather the rows in use, update the copies, write them back. The
 accumulator starts at ``eps`` instead of 0, which saves adding ``eps`` at every step
 (the same value up to float rounding).
+
+Both tables keep weights and state on one device (``device``, the CPU by default), so
+that a step never copies between host and accelerator.
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ class RowTable:
     """An ``(n_rows, dim)`` weight matrix with its Adagrad(+momentum) state, trained row-wise.
 
     ``planes[0]`` holds the weights, ``planes[1]`` the squared-gradient accumulator,
-    ``planes[2]`` (only with momentum) the velocity; each ``(n_rows, dim)``.
+    ``planes[2]`` (only with momentum) the velocity; each ``(n_rows, dim)``, on ``device``.
     A step gathers the rows it uses (:meth:`gather`), reads the weights from the copy,
     and hands the copy back with the gradient (:meth:`update`).
     """
 
-    def __init__(self, weight: Tensor, momentum: float) -> None:
+    def __init__(self, weight: Tensor, momentum: float, device: torch.device | str = "cpu") -> None:
         self.momentum = momentum
-        self.planes = [weight.float().contiguous().clone(), torch.full(weight.shape, EPS)]
+        w = weight.to(device=device, dtype=torch.float32).contiguous().clone()
+        self.planes = [w, torch.full(w.shape, EPS, device=w.device)]
         if momentum > 0:
-            self.planes.append(torch.zeros(weight.shape))
+            self.planes.append(torch.zeros(w.shape, device=w.device))
 
     @property
     def weight(self) -> Tensor:
@@ -82,16 +86,17 @@ class DenseParams:
 
     ``add(name, tensor)`` registers a tensor; afterwards ``param(name)`` and
     ``grad(name)`` are views into the flat weight and gradient buffers, so the backward
-    pass writes gradients in place and the optimiser touches three flat vectors.
+    pass writes gradients in place and the optimiser touches three flat vectors. The
+    buffers live on ``device``; the tensors given are copied there.
     """
 
-    def __init__(self, tensors: dict[str, Tensor], momentum: float) -> None:
+    def __init__(self, tensors: dict[str, Tensor], momentum: float, device: torch.device | str = "cpu") -> None:
         sizes = {name: t.numel() for name, t in tensors.items()}
         total = sum(sizes.values())
         self.momentum = momentum
-        self.data = torch.zeros(3 if momentum > 0 else 2, total, dtype=torch.float32)
+        self.data = torch.zeros(3 if momentum > 0 else 2, total, dtype=torch.float32, device=device)
         self.data[1] = EPS
-        self.grads = torch.zeros(total, dtype=torch.float32)
+        self.grads = torch.zeros(total, dtype=torch.float32, device=device)
         self._params: dict[str, Tensor] = {}
         self._grads: dict[str, Tensor] = {}
         start = 0

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, ParameterError, TrainingError
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.validation import torch_device
 
 #: a callable that scores the model as it is now on held-out data (higher is better)
 ValidCallback = Callable[["NeuralSessionModel"], float]
@@ -253,9 +254,7 @@ class NeuralSessionModel(BaseSessionModel):
 
     # -- training -------------------------------------------------------------------------
     def _torch_device(self) -> torch.device:
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise ParameterError(f"device={self.device!r}: CUDA is not available on this machine (use device='cpu')")
-        return torch.device(self.device)
+        return torch_device(self.device)
 
     def fit(
         self,
