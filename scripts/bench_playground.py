@@ -8,10 +8,14 @@
             app is idle and the lists have been still for 500 ms) -- what a user waits for.
             One run with the sidebar's default columns and one with every model
             (``--models``). Skipped without /usr/bin/chromium or playwright.
+            ``--trace`` adds a second pass of clicks under Chrome's tracing and prints the
+            browser main thread's CPU time per click (thread time, so another job on the
+            machine does not inflate it), split into JavaScript, style/layout and paint:
+            how much of the wait is the browser drawing the page.
 
 Numbers are noisy on a loaded machine: run it a few times and compare medians.
 
-Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--models default all] [--skip-browser]
+Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--models default all] [--skip-browser] [--trace]
 Uses data/ and checkpoints/ (or SESSREC_DATA_ROOT / SESSREC_CHECKPOINT_ROOT).
 """
 
@@ -138,7 +142,38 @@ async ([i]) => {
 """
 
 
-def bench_browser(dataset_name: str, clicks: int, models: str | None) -> None:
+#: Chrome trace events counted as the browser's main-thread work, by kind
+TRACE_KINDS = {"JavaScript": ("FunctionCall", "TimerFire", "EventDispatch", "HandlePostMessage"),
+               "style and layout": ("UpdateLayoutTree", "Layout", "PrePaint"),
+               "paint and compositing": ("Paint", "Layerize", "Commit")}
+
+
+def main_thread_cpu(trace: bytes, clicks: int) -> dict[str, float]:
+    """Milliseconds of renderer main-thread CPU per click, in total and by kind, from a Chrome trace."""
+    import json
+    from collections import Counter
+
+    events = json.loads(trace)
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    complete = [e for e in events if e.get("ph") == "X" and "tdur" in e]
+    per_thread = Counter()
+    for e in complete:
+        if e.get("name") == "RunTask":
+            per_thread[(e["pid"], e["tid"])] += e["tdur"]
+    if not per_thread:
+        return {}
+    main = per_thread.most_common(1)[0][0]
+    by_name = Counter()
+    for e in complete:
+        if (e["pid"], e["tid"]) == main:
+            by_name[e["name"]] += e["tdur"]
+    out = {"main thread, all tasks": by_name["RunTask"]}
+    for kind, names in TRACE_KINDS.items():
+        out[kind] = sum(by_name[n] for n in names)
+    return {k: v / 1000 / clicks for k, v in out.items()}
+
+
+def bench_browser(dataset_name: str, clicks: int, models: str | None, trace: bool = False) -> None:
     if not Path("/usr/bin/chromium").exists():
         print("\n[browser] skipped: no /usr/bin/chromium")
         return
@@ -170,6 +205,13 @@ def bench_browser(dataset_name: str, clicks: int, models: str | None) -> None:
                 in_page.append(result["ms"] / 1000)
                 n_lists = result["lists"]
             print("  " + summary(f"click -> all {n_lists} lists final", in_page))
+            if trace:
+                browser.start_tracing(page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"])
+                for i in range(clicks, 2 * clicks):
+                    page.evaluate(IN_PAGE_CLICK, [i])
+                cpu = main_thread_cpu(browser.stop_tracing(), clicks)
+                print("  browser CPU per click (traced pass): " +
+                      ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in cpu.items()))
             browser.close()
     finally:
         stop_server(proc)
@@ -181,6 +223,8 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=10)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--trace", action="store_true",
+                        help="also print the browser main thread's CPU time per click (Chrome tracing)")
     parser.add_argument("--models", nargs="+", default=["default", "all"],
                         help="model columns of the browser runs: 'default' (the sidebar's choice), 'all', "
                              "or a comma-separated list; one browser run each")
@@ -193,7 +237,7 @@ def main() -> None:
     bench_server(args.dataset, args.clicks)
     if not args.skip_browser:
         for models in args.models:
-            bench_browser(args.dataset, args.clicks, None if models == "default" else models)
+            bench_browser(args.dataset, args.clicks, None if models == "default" else models, args.trace)
 
 
 if __name__ == "__main__":
