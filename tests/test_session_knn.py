@@ -266,13 +266,17 @@ def test_embedding_knn(tmp_path):
     assert trained.embeddings.shape == (trained.n_items, 8) and trained.training_log
 
 
-def test_add_scores_equals_a_dense_float64_sum():
-    """The NumPy scatter path gives the float64 sums rounded once (the previous torch path's values)."""
+@pytest.mark.parametrize("n, shuffled", [(2000, False), (2000, True), (20, False)])
+def test_add_scores_equals_a_dense_float64_sum(n, shuffled):
+    """Both paths (dense rows: many pairs per row, sorted; scatter: few pairs or unsorted rows)
+    give the float64 sums, added in input order and rounded once."""
     from sessrec.models.session_knn.index import add_scores
 
     rng = np.random.default_rng(0)
-    n_rows, n_items, n = 7, 50, 2000  # many duplicate (row, item) pairs
-    row, item = rng.integers(0, n_rows, n), rng.integers(0, n_items, n)
+    n_rows, n_items = 7, 50
+    row, item = np.sort(rng.integers(0, n_rows, n)), rng.integers(0, n_items, n)  # many duplicate pairs
+    if shuffled:
+        row = rng.permutation(row)
     value = rng.normal(size=n) * 10.0 ** rng.integers(-8, 3, n)
     dense = np.zeros((n_rows, n_items))
     np.add.at(dense, (row, item), value)
