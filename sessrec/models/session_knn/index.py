@@ -325,10 +325,10 @@ def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndar
     """Mask of the ``k`` most similar entries with ``sim > 0`` per row (ties: more recent first).
 
     Entries are sorted by (row, sess). Only rows with more than ``k`` positive entries
-    ("crowded") need a selection, and only its *set* matters, so no full sort: the k-th
-    largest similarity of each crowded row comes from one partition of a padded matrix;
-    entries above it are kept, and of the entries equal to it the most recent (the
-    last ones of the row) fill the remaining places.
+    ("crowded") need a selection, and only its *set* matters, so no sort: a partition
+    finds the k-th largest similarity of each crowded row, entries above it are kept,
+    and of the entries equal to it the most recent (the last ones of the row) fill the
+    remaining places.
     """
     keep = sim > 0
     if not len(row):
@@ -339,14 +339,13 @@ def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndar
     if not crowded.any():
         return keep
     sel = np.flatnonzero(keep & crowded[row])  # by row, then by recency
-    slot = (np.cumsum(crowded) - 1)[row[sel]]  # matrix row of each selected entry
-    width = counts[crowded]
-    col = np.arange(len(sel)) - np.repeat(np.cumsum(width) - width, width)
-    padded = np.full((len(width), int(width.max())), -np.inf)
-    padded[slot, col] = sim[sel]
-    kth = padded.shape[1] - k  # ascending position of the k-th largest (the padding sorts first)
-    threshold = np.partition(padded, kth, axis=1)[:, kth][slot]
     s = sim[sel]
+    width = counts[crowded]
+    ends = np.cumsum(width).tolist()
+    # one partition per crowded row (at most a chunk's rows): faster than padding them into one matrix
+    kth = [np.partition(s[end - w : end], w - k)[w - k] for w, end in zip(width.tolist(), ends)]
+    threshold = np.repeat(kth, width)
+    slot = np.repeat(np.arange(len(width)), width)  # crowded row of each selected entry
     selected = s > threshold
     places = k - np.bincount(slot[selected], minlength=len(width))  # left for the ties, >= 1
     tied = np.flatnonzero(s == threshold)
