@@ -266,13 +266,17 @@ def test_embedding_knn(tmp_path):
     assert trained.embeddings.shape == (trained.n_items, 8) and trained.training_log
 
 
-def test_add_scores_equals_a_dense_float64_sum():
-    """The NumPy scatter path gives the float64 sums rounded once (the previous torch path's values)."""
+@pytest.mark.parametrize("n, shuffled", [(2000, False), (2000, True), (20, False)])
+def test_add_scores_equals_a_dense_float64_sum(n, shuffled):
+    """Both paths (dense rows: many pairs per row, sorted; scatter: few pairs or unsorted rows)
+    give the float64 sums, added in input order and rounded once."""
     from sessrec.models.session_knn.index import add_scores
 
     rng = np.random.default_rng(0)
-    n_rows, n_items, n = 7, 50, 2000  # many duplicate (row, item) pairs
-    row, item = rng.integers(0, n_rows, n), rng.integers(0, n_items, n)
+    n_rows, n_items = 7, 50
+    row, item = np.sort(rng.integers(0, n_rows, n)), rng.integers(0, n_items, n)  # many duplicate pairs
+    if shuffled:
+        row = rng.permutation(row)
     value = rng.normal(size=n) * 10.0 ** rng.integers(-8, 3, n)
     dense = np.zeros((n_rows, n_items))
     np.add.at(dense, (row, item), value)
@@ -288,12 +292,32 @@ def test_add_scores_equals_a_dense_float64_sum():
     assert torch.equal(wide[:, :n_items], expected) and torch.all(wide[:, n_items:] == 7.0)
 
 
+def test_session_index_tables_equal_the_direct_computation():
+    """The cached per-session tables give exactly the values computed on any subset."""
+    from sessrec.models.session_knn.index import neighbour_items
+    from sessrec.models.session_knn.stan import SECONDS_PER_DAY, recency_decay
+
+    index = STAN().fit(random_sessions(4)).index
+    sess = np.random.default_rng(2).integers(0, index.n_sessions, 300)
+    assert np.array_equal(index.sess_size_sqrt[sess], np.sqrt(index.sess_size[sess]))
+    for lam in (5.0, 0.3, 5.0):  # a changed parameter replaces the table
+        direct = np.exp(-(index.sess_time[-1] - index.sess_time[sess]) / (lam * SECONDS_PER_DAY))
+        assert np.array_equal(recency_decay(index, lam)[sess], direct)
+    owner, item, pos = neighbour_items(index, sess)
+    at = np.concatenate([np.arange(index.sess_indptr[s], index.sess_indptr[s + 1]) for s in sess])
+    assert np.array_equal(owner, np.repeat(np.arange(len(sess)), index.sess_size[sess]))
+    assert np.array_equal(item, index.sess_items[at]) and np.array_equal(pos, index.sess_pos[at])
+    assert neighbour_items(index, sess, with_pos=False)[2] is None
+
+
 def test_stan_distance_table_equals_exp():
     model = STAN(k=20, sample_size=60, lambda_inh=2.05).fit(random_sessions(4))
-    d = np.arange(40)
-    assert np.array_equal(model._inh_decay(39)[d], np.exp(-np.abs(d) / 2.05))
+    d = np.arange(int(model.index.sess_pos.max()))  # every distance inside a training session
+    assert np.array_equal(model._inh_decay()[d], np.exp(-np.abs(d) / 2.05))
     model.lambda_inh = 0.7  # a changed parameter rebuilds the table
-    assert np.array_equal(model._inh_decay(5)[d[:6]], np.exp(-d[:6] / 0.7))
+    assert np.array_equal(model._inh_decay()[d], np.exp(-d / 0.7))
+    model.fit(random_sessions(5, n_sessions=20, n_items=10))  # and so does a refit
+    assert len(model._inh_decay()) == int(model.index.sess_pos.max()) + 1
 
 
 def test_score_buffers_never_lend_memory_in_use():
@@ -334,6 +358,20 @@ def test_candidates_equal_the_unique_and_ufunc_at_reference():
     assert np.array_equal(got.weight_sum, np.bincount(inv, weights=weights[owner]))
     assert np.array_equal(got.last_shared, last) and np.array_equal(got.nb_last_shared, nb_last)
     assert len(uniq) > 100  # the example has real overlap
+    bare = candidates(index, query, None, 0, last_shared=False, nb_last_shared=False)
+    assert np.array_equal(bare.sess, got.sess) and np.array_equal(bare.n_shared, got.n_shared)
+    assert bare.weight_sum is None and bare.last_shared is None and bare.nb_last_shared is None
+    # sampling keeps the 3 most recent candidates of each row, aggregates alike
+    sampled = candidates(index, query, weights, 3)
+    recent = (np.cumsum(np.bincount(got.row))[got.row] - np.arange(len(got.row))) <= 3
+    for field in ("row", "sess", "n_shared", "weight_sum", "last_shared", "nb_last_shared"):
+        assert np.array_equal(getattr(sampled, field), getattr(got, field)[recent])
+    # the query: one entry per distinct (row, item), at the item's last click
+    assert len(query.item) == len(set(zip(query.row.tolist(), query.item.tolist())))
+    for r in range(0, 40, 7):
+        mine = query.row == r
+        last_click = {i: p + 1 for p, i in enumerate(seqs[r])}  # later clicks overwrite earlier ones
+        assert query.last[mine].tolist() == [last_click[i] for i in query.item[mine].tolist()]
 
 
 def test_top_k_equals_the_full_sort_reference():
@@ -347,10 +385,12 @@ def test_top_k_equals_the_full_sort_reference():
         at = np.flatnonzero(row == r)
         sess[at] = np.sort(rng.choice(10_000, len(at), replace=False))
     sim = rng.integers(-2, 6, n) / 4.0  # many exact ties and some non-positive entries
-    got = top_k(row, sess, sim, 7)
-    expected = np.zeros(n, bool)
-    for r in np.unique(row):
-        at = np.flatnonzero((row == r) & (sim > 0))
-        best = at[np.lexsort((-sess[at], -sim[at]))][:7]
-        expected[best] = True
-    assert np.array_equal(got, expected)
+    sim[row == 3] = rng.uniform(size=int((row == 3).sum()))  # and a row without ties
+    for k in (1, 7, 60, 90, 10_000):  # rows crowded, some crowded, none
+        got = top_k(row, sess, sim, k)
+        expected = np.zeros(n, bool)
+        for r in np.unique(row):
+            at = np.flatnonzero((row == r) & (sim > 0))
+            best = at[np.lexsort((-sess[at], -sim[at]))][:k]
+            expected[best] = True
+        assert np.array_equal(got, expected)

@@ -20,6 +20,8 @@ Here the same lookups are array operations over a whole batch of sessions:
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,10 +68,12 @@ def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """For CSR rows ``rows``: (index of the query entry, position in the CSR data) of every entry."""
     starts = indptr[rows]
     counts = indptr[rows + 1] - starts
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(rows)), counts)
-    first = np.cumsum(counts) - counts
-    data_pos = np.arange(total, dtype=np.int64) - np.repeat(first - starts, counts)
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    # The owner of an entry is the number of row ends at or before it: a cumulative count
+    # of the ends (np.repeat is slow for the short runs here; bincount copes with empty rows).
+    owner = np.cumsum(np.bincount(ends[:-1], minlength=total + 1)[:total])
+    data_pos = np.arange(total) + (starts - (ends - counts))[owner]
     return owner, data_pos
 
 
@@ -97,14 +101,36 @@ class SessionIndex:
     def n_sessions(self) -> int:
         return len(self.sess_time)
 
+    def cached(self, name: str, key: object, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()``, computed once per ``key`` (e.g. a model parameter) and kept on the index.
+
+        Scoring asks for the same per-session tables on every chunk; one value per name is
+        kept, so a changed parameter replaces the old table instead of piling up.
+        """
+        caches = self.__dict__.setdefault("_caches", {})  # frozen dataclass: a cache, not a field
+        hit = caches.get(name)
+        if hit is None or not (hit[0] == key):
+            hit = caches[name] = (key, make())
+        return hit[1]
+
     @property
     def sess_size(self) -> np.ndarray:
-        """Distinct items of each session (cached: scoring asks for it on every chunk)."""
-        size = self.__dict__.get("_sess_size")
-        if size is None:
-            size = np.diff(self.sess_indptr)
-            object.__setattr__(self, "_sess_size", size)  # frozen dataclass: a cache, not a field
-        return size
+        """Distinct items of each session."""
+        return self.cached("sess_size", None, lambda: np.diff(self.sess_indptr))
+
+    @property
+    def sess_size_sqrt(self) -> np.ndarray:
+        """``sqrt`` of :attr:`sess_size` (float64, the values ``np.sqrt`` gives on any subset)."""
+        return self.cached("sess_size_sqrt", None, lambda: np.sqrt(self.sess_size))
+
+    @property
+    def sess_item_pos(self) -> np.ndarray:
+        """``sess_items << 32 | sess_pos``: a neighbour's items and positions in one gather.
+
+        The neighbours are scattered over the table, so gathering their entries is bound by
+        cache misses; one packed array misses half as often as the two columns.
+        """
+        return self.cached("sess_item_pos", None, lambda: (self.sess_items << 32) | self.sess_pos)
 
     @classmethod
     def build(cls, train: Sessions, item_index: ItemIndex) -> "SessionIndex":
@@ -216,12 +242,12 @@ class Query:
 
     @classmethod
     def from_sequences(cls, sequences: list[tuple[int, ...]] | tuple[tuple[int, ...], ...], n_items: int) -> "Query":
-        lengths = np.fromiter((len(s) for s in sequences), np.int64, len(sequences))
-        flat = np.fromiter((i for s in sequences for i in s), np.int64, int(lengths.sum()))
+        lengths = np.fromiter(map(len, sequences), np.int64, len(sequences))
+        flat = np.fromiter(itertools.chain.from_iterable(sequences), np.int64, int(lengths.sum()))
         row = np.repeat(np.arange(len(sequences)), lengths)
         pos1 = np.arange(len(flat), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
         key = row * n_items + flat
-        o = np.lexsort((pos1, key))
+        o = np.argsort(key, kind="stable")  # by (row, item), repeated clicks of an item in click order
         ks = key[o]
         keep = np.r_[ks[1:] != ks[:-1], True] if len(ks) else np.zeros(0, bool)
         return cls(len(sequences), lengths, row[o][keep], flat[o][keep], pos1[o][keep])
@@ -236,18 +262,27 @@ class Query:
 
 @dataclass
 class Candidates:
-    """Per (row, candidate session): the aggregates of the shared items."""
+    """Per (row, candidate session): the aggregates of the shared items.
+
+    The optional aggregates are ``None`` when :func:`candidates` was not asked for them.
+    """
 
     row: np.ndarray
     sess: np.ndarray
     n_shared: np.ndarray  # number of distinct shared items
-    weight_sum: np.ndarray  # sum of the current session's weights of the shared items
-    last_shared: np.ndarray  # latest 1-based position in the *current* session of a shared item
-    nb_last_shared: np.ndarray  # latest 1-based position in the *neighbour* of a shared item
+    weight_sum: np.ndarray | None  # sum of the current session's weights of the shared items
+    last_shared: np.ndarray | None  # latest 1-based position in the *current* session of a shared item
+    nb_last_shared: np.ndarray | None  # latest 1-based position in the *neighbour* of a shared item
 
 
-def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_size: int) -> Candidates:
-    """Training sessions sharing an item with each row, the ``sample_size`` most recent kept."""
+def candidates(index: SessionIndex, query: Query, weights: np.ndarray | None, sample_size: int, *,
+               last_shared: bool = True, nb_last_shared: bool = True) -> Candidates:
+    """Training sessions sharing an item with each row, the ``sample_size`` most recent kept.
+
+    ``weights`` (one per query entry, or ``None`` for no ``weight_sum``), ``last_shared`` and
+    ``nb_last_shared`` select the aggregates to compute: each costs passes over every
+    (query entry, session) pair, so models skip the ones their rule does not read.
+    """
     owner, data_pos = _expand(index.item_indptr, query.item)
     sess = index.item_sess[data_pos]
     key = query.row[owner] * index.n_sessions + sess
@@ -262,86 +297,125 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray, sample_si
     starts = np.flatnonzero(first)
     uniq = key_sorted[starts]
     n = len(uniq)
-    inv = np.empty(len(key), np.int64)
-    inv[order] = np.cumsum(first) - 1
     n_shared = np.diff(np.append(starts, len(key)))
-    # bincount adds in the original order, as before: the float64 sums are unchanged
-    weight_sum = np.bincount(inv, weights=weights[owner], minlength=n)
-    last_shared = np.maximum.reduceat(query.last[owner][order], starts) if n else np.zeros(0, np.int64)
-    nb_last = np.maximum.reduceat(index.item_pos[data_pos][order], starts) if n else np.zeros(0, np.int64)
+    weight_sum = last = nb_last = None
+    if weights is not None:
+        inv = np.empty(len(key), np.int64)
+        inv[order] = np.cumsum(first) - 1
+        # bincount adds in the original order, as before: the float64 sums are unchanged
+        weight_sum = np.bincount(inv, weights=weights[owner], minlength=n)
+    if last_shared:
+        last = np.maximum.reduceat(query.last[owner][order], starts) if n else np.zeros(0, np.int64)
+    if nb_last_shared:
+        nb_last = np.maximum.reduceat(index.item_pos[data_pos][order], starts) if n else np.zeros(0, np.int64)
     row, sess = uniq // index.n_sessions, uniq % index.n_sessions
     if sample_size > 0 and n:
-        # rows are sorted by session number = recency: keep the last sample_size of each row
         counts = np.bincount(row, minlength=query.n_rows)
-        row_end = np.cumsum(counts)[row]
-        keep = (row_end - np.arange(n)) <= sample_size
-        row, sess, n_shared, weight_sum, last_shared, nb_last = (
-            a[keep] for a in (row, sess, n_shared, weight_sum, last_shared, nb_last)
-        )
-    return Candidates(row, sess, n_shared, weight_sum, last_shared, nb_last)
-
-
-def _row_starts(row: np.ndarray, n_rows: int) -> np.ndarray:
-    """For entries sorted by ``row``: the index where each entry's row begins."""
-    counts = np.bincount(row, minlength=n_rows)
-    return (np.cumsum(counts) - counts)[row]
+        if counts.max() > sample_size:
+            # rows are sorted by session number = recency: keep the last sample_size of each row
+            row_end = np.cumsum(counts)[row]
+            keep = (row_end - np.arange(n)) <= sample_size
+            row, sess, n_shared, weight_sum, last, nb_last = (
+                None if a is None else a[keep] for a in (row, sess, n_shared, weight_sum, last, nb_last)
+            )
+    return Candidates(row, sess, n_shared, weight_sum, last, nb_last)
 
 
 def top_k(row: np.ndarray, sess: np.ndarray, sim: np.ndarray, k: int) -> np.ndarray:
     """Mask of the ``k`` most similar entries with ``sim > 0`` per row (ties: more recent first).
 
-    Entries are sorted by row. Only rows with more than ``k`` positive entries need sorting.
+    Entries are sorted by (row, sess). Only rows with more than ``k`` positive entries
+    ("crowded") need a selection, and only its *set* matters, so no sort: a partition
+    finds the k-th largest similarity of each crowded row, entries above it are kept,
+    and of the entries equal to it the most recent (the last ones of the row) fill the
+    remaining places.
     """
     keep = sim > 0
     if not len(row):
         return keep
     n_rows = int(row[-1]) + 1
-    crowded = np.bincount(row[keep], minlength=n_rows) > k
+    counts = np.bincount(row[keep], minlength=n_rows)
+    crowded = counts > k
     if not crowded.any():
         return keep
-    # Entries come sorted by (row, sess): reversed, a stable sort by (row, -sim) leaves
-    # equal similarities in descending session order (more recent first) with one key less.
-    sel = np.flatnonzero(keep & crowded[row])[::-1]
-    order = sel[np.lexsort((-sim[sel], row[sel]))]
-    r = row[order]
-    rank = np.arange(len(r)) - _row_starts(r, n_rows)
-    keep[order[rank >= k]] = False
+    sel = np.flatnonzero(keep & crowded[row])  # by row, then by recency
+    s = sim[sel]
+    width = counts[crowded]
+    ends = np.cumsum(width).tolist()
+    # one partition per crowded row (at most a chunk's rows): faster than padding them into one matrix
+    kth = [np.partition(s[end - w : end], w - k)[w - k] for w, end in zip(width.tolist(), ends)]
+    threshold = np.repeat(kth, width)
+    slot = np.repeat(np.arange(len(width)), width)  # crowded row of each selected entry
+    selected = s > threshold
+    places = k - np.bincount(slot[selected], minlength=len(width))  # left for the ties, >= 1
+    tied = np.flatnonzero(s == threshold)
+    n_tied = np.bincount(slot[tied], minlength=len(width))
+    from_end = np.cumsum(n_tied)[slot[tied]] - 1 - np.arange(len(tied))  # 0 = the row's most recent tie
+    selected[tied] = from_end < places[slot[tied]]
+    keep[sel[~selected]] = False
     return keep
 
 
-def neighbour_items(index: SessionIndex, sess: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every item of the given sessions: (index into ``sess``, item, 1-based last position)."""
+def neighbour_items(index: SessionIndex, sess: np.ndarray, with_pos: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Every item of the given sessions: (index into ``sess``, item, 1-based last position).
+
+    The positions are ``None`` unless ``with_pos``.
+    """
     owner, data_pos = _expand(index.sess_indptr, sess)
-    return owner, index.sess_items[data_pos], index.sess_pos[data_pos]
+    if not with_pos:
+        return owner, index.sess_items[data_pos], None
+    packed = index.sess_item_pos[data_pos]
+    return owner, packed >> 32, packed & 0xFFFFFFFF
+
+
+#: pairs per row (as a fraction of the catalogue) from which summing rows densely beats the scatter
+DENSE_ROW_FILL = 1 / 64
+#: float64 entries summed at once on the dense path (rows of a block stay in the core's L2 cache)
+DENSE_BLOCK_ENTRIES = 1 << 15
 
 
 def add_scores(out: torch.Tensor, row: np.ndarray, item: np.ndarray, value: np.ndarray,
                buffer: torch.Tensor | None = None) -> None:
     """Set ``out`` (float32, ``(rows, n_items)``) to the sums of ``value`` at ``(row, item)``.
 
-    Sums are taken in float64 and rounded once, so they do not depend on the order of the
-    additions. ``buffer`` is reusable float64 scratch of at least ``out.numel()`` zeros; only
-    the touched entries are used, and they are zero again on return. ``out`` is
-    overwritten, zeros where nothing was added.
+    Sums are taken in float64, adding in the order of the input, and rounded once.
+    ``out`` is overwritten, zeros where nothing was added. Two ways, the same values:
 
-    The scatter and gathers run in NumPy: its fancy indexing is 2-3x faster than torch's
-    advanced indexing for these sizes and never starts OpenMP threads (which crawl on a
-    loaded machine).
+    * many pairs per row, ``row`` ascending (the kNN models): ``np.bincount`` sums a
+      block of rows densely in float64 (cache-sized) and the block is cast into ``out``,
+      which also writes its zeros. bincount adds in input order like ``np.add.at`` but
+      costs a fraction per pair, and the cache-sized block avoids a cache miss per pair;
+    * few pairs per row: ``out`` is zero-filled and ``np.add.at`` sums into ``buffer``,
+      reusable float64 scratch of at least ``out.numel()`` zeros of which only the
+      touched entries are used (zero again on return), then copied out.
+
+    NumPy, not torch: its fancy indexing is 2-3x faster than torch's advanced indexing
+    for these sizes and never starts OpenMP threads (which crawl on a loaded machine).
     """
-    n = out.numel()
-    if buffer is None or buffer.numel() < n:
-        buffer = torch.zeros(n, dtype=torch.float64)
     if not out.is_contiguous():  # the NumPy view below must alias ``out``
         dense = torch.empty(out.shape, dtype=out.dtype)
         add_scores(dense, row, item, value, buffer)
         out.copy_(dense)
         return
+    n_rows, n_items = out.shape
     flat_out = out.numpy().reshape(-1)
+    value = np.asarray(value, np.float64)
+    if len(value) >= DENSE_ROW_FILL * out.numel() and np.all(row[1:] >= row[:-1]):
+        block = max(1, DENSE_BLOCK_ENTRIES // max(n_items, 1))  # rows summed at once
+        bounds = np.searchsorted(row, np.arange(0, n_rows + block, block)).tolist()
+        for b, first in enumerate(range(0, n_rows, block)):
+            lo, hi, start, end = bounds[b], bounds[b + 1], first * n_items, min(first + block, n_rows) * n_items
+            local = item[lo:hi] if block == 1 else (row[lo:hi] - first) * n_items + item[lo:hi]
+            flat_out[start:end] = np.bincount(local, weights=value[lo:hi], minlength=end - start)
+        return
     flat_out.fill(0.0)
     if not len(value):
         return
+    flat_index = row * n_items + item
+    if buffer is None or buffer.numel() < out.numel():
+        buffer = torch.zeros(out.numel(), dtype=torch.float64)
     acc = buffer.numpy()
-    flat_index = row * out.shape[1] + item
-    np.add.at(acc, flat_index, np.asarray(value, np.float64))  # in order, like index_add_
+    np.add.at(acc, flat_index, value)  # in order, like index_add_
     flat_out[flat_index] = acc[flat_index]  # duplicates write the same value
     acc[flat_index] = 0.0

@@ -58,10 +58,10 @@ class SKNN(SessionKNNBase):
 
     def _contributions(self, query: Query) -> Contributions:
         idx = self.index
-        cand = candidates(idx, query, np.ones(len(query.item)), self.sample_size)
+        cand = candidates(idx, query, None, self.sample_size, last_shared=False, nb_last_shared=False)
         current_size = np.bincount(query.row, minlength=query.n_rows)
         sim = set_similarity(self.similarity, cand.n_shared, current_size[cand.row], idx.sess_size[cand.sess])
         keep = top_k(cand.row, cand.sess, sim, self.k)
         nb_row, nb_sess, nb_sim = cand.row[keep], cand.sess[keep], sim[keep]
-        owner, item, _ = neighbour_items(idx, nb_sess)
+        owner, item, _ = neighbour_items(idx, nb_sess, with_pos=False)
         return Contributions(nb_row, nb_sess, nb_sim, owner, nb_row[owner], item, nb_sim[owner])

@@ -37,20 +37,34 @@ SECONDS_PER_DAY = 24 * 3600
 
 
 def stan_similarity(index: SessionIndex, query: Query, lambda_spw: float | None, lambda_snh: float | None,
-                    sample_size: int) -> tuple[Candidates, np.ndarray]:
-    """Candidates and their position-weighted, time-decayed cosine similarity."""
+                    sample_size: int, last_shared: bool = False) -> tuple[Candidates, np.ndarray]:
+    """Candidates and their position-weighted, time-decayed cosine similarity.
+
+    The candidates carry ``nb_last_shared``, and ``last_shared`` too if asked.
+    """
     if lambda_spw is not None:
         w = np.exp((query.last - query.lengths[query.row]) / lambda_spw)
     else:
         w = np.ones(len(query.item))
-    cand = candidates(index, query, w, sample_size)
+    cand = candidates(index, query, w, sample_size, last_shared=last_shared)
     norm = np.sqrt(np.bincount(query.row, weights=w * w, minlength=query.n_rows))
-    denom = norm[cand.row] * np.sqrt(index.sess_size[cand.sess])
+    denom = norm[cand.row] * index.sess_size_sqrt[cand.sess]
     sim = np.divide(cand.weight_sum, denom, out=np.zeros(len(denom)), where=denom > 0)
     if lambda_snh is not None and index.n_sessions:
-        now = index.sess_time[-1]
-        sim = sim * np.exp(-(now - index.sess_time[cand.sess]) / (lambda_snh * SECONDS_PER_DAY))
+        sim = sim * recency_decay(index, lambda_snh)[cand.sess]
     return cand, sim
+
+
+def recency_decay(index: SessionIndex, lambda_snh: float) -> np.ndarray:
+    """``exp(-(t_now - t_n) / (lambda_snh days))`` of every training session, cached on the index.
+
+    The same element-wise expression as on the candidates alone (so the same values), but
+    computed once per fit instead of once per candidate.
+    """
+    def make() -> np.ndarray:
+        return np.exp(-(index.sess_time[-1] - index.sess_time) / (lambda_snh * SECONDS_PER_DAY))
+
+    return index.cached("recency_decay", lambda_snh, make)
 
 
 class STAN(SessionKNNBase):
@@ -79,28 +93,26 @@ class STAN(SessionKNNBase):
     def _neighbour_values(self, query: Query, cand: Candidates, keep: np.ndarray, sim: np.ndarray):
         """(row, item, value) of every (neighbour, item) pair before the model's extra factors."""
         nb_row, nb_sess, nb_sim = cand.row[keep], cand.sess[keep], sim[keep]
-        owner, item, pos = neighbour_items(self.index, nb_sess)
+        owner, item, pos = neighbour_items(self.index, nb_sess, with_pos=self.lambda_inh is not None)
         value = nb_sim[owner]
         if self.lambda_inh is not None:
             distance = np.abs(pos - cand.nb_last_shared[keep][owner])
-            value = value * self._inh_decay(int(distance.max(initial=0)))[distance]
+            value = value * self._inh_decay()[distance]
         row = nb_row[owner]
         if not self.remind:
             value = np.where(query.contains(row, item, self.n_items), 0.0, value)
         return row, item, value, owner
 
-    def _inh_decay(self, max_distance: int) -> np.ndarray:
-        """``exp(-d / lambda_inh)`` for ``d = 0..`` at least ``max_distance``, cached.
+    def _inh_decay(self) -> np.ndarray:
+        """``exp(-d / lambda_inh)`` for every distance ``d`` inside a training session, cached.
 
-        Distances are small integers (positions inside a training session), so a table
-        lookup replaces one ``exp`` per (neighbour, item) pair with the same values.
+        Distances are small integers (positions run from 1 to the longest session), so a
+        table lookup replaces one ``exp`` per (neighbour, item) pair with the same values.
         """
-        lam, table = self.__dict__.get("_inh_table", (None, None))
-        if lam != self.lambda_inh or len(table) <= max_distance:
-            size = max(max_distance, int(self.index.sess_pos.max(initial=0))) + 1
-            table = np.exp(-np.arange(size) / self.lambda_inh)
-            self._inh_table = (self.lambda_inh, table)
-        return table
+        def make() -> np.ndarray:
+            return np.exp(-np.arange(int(self.index.sess_pos.max(initial=0)) + 1) / self.lambda_inh)
+
+        return self.index.cached("inh_decay", self.lambda_inh, make)
 
     def _contributions(self, query: Query) -> Contributions:
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)

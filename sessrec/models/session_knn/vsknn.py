@@ -62,19 +62,19 @@ class VSKNN(SessionKNNBase):
     def _contributions(self, query: Query) -> Contributions:
         idx = self.index
         w = position_weight(self.weighting, query.last, query.lengths[query.row])
-        cand = candidates(idx, query, w, self.sample_size)
+        cand = candidates(idx, query, w, self.sample_size, nb_last_shared=False)
         if self.similarity == "vec":
             n_distinct = np.bincount(query.row, minlength=query.n_rows).astype(np.float64)
             sim = cand.weight_sum / n_distinct[cand.row]
         else:
             norm = np.sqrt(np.bincount(query.row, weights=w * w, minlength=query.n_rows))
-            denom = norm[cand.row] * np.sqrt(idx.sess_size[cand.sess])
+            denom = norm[cand.row] * idx.sess_size_sqrt[cand.sess]
             sim = np.divide(cand.weight_sum, denom, out=np.zeros(len(denom)), where=denom > 0)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         step = query.lengths[cand.row[keep]] - cand.last_shared[keep] + 1
         nb_row, nb_sess = cand.row[keep], cand.sess[keep]
         nb_weight = sim[keep] * step_decay(self.weighting_score, step)
-        owner, item, _ = neighbour_items(idx, nb_sess)
+        owner, item, _ = neighbour_items(idx, nb_sess, with_pos=False)
         value = nb_weight[owner]
         if self.idf_weighting:
             value = value * (1.0 + self.idf_weighting * self._idf()[item])

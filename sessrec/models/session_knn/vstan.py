@@ -44,7 +44,8 @@ class VSTAN(STAN):
         return {**super().hyperparameters(), "lambda_ipw": self.lambda_ipw, "lambda_idf": self.lambda_idf}
 
     def _contributions(self, query: Query) -> Contributions:
-        cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
+        cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size,
+                                    last_shared=self.lambda_ipw is not None)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         row, item, value, owner = self._neighbour_values(query, cand, keep, sim)
         if self.lambda_idf is not None:
