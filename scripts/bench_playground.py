@@ -88,6 +88,8 @@ def _slot(model):
 def bench_server(dataset_name: str, clicks: int) -> None:
     from streamlit.testing.v1 import AppTest
 
+    from tests.app_support import pick, rec_items
+
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.query_params["dataset"] = dataset_name
     started = time.perf_counter()
@@ -95,10 +97,12 @@ def bench_server(dataset_name: str, clicks: int) -> None:
     print(f"\n[server] AppTest, dataset {dataset_name}: first page run {time.perf_counter() - started:.2f} s")
     times = []
     for i in range(clicks):
-        recs = [b.key for b in at.button if b.key and b.key.startswith("rec_gru4rec_")]
-        key = recs[0] if recs else next(b.key for b in at.button if b.key and b.key.startswith("cat_"))
+        recs = rec_items(at, "gru4rec")  # click GRU4Rec's first recommendation, as the browser run does
         started = time.perf_counter()
-        at.button(key=key).click().run()
+        if recs:
+            pick(at, recs[0])
+        else:
+            at.button(key=next(b.key for b in at.button if b.key and b.key.startswith("cat_"))).click().run()
         times.append(time.perf_counter() - started)
         if at.exception:
             raise RuntimeError(at.exception[0].value)
@@ -108,22 +112,29 @@ def bench_server(dataset_name: str, clicks: int) -> None:
 IN_PAGE_CLICK = """
 async ([i]) => {
   // Click the first GRU4Rec recommendation; the time until *every* model's list is final:
-  // the last change inside any list container (items, scores, Streamlit's stale-element
-  // fading), once the new click is in the session, the app is idle and the lists have
-  // been still for 500 ms.
-  const lists = "[class*='st-key-rec_list_']";
-  const buttons = Array.from(document.querySelectorAll(".st-key-rec_list_gru4rec [data-testid=stButton] button"))
-    .filter(b => b.offsetParent !== null);
+  // the last change inside any list, to the element that holds it (Streamlit's
+  // stale-element fading) or to the lists' place in the page, once the new click is in
+  // the session, the app is idle and the lists have been still for 500 ms.
+  const lists = "[data-rec-list]";
+  const touchesLists = r => {
+    const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    if (!el) return false;
+    if (el.closest(lists)) return true;
+    const box = el.closest("[data-testid=stElementContainer]");
+    if (box && box.querySelector(lists)) return true;
+    if (r.type === "childList")
+      for (const n of [...r.addedNodes, ...r.removedNodes])
+        if (n.nodeType === 1 && (n.matches(lists) || n.querySelector(lists))) return true;
+    return false;
+  };
+  const buttons = Array.from(document.querySelectorAll("[data-rec-list=gru4rec] button[data-item]"));
   let last = null;
   const obs = new MutationObserver(records => {
-    for (const r of records) {
-      const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      if (el && el.closest(lists)) { last = performance.now(); return; }
-    }
+    if (records.some(touchesLists)) last = performance.now();
   });
   obs.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
   const t0 = performance.now();
-  if (!buttons.length) return {error: document.querySelectorAll(lists).length + " lists, no GRU4Rec button"};
+  if (!buttons.length) return {error: document.querySelectorAll(lists).length + " lists, no GRU4Rec row"};
   buttons[0].click();
   return await new Promise(resolve => {
     const poll = () => {
@@ -191,7 +202,7 @@ def bench_browser(dataset_name: str, clicks: int, models: str | None, trace: boo
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
             started = time.perf_counter()
             page.goto(f"{url}/?dataset={dataset_name}" + (f"&models={models}" if models else ""), timeout=60_000)
-            page.wait_for_selector(".st-key-rec_list_gru4rec [data-testid=stButton] button", timeout=60_000)
+            page.wait_for_selector("[data-rec-list=gru4rec] button[data-item]", timeout=60_000)
             wait_idle(page)
             print(f"\n[browser] Chromium, dataset {dataset_name}, models {models or 'default'}: "
                   f"first load {time.perf_counter() - started:.2f} s; {load()}")

@@ -107,3 +107,41 @@ def write_fake_results(root: Path, dataset: str = "demo", n_events: int = 400, s
         {"dataset": dataset, "model": "gru4rec", "metric": "recall", "k": 20, "value": 0.6,
          "source": "a paper", "protocol_note": "sampled evaluation in the paper"},
     ]).to_csv(root / "reference_numbers.csv", index=False)
+
+
+# -- the playground's recommendation lists (one st.components.v2 component, see sessrec.ui.rec_lists)
+def rec_lists(at) -> dict[str, list[dict]]:
+    """Role -> the rows every shown list sends to the browser (id, rank, name, mark, score, title)."""
+    import json
+
+    out = {}
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == "sessrec_rec_lists":
+            for view in json.loads(element.proto.json)["lists"]:
+                out[view["role"]] = view["rows"]
+    return out
+
+
+def rec_items(at, role: str) -> list[int]:
+    return [row["id"] for row in rec_lists(at).get(role, [])]
+
+
+def pick(at, item_id: int) -> None:
+    """Click a recommendation as the browser does: the component's ``pick`` trigger, then a re-run.
+
+    AppTest cannot click inside a custom component, so the trigger value the component's
+    JavaScript sends is added to the widget states by hand (the browser test clicks for real).
+    """
+    import json
+
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
+    from sessrec.ui.rec_lists import PICK
+
+    element = next(e for e in at.get("bidi_component") if e.proto.component_name == "sessrec_rec_lists"
+                   and any(row["id"] == item_id for view in json.loads(e.proto.json)["lists"] for row in view["rows"]))
+    states = at._tree.get_widget_states()
+    trigger = states.widgets.add()
+    trigger.id = _make_trigger_id(element.proto.id, "events")
+    trigger.json_trigger_value = json.dumps([{"event": PICK, "value": item_id}])
+    at._run(states)

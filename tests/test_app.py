@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.app_support import REPO, write_fake_results  # noqa: E402
+from tests.app_support import REPO, pick, rec_items, write_fake_results  # noqa: E402
 
 PAGES = ["pages/playground.py", "pages/replay.py", "pages/benchmarks.py", "pages/training.py",
          "pages/explorer.py", "pages/how_it_works.py"]
@@ -26,8 +26,8 @@ def open_app(page: str | None = None, query: dict | None = None) -> AppTest:
     return at
 
 
-def rec_ids(at: AppTest, role: str) -> list[str]:
-    return [b.key for b in at.button if b.key and b.key.startswith(f"rec_{role}_")]
+def rec_ids(at: AppTest, role: str) -> list[int]:
+    return rec_items(at, role)
 
 
 def session_keys(at: AppTest) -> list[str]:
@@ -52,7 +52,7 @@ def test_playground_clicks_change_session_and_recommendations(app_env):
     after_one = rec_ids(at, "last_item")
     assert after_one != before, "LastItem reacts to the click"
     # clicking a recommended item appends it too
-    at.button(key=rec_ids(at, "item_knn")[0]).click().run()
+    pick(at, rec_ids(at, "item_knn")[0])
     assert len(session_keys(at)) == 2
     assert rec_ids(at, "last_item") != after_one
     link = at.query_params["session"]

@@ -71,8 +71,8 @@ def wait_idle(page, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def rec_list(page, model_heading: str) -> list[str]:
-    return visible(page, f".st-key-rec_list_{model_heading} [data-testid=stButton] button").all_inner_texts()
+def rec_list(page, role: str) -> list[str]:
+    return visible(page, f"[data-rec-list={role}] button[data-item]").all_inner_texts()
 
 
 def visible(page, selector: str):
@@ -107,6 +107,13 @@ def test_click_two_items_in_a_real_browser(app_roots):
                     assert name.rstrip("…") in chip
                 after = rec_list(page, "gru4rec")
                 assert after and after != before, "the GRU4Rec list changed after the clicks"
+                # a click on a recommendation (drawn by the lists' own JavaScript) adds it too
+                first = visible(page, "[data-rec-list=gru4rec] button[data-item]").first
+                picked = first.get_attribute("data-item")
+                first.click()
+                page.wait_for_selector(f"[class*='st-key-rm_2_{picked}']", timeout=30_000)
+                wait_idle(page)
+                assert rec_list(page, "gru4rec") != after
                 assert "session=" in page.url
                 page.screenshot(path=str(artifacts / "browser_playground.png"), full_page=True)
             finally:

@@ -30,7 +30,8 @@ class Catalogue:
         self._ids = self.items["ItemId"].to_numpy(np.int64)
         self._lower = self.items["Name"].astype(str).str.lower()
         self._id_text = self.items["ItemId"].astype(str)
-        self._by_popularity = np.argsort(-self.items["Popularity"].to_numpy(), kind="stable")
+        self._popularity = self.items["Popularity"].to_numpy(np.int64)
+        self._by_popularity = np.argsort(-self._popularity, kind="stable")
         self._names = dict(zip(self._ids.tolist(), self.items["Name"].astype(str).tolist()))
         self._categories = dict(zip(self._ids.tolist(), self.items["Category"].astype(str).tolist()))
         self._category_text = self.items["Category"].astype(str)
@@ -78,15 +79,19 @@ class Catalogue:
     def rows(self, item_ids: Iterable[int]) -> pd.DataFrame:
         """ItemId, Name, Category, Popularity of ``item_ids`` in the given order."""
         ids = [int(i) for i in item_ids]
-        pos = np.searchsorted(self._ids, ids)
-        pos = np.minimum(pos, max(len(self._ids) - 1, 0))
-        found = self._ids[pos] == np.asarray(ids, dtype=np.int64) if ids else np.zeros(0, bool)
-        out = pd.DataFrame({"ItemId": ids})
-        out["Name"] = [self.name(i) for i in ids]
-        out["Category"] = [self.category(i) for i in ids]
-        pop = self.items["Popularity"].to_numpy()
-        out["Popularity"] = np.where(found, pop[pos] if len(ids) else 0, 0)
-        return out
+        return pd.DataFrame({"ItemId": np.asarray(ids, dtype=np.int64), "Name": self.names(ids),
+                             "Category": [self.category(i) for i in ids], "Popularity": self.popularity(ids)})
+
+    def names(self, item_ids: Iterable[int]) -> list[str]:
+        return [self.name(i) for i in item_ids]
+
+    def popularity(self, item_ids: Iterable[int]) -> np.ndarray:
+        """Training clicks of each of ``item_ids`` (0 for ids not in the catalogue)."""
+        ids = np.asarray(list(item_ids), dtype=np.int64)
+        if not len(ids) or not len(self._ids):
+            return np.zeros(len(ids), dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._ids, ids), len(self._ids) - 1)
+        return np.where(self._ids[pos] == ids, self._popularity[pos], 0)
 
     def categories(self) -> list[str]:
         return list(self._category_list)

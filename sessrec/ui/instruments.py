@@ -17,9 +17,6 @@ from sessrec.ui import live
 from sessrec.ui.catalogue import Catalogue
 from sessrec.ui.playground import RecList
 
-CHANGE_MARKS = {"new": "🆕"}
-
-
 def remember_changes(dataset_path: str, session: list[int], lists: list[RecList]) -> dict[str, dict[int, str]]:
     """Per model, how its list changed with the last edit of the session ("new", "up 2", ...).
 
@@ -42,21 +39,16 @@ def remember_changes(dataset_path: str, session: list[int], lists: list[RecList]
     return out
 
 
-def change_mark(change: str) -> str:
-    """A short badge for a list change: 🆕, ↑2, ↓1 or nothing."""
-    if not change or change == "left":
-        return ""
-    if change in CHANGE_MARKS:
-        return f" {CHANGE_MARKS[change]}"
-    direction, steps = change.split()
-    return f" {'↑' if direction == 'up' else '↓'}{steps}"
-
-
 def edit_panel(session: list[int], catalogue: Catalogue, dataset_path: str) -> None:
     """What if: move a click, replace it, or remove it; every list below follows."""
     if not session:
         return
-    with st.expander("What if? Edit a click of the session", icon=":material/edit:"):
+    # lazy like the other panels: its widgets cost nothing on a click while it is closed
+    panel = st.expander("What if? Edit a click of the session", icon=":material/edit:", key="pg_edit",
+                        on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         cols = st.columns([3, 4, 3], vertical_alignment="bottom")
         position = cols[0].selectbox("Click", range(len(session)), key="pg_edit_pos",
                                      format_func=lambda p: f"{p + 1}. {catalogue.name(session[p])[:40]}")
@@ -81,7 +73,7 @@ def edit_panel(session: list[int], catalogue: Catalogue, dataset_path: str) -> N
         cols[2].button("Replace", key="pg_replace", on_click=replace, disabled=not replacement)
         if st.session_state.get("pg_edit_error"):
             st.error(st.session_state["pg_edit_error"])
-        st.caption("After an edit, each list marks what changed: 🆕 entered the top-k, ↑/↓ moved by that many places.")
+        st.caption("After an edit, each list marks what changed: *new* entered the top-k, ↑/↓ moved by that many places.")
 
 
 def why_panel(lists: list[RecList], session: list[int], catalogue: Catalogue, exclude: bool, key: str = "pg",

@@ -8,6 +8,7 @@ when the working directory has none (``streamlit run /path/to/app.py`` from else
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -37,10 +38,16 @@ def results_root() -> Path:
 
 def display_path(path: str | Path) -> str:
     """``path`` relative to the working directory or repository where possible."""
-    path = Path(path)
-    for base in (Path.cwd(), REPO_ROOT):
+    return _display_path(str(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_path(path: str, cwd: str) -> str:
+    # cached: the sidebar and every playground column show paths on each re-run
+    resolved = Path(path).resolve()
+    for base in (Path(cwd), REPO_ROOT):
         try:
-            return str(path.resolve().relative_to(base.resolve()))
+            return str(resolved.relative_to(base.resolve()))
         except ValueError:
             continue
-    return str(path)
+    return path

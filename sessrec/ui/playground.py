@@ -42,13 +42,13 @@ def recommend(slot: ModelSlot, session: list[int], k: int, exclude_seen: bool, c
     started = time.perf_counter()
     rec = slot.model.recommend(session, k, exclude_seen=exclude_seen, return_all_scores=True)
     seconds = time.perf_counter() - started
-    rows = catalogue.rows(rec.item_ids)
-    frame = pd.DataFrame({
-        "Rank": np.arange(1, len(rec.item_ids) + 1),
-        "ItemId": rows["ItemId"].to_numpy(np.int64),
-        "Name": rows["Name"],
-        "Category": rows["Category"],
-        "Score": rec.scores.astype(np.float64),
+    ids = np.asarray(rec.item_ids, dtype=np.int64)
+    frame = pd.DataFrame({  # one constructor call: a click builds one of these per model
+        "Rank": np.arange(1, len(ids) + 1),
+        "ItemId": ids,
+        "Name": catalogue.names(ids.tolist()),
+        "Category": [catalogue.category(i) for i in ids.tolist()],
+        "Score": np.asarray(rec.scores, dtype=np.float64),
     })
     return RecList(slot, frame, rec.all_scores, list(rec.unknown_items), seconds)
 

@@ -1,13 +1,13 @@
 """Streamlit pieces the pages share: item buttons, the session timeline, the catalogue
-browser, recommendation lists. Every button adds or removes through an ``on_click``
-callback of :mod:`sessrec.ui.live`."""
+browser, the playground's body. Every button adds or removes through an ``on_click``
+callback of :mod:`sessrec.ui.live`; the recommendation lists are drawn by
+:mod:`sessrec.ui.rec_lists`, whose clicks end in the same callbacks."""
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
-from sessrec.ui import charts, instruments, live
+from sessrec.ui import charts, instruments, live, rec_lists
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
 from sessrec.ui.playground import RecList
 
@@ -106,31 +106,10 @@ def catalogue_browser(catalogue: Catalogue, dataset_path: str) -> None:
                 item_button(row.ItemId, row.Name, row.Category, row.Popularity, f"cat_{row.ItemId}", dataset_path)
 
 
-def slot_caption(rec: RecList) -> None:
-    slot = rec.slot
-    text = ("popularity fallback" if slot.is_fallback else f"`{slot.source}`") + f" · {rec.seconds * 1000:.1f} ms"
-    if rec.unknown_items:
-        text += f" · skipped {len(rec.unknown_items)} session item(s) it does not know"
-    st.caption(text)
-
-
-def rec_buttons(rec: RecList, dataset_path: str, highlight: set[int] | None = None,
-                changes: dict[int, str] | None = None) -> None:
-    """The top-k as a clickable list: rank, name, score. Clicking adds the item."""
-    box = st.container(gap=None, key=f"rec_list_{rec.slot.role}")
-    scores = rec.items["Score"].to_numpy(float)
-    integral = bool(len(scores)) and bool(np.all(np.isfinite(scores) & (np.mod(scores, 1) == 0)))
-    fallback_marks = not rec.slot.is_fallback and spec_of(rec.slot.role).negative_is_fallback
-    for row in rec.items.itertuples():
-        mark = (" ★" if highlight and row.ItemId in highlight else "") + \
-            instruments.change_mark((changes or {}).get(int(row.ItemId), ""))
-        shown = "by popularity" if fallback_marks and row.Score < 0 else fmt_score(row.Score, integral)
-        box.button(
-            f"**{row.Rank}.** {_short(row.Name, 30)}{mark} :gray[{shown}]",
-            key=f"rec_{rec.slot.role}_{row.ItemId}", type="tertiary",
-            help=f"{row.Name} · {row.Category} · id {row.ItemId} · score {row.Score:.5g} — click to add",
-            on_click=live.add_item, args=(dataset_path, int(row.ItemId)),
-        )
+def _view(rec: RecList, heading: str | None = None, highlight: set[int] | None = None,
+          changes: dict[str, dict[int, str]] | None = None) -> dict:
+    return rec_lists.list_view(rec, heading=heading, highlight=highlight, changes=(changes or {}).get(rec.slot.role),
+                               negative_is_fallback=spec_of(rec.slot.role).negative_is_fallback)
 
 
 def slot_notice(slot) -> None:
@@ -175,29 +154,24 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
                 catalogue_browser(catalogue, dataset_path)
             return
         main, others = lists[0], lists[1:]
+        if main.slot.is_fallback:
+            heading = f"{main.slot.label} — not available"
+            st.caption(f"{main.slot.label} shows the popularity ranking in its place ({main.slot.note}). Pick a "
+                       f"{main.slot.label} checkpoint in the sidebar.")
+        else:
+            heading = f"{main.slot.label} — top {k}"
         with st.container(border=True, key="primary_list"):
-            if main.slot.is_fallback:
-                st.markdown(f"#### {main.slot.label} — not available")
-                st.caption(f"Showing the popularity ranking in its place ({main.slot.note}). Pick a "
-                           f"{main.slot.label} checkpoint in the sidebar.")
-            else:
-                st.markdown(f"#### {main.slot.label} — top {k}")
-            slot_caption(main)
-            rec_buttons(main, dataset_path, changes=changes.get(main.slot.role))
+            rec_lists.show([_view(main, heading=heading, changes=changes)], dataset_path, key="pg_lists_main")
+    highlight = set() if main.slot.is_fallback else set(main.items["ItemId"].tolist())
+    if others:
+        # drawn before the catalogue, so every list is final before the browser draws the catalogue
+        st.markdown("#### Other models, same session")
+        rec_lists.show([_view(rec, highlight=highlight, changes=changes) for rec in others], dataset_path,
+                       key="pg_lists_others", columns=COLUMNS_PER_ROW)
     with browse:
         st.subheader("Catalogue")
         catalogue_browser(catalogue, dataset_path)
 
-    highlight = set() if main.slot.is_fallback else set(main.items["ItemId"].tolist())
-    if others:
-        st.markdown("#### Other models, same session")
-    for start in range(0, len(others), COLUMNS_PER_ROW):
-        row = others[start:start + COLUMNS_PER_ROW]
-        for column, rec in zip(st.columns(COLUMNS_PER_ROW, gap="large"), row):
-            with column:
-                st.markdown(f"**{rec.slot.label}**")
-                slot_caption(rec)
-                rec_buttons(rec, dataset_path, highlight=highlight, changes=changes.get(rec.slot.role))
     meanings = "; ".join(f"{rec.slot.label}: {'training clicks (fallback)' if rec.slot.is_fallback else spec_of(rec.slot.role).scores}"
                          for rec in lists)
     fallback_note = (" \"by popularity\": the model has no evidence for that item after this session "
