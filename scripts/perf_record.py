@@ -74,9 +74,14 @@ def gru4rec(batch_size: int):
     return make_model("gru4rec", {**REFERENCE, "batch_size": batch_size})
 
 
-def train_events_per_s(train: Sessions, batch_size: int) -> float:
-    model = gru4rec(batch_size).fit(train, progress=False)
-    return float(model.training_log[-1]["events_per_s"])
+def train_events_per_s(train: Sessions, batch_size: int, n_threads: int | None = None) -> float:
+    return float(train_log(train, batch_size, n_threads)["events_per_s"])
+
+
+def train_log(train: Sessions, batch_size: int, n_threads: int | None = None) -> dict:
+    """The last epoch's log record of one GRU4Rec training at the reference setting."""
+    model = make_model("gru4rec", {**REFERENCE, "batch_size": batch_size, "n_threads": n_threads})
+    return model.fit(train, progress=False).training_log[-1]
 
 
 def section_train(dataset_path: Path) -> None:
@@ -93,21 +98,27 @@ def section_busy(dataset_path: Path, n_sessions: int) -> None:
     keep = np.zeros(dataset.train.n_sessions, dtype=bool)
     keep[:n_sessions] = True
     train = dataset.train.select(keep)
+    threads = torch.get_num_threads()
     print(f"\n[busy] {dataset.name}, first {keep.sum()} sessions ({train.n_events} events), batch 32, "
-          f"{torch.get_num_threads()} torch threads for {available_cpus()} usable CPUs; {load()}")
-    rates: dict[str, list[float]] = {"quiet": [], "busy": []}
-    for condition in ("quiet", "busy", "quiet", "busy"):
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if condition == "busy" else None
-        try:
-            time.sleep(0.5 if hog else 0.0)
-            rates[condition].append(train_events_per_s(train, 32))
-        finally:
-            if hog:
-                hog.kill()
-                hog.wait()
-        print(f"  {condition:5s}: {rates[condition][-1]:9.0f} events/s")
-    share = np.mean(rates["busy"]) / np.mean(rates["quiet"])
-    print(f"  with one busy-loop process beside it, training keeps {share:.0%} of its quiet throughput")
+          f"{threads} torch threads for {available_cpus()} usable CPUs; {load()}")
+    # the default (the count adapts, the result is that of one thread) and a fixed count
+    for label, n_threads in ((f"adaptive 1-{threads} threads (default)", None), (f"fixed {threads} threads", threads)):
+        rates: dict[str, list[float]] = {"quiet": [], "busy": []}
+        for condition in ("quiet", "busy", "quiet", "busy"):
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if condition == "busy" else None
+            try:
+                time.sleep(0.5 if hog else 0.0)
+                record = train_log(train, 32, n_threads)
+            finally:
+                if hog:
+                    hog.kill()
+                    hog.wait()
+            rates[condition].append(record["events_per_s"])
+            windows = record["thread_windows"]
+            shown = ("; timing windows per thread count " + ", ".join(f"{k}: {v}" for k, v in windows.items())) if windows else ""
+            print(f"  {label}, {condition:5s}: {rates[condition][-1]:9.0f} events/s{shown}")
+        share = np.mean(rates["busy"]) / np.mean(rates["quiet"])
+        print(f"  {label}: with one busy-loop process beside it, training keeps {share:.0%} of its quiet throughput")
 
 
 def score_floor_seconds(model, n_events: int) -> float:

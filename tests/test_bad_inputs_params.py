@@ -613,10 +613,10 @@ def test_cli_resume_after_an_interruption(toy_folder, tmp_path, monkeypatch, cap
     # an interruption during epoch 2 of a run that saves after every epoch
     real = _Trainer.run_epoch
 
-    def interrupted(self, schedule, epoch, progress):
+    def interrupted(self, schedule, epoch, progress, tuner=None):
         if epoch == 2:
             raise KeyboardInterrupt
-        return real(self, schedule, epoch, progress)
+        return real(self, schedule, epoch, progress, tuner)
 
     monkeypatch.setattr(_Trainer, "run_epoch", interrupted)
     assert main(_train_args(toy_folder, part, 3, "--checkpoint-every-epoch")) == 130

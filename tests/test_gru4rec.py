@@ -618,7 +618,8 @@ def test_epoch_and_streaming_run_on_the_model_device(train_sessions: Sessions, m
     schedule = session_parallel_schedule(train_sessions.offsets, items, model.batch_size)
     assert schedule.keep, "the epoch must end with narrowing minibatches"
 
-    def step_without_reading_the_loss(X: torch.Tensor, T: torch.Tensor, hidden: list[torch.Tensor]) -> float:
+    def step_without_reading_the_loss(X: torch.Tensor, T: torch.Tensor, hidden: list[torch.Tensor],
+                                      exact: bool = False) -> float:
         trainer.update(X, T, hidden)
         return 0.0  # a meta tensor has no value to read
 
@@ -632,3 +633,43 @@ def test_epoch_and_streaming_run_on_the_model_device(train_sessions: Sessions, m
         state = model.reset(state, torch.tensor([True, False, True, False, False]))
         state = model.select(state, torch.tensor([1, 3]))
     assert model.WyBy.device.type == "meta" and all(h.device.type == "meta" for h in state)
+
+
+def test_adaptive_threads_train_exactly_as_one_thread(monkeypatch) -> None:
+    """The thread count may change from one minibatch to the next without changing a bit.
+
+    A catalogue of thousands of items, so score matrices are large enough for torch to
+    split them between threads, and epoch ends whose minibatches narrow through 5-11 rows
+    (where MKL rounds differently by thread count).
+    """
+    from sessrec import runtime
+
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    sessions = markov_sessions(1000, n_items=3000, seed=3)
+    params = dict(layers=[24], batch_size=32, n_sample=2048, n_epochs=2, dropout_p_embed=0.1, momentum=0.1,
+                  learning_rate=0.1, seed=4)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        adapts_here = GRU4Rec(**params)._thread_tuner(torch.device("cpu")) is not None
+        single = GRU4Rec(**params, n_threads=1).fit(sessions, progress=False)
+        assert all(r["thread_windows"] == {} for r in single.training_log), "a fixed count does not adapt"
+        real_init = runtime.ThreadTuner.__init__
+
+        def switching(self, threads, **kwargs):  # a window per minibatch, a probe every third
+            real_init(self, threads, window=0.0, probe_every=3)
+
+        monkeypatch.setattr(runtime.ThreadTuner, "__init__", switching)
+        adaptive = GRU4Rec(**params).fit(sessions, progress=False)
+        assert torch.get_num_threads() == 2, "training gives the thread count back"
+    finally:
+        torch.set_num_threads(before)
+    windows = adaptive.training_log[0]["thread_windows"]
+    if not adapts_here:  # this machine computes different bits on 1 and 2 threads: the count stays fixed
+        assert windows == {}
+        return
+    assert windows["1"] >= 15 and windows["2"] >= 15, windows  # it did switch, many times
+    for name in ("Wy", "By"):
+        assert torch.equal(getattr(single, name), getattr(adaptive, name)), name
+    for mine, theirs in zip(single.gru, adaptive.gru):
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine)

@@ -78,3 +78,101 @@ def test_the_app_config_turns_streamlits_per_run_full_collection_off():
 
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+class FakeMachine:
+    """A clock that advances by the time a unit of work takes on the current thread count."""
+
+    def __init__(self, seconds_per_event: dict[int, float], noise: float = 0.0):
+        import random
+
+        self.seconds_per_event = dict(seconds_per_event)
+        self.noise, self.random = noise, random.Random(0)
+        self.now = 0.0
+        self.threads = None
+        self.switches = []
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        self.switches.append(n)
+
+    def work(self, tuner: runtime.ThreadTuner, events: int = 100) -> None:
+        jitter = 1 + self.noise * (2 * self.random.random() - 1)
+        self.now += events * self.seconds_per_event[self.threads] * jitter
+        tuner.record(events)
+
+
+def run_windows(machine: FakeMachine, tuner: runtime.ThreadTuner, n_windows: int, events: int = 100) -> dict[int, int]:
+    before = dict(tuner.windows_per_count)
+    while sum(tuner.windows_per_count.values()) - sum(before.values()) < n_windows:
+        machine.work(tuner, events)
+    return {k: v - before[k] for k, v in tuner.windows_per_count.items()}
+
+
+def test_thread_tuner_keeps_the_faster_count_and_probes_now_and_then():
+    quiet = FakeMachine({2: 1 / 20000, 1: 1 / 15000})  # two threads faster
+    tuner = runtime.ThreadTuner(2, window=0.5, probe_every=10, clock=lambda: quiet.now, set_threads=quiet.set_threads)
+    assert quiet.threads == 2
+    windows = run_windows(quiet, tuner, 55)
+    assert windows[1] == 5 and windows[2] == 50, "one probe window on one thread every 10 windows"
+    assert tuner.current == 2
+
+    # another process takes a core: two threads collapse, one keeps its speed
+    quiet.seconds_per_event[2] = 1 / 5000
+    run_windows(quiet, tuner, 3)
+    assert tuner.current == 1, "a lasting drop is noticed within three windows"
+    windows = run_windows(quiet, tuner, 44)
+    assert windows[1] >= 40 and windows[2] == 4, "stays on one thread, still probing two"
+
+    # one slow window alone (a pause in the work itself) changes nothing
+    quiet.seconds_per_event[2] = 1 / 20000
+    run_windows(quiet, tuner, 11)
+    assert tuner.current == 2
+    quiet.seconds_per_event[2] = 1 / 5000
+    run_windows(quiet, tuner, 1)
+    quiet.seconds_per_event[2] = 1 / 20000
+    windows = run_windows(quiet, tuner, 5)
+    assert windows == {2: 5, 1: 0}
+
+
+def test_thread_tuner_is_not_fooled_by_noisy_windows():
+    # two threads 20 % faster; units of work vary +-30 %, so whole windows by several %
+    machine = FakeMachine({2: 1 / 18000, 1: 1 / 15000}, noise=0.3)
+    tuner = runtime.ThreadTuner(2, window=0.5, probe_every=20, clock=lambda: machine.now,
+                                set_threads=machine.set_threads)
+    windows = run_windows(machine, tuner, 400, events=2000)
+    assert windows[2] >= 0.9 * 400, windows
+
+
+def test_thread_tuner_with_one_thread_never_switches():
+    machine = FakeMachine({1: 1 / 1000})
+    tuner = runtime.ThreadTuner(1, window=0.1, probe_every=2, clock=lambda: machine.now, set_threads=machine.set_threads)
+    run_windows(machine, tuner, 20)
+    assert machine.switches == [1] and tuner.windows_per_count == {1: 20}
+
+
+def test_one_thread_restores_the_count():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with runtime.one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with runtime.one_thread(active=False):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_invariance_check_compares_real_results(monkeypatch):
+    import torch
+
+    assert runtime.thread_invariant(1, (32,), (8,)), "one thread is trivially invariant"
+    runtime.thread_invariant.cache_clear()
+    # a machine whose products change with the thread count is caught
+    real_mm = torch.mm
+    monkeypatch.setattr(torch, "mm", lambda a, b: real_mm(a, b) + (torch.get_num_threads() - 1) * 1e-7)
+    assert not runtime.thread_invariant(2, (32,), (8, 16))
+    runtime.thread_invariant.cache_clear()

@@ -23,6 +23,7 @@ by popularity^``sample_alpha``, and updates only the item rows that were used.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
@@ -50,6 +51,7 @@ from sessrec.models.gru4rec.ops import (
 from sessrec.models.gru4rec.optim import DenseParams, RowTable
 from sessrec.models.training_state import TrainingState
 from sessrec.models.validation import check_bool, check_choice, check_device, check_float, check_int, torch_device
+from sessrec.runtime import ALIGNED_ROWS, THREADS_ENV, ThreadTuner, one_thread, thread_invariant
 
 LOSSES = ("cross-entropy", "bpr-max", "top1", "top1-max")
 _GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -120,7 +122,11 @@ class GRU4Rec(BaseSessionModel):
         logq: weight of the logQ (sampling popularity) correction of cross-entropy.
         sample_cache: number of negatives drawn at once into the sample buffer.
         seed: seeds the weights, the dropout masks and the negative samples.
-        n_threads: torch threads while training (``None``: leave torch's setting).
+        n_threads: torch threads while training. A number fixes the count. ``None``
+            (default): torch's setting, and where the result cannot change by it (see
+            :meth:`_thread_tuner`) the count adapts between that and one thread by measured
+            speed, so training keeps going when another process takes a core; the
+            result is then exactly that of ``n_threads=1``.
         device: where training runs, ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``. The
             random draws (weights, negatives, dropout) come from the same CPU generator
             on every device. A trained model scores on the device it was trained on; a
@@ -306,8 +312,8 @@ class GRU4Rec(BaseSessionModel):
 
         ``resume``: continue a training from the state saved with this model's
         weights (a checkpoint loaded with :func:`sessrec.models.io.load_model`), from
-        epoch ``resume.epoch + 1`` to ``n_epochs``, on the same training data. With
-        the same thread count (and device) the result equals the uninterrupted training exactly.
+        epoch ``resume.epoch + 1`` to ``n_epochs``, on the same training data. With the
+        same thread setting (and device) the result equals the uninterrupted training exactly.
         """
         device = torch_device(self.device)  # CUDA asked for but absent: fail before any work
         item_index = ItemIndex.from_items(train.items)
@@ -349,10 +355,13 @@ class GRU4Rec(BaseSessionModel):
         threads_before = torch.get_num_threads()
         if self.n_threads:
             torch.set_num_threads(self.n_threads)
+        tuner = self._thread_tuner(device)
         installed = resume is not None  # the model holds a consistent set of weights
         try:
             for epoch in range(first_epoch, self.n_epochs + 1):
-                record = trainer.run_epoch(schedule, epoch, progress)
+                record = trainer.run_epoch(schedule, epoch, progress, tuner)
+                if tuner is not None:
+                    torch.set_num_threads(tuner.counts[0])  # validation and callbacks see the usual count
                 self._epochs_done = epoch
                 if valid is not None or callback is not None:  # they may use the model as it is now
                     self._set_weights(trainer.weights())
@@ -377,6 +386,25 @@ class GRU4Rec(BaseSessionModel):
             torch.set_num_threads(threads_before)
         self._set_weights(trainer.weights())
         return self
+
+    def _thread_tuner(self, device: torch.device) -> ThreadTuner | None:
+        """Adaptive threads (see :mod:`sessrec.runtime`), or ``None`` where the count stays fixed.
+
+        Adaptive only where the result equals training on one thread: ``n_threads`` and
+        ``SESSREC_THREADS`` unset, more than one thread, the CPU, ``batch_size`` a multiple
+        of :data:`~sessrec.runtime.ALIGNED_ROWS`, and this machine computing the same bits
+        on 1 and N threads for this model's sizes (:func:`~sessrec.runtime.thread_invariant`).
+        """
+        threads = torch.get_num_threads()
+        if (self.n_threads or os.environ.get(THREADS_ENV) or threads == 1 or device.type != "cpu"
+                or self.batch_size % ALIGNED_ROWS):
+            return None
+        widths = {*self.layers, self.layers[-1] + 1, *(3 * h for h in self.layers), self.batch_size,
+                  self.batch_size + self.n_sample}
+        if self.embedding:
+            widths.add(self.embedding)
+        rows = tuple(sorted({ALIGNED_ROWS, self.batch_size}))
+        return ThreadTuner(threads) if thread_invariant(threads, rows, tuple(sorted(widths))) else None
 
     def training_state(self) -> TrainingState:
         """Optimiser state, epochs done, training log and generator states of the last :meth:`fit`.
@@ -603,8 +631,13 @@ class _Trainer:
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"gru4rec: the checkpoint's training state cannot be resumed ({exc})") from exc
 
-    def run_epoch(self, schedule: Schedule, epoch: int, progress: bool) -> dict[str, Any]:
-        """One pass over the schedule; returns the epoch's log record."""
+    def run_epoch(self, schedule: Schedule, epoch: int, progress: bool,
+                  tuner: ThreadTuner | None = None) -> dict[str, Any]:
+        """One pass over the schedule; returns the epoch's log record.
+
+        ``tuner`` (optional) picks the thread count as the epoch runs; the result is the
+        same on any count (see :meth:`GRU4Rec._thread_tuner`).
+        """
         dev = self.device
         hidden = [torch.zeros(schedule.n_slots, h, device=dev) for h in self.m.layers]
         # what the arithmetic touches goes to the device once; the item arrays stay on the CPU
@@ -614,6 +647,9 @@ class _Trainer:
         bounds = schedule.bounds.tolist()
         bar = tqdm(total=schedule.n_batches, desc=f"epoch {epoch}", unit="mb", disable=not progress, mininterval=1.0)
         started = time.perf_counter()
+        windows_before = dict(tuner.windows_per_count) if tuner is not None else {}
+        if tuner is not None:
+            tuner.restart_window()
         for k in range(schedule.n_batches):
             lo, hi = bounds[k], bounds[k + 1]
             if k in keep:  # end of the epoch: sessions ran out, the batch narrows
@@ -621,7 +657,7 @@ class _Trainer:
             carry = all_carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
-            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden)
+            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, exact=tuner is not None)
             if not math.isfinite(loss):
                 bar.close()
                 raise TrainingError(
@@ -630,6 +666,8 @@ class _Trainer:
                     "try a smaller learning_rate. Nothing was saved."
                 )
             total_loss += loss
+            if tuner is not None:
+                tuner.record(hi - lo)
             if progress and k % 256 == 255:
                 bar.update(256)
         seconds = time.perf_counter() - started
@@ -643,11 +681,19 @@ class _Trainer:
             "events_per_s": schedule.n_events / seconds,
             "n_events": schedule.n_events,
             "n_minibatches": schedule.n_batches,
+            # timing windows per thread count when the count adapts ({} when it is fixed)
+            "thread_windows": {str(count): n - windows_before.get(count, 0)
+                               for count, n in (tuner.windows_per_count.items() if tuner is not None else ())},
         }
 
-    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> float:
-        """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place."""
-        return float(self.update(X, T, hidden))
+    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor], exact: bool = False) -> float:
+        """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place.
+
+        ``exact``: a minibatch whose width is not a multiple of ``ALIGNED_ROWS`` (the end of
+        an epoch) runs on one thread, so the step gives the same bits on any thread count.
+        """
+        with one_thread(exact and X.shape[0] % ALIGNED_ROWS != 0):
+            return float(self.update(X, T, hidden))
 
     def update(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> Tensor:
         """:meth:`step` with the loss as a 0-d tensor on the device (no wait for it).
