@@ -95,13 +95,14 @@ def one_thread(active: bool = True) -> Iterator[None]:
 
 
 @functools.lru_cache(maxsize=32)
-def thread_invariant(threads: int, rows: tuple[int, ...], widths: tuple[int, ...]) -> bool:
+def thread_invariant(threads: int, products: tuple[tuple[int, int, int], ...],
+                     elementwise: tuple[tuple[int, int], ...]) -> bool:
     """Whether this machine computes the same bits on 1 and ``threads`` threads for these sizes.
 
-    Checked on random data, once per process and size set: matrix products of every
-    ``rows`` x ``widths`` x ``widths`` combination in the layouts training uses
-    (``A @ B``, ``A @ B.T``, ``A.T @ B``, ``addmm``), and the elementwise functions and
-    row reductions of a loss on ``(rows, width)`` matrices.
+    Checked on random data, once per process and size set: the ``(m, k, n)`` matrix
+    products (``(m, k) @ (k, n)``, with either operand transposed in memory, and with a
+    bias as ``addmm``), and the elementwise functions and row reductions of the losses
+    on ``(rows, cols)`` matrices.
     """
     import torch
     from torch.nn import functional as F
@@ -111,16 +112,15 @@ def thread_invariant(threads: int, rows: tuple[int, ...], widths: tuple[int, ...
     generator = torch.Generator().manual_seed(0)
     rand = lambda *shape: torch.rand(*shape, generator=generator) - 0.5  # noqa: E731
     cases: list[tuple[Callable, tuple]] = []
-    for m in rows:
-        for k in widths:
-            a = rand(m, k)
-            cases += [(torch.sigmoid, (a,)), (torch.exp, (a,)), (torch.tanh, (a,)), (lambda x: F.elu(x, 0.5), (a,)),
-                      (lambda x: torch.log(x.abs() + 1e-3), (a,)), (lambda x: torch.softmax(x, 1), (a,)),
-                      (lambda x: x.sum(1), (a,)), (lambda x: x.amax(1), (a,))]
-            for n in widths:
-                b, bias = rand(k, n), rand(n)
-                cases += [(torch.mm, (a, b)), (torch.mm, (a, b.t().contiguous().t())),
-                          (torch.mm, (a.t().contiguous().t(), b)), (torch.addmm, (bias, a, b))]
+    for m, k, n in products:
+        a, b, bias = rand(m, k), rand(k, n), rand(n)
+        cases += [(torch.mm, (a, b)), (torch.mm, (a, b.t().contiguous().t())),
+                  (torch.mm, (a.t().contiguous().t(), b)), (torch.addmm, (bias, a, b))]
+    for shape in elementwise:
+        a = rand(*shape)
+        cases += [(torch.sigmoid, (a,)), (torch.exp, (a,)), (torch.tanh, (a,)), (lambda x: F.elu(x, 0.5), (a,)),
+                  (lambda x: torch.log(x.abs() + 1e-3), (a,)), (lambda x: torch.softmax(x, 1), (a,)),
+                  (lambda x: x.sum(1), (a,)), (lambda x: x.amax(1), (a,))]
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)

@@ -169,10 +169,10 @@ def test_one_thread_restores_the_count():
 def test_thread_invariance_check_compares_real_results(monkeypatch):
     import torch
 
-    assert runtime.thread_invariant(1, (32,), (8,)), "one thread is trivially invariant"
+    assert runtime.thread_invariant(1, ((32, 8, 8),), ((32, 8),)), "one thread is trivially invariant"
     runtime.thread_invariant.cache_clear()
     # a machine whose products change with the thread count is caught
     real_mm = torch.mm
     monkeypatch.setattr(torch, "mm", lambda a, b: real_mm(a, b) + (torch.get_num_threads() - 1) * 1e-7)
-    assert not runtime.thread_invariant(2, (32,), (8, 16))
+    assert not runtime.thread_invariant(2, ((32, 8, 16),), ((32, 8),))
     runtime.thread_invariant.cache_clear()

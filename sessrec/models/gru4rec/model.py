@@ -399,12 +399,16 @@ class GRU4Rec(BaseSessionModel):
         if (self.n_threads or os.environ.get(THREADS_ENV) or threads == 1 or device.type != "cpu"
                 or self.batch_size % ALIGNED_ROWS):
             return None
-        widths = {*self.layers, self.layers[-1] + 1, *(3 * h for h in self.layers), self.batch_size,
-                  self.batch_size + self.n_sample}
-        if self.embedding:
-            widths.add(self.embedding)
-        rows = tuple(sorted({ALIGNED_ROWS, self.batch_size}))
-        return ThreadTuner(threads) if thread_invariant(threads, rows, tuple(sorted(widths))) else None
+        # the products and loss shapes of one minibatch (U: its distinct output rows, at most this many)
+        B, U, h_out = self.batch_size, self.batch_size + self.n_sample, self.layers[-1]
+        products = {(B, h_out + 1, U), (U, B, h_out + 1), (B, U, h_out)}
+        first_input = {"constrained": h_out, "separate": self.embedding, "one-hot": None}[self.input_mode]
+        for h_in, h in zip([first_input, *self.layers[:-1]], self.layers):
+            products |= {(B, h, 3 * h), (h, B, 3 * h)}  # recurrent projection and its weight gradient
+            if h_in:  # input projection, its weight gradient, the gradient passed down
+                products |= {(B, h_in, 3 * h), (h_in, B, 3 * h), (B, 3 * h, h_in)}
+        elementwise = ((B, U), (B, 3 * max(self.layers)))
+        return ThreadTuner(threads) if thread_invariant(threads, tuple(sorted(products)), elementwise) else None
 
     def training_state(self) -> TrainingState:
         """Optimiser state, epochs done, training log and generator states of the last :meth:`fit`.
