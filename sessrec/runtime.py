@@ -19,7 +19,7 @@ And one that keeps training fast on a busy machine without changing its results:
   by measured throughput. Two threads that wait for each other at every small operation
   lose most of their speed when another process takes one core; one thread does not.
   Switching is allowed only where the result cannot depend on it: work of
-  :data:`ALIGNED_ROWS`-multiple rows, where :func:`thread_invariant` has checked (once
+  :func:`aligned_rows`-multiple rows, where :func:`thread_invariant` has checked (once
   per process and size set) that this machine computes the same bits on 1 and N threads;
   everything else runs on one thread (:func:`one_thread`). The result is then that of
   training on one thread, at the speed of N on a quiet machine.
@@ -70,12 +70,20 @@ def configure_torch_threads() -> int:
     return threads
 
 
-#: Work whose row count is a multiple of this gives bit-identical results on one thread and
-#: on two. Measured here (torch 2.13, MKL 2024.2, AVX2): MKL's threaded GEMM rounds
-#: differently for 5-11 rows; and elementwise functions with a vectorised and a scalar
-#: form (sigmoid, ELU) differ when torch's split of a large tensor between threads puts a
-#: chunk boundary off the vector width, which cannot happen for (32 k, n) tensors.
-ALIGNED_ROWS = 32
+#: Elements torch's vectorised loops handle per step (two AVX2 vectors of float32).
+VECTOR_BLOCK = 16
+
+
+def aligned_rows(threads: int) -> int:
+    """Row counts that are multiples of this give bit-identical results on 1 and ``threads`` threads.
+
+    Measured here (torch 2.13, MKL 2024.2, AVX2): MKL's threaded GEMM rounds differently
+    only for 5-11 rows; elementwise functions with a vectorised and a scalar form (sigmoid,
+    ELU) differ when torch splits a tensor between threads at a point off the vectorised
+    step. A ``(rows, n)`` tensor split into ``threads`` equal chunks never is, when ``rows``
+    is a multiple of ``VECTOR_BLOCK * threads`` (32 for two threads).
+    """
+    return VECTOR_BLOCK * max(threads, 1)
 
 
 @contextlib.contextmanager

@@ -619,7 +619,7 @@ def test_epoch_and_streaming_run_on_the_model_device(train_sessions: Sessions, m
     assert schedule.keep, "the epoch must end with narrowing minibatches"
 
     def step_without_reading_the_loss(X: torch.Tensor, T: torch.Tensor, hidden: list[torch.Tensor],
-                                      exact: bool = False) -> float:
+                                      aligned: int = 0) -> float:
         trainer.update(X, T, hidden)
         return 0.0  # a meta tensor has no value to read
 
@@ -673,3 +673,25 @@ def test_adaptive_threads_train_exactly_as_one_thread(monkeypatch) -> None:
         assert torch.equal(getattr(single, name), getattr(adaptive, name)), name
     for mine, theirs in zip(single.gru, adaptive.gru):
         assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+def test_thread_count_stays_fixed_where_the_result_could_depend_on_it(monkeypatch) -> None:
+    from sessrec import runtime
+
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    cpu = torch.device("cpu")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert small_model(batch_size=48)._thread_tuner(cpu) is None, "48 rows split between 2 threads off the vector step"
+        assert small_model(batch_size=32, n_threads=2)._thread_tuner(cpu) is None, "a fixed count is kept"
+        monkeypatch.setenv(runtime.THREADS_ENV, "2")
+        assert small_model(batch_size=32)._thread_tuner(cpu) is None, "so is SESSREC_THREADS"
+        monkeypatch.delenv(runtime.THREADS_ENV)
+        torch.set_num_threads(4)
+        assert runtime.aligned_rows(4) == 64
+        assert small_model(batch_size=32)._thread_tuner(cpu) is None, "32 rows are not aligned for 4 threads"
+        torch.set_num_threads(1)
+        assert small_model(batch_size=32)._thread_tuner(cpu) is None, "one thread has nothing to choose"
+    finally:
+        torch.set_num_threads(before)

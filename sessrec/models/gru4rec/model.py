@@ -51,7 +51,7 @@ from sessrec.models.gru4rec.ops import (
 from sessrec.models.gru4rec.optim import DenseParams, RowTable
 from sessrec.models.training_state import TrainingState
 from sessrec.models.validation import check_bool, check_choice, check_device, check_float, check_int, torch_device
-from sessrec.runtime import ALIGNED_ROWS, THREADS_ENV, ThreadTuner, one_thread, thread_invariant
+from sessrec.runtime import THREADS_ENV, ThreadTuner, aligned_rows, one_thread, thread_invariant
 
 LOSSES = ("cross-entropy", "bpr-max", "top1", "top1-max")
 _GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -392,12 +392,13 @@ class GRU4Rec(BaseSessionModel):
 
         Adaptive only where the result equals training on one thread: ``n_threads`` and
         ``SESSREC_THREADS`` unset, more than one thread, the CPU, ``batch_size`` a multiple
-        of :data:`~sessrec.runtime.ALIGNED_ROWS`, and this machine computing the same bits
-        on 1 and N threads for this model's sizes (:func:`~sessrec.runtime.thread_invariant`).
+        of :func:`~sessrec.runtime.aligned_rows` (32 for two threads), and this machine
+        computing the same bits on 1 and N threads for this model's sizes
+        (:func:`~sessrec.runtime.thread_invariant`).
         """
         threads = torch.get_num_threads()
         if (self.n_threads or os.environ.get(THREADS_ENV) or threads == 1 or device.type != "cpu"
-                or self.batch_size % ALIGNED_ROWS):
+                or self.batch_size % aligned_rows(threads)):
             return None
         # the products and loss shapes of one minibatch (U: its distinct output rows, at most this many)
         B, U, h_out = self.batch_size, self.batch_size + self.n_sample, self.layers[-1]
@@ -661,7 +662,8 @@ class _Trainer:
             carry = all_carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
-            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, exact=tuner is not None)
+            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden,
+                             aligned=aligned_rows(tuner.counts[0]) if tuner is not None else 0)
             if not math.isfinite(loss):
                 bar.close()
                 raise TrainingError(
@@ -690,13 +692,14 @@ class _Trainer:
                                for count, n in (tuner.windows_per_count.items() if tuner is not None else ())},
         }
 
-    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor], exact: bool = False) -> float:
+    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor], aligned: int = 0) -> float:
         """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place.
 
-        ``exact``: a minibatch whose width is not a multiple of ``ALIGNED_ROWS`` (the end of
-        an epoch) runs on one thread, so the step gives the same bits on any thread count.
+        ``aligned`` (when the thread count adapts): a minibatch whose width is not a
+        multiple of it (the end of an epoch) runs on one thread, so the step gives the
+        same bits on any thread count.
         """
-        with one_thread(exact and X.shape[0] % ALIGNED_ROWS != 0):
+        with one_thread(bool(aligned) and X.shape[0] % aligned != 0):
             return float(self.update(X, T, hidden))
 
     def update(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> Tensor:
