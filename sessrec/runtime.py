@@ -161,7 +161,6 @@ class ThreadTuner:
         self.clock = clock
         self.set_threads = set_threads or torch.set_num_threads
         self.current = self.counts[0]
-        self.rates: dict[int, float] = {}  # the last fair window's rate per count (for logs)
         self.recent_best = 0.0
         self.mean: float | None = None  # running mean of the current count's window rates
         self._reference = 0.0  # what a probe window has to beat
@@ -185,7 +184,6 @@ class ThreadTuner:
         if self._warming:  # the first window of a run pays for allocations and cold caches: not a fair rate
             self._warming = False
             return
-        self.rates[self.current] = rate
         if len(self.counts) == 1:
             return
         if self.probing_from is not None:  # a probe window just ended: keep the faster count

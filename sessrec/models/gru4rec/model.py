@@ -699,8 +699,10 @@ class _Trainer:
         multiple of it (the end of an epoch) runs on one thread, so the step gives the
         same bits on any thread count.
         """
-        with one_thread(bool(aligned) and X.shape[0] % aligned != 0):
-            return float(self.update(X, T, hidden))
+        if aligned and X.shape[0] % aligned:
+            with one_thread():
+                return float(self.update(X, T, hidden))
+        return float(self.update(X, T, hidden))  # the hot path: no context manager per minibatch
 
     def update(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> Tensor:
         """:meth:`step` with the loss as a 0-d tensor on the device (no wait for it).
