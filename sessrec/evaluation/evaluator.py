@@ -43,9 +43,10 @@ from sessrec.evaluation.metrics import (
     all_finite,
     check_tie_mode,
     metrics_from_ranks,
-    rank_counts,
     ranks_from_counts,
 )
+from sessrec.evaluation.pairs import PairTable
+from sessrec.evaluation.ranking import rank_block
 from sessrec.evaluation.sampled import (
     DEFAULT_NEGATIVES,
     DEFAULT_PROTOCOL,
@@ -157,18 +158,14 @@ class EvalResult:
         }
 
 
-#: the last few cosine tables, by (training split, catalogue): a benchmark evaluates many
-#: models on the same data, and building the table is the fixed cost of the diversity metric
-_COSINE_CACHE: OrderedDict[tuple[str, str], SparseRows] = OrderedDict()
+#: the last few cosine tables and their pair look-ups, by (training split, catalogue): a
+#: benchmark evaluates many models on the same data, and building them is the fixed cost
+#: of the diversity metric
+_COSINE_CACHE: OrderedDict[tuple[str, str], tuple[SparseRows, PairTable]] = OrderedDict()
 _COSINE_CACHE_SIZE = 2
 
 
-def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:
-    """Plain cosine similarity of items over training sessions (for intra-list diversity).
-
-    Sparse: only item pairs that share a training session have an entry (never a dense
-    item x item matrix). The last two tables are kept for reuse.
-    """
+def _cosine_entry(train: Sessions, item_index: ItemIndex) -> tuple[SparseRows, PairTable]:
     from sessrec.models.item_knn import ItemKNN
 
     key = (train.fingerprint(), hashlib.sha256(np.ascontiguousarray(item_index.item_ids).tobytes()).hexdigest())
@@ -178,16 +175,25 @@ def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:
     knn = ItemKNN(lambda_=0.0, alpha=0.5, n_neighbors=0).fit(train)
     if not np.array_equal(knn.item_index.item_ids, item_index.item_ids):
         raise ValueError("training data does not match the model's catalogue")
-    _COSINE_CACHE[key] = knn.similarities
+    _COSINE_CACHE[key] = (knn.similarities, PairTable(knn.similarities, len(item_index.item_ids)))
     while len(_COSINE_CACHE) > _COSINE_CACHE_SIZE:
         _COSINE_CACHE.popitem(last=False)
-    return knn.similarities
+    return _COSINE_CACHE[key]
+
+
+def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:
+    """Plain cosine similarity of items over training sessions (for intra-list diversity).
+
+    Sparse: only item pairs that share a training session have an entry (never a dense
+    item x item matrix). The last two tables are kept for reuse.
+    """
+    return _cosine_entry(train, item_index)[0]
 
 
 class _BeyondAccuracy:
     """Accumulates coverage, popularity and intra-list diversity of the top-k lists."""
 
-    def __init__(self, ks: tuple[int, ...], n_items: int, popularity: np.ndarray | None, cosine: SparseRows | None):
+    def __init__(self, ks: tuple[int, ...], n_items: int, popularity: np.ndarray | None, cosine: PairTable | None):
         self.ks = ks
         self.max_k = min(max(ks), n_items)
         self.n_items = n_items
@@ -196,22 +202,15 @@ class _BeyondAccuracy:
         self.pop_sums = {k: 0.0 for k in ks}
         self.ild_sums = {k: 0.0 for k in ks}
         self.n = 0
-        if cosine is not None:
-            row_of_nnz = torch.repeat_interleave(torch.arange(n_items), cosine.indptr.diff())
-            self.keys = (row_of_nnz * n_items + cosine.indices).numpy()  # CSR order is sorted by (row, col)
-            self.values = cosine.values.double().numpy()
-            # the item pairs (a, b), a < b, of a top list: the pairs of a top-k come first
-            a, b = np.triu_indices(self.max_k, k=1)
-            order = np.argsort(b, kind="stable")
-            self.pair_a, self.pair_b = a[order], b[order]
-            self.pairs_within = {k: int((b < k).sum()) for k in ks}
-        else:
-            self.keys = None
+        self.cosine = cosine
+        # the item pairs (a, b), a < b, of a top list: the pairs of a top-k come first
+        a, b = np.triu_indices(self.max_k, k=1)
+        order = np.argsort(b, kind="stable")
+        self.pair_a, self.pair_b = a[order], b[order]
+        self.pairs_within = {k: int((b < k).sum()) for k in ks}
 
-    def add(self, scores: torch.Tensor) -> None:
-        # the lists in torch, the bookkeeping in NumPy (single-threaded: torch's small
-        # threaded ops stall on a loaded machine)
-        top = torch.topk(scores, self.max_k, dim=1).indices.numpy()  # (B, max_k), best first
+    def add(self, top: np.ndarray) -> None:
+        """Count the top lists ``top`` (``(B, max_k)`` item indices, best first)."""
         self.n += top.shape[0]
         for k in self.ks:
             self.covered[k][top[:, :k].ravel()] = True
@@ -221,15 +220,8 @@ class _BeyondAccuracy:
             for k in self.ks:
                 length = min(k, self.max_k)
                 self.pop_sums[k] += float(cumulative[:, length - 1].sum()) / length
-        if self.keys is not None and self.max_k > 1:
-            first, second = top[:, self.pair_a], top[:, self.pair_b]
-            query = np.minimum(first, second) * self.n_items + np.maximum(first, second)
-            # top lists repeat (popular items): look each distinct pair up once, in sorted
-            # order (cache-friendly binary searches); measured 3-4x faster than per query
-            pairs, where = np.unique(query, return_inverse=True)
-            pos = np.searchsorted(self.keys, pairs).clip(max=max(len(self.keys) - 1, 0))
-            sims = np.where(self.keys[pos] == pairs, self.values[pos], 0.0)[where.reshape(query.shape)]
-            cumulative = sims.cumsum(1)
+        if self.cosine is not None and self.max_k > 1:
+            cumulative = self.cosine.lookup(top[:, self.pair_a], top[:, self.pair_b]).cumsum(1)
             for k in self.ks:
                 n_pairs = self.pairs_within[k]
                 if k >= 2 and n_pairs:
@@ -241,7 +233,7 @@ class _BeyondAccuracy:
             out[f"coverage@{k}"] = float(self.covered[k].mean())
             if self.popularity is not None:
                 out[f"popularity@{k}"] = self.pop_sums[k] / max(self.n, 1)
-            if self.keys is not None and k >= 2:
+            if self.cosine is not None and k >= 2:
                 out[f"diversity@{k}"] = self.ild_sums[k] / max(self.n, 1)
         return out
 
@@ -321,7 +313,7 @@ def evaluate(
     popularity = cosine = None
     if beyond_accuracy and train is not None:
         popularity = np.bincount(model.item_index.to_index(train.items).clip(min=0), minlength=model.n_items).astype(np.float64)
-        cosine = session_cosine(train, model.item_index)
+        cosine = _cosine_entry(train, model.item_index)[1]
     extra = _BeyondAccuracy(ks, model.n_items, popularity, cosine) if beyond_accuracy else None
 
     offsets, items = prepared.offsets, prepared.items
@@ -354,16 +346,14 @@ def evaluate(
                     raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
                 target = items[cursor[rows] + 1]
                 chunk = slice(written, written + len(rows))
-                n_better, n_equal = rank_counts(chosen, torch.from_numpy(target), finite=True)
-                better[chunk] = n_better.numpy()
-                n_tied[chunk] = n_equal.numpy()
+                better[chunk], n_tied[chunk], top = rank_block(chosen, target, extra.max_k if extra else 0)
                 positions[chunk] = position[rows]
                 targets[chunk] = target
                 session_index[chunk] = slot_session[rows]
                 written += len(rows)
                 bar.update(len(rows))
                 if extra is not None:
-                    extra.add(chosen)
+                    extra.add(top)
                 if sampled is not None:
                     sampled.add(chosen, torch.from_numpy(target))
             cursor += 1

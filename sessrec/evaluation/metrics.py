@@ -40,6 +40,8 @@ DEFAULT_KS: tuple[int, ...] = (1, 5, 10, 20)
 TIE_MODES: tuple[str, ...] = ("standard", "conservative", "median")
 DEFAULT_TIE_MODE = "median"
 _RANK_BLOCK = 128
+#: catalogue size from which rank counts go row by row
+_ROW_BY_ROW_ITEMS = 2048
 
 
 def check_tie_mode(tie_mode: str) -> None:
@@ -79,19 +81,22 @@ def rank_counts(
     """
     better = np.empty(scores.shape[0], dtype=np.int32)
     tied = np.empty(scores.shape[0], dtype=np.int32)
-    # Row blocks keep the (rows, n_items) comparison masks in cache: on CPU this is
-    # several times faster than one large comparison over the whole batch. NumPy's
-    # vectorised compare-and-sum was measured about 1.7x faster than torch's here.
     for start in range(0, scores.shape[0], _RANK_BLOCK):
         block = scores[start : start + _RANK_BLOCK].detach().cpu()
         if not finite and not all_finite(block):
             block = torch.where(torch.isfinite(block), block, torch.full((), float("-inf"), dtype=block.dtype))
         values = block.numpy()
-        target_scores = values[np.arange(len(values)), targets[start : start + _RANK_BLOCK].numpy()][:, None]
+        target_scores = values[np.arange(len(values)), targets[start : start + _RANK_BLOCK].numpy()]
         rows = slice(start, start + len(values))
-        # bool masks summed as uint8 into int32 (about 1.7x faster than summing bools)
-        better[rows] = (values > target_scores).view(np.uint8).sum(1, dtype=np.int32)
-        tied[rows] = (values == target_scores).view(np.uint8).sum(1, dtype=np.int32) - 1  # minus the target itself
+        if values.shape[1] >= _ROW_BY_ROW_ITEMS:
+            # one row's comparison mask stays in the first-level caches: measured 1.3-1.7x
+            # faster than one comparison over the block (17k-43k items)
+            for row, (scored, target_score) in enumerate(zip(values, target_scores), start):
+                better[row] = np.count_nonzero(scored > target_score)
+                tied[row] = np.count_nonzero(scored == target_score) - 1  # minus the target itself
+        else:  # small catalogue: the per-row call would cost more than the comparison
+            better[rows] = np.count_nonzero(values > target_scores[:, None], axis=1)
+            tied[rows] = np.count_nonzero(values == target_scores[:, None], axis=1) - 1
     return torch.from_numpy(better), torch.from_numpy(tied)
 
 
