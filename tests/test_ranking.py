@@ -11,7 +11,7 @@ import torch
 from sessrec.evaluation import ranking
 from sessrec.evaluation.metrics import rank_counts
 from sessrec.evaluation.pairs import PairTable
-from sessrec.evaluation.ranking import CHUNK, rank_block
+from sessrec.evaluation.ranking import CHUNK, BlockRanker, rank_block
 from sessrec.models.sparse_rows import SparseRows
 
 
@@ -163,3 +163,26 @@ def test_a_tie_at_the_end_of_the_list_is_broken_as_torch_topk_breaks_it():
         if row % 2:  # one of the two chunks gets a higher maximum, so it comes first in the pool
             scores[row, chunks[19] * CHUNK + rng.integers(CHUNK)] = 60.0
     check_equal(scores, rng.integers(0, n_items, n_rows))
+
+
+def test_block_ranker_drops_the_pool_for_lists_that_mostly_tie_and_keeps_every_result():
+    gen = torch.Generator().manual_seed(9)
+    n_items = 40 * CHUNK
+    sparse = torch.where(torch.rand(1200, n_items, generator=gen) < 0.004, 1.0, 0.0)  # ~10 non-zero scores a row
+    dense = torch.randn(1200, n_items, generator=gen)
+    targets = torch.randint(0, n_items, (1200,), generator=gen).numpy()
+    for scores, keeps_pool in ((sparse, False), (dense, True)):
+        ranker = BlockRanker(20)
+        for start in range(0, 1200, 128):
+            rows = slice(start, start + 128)
+            better, tied, top = ranker(scores[rows], targets[rows])
+            want_better, want_tied, want_top = plain(scores[rows], targets[rows], 20)
+            np.testing.assert_array_equal(better, want_better)
+            np.testing.assert_array_equal(tied, want_tied)
+            np.testing.assert_array_equal(top, want_top)
+        assert ranker.use_pool is keeps_pool
+    accuracy_only = BlockRanker(0)
+    assert not accuracy_only.use_pool
+    better, tied, top = accuracy_only(dense[:50], targets[:50])
+    assert top is None
+    np.testing.assert_array_equal(better, plain(dense[:50], targets[:50], 1)[0])

@@ -46,7 +46,7 @@ from sessrec.evaluation.metrics import (
     ranks_from_counts,
 )
 from sessrec.evaluation.pairs import PairTable
-from sessrec.evaluation.ranking import rank_block
+from sessrec.evaluation.ranking import BlockRanker
 from sessrec.evaluation.sampled import (
     DEFAULT_NEGATIVES,
     DEFAULT_PROTOCOL,
@@ -328,6 +328,7 @@ def evaluate(
     written = 0
 
     slots = min(batch_size, n_sessions)
+    rank = BlockRanker(extra.max_k if extra is not None else 0)
     bar = tqdm(total=n_events, desc=f"evaluate {getattr(model, 'name', 'model')}", unit="ev", disable=not progress)
     with torch.inference_mode():
         state = model.init_state(max(slots, 1))
@@ -346,7 +347,7 @@ def evaluate(
                     raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
                 target = items[cursor[rows] + 1]
                 chunk = slice(written, written + len(rows))
-                better[chunk], n_tied[chunk], top = rank_block(chosen, target, extra.max_k if extra else 0)
+                better[chunk], n_tied[chunk], top = rank(chosen, target)
                 positions[chunk] = position[rows]
                 targets[chunk] = target
                 session_index[chunk] = slot_session[rows]

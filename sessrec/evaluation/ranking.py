@@ -17,8 +17,11 @@ catalogue:
    recomputed with ``torch.topk`` over the whole row, so ties are ordered exactly as
    before.
 
-Every result is therefore equal, bit for bit, to :func:`~sessrec.evaluation.metrics.rank_counts`
-and ``torch.topk`` over the whole block (tests compare them on tie-heavy scores).
+Every result is equal, bit for bit, to :func:`~sessrec.evaluation.metrics.rank_counts`
+and ``torch.topk`` over the whole block (tests compare them on tie-heavy scores). The
+evaluator goes through :class:`BlockRanker`, which uses the pool only where it pays:
+with top-k lists (accuracy-only evaluation counts whole rows, which is faster without
+them), and not for models whose lists mostly tie.
 """
 
 from __future__ import annotations
@@ -44,15 +47,47 @@ def rank_block(
     ``torch.topk`` orders them (``None`` when ``top_k`` is 0). The caller has checked
     that every score is finite.
     """
-    scores = scores.detach().cpu()
+    return _ranked(scores.detach().cpu(), targets, top_k, use_pool=True)[:3]
+
+
+class BlockRanker:
+    """:func:`rank_block`, block after block of one evaluation, with a memory.
+
+    Count-based models (LastItem, the kNN family) fill most of their lists up with tied
+    zero scores; every such list falls back to the whole row, after the pool's work. So
+    once more than half of the first ``PROBE_ROWS`` lists tied, the rest of the
+    evaluation skips the pool (results are the same either way).
+    """
+
+    PROBE_ROWS = 1024
+
+    def __init__(self, top_k: int):
+        self.top_k = top_k
+        self.use_pool = top_k > 0  # without lists, the row-by-row counts are the fastest
+        self.rows = self.tied_lists = 0
+
+    def __call__(self, scores: torch.Tensor, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        better, tied, top, n_tied_lists = _ranked(scores.detach().cpu(), targets, self.top_k, self.use_pool)
+        if self.use_pool and self.rows < self.PROBE_ROWS:
+            self.rows += len(targets)
+            self.tied_lists += n_tied_lists
+            if self.rows >= self.PROBE_ROWS and 2 * self.tied_lists > self.rows:
+                self.use_pool = False
+        return better, tied, top
+
+
+def _ranked(
+    scores: torch.Tensor, targets: np.ndarray, top_k: int, use_pool: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """``rank_block``'s results and the number of lists whose top k + 1 scores tie."""
     n_rows, n_items = scores.shape
     n_chunks = n_items // CHUNK
     n_pool_chunks = top_k + 1  # chunks searched for the top k (see below)
     n_candidate_chunks = max(CANDIDATE_CHUNKS, n_pool_chunks)
-    if n_chunks <= n_candidate_chunks:  # small catalogue: the full pass is as cheap
+    if not use_pool or n_chunks <= n_candidate_chunks:  # the whole rows
         better, tied = rank_counts(scores, torch.from_numpy(targets), finite=True)
         top = torch.topk(scores, top_k, dim=1).indices.numpy() if top_k else None
-        return better.numpy(), tied.numpy(), top
+        return better.numpy(), tied.numpy(), top, 0
 
     body_length = n_chunks * CHUNK
     body = scores[:, :body_length].reshape(n_rows, n_chunks, CHUNK)  # a view of a contiguous block
@@ -74,7 +109,7 @@ def rank_block(
         better[row] = np.count_nonzero(values[row] > target_scores[row])  # a row view: no copy
         tied[row] = np.count_nonzero(values[row] == target_scores[row]) - 1
     if not top_k:
-        return better, tied, None
+        return better, tied, None, 0
 
     # The pool: the k + 1 best chunks and the tail. When its k + 1 best scores are
     # distinct, no item outside it can score as much as the k-th: that item's chunk
@@ -93,7 +128,7 @@ def rank_block(
     unsettled = np.flatnonzero((best_values[:, :-1] <= best_values[:, 1:]).any(1))  # ties: the whole row
     if len(unsettled):
         top[unsettled] = torch.topk(scores.index_select(0, torch.from_numpy(unsettled)), top_k, dim=1).indices.numpy()
-    return better, tied, top
+    return better, tied, top, len(unsettled)
 
 
 def _counts(values: np.ndarray, target_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
