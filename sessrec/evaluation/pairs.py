@@ -45,7 +45,7 @@ class PairTable:
         self.values[slots] = table.values.numpy()[upper][order]
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
-        """Home slot of each (non-negative int64) key; multiplies and shifts in place."""
+        """Home slot of each (non-negative int64) key (the keys are left unchanged)."""
         hashed = keys.view(np.uint64) * _MULTIPLIER  # wraps modulo 2**64, as intended
         hashed >>= np.uint64(64 - self.bits)
         return hashed.view(np.int64)
@@ -56,7 +56,7 @@ class PairTable:
         low = np.minimum(first, second).astype(np.int64, copy=False).ravel()
         keys = np.maximum(first, second).astype(np.int64).ravel()
         keys += low * self.n_items
-        slots = self._home(keys.copy())
+        slots = self._home(keys)
         found = self.keys[slots]
         out = np.where(found == keys, self.values[slots], 0).astype(np.float64)  # most pairs: one probe
         pending = np.flatnonzero((found != keys) & (found != _EMPTY))  # slot taken by another pair
