@@ -71,8 +71,15 @@ def wait_idle(page, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def rec_list(page, role: str) -> list[str]:
-    return visible(page, f"[data-rec-list={role}] button[data-item]").all_inner_texts()
+def rec_list(page, role: str, unlike: list[str] | None = None, timeout: float = 30.0) -> list[str]:
+    """The rows of a model's list once the lists' JavaScript has drawn it (and, with
+    ``unlike``, once it differs from that list); what is shown at the deadline otherwise."""
+    deadline = time.time() + timeout
+    while True:
+        rows = visible(page, f"[data-rec-list={role}] button[data-item]").all_inner_texts()
+        if (rows and rows != unlike) or time.time() > deadline:
+            return rows
+        time.sleep(0.1)
 
 
 def visible(page, selector: str):
@@ -105,7 +112,7 @@ def test_click_two_items_in_a_real_browser(app_roots):
                 assert len(timeline) == 2
                 for name, chip in zip(names, timeline):
                     assert name.rstrip("…") in chip
-                after = rec_list(page, "gru4rec")
+                after = rec_list(page, "gru4rec", unlike=before)
                 assert after and after != before, "the GRU4Rec list changed after the clicks"
                 # a click on a recommendation (drawn by the lists' own JavaScript) adds it too
                 first = visible(page, "[data-rec-list=gru4rec] button[data-item]").first
@@ -113,7 +120,7 @@ def test_click_two_items_in_a_real_browser(app_roots):
                 first.click()
                 page.wait_for_selector(f"[class*='st-key-rm_2_{picked}']", timeout=30_000)
                 wait_idle(page)
-                assert rec_list(page, "gru4rec") != after
+                assert rec_list(page, "gru4rec", unlike=after) != after
                 assert "session=" in page.url
                 page.screenshot(path=str(artifacts / "browser_playground.png"), full_page=True)
             finally:
