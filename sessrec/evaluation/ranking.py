@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sessrec.evaluation.metrics import rank_counts
+from sessrec.evaluation.metrics import block_counts, rank_counts, row_counts
 
 #: items per chunk (one vectorised maximum per chunk)
 CHUNK = 64
@@ -101,13 +101,13 @@ def _ranked(
     values = scores.numpy()
     target_scores = values[np.arange(n_rows), targets][:, None]
     near_values, tail_values = near.numpy(), tail.numpy()
-    better, tied = _counts(near_values, target_scores)
-    tail_better, tail_tied = _counts(tail_values, target_scores)
+    better, tied = block_counts(near_values, target_scores)
+    tail_better, tail_tied = block_counts(tail_values, target_scores)
     better += tail_better
-    tied += tail_tied - 1  # minus the target itself
+    tied += tail_tied
     for row in np.flatnonzero(target_scores[:, 0] <= outside):  # items outside may beat or tie these
-        better[row] = np.count_nonzero(values[row] > target_scores[row])  # a row view: no copy
-        tied[row] = np.count_nonzero(values[row] == target_scores[row]) - 1
+        better[row], tied[row] = row_counts(values[row], target_scores[row, 0])  # a row view: no copy
+    tied -= 1  # minus the target itself
     if not top_k:
         return better, tied, None, 0
 
@@ -130,10 +130,3 @@ def _ranked(
         top[unsettled] = torch.topk(scores.index_select(0, torch.from_numpy(unsettled)), top_k, dim=1).indices.numpy()
     return better, tied, top, len(unsettled)
 
-
-def _counts(values: np.ndarray, target_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: values above and equal to the row's target score (bool masks summed as
-    uint8, about 1.7x faster than ``count_nonzero`` along an axis)."""
-    better = (values > target_scores).view(np.uint8).sum(1, dtype=np.int64)
-    equal = (values == target_scores).view(np.uint8).sum(1, dtype=np.int64)
-    return better, equal

@@ -653,6 +653,7 @@ class _Trainer:
         bar = tqdm(total=schedule.n_batches, desc=f"epoch {epoch}", unit="mb", disable=not progress, mininterval=1.0)
         started = time.perf_counter()
         windows_before = dict(tuner.windows_per_count) if tuner is not None else {}
+        aligned = aligned_rows(tuner.counts[0]) if tuner is not None else 0
         if tuner is not None:
             tuner.restart_window()
         for k in range(schedule.n_batches):
@@ -662,8 +663,7 @@ class _Trainer:
             carry = all_carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
-            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden,
-                             aligned=aligned_rows(tuner.counts[0]) if tuner is not None else 0)
+            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, aligned=aligned)
             if not math.isfinite(loss):
                 bar.close()
                 raise TrainingError(
