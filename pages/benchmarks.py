@@ -1,12 +1,12 @@
 """Benchmarks: one view per research question, backed by the run records under results/.
 
 The tabs are lazy: only the open one is computed (paired tests and per-event breakdowns
-read the ranks files). All logic is in :mod:`sessrec.ui.benchmarks`.
+read the ranks files). All logic is in :mod:`sessrec.experiments.tables`.
 """
 
 import streamlit as st
 
-from sessrec.ui import benchmarks as bm
+from sessrec.experiments import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar
 from sessrec.ui.paths import display_path, results_root
 

@@ -264,7 +264,7 @@ def test_rank_trajectory_and_histogram():
 
 
 def test_research_question_helpers():
-    from sessrec.ui import benchmarks as bm
+    from sessrec.experiments import tables as bm
 
     old = {"label": "item_knn", "dataset": "d"}  # written before records had a group
     assert bm.group_of(old) == "main" and bm.question_of(old) == "rq1"
@@ -282,7 +282,7 @@ def test_research_question_helpers():
 
 
 def test_latex_and_references():
-    from sessrec.ui import benchmarks as bm
+    from sessrec.experiments import tables as bm
 
     summary = pd.DataFrame({"dataset": ["d"] * 2, "label": ["gru4rec", "item_knn"], "model": ["gru4rec", "item_knn"],
                             "metric": ["recall"] * 2, "k": [20, 20], "mean": [0.5, 0.4], "std": [0.01, 0.0], "n": [3, 1]})

@@ -487,11 +487,19 @@ def test_fit_is_reproducible_with_a_seed(train_sessions: Sessions) -> None:
     assert torch.equal(a.Wy, b.Wy)
 
 
-def test_valid_and_callback(train_sessions: Sessions, test_sessions: Sessions) -> None:
-    seen = []
+def test_validate_and_callback(train_sessions: Sessions, test_sessions: Sessions) -> None:
+    seen, validated = [], []
+
+    def validate(model: GRU4Rec) -> dict[str, float]:
+        # the model holds the epoch's weights: its recall equals a fresh evaluation's
+        validated.append(evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics["recall@20"])
+        return {"valid_recall@20": validated[-1]}
+
     stop_at_once = lambda record: seen.append(record) or True  # noqa: E731
-    model = small_model(n_epochs=3).fit(train_sessions, valid=test_sessions, progress=False, callback=stop_at_once)
-    assert len(seen) == 1 and "valid_recall@20" in seen[0] and len(model.training_log) == 1
+    model = small_model(n_epochs=3).fit(train_sessions, validate=validate, progress=True, callback=stop_at_once)
+    assert len(seen) == 1 and len(model.training_log) == 1
+    assert seen[0]["valid_recall@20"] == validated[0] > 0
+    assert validated[0] == evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics["recall@20"]
 
 
 def test_presets_build_models() -> None:

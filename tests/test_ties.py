@@ -203,7 +203,7 @@ def test_benchmarks_page_shows_the_tied_share_beside_the_metrics(app_env, tmp_pa
 
 
 def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
-    from sessrec.ui import benchmarks as bm
+    from sessrec.experiments import tables as bm
 
     def record(label, model, tie_mode):
         return {"run_id": label, "label": label, "model": model, "dataset": "d", "_path": label,

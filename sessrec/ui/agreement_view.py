@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from sessrec.experiments import explain
-from sessrec.ui import benchmarks as bm
+from sessrec.experiments import tables as bm
 
 #: heatmap measures: column of the pair table -> how it reads
 MEASURES = {

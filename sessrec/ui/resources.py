@@ -162,9 +162,9 @@ def _tree_stamp(root: Path, pattern: str) -> tuple:
 
 @st.cache_data(max_entries=16, show_spinner="Reading the benchmark records ...")
 def _benchmarks(root: str, stamp: tuple):
-    from sessrec.ui import benchmarks
+    from sessrec.experiments import tables
 
-    return benchmarks.load(root)
+    return tables.load(root)
 
 
 def benchmark_data(root: str | Path):
@@ -220,15 +220,15 @@ def statistics(path: str | Path, split: str) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner="Running the paired tests ...")
 def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tuple, test: str):
-    from sessrec.ui import benchmarks
+    from sessrec.experiments import tables
 
     data = _benchmarks(root, stamp)
-    return benchmarks.significance_by_k(data.records, dataset, metric, ks, test)
+    return tables.significance_by_k(data.records, dataset, metric, ks, test)
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
 def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int):
-    from sessrec.ui import benchmarks
+    from sessrec.experiments import tables
 
     data = _benchmarks(root, stamp)
-    return benchmarks.breakdown_frame(data.records, dataset, by, metric, k)
+    return tables.breakdown_frame(data.records, dataset, by, metric, k)

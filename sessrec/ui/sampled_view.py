@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from sessrec.experiments import protocols
-from sessrec.ui.benchmarks import METRIC_NAMES, pretty_label
+from sessrec.experiments.tables import METRIC_NAMES, pretty_label
 
 FULL_NAME, SAMPLED_NAME = "Full ranking", "Sampled"
 METRIC_CHOICES = {"recall": "HitRate / Recall", "mrr": "MRR", "ndcg": "NDCG", "precision": "Precision", "map": "MAP"}

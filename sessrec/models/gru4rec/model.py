@@ -297,16 +297,19 @@ class GRU4Rec(BaseSessionModel):
     def fit(
         self,
         train: Sessions,
-        valid: Sessions | None = None,
+        validate: Callable[["GRU4Rec"], dict[str, float]] | None = None,
         progress: bool = True,
         callback: Callable[[dict[str, Any]], bool | None] | None = None,
         resume: TrainingState | None = None,
     ) -> "GRU4Rec":
         """Train on ``train`` (sessions in start-time order), ``n_epochs`` passes.
 
-        After every epoch a record (loss, seconds, minibatches/s, events/s and, with
-        ``valid``, Recall@20 / MRR@20 on it) is appended to ``self.training_log`` and
-        passed to ``callback``; a callback returning ``True`` stops training. Inside
+        After every epoch a record (loss, seconds, minibatches/s, events/s) is appended
+        to ``self.training_log`` and passed to ``callback``; a callback returning ``True``
+        stops training. ``validate(model)``, when given, runs first with the model holding
+        the epoch's weights; the metrics it returns (e.g. ``{"valid_recall@20": ...}`` from
+        an evaluation on held-out sessions) are added to the record. The model does not
+        evaluate itself: the evaluator sits a layer above the models. Inside
         the callback the model holds the epoch's weights and :meth:`training_state`
         what is needed to continue (save both to survive an interruption).
 
@@ -363,17 +366,17 @@ class GRU4Rec(BaseSessionModel):
                 if tuner is not None:
                     torch.set_num_threads(tuner.counts[0])  # validation and callbacks see the usual count
                 self._epochs_done = epoch
-                if valid is not None or callback is not None:  # they may use the model as it is now
+                if validate is not None or callback is not None:  # they may use the model as it is now
                     self._set_weights(trainer.weights())
                     installed = True
-                if valid is not None:
-                    record.update(self._validate(valid))
+                validation = validate(self) if validate is not None else {}
+                record.update(validation)
                 self.training_log.append(record)
                 if progress:
                     tqdm.write(
                         f"epoch {epoch}: loss {record['loss']:.4f}  {record['seconds']:.1f}s  "
                         f"{record['events_per_s']:.0f} events/s"
-                        + (f"  valid recall@20 {record['valid_recall@20']:.4f}" if valid is not None else "")
+                        + "".join(f"  {name} {value:.4f}" for name, value in validation.items())
                     )
                 if callback is not None and callback(record):
                     break
@@ -424,12 +427,6 @@ class GRU4Rec(BaseSessionModel):
         state = trainer.state(self._epochs_done)
         state.meta["training_log"] = [dict(r) for r in self.training_log]
         return state
-
-    def _validate(self, valid: Sessions) -> dict[str, float]:
-        from sessrec.evaluation.evaluator import evaluate
-
-        result = evaluate(self, valid, ks=(20,), beyond_accuracy=False)
-        return {"valid_recall@20": result.metrics["recall@20"], "valid_mrr@20": result.metrics["mrr@20"]}
 
     # ---------------------------------------------------------------------------------
     # Streaming interface (evaluation, live demo): the state is one hidden tensor per layer,

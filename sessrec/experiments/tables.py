@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sessrec.ui.models import label_of
+from sessrec.models.registry import label_of
 
 ACCURACY_METRICS = ("recall", "mrr", "ndcg")
 METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "HitRate", "coverage": "Coverage",

@@ -1,0 +1,74 @@
+"""The package's layers import only downwards: data < models < evaluation < experiments < ui.
+
+A model's ``fit`` takes callbacks instead of importing the evaluator, and analysis
+(tables, significance, verdicts) lives in ``sessrec.experiments`` so that the CLI and the
+pages share it; only ``sessrec.ui`` (and the pages) may use Streamlit. This test reads the
+import statements of every module, the ones inside functions included.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sessrec"
+#: lowest first; a module may import from its own layer and the ones before it
+LAYERS = ("data", "models", "evaluation", "experiments", "ui")
+#: modules below every layer: any layer may use them, they use no layer
+BASE = ("errors", "runtime")
+
+
+def imported_modules(path: Path) -> list[str]:
+    """Absolute module names imported anywhere in ``path`` (relative imports resolved)."""
+    package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            # "from sessrec import ui" names its layer in the alias, "from sessrec.ui import x" in the module
+            names += [module] if layer_of(module) else [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "sessrec" else None
+
+
+def violations(path: Path) -> list[str]:
+    own = layer_of(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+    found = []
+    for module in imported_modules(path):
+        if module.split(".")[0] == "streamlit" and own != "ui":
+            found.append(f"{module} (Streamlit outside sessrec.ui)")
+        target = layer_of(module)
+        if own in BASE and target in LAYERS:
+            found.append(module)
+        elif own in LAYERS and target in LAYERS and LAYERS.index(target) > LAYERS.index(own):
+            found.append(module)
+    return found
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    bad = {str(p.relative_to(PACKAGE.parent)): v for p in sorted(PACKAGE.rglob("*.py")) if (v := violations(p))}
+    assert not bad, f"imports against the layering {' < '.join(LAYERS)}: {bad}"
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from sessrec.evaluation.evaluator import evaluate\n", ["sessrec.evaluation.evaluator"]),
+    ("def f():\n    import streamlit as st\n", ["streamlit (Streamlit outside sessrec.ui)"]),
+    ("from ..experiments import tables\n", ["sessrec.experiments"]),
+    ("from sessrec import ui, data\n", ["sessrec.ui"]),
+    ("from sessrec.data.sessions import Sessions\nimport numpy\n", []),
+])
+def test_the_check_sees_upward_imports(tmp_path: Path, monkeypatch, source: str, expected: list[str]) -> None:
+    fake = tmp_path / "sessrec" / "models" / "example.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text(source)
+    monkeypatch.setattr(f"{__name__}.PACKAGE", tmp_path / "sessrec")
+    assert violations(fake) == expected
