@@ -69,10 +69,11 @@ if rq1.open:
             st.info("No GRU4Rec run on this dataset yet: only the baselines are shown.", icon=":material/hourglass_empty:")
         verdicts = bm.rq1_verdicts(summary, dataset, metrics, ks)
         if len(verdicts):
-            losses = bm.loss_summary(verdicts)
-            if losses:
-                st.warning("**Where GRU4Rec loses on this dataset** (best other model vs best GRU4Rec run):\n\n"
-                           + "\n".join(f"- {line}" for line in losses), icon=":material/trending_down:")
+            losses, ties = bm.loss_summary(verdicts), bm.tie_summary(verdicts)
+            if losses or ties:
+                st.warning(f"**Where GRU4Rec {'loses' if losses else 'does not win'} on this dataset** (best other "
+                           "model vs best GRU4Rec run):\n\n" + "\n".join(f"- {line}" for line in losses + ties),
+                           icon=":material/trending_down:")
             else:
                 st.success(f"The best GRU4Rec run beats every other model on all {len(verdicts)} metric/k columns.",
                            icon=":material/trending_up:")

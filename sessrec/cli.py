@@ -275,6 +275,38 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_results(args: argparse.Namespace) -> int:
+    from sessrec.experiments import tables
+
+    data = tables.load(args.root)
+    if data.empty:
+        raise ParameterError(f"no full-ranking run records under {args.root} (run `python -m sessrec benchmark` first)")
+    available = sorted({r["dataset"] for r in data.records})
+    unknown = [d for d in args.dataset or [] if d not in available]
+    if unknown:
+        raise ParameterError(f"no results for {', '.join(unknown)} under {args.root} (results exist for: "
+                             f"{', '.join(available)})")
+    metrics, ks = tuple(args.metrics), tuple(args.ks)
+    for dataset in args.dataset or available:
+        summary = tables.summary_of(tables.records_for(data.records, "rq1", dataset))
+        wide = tables.wide_table(summary, dataset, metrics, ks, tied=args.format != "latex")
+        title = f"{dataset} ({tables.protocol_lines(data.records)[dataset]})"
+        if wide.empty:
+            print(f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}\n")
+            continue
+        verdicts = tables.verdict_lines(summary, dataset, metrics, ks)
+        if args.format == "csv":
+            wide.insert(0, "Dataset", dataset)
+            print(wide.to_csv(header=dataset == (args.dataset or available)[0]), end="")
+        elif args.format == "latex":
+            print("".join(f"% {line.replace('**', '')}\n" for line in verdicts)
+                  + tables.to_latex(wide, caption=title, label=f"tab:{dataset}"))
+        else:
+            print(f"**{title}**\n\n{tables.to_markdown(wide)}")
+            print("".join(f"- {line}\n" for line in verdicts))
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import benchmark_settings, resolve_params, train_model
@@ -651,6 +683,18 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the registered models by family")
     models.set_defaults(func=cmd_models)
 
+    results = sub.add_parser("results", help="print the committed benchmark results (RQ1 tables, and where "
+                             "GRU4Rec loses) as Markdown, LaTeX or CSV")
+    results.add_argument("--root", default="results", help="folder of run records (default: results)")
+    results.add_argument("--dataset", nargs="+", help="datasets to print (default: every dataset with results)")
+    results.add_argument("--metrics", nargs="+", default=["recall", "mrr"], choices=["recall", "mrr", "ndcg"],
+                         help="accuracy metrics (default: recall mrr)")
+    results.add_argument("--ks", nargs="+", type=int_at_least(1), default=[20], help="cut-offs (default: 20)")
+    results.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown",
+                         help="markdown (default; the best value per column in bold, then the verdict lines), "
+                              "latex (booktabs; verdicts as comments) or csv")
+    results.set_defaults(func=cmd_results)
+
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")
     train.add_argument("--dataset", required=True, help="prepared dataset folder, e.g. data/rsc15_100k")
     which = train.add_mutually_exclusive_group()
@@ -733,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
-        if args.command not in ("models", "stats"):  # commands that never compute with torch stay light
+        if args.command not in ("models", "stats", "results"):  # commands that never compute with torch stay light
             from sessrec.runtime import configure_torch_threads
 
             configure_torch_threads()

@@ -278,6 +278,13 @@ def test_research_question_helpers():
                             "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.30, 0.31], "std": [0.01, 0.0], "n": [3, 1]})
     verdict = bm.rq1_verdicts(summary, "d", ("mrr",), (20,))
     assert not verdict["GRU4Rec wins"].item() and verdict["Best baseline"].item() == "Item-KNN"
+    assert bm.verdict_lines(summary, "d", ("mrr",), (20,)) == ["**Item-KNN** beats every GRU4Rec run on MRR@20 (0.3100 vs 0.3000)"]
+    # a tie is neither a win nor a loss, and is said as such
+    for mean, expected in ((0.30, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
+                           (0.29, "The best GRU4Rec run beats every other model on all 1 metric/k columns.")):
+        even = summary.assign(mean=[0.30, mean])
+        assert bm.verdict_lines(even, "d", ("mrr",), (20,)) == [expected]
+        assert bm.loss_summary(bm.rq1_verdicts(even, "d", ("mrr",), (20,))) == []
     assert bm.training_speed({"training_log": [{"events_per_s": 10.0}, {"events_per_s": 30.0}]}) == 20.0
 
 

@@ -1,8 +1,10 @@
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -89,3 +91,46 @@ def test_module_entry_point_help():
     assert done.returncode == 0 and "--tie-mode" in done.stdout
     done = subprocess.run([sys.executable, "-m", "sessrec"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2
+
+
+def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, capsys):
+    write_split_files(tmp_path)
+    out = tmp_path / "toy"
+    main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"), "--out", str(out)])
+    config = tmp_path / "toy.json"
+    config.write_text(json.dumps({"models": [
+        {"label": "most_popular", "model": "most_popular"}, {"label": "last_item", "model": "last_item"},
+        {"label": "gru4rec-xe", "model": "gru4rec",
+         "params": {"layers": [8], "batch_size": 4, "n_sample": 0, "n_epochs": 1, "loss": "cross-entropy"}}]}))
+    results = tmp_path / "results"
+    assert main(["benchmark", "--dataset", str(out), "--config", str(config), "--seeds", "2",
+                 "--out", str(results), "--quiet"]) == 0
+    summary = aggregate(metrics_table(load_run_records(results)))
+    recall = summary[(summary["metric"] == "recall") & (summary["k"] == 20)].set_index("label")
+    capsys.readouterr()
+
+    assert main(["results", "--root", str(results)]) == EXIT_OK
+    text = capsys.readouterr().out
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    gru = recall.loc["gru4rec-xe"]
+    assert f"{gru['mean']:.4f} ± {gru['std']:.4f}" in rows["GRU4Rec (cross-entropy)"]  # two seeds: mean ± std
+    assert f"{recall.loc['last_item', 'mean']:.4f}" in rows["LastItem"]
+    best = recall["mean"].idxmax()
+    assert f"**{recall.loc[best, 'mean']:.4f}" in text  # the best value of the column in bold
+    others = recall.drop(index="gru4rec-xe")
+    verdict = {1: "beats every GRU4Rec run on Recall@20", 0: "ties with the best GRU4Rec run on Recall@20",
+               -1: "GRU4Rec run beats every other model"}[int(np.sign(others["mean"].max() - gru["mean"]))]
+    assert verdict in text
+
+    assert main(["results", "--root", str(results), "--format", "latex", "--ks", "5", "20"]) == EXIT_OK
+    latex = capsys.readouterr().out
+    assert "\\begin{tabular}{lcccc}" in latex and "Recall@5" in latex and "\\textbf{" in latex
+    assert main(["results", "--root", str(results), "--format", "csv"]) == EXIT_OK
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(frame.columns) == ["Model", "Dataset", "Recall@20", "MRR@20", "Tied targets"] and len(frame) == 3
+
+    assert main(["results", "--root", str(results), "--dataset", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "no results for nowhere" in err and "results exist for: toy" in err
+    assert main(["results", "--root", str(tmp_path / "empty")]) == 2
+    assert "no full-ranking run records" in capsys.readouterr().err

@@ -184,6 +184,34 @@ def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results")
     return "\n".join(lines) + "\n"
 
 
+def to_markdown(table: pd.DataFrame) -> str:
+    """A Markdown table of a wide table (strings); the best value per column in bold."""
+    def number(cell: object) -> float:
+        try:
+            return float(str(cell).split("±")[0])
+        except ValueError:
+            return float("nan")
+
+    best = {c: table[c].map(number).max() for c in table.columns}
+    lines = ["| " + " | ".join([str(table.index.name or ""), *map(str, table.columns)]) + " |",
+             "|" + "---|" * (len(table.columns) + 1)]
+    for model, row in table.iterrows():
+        cells = ["" if pd.isna(row[c]) else str(row[c]) for c in table.columns]
+        cells = [f"**{cell}**" if cell and number(cell) == best[c] else cell for cell, c in zip(cells, table.columns)]
+        lines.append("| " + " | ".join([str(model), *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_lines(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> list[str]:
+    """Where the best GRU4Rec run loses or ties on ``dataset`` (one line per model that beats or
+    equals it), or one line saying it wins every column; empty without a GRU4Rec run or another model."""
+    verdicts = rq1_verdicts(summary, dataset, metrics, ks)
+    if verdicts.empty:
+        return []
+    lines = loss_summary(verdicts) + tie_summary(verdicts)
+    return lines or [f"The best GRU4Rec run beats every other model on all {len(verdicts)} metric/k columns."]
+
+
 def _tex(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("@", "@")):
         text = text.replace(a, b)
@@ -497,7 +525,7 @@ def _verdict(group: pd.DataFrame, metric: str, k: int) -> dict[str, Any] | None:
     g, b = gru.loc[gru["mean"].idxmax()], base.loc[base["mean"].idxmax()]
     return {"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(g["label"]), "GRU4Rec": g["mean"],
             "Best baseline": pretty_label(b["label"]), "Baseline": b["mean"],
-            "Difference": g["mean"] - b["mean"], "GRU4Rec wins": bool(g["mean"] > b["mean"])}
+            "Difference": g["mean"] - b["mean"], "GRU4Rec wins": bool(g["mean"] > b["mean"])}  # a tie is no win
 
 
 def significance_summary(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -658,10 +686,18 @@ def significance_style(matrix: pd.DataFrame):
 
 
 def loss_summary(verdicts: pd.DataFrame) -> list[str]:
-    """One sentence per baseline that beats the best GRU4Rec run somewhere."""
-    losses = verdicts[~verdicts["GRU4Rec wins"]]
+    """One sentence per model that beats the best GRU4Rec run somewhere (a strictly higher mean)."""
+    return _outcome_lines(verdicts[verdicts["Difference"] < 0], "beats every GRU4Rec run on")
+
+
+def tie_summary(verdicts: pd.DataFrame) -> list[str]:
+    """One sentence per model whose mean equals the best GRU4Rec run's somewhere (neither wins)."""
+    return _outcome_lines(verdicts[verdicts["Difference"] == 0], "ties with the best GRU4Rec run on")
+
+
+def _outcome_lines(rows: pd.DataFrame, verb: str) -> list[str]:
     out = []
-    for baseline, group in losses.groupby("Best baseline", sort=False):
+    for baseline, group in rows.groupby("Best baseline", sort=False):
         cells = ", ".join(f"{r['Metric']} ({r['Baseline']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
-        out.append(f"**{baseline}** beats every GRU4Rec run on {cells}")
+        out.append(f"**{baseline}** {verb} {cells}")
     return out
