@@ -158,14 +158,17 @@ def numeric_wide(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
     return frame.pivot_table(index="label", columns="column", values="mean", aggfunc="first")
 
 
+def _leading_number(cell: object) -> float:
+    """The mean of a "mean ± std" cell (NaN for text such as "47.1%" or "not measured")."""
+    try:
+        return float(str(cell).split("±")[0])
+    except ValueError:
+        return float("nan")
+
+
 def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results") -> str:
     """A booktabs LaTeX table of a wide table (strings); the best value per column in bold."""
-    def number(cell: str) -> float:
-        try:
-            return float(str(cell).split("±")[0])
-        except ValueError:
-            return float("nan")
-
+    number = _leading_number
     best = {c: table[c].map(number).max() for c in table.columns}
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(table.columns) + "}", r"\toprule",
              " & ".join(["Model", *[_tex(c) for c in table.columns]]) + r" \\", r"\midrule"]
@@ -186,12 +189,7 @@ def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results")
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A Markdown table of a wide table (strings); the best value per column in bold."""
-    def number(cell: object) -> float:
-        try:
-            return float(str(cell).split("±")[0])
-        except ValueError:
-            return float("nan")
-
+    number = _leading_number
     best = {c: table[c].map(number).max() for c in table.columns}
     lines = ["| " + " | ".join([str(table.index.name or ""), *map(str, table.columns)]) + " |",
              "|" + "---|" * (len(table.columns) + 1)]
