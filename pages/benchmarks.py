@@ -198,6 +198,15 @@ if rq5.open:
             st.info(f"No NARM, SASRec or SR-GNN run on **{dataset}** yet (labels `narm`, `sasrec`, `srgnn` in "
                     f"`benchmarks/{dataset}.json`; long runs resume where they stopped).", icon=":material/hourglass_empty:")
         if not table.empty:
+            verdicts = bm.modern_verdict_lines(data.records, dataset)
+            if verdicts:
+                text = "\n".join(f"- {line}" for line, _ in verdicts)
+                if all(wins for _, wins in verdicts):
+                    st.success(f"**GRU4Rec beats every modern model run here** on Recall@20 and MRR@20:\n\n{text}",
+                               icon=":material/trending_up:")
+                else:
+                    st.warning(f"**GRU4Rec does not beat every modern model here** (higher is better):\n\n{text}",
+                               icon=":material/trending_down:")
             shown = bm.visible_columns(table)
             st.dataframe(bm.best_style(table[shown], ["Recall@20", "MRR@20"]), hide_index=True, width="stretch",
                          column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f"),

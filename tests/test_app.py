@@ -281,11 +281,36 @@ def test_research_question_helpers():
     assert bm.verdict_lines(summary, "d", ("mrr",), (20,)) == ["**Item-KNN** beats every GRU4Rec run on MRR@20 (0.3100 vs 0.3000)"]
     # a tie is neither a win nor a loss, and is said as such
     for mean, expected in ((0.30, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
+                           # equal as shown (4 decimals): a tie, never "beats ... (0.3000 vs 0.3000)"
+                           (0.30004, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
                            (0.29, "The best GRU4Rec run beats every other model on all 1 metric/k columns.")):
         even = summary.assign(mean=[0.30, mean])
         assert bm.verdict_lines(even, "d", ("mrr",), (20,)) == [expected]
         assert bm.loss_summary(bm.rq1_verdicts(even, "d", ("mrr",), (20,))) == []
     assert bm.training_speed({"training_log": [{"events_per_s": 10.0}, {"events_per_s": 30.0}]}) == 20.0
+
+
+def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
+    from sessrec.experiments import tables as bm
+
+    def run(label, model, seed, recall, mrr, dataset="d"):
+        return {"dataset": dataset, "label": label, "model": model, "seed": seed,
+                "evaluation": {"metrics": {"recall@20": recall, "mrr@20": mrr}}}
+
+    records = [run("gru4rec-xe", "gru4rec", s, 0.70 + 0.01 * s, 0.31) for s in (1, 2, 3)]
+    records += [run("narm", "narm", 1, 0.73, 0.30), run("srgnn", "srgnn", 1, 0.70, 0.29),
+                run("sasrec", "sasrec", 1, 0.72, 0.31), run("item_knn", "item_knn", None, 0.99, 0.99),
+                run("narm", "narm", 1, 0.99, 0.99, dataset="other")]
+    lines = dict(bm.modern_verdict_lines(records, "d"))
+    assert lines == {  # GRU4Rec: mean recall 0.72 over 3 seeds; Item-KNN and the other dataset play no part
+        "**NARM** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7300 vs 0.7200 (higher), "
+        "MRR@20 0.3000 vs 0.3100 (lower)": False,
+        "**SR-GNN** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7000 vs 0.7200 (lower), "
+        "MRR@20 0.2900 vs 0.3100 (lower)": True,
+        "**SASRec** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7200 vs 0.7200 (equal), "
+        "MRR@20 0.3100 vs 0.3100 (equal)": False,
+    }
+    assert bm.modern_verdict_lines(records, "other") == []  # no GRU4Rec run there: nothing to say
 
 
 def test_latex_and_references():

@@ -187,3 +187,6 @@ def test_rq5_tab_on_the_committed_results(monkeypatch):
     open_tab(at, "RQ5")
     text = " ".join(m.value for m in at.markdown)
     assert "**RQ5.**" in text
+    # the verdict is said in words, one line per modern model run on the shown dataset
+    boxes = [box.value for box in [*at.warning, *at.success]]
+    assert any("against the best GRU4Rec run" in box for box in boxes), boxes
