@@ -295,6 +295,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             print(f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}\n")
             continue
         verdicts = tables.verdict_lines(summary, dataset, metrics, ks)
+        verdicts += [line for line, _ in tables.modern_verdict_lines(data.records, dataset)]  # RQ5, at k = 20
         if args.format == "csv":
             wide.insert(0, "Dataset", dataset)
             print(wide.to_csv(header=dataset == (args.dataset or available)[0]), end="")
@@ -683,8 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the registered models by family")
     models.set_defaults(func=cmd_models)
 
-    results = sub.add_parser("results", help="print the committed benchmark results (RQ1 tables, and where "
-                             "GRU4Rec loses) as Markdown, LaTeX or CSV")
+    results = sub.add_parser("results", help="print the committed benchmark results (RQ1 tables, where GRU4Rec "
+                             "loses, each modern model against it) as Markdown, LaTeX or CSV")
     results.add_argument("--root", default="results", help="folder of run records (default: results)")
     results.add_argument("--dataset", nargs="+", help="datasets to print (default: every dataset with results)")
     results.add_argument("--metrics", nargs="+", default=["recall", "mrr"], choices=["recall", "mrr", "ndcg"],

@@ -122,6 +122,9 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
                -1: "GRU4Rec run beats every other model"}[  # compared as the table shows them
                   int(np.sign(float(f"{others['mean'].max():.4f}") - float(f"{gru['mean']:.4f}")))]
     assert verdict in text
+    assert "against the best GRU4Rec run" not in text  # no modern model in this benchmark
+    assert main(["results", "--root", str(ROOT / "results"), "--dataset", "yoochoose1_64"]) == EXIT_OK
+    assert "**SR-GNN** (" in capsys.readouterr().out  # the committed records have modern runs there
 
     assert main(["results", "--root", str(results), "--format", "latex", "--ks", "5", "20"]) == EXIT_OK
     latex = capsys.readouterr().out
