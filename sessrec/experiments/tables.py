@@ -244,7 +244,7 @@ def modern_verdict_lines(records: list[dict[str, Any]], dataset: str) -> list[tu
             wins &= side == "lower"
             parts.append(f"{metric_name(row['metric'], 20)} {row['mean']:.4f} vs {ref['mean']:.4f} ({side})")
         if parts:
-            n, n_gru = int(runs["n"].max()), int(best["recall"]["n"] if "recall" in best else 0)
+            n, n_gru = int(runs["n"].max()), max(int(row["n"]) for row in best.values())
             out.append((f"**{pretty_label(label)}** ({n} seed{'s' * (n != 1)}) against the best GRU4Rec run "
                         f"({n_gru} seeds): " + ", ".join(parts), wins))
     return out
