@@ -20,6 +20,12 @@ LAYERS = ("data", "models", "evaluation", "experiments", "ui")
 BASE = ("errors", "runtime")
 
 
+def layer_of(module: str) -> str | None:
+    """``models`` for ``sessrec.models.gru4rec``; None outside the package or for ``sessrec`` itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "sessrec" else None
+
+
 def imported_modules(path: Path) -> list[str]:
     """Absolute module names imported anywhere in ``path`` (relative imports resolved)."""
     package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]
@@ -33,11 +39,6 @@ def imported_modules(path: Path) -> list[str]:
             # "from sessrec import ui" names its layer in the alias, "from sessrec.ui import x" in the module
             names += [module] if layer_of(module) else [f"{module}.{alias.name}" for alias in node.names]
     return names
-
-
-def layer_of(module: str) -> str | None:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 and parts[0] == "sessrec" else None
 
 
 def violations(path: Path) -> list[str]:
