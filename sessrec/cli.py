@@ -295,16 +295,27 @@ def cmd_results(args: argparse.Namespace) -> int:
             print(f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}\n")
             continue
         verdicts = tables.verdict_lines(summary, dataset, metrics, ks)
-        verdicts += [line for line, _ in tables.modern_verdict_lines(data.records, dataset)]  # RQ5, at k = 20
-        if args.format == "csv":
+        # RQ5 (at k = 20): the modern models against GRU4Rec, with the published numbers
+        modern = tables.modern_text_table(tables.modern_table(data.records, dataset, data.references))
+        modern_lines = [line for line, _ in tables.modern_verdict_lines(data.records, dataset)]
+        if args.format == "csv":  # one table per stream: RQ1 only
             wide.insert(0, "Dataset", dataset)
             print(wide.to_csv(header=dataset == (args.dataset or available)[0]), end="")
         elif args.format == "latex":
             print("".join(f"% {line.replace('**', '')}\n" for line in verdicts)
                   + tables.to_latex(wide, caption=title, label=f"tab:{dataset}"))
+            if not modern.empty:
+                print("".join(f"% {line.replace('**', '')}\n" for line in modern_lines)
+                      + tables.to_latex(modern, caption=f"{dataset}: GRU4Rec and the modern neural models",
+                                        label=f"tab:{dataset}-modern", bold=["Recall@20", "MRR@20"]))
         else:
             print(f"**{title}**\n\n{tables.to_markdown(wide)}")
             print("".join(f"- {line}\n" for line in verdicts))
+            if not modern.empty:
+                print(f"Modern neural models on {dataset} (RQ5; published numbers and their sources: "
+                      f"{args.root}/reference_numbers.csv; train s: wall seconds of the records, upper bounds for "
+                      f"runs that were paused or resumed):\n\n{tables.to_markdown(modern, bold=['Recall@20', 'MRR@20'])}")
+                print("".join(f"- {line}\n" for line in modern_lines))
     return EXIT_OK
 
 

@@ -124,7 +124,16 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert verdict in text
     assert "against the best GRU4Rec run" not in text  # no modern model in this benchmark
     assert main(["results", "--root", str(ROOT / "results"), "--dataset", "yoochoose1_64"]) == EXIT_OK
-    assert "**SR-GNN** (" in capsys.readouterr().out  # the committed records have modern runs there
+    text = capsys.readouterr().out  # the committed records have modern runs there
+    assert "**SR-GNN** (" in text and "Modern neural models on yoochoose1_64" in text
+    modern = [line for line in text.split("Modern neural models")[1].splitlines() if line.startswith("| srgnn ")]
+    assert len(modern) == 1 and "| 0.7057 | 0.3094 |" in modern[0]  # SR-GNN's published numbers beside ours
+    assert main(["results", "--root", str(ROOT / "results"), "--dataset", "yoochoose1_64", "--format", "latex"]) == 0
+    latex = capsys.readouterr().out
+    assert latex.count("\\begin{tabular}") == 2 and "Run & Model & Seeds" in latex
+    header = latex.split("Run & Model & Seeds")[1].split("\\bottomrule")[0]
+    # bold only where it means "best": accuracy columns, never seeds, published numbers or seconds
+    assert header.count("\\textbf") == 2  # one best Recall@20, one best MRR@20
 
     assert main(["results", "--root", str(results), "--format", "latex", "--ks", "5", "20"]) == EXIT_OK
     latex = capsys.readouterr().out

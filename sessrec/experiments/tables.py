@@ -166,17 +166,19 @@ def _leading_number(cell: object) -> float:
         return float("nan")
 
 
-def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results") -> str:
-    """A booktabs LaTeX table of a wide table (strings); the best value per column in bold."""
+def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results", bold: list[str] | None = None) -> str:
+    """A booktabs LaTeX table of a wide table (strings); the best (highest) value of each
+    column in ``bold`` (default: every column) in bold."""
     number = _leading_number
-    best = {c: table[c].map(number).max() for c in table.columns}
+    best = {c: table[c].map(number).max() for c in (table.columns if bold is None else bold)}
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(table.columns) + "}", r"\toprule",
-             " & ".join(["Model", *[_tex(c) for c in table.columns]]) + r" \\", r"\midrule"]
+             " & ".join([_tex(str(table.index.name or "Model")), *[_tex(c) for c in table.columns]]) + r" \\",
+             r"\midrule"]
     for model, row in table.iterrows():
         cells = []
         for c in table.columns:
             cell = "" if pd.isna(row[c]) else str(row[c]).replace("±", r"$\pm$")
-            if cell and number(row[c]) == best[c]:
+            if cell and c in best and number(row[c]) == best[c]:
                 cell = r"\textbf{" + cell + "}"
             cells.append(cell)
         lines.append(" & ".join([_tex(str(model)), *cells]) + r" \\")
@@ -187,15 +189,17 @@ def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results")
     return "\n".join(lines) + "\n"
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """A Markdown table of a wide table (strings); the best value per column in bold."""
+def to_markdown(table: pd.DataFrame, bold: list[str] | None = None) -> str:
+    """A Markdown table of a wide table (strings); the best (highest) value of each column in
+    ``bold`` (default: every column) in bold."""
     number = _leading_number
-    best = {c: table[c].map(number).max() for c in table.columns}
+    best = {c: table[c].map(number).max() for c in (table.columns if bold is None else bold)}
     lines = ["| " + " | ".join([str(table.index.name or ""), *map(str, table.columns)]) + " |",
              "|" + "---|" * (len(table.columns) + 1)]
     for model, row in table.iterrows():
         cells = ["" if pd.isna(row[c]) else str(row[c]) for c in table.columns]
-        cells = [f"**{cell}**" if cell and number(cell) == best[c] else cell for cell, c in zip(cells, table.columns)]
+        cells = [f"**{cell}**" if cell and c in best and number(cell) == best[c] else cell
+                 for cell, c in zip(cells, table.columns)]
         lines.append("| " + " | ".join([str(model), *cells]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -467,6 +471,22 @@ def modern_table(records: list[dict[str, Any]], dataset: str, references: pd.Dat
             published.get((MODERN_MODELS.get(m, m), metric, 20), float("nan")) for m in models]
     table.insert(1, "Model", [label_of(m) for m in models])
     return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
+
+
+def modern_text_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`modern_table` as text cells for the Markdown and LaTeX exporters: one row per run,
+    accuracy as mean ± std, the published numbers ("-" where none), training seconds."""
+    if table.empty:
+        return table
+    out = pd.DataFrame({
+        "Model": table["Model"], "Seeds": table["Seeds"].astype(int).astype(str),
+        "Recall@20": table["Recall@20"], "MRR@20": table["MRR@20"],
+        "Published Recall@20": [f"{v:.4f}" if v == v else "-" for v in table["Published Recall@20"]],
+        "Published MRR@20": [f"{v:.4f}" if v == v else "-" for v in table["Published MRR@20"]],
+        "Train s": [f"{v:,.0f}" if v == v else "-" for v in table["Train s"]],
+    })
+    out.index = pd.Index(table["Run"], name="Run")
+    return out
 
 
 def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
