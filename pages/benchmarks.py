@@ -214,8 +214,9 @@ if rq5.open:
                                         "Published MRR@20": NUM(format="%.4f")})
             st.caption("Sorted by MRR@20; best value highlighted, whoever it is. Published: the SR-GNN paper's table "
                        "(same split on yoochoose1_64 and diginetica; see Published numbers for the protocol notes). "
-                       "Training time is the mean over seeds on this machine (2 cores, no GPU); the neural models "
-                       "train on one thread each.")
+                       "Training time is the mean over seeds of each record's wall time on this machine (2 cores, "
+                       "no GPU; an upper bound for runs that were paused or resumed); the neural models train on one "
+                       "thread each.")
 
 if refs.open:
     with refs:
