@@ -322,6 +322,8 @@ def test_latex_and_references():
     assert wide.loc["GRU4Rec", "Recall@20"] == "0.5000 ± 0.0100"
     tex = bm.to_latex(wide)
     assert r"\textbf{0.5000 $\pm$ 0.0100}" in tex and r"\toprule" in tex
+    # every cell is escaped for LaTeX, not only the row names
+    assert r"47.1\%" in bm.to_latex(pd.DataFrame({"Tied": ["47.1%"]}, index=pd.Index(["a_b"], name="Model")))
     refs = pd.DataFrame([{"dataset": "d", "model": "GRU4Rec", "metric": "Recall", "k": 20, "value": 0.6,
                           "source": "paper", "protocol_note": "sampled"}])
     beside = bm.references_beside(summary, refs)

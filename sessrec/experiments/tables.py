@@ -177,7 +177,7 @@ def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results",
     for model, row in table.iterrows():
         cells = []
         for c in table.columns:
-            cell = "" if pd.isna(row[c]) else str(row[c]).replace("±", r"$\pm$")
+            cell = "" if pd.isna(row[c]) else _tex(str(row[c])).replace("±", r"$\pm$")
             if cell and c in best and number(row[c]) == best[c]:
                 cell = r"\textbf{" + cell + "}"
             cells.append(cell)
