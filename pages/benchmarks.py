@@ -71,12 +71,12 @@ if rq1.open:
         if len(verdicts):
             losses, ties = bm.loss_summary(verdicts), bm.tie_summary(verdicts)
             if losses or ties:
-                st.warning(f"**Where GRU4Rec {'loses' if losses else 'does not win'} on this dataset** (best other "
-                           "model vs best GRU4Rec run):\n\n" + "\n".join(f"- {line}" for line in losses + ties),
+                st.warning(f"**Where GRU4Rec {'loses' if losses else 'does not win'} on this dataset** (every "
+                           "other model against the best GRU4Rec run):\n\n" + "\n".join(f"- {line}" for line in losses + ties),
                            icon=":material/trending_down:")
             else:
-                st.success(f"The best GRU4Rec run beats every other model on all {len(verdicts)} metric/k columns.",
-                           icon=":material/trending_up:")
+                st.success(f"The best GRU4Rec run beats every other model on all {verdicts['Metric'].nunique()} "
+                           "metric/k columns.", icon=":material/trending_up:")
         cols = st.container(horizontal=True)
         cols.download_button("CSV", wide.to_csv().encode(), f"{dataset}_rq1.csv", "text/csv", icon=":material/download:")
         cols.download_button("LaTeX", bm.to_latex(wide, caption=f"Results on {dataset}", label=f"tab:{dataset}"),

@@ -287,21 +287,30 @@ def cmd_results(args: argparse.Namespace) -> int:
         raise ParameterError(f"no results for {', '.join(unknown)} under {args.root} (results exist for: "
                              f"{', '.join(available)})")
     metrics, ks = tuple(args.metrics), tuple(args.ks)
-    for dataset in args.dataset or available:
-        summary = tables.summary_of(tables.records_for(data.records, "rq1", dataset))
-        wide = tables.wide_table(summary, dataset, metrics, ks, tied=args.format != "latex")
+    datasets = args.dataset or available
+    summaries = {d: tables.summary_of(tables.records_for(data.records, "rq1", d)) for d in datasets}
+    wides = {d: tables.wide_table(summaries[d], d, metrics, ks, tied=args.format != "latex") for d in datasets}
+    if all(wide.empty for wide in wides.values()):
+        raise ParameterError(f"no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))} in "
+                             f"{', '.join(datasets)} (see `python -m sessrec results` for what there is)")
+    csv_frames = []
+    for dataset in datasets:
+        summary, wide = summaries[dataset], wides[dataset]
         title = f"{dataset} ({tables.protocol_lines(data.records)[dataset]})"
         if wide.empty:
-            print(f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}\n")
+            notice = f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}"
+            print(notice, file=sys.stderr) if args.format == "csv" else print(notice + "\n")
+            continue
+        if args.format == "csv":  # one table for every dataset, columns aligned by name, one header
+            csv_frames.append(wide.assign(Dataset=dataset).set_index("Dataset", append=True))
             continue
         verdicts = tables.verdict_lines(summary, dataset, metrics, ks)
-        # RQ5 (at k = 20): the modern models against GRU4Rec, with the published numbers
-        modern = tables.modern_text_table(tables.modern_table(data.records, dataset, data.references))
-        modern_lines = [line for line, _ in tables.modern_verdict_lines(data.records, dataset)]
-        if args.format == "csv":  # one table per stream: RQ1 only
-            wide.insert(0, "Dataset", dataset)
-            print(wide.to_csv(header=dataset == (args.dataset or available)[0]), end="")
-        elif args.format == "latex":
+        # RQ5 (at k = 20), where modern models ran: them against GRU4Rec, with the published numbers
+        has_modern = any(r.get("dataset") == dataset and r.get("model") in tables.MODERN_MODELS for r in data.records)
+        modern = tables.modern_text_table(tables.modern_table(data.records, dataset, data.references)) \
+            if has_modern else pd.DataFrame()
+        modern_lines = [line for line, _ in tables.modern_verdict_lines(data.records, dataset)] if has_modern else []
+        if args.format == "latex":
             print("".join(f"% {line.replace('**', '')}\n" for line in verdicts)
                   + tables.to_latex(wide, caption=title, label=f"tab:{dataset}"))
             if not modern.empty:
@@ -316,6 +325,9 @@ def cmd_results(args: argparse.Namespace) -> int:
                       f"{args.root}/reference_numbers.csv; train s: wall seconds of the records, upper bounds for "
                       f"runs that were paused or resumed):\n\n{tables.to_markdown(modern, bold=['Recall@20', 'MRR@20'])}")
                 print("".join(f"- {line}\n" for line in modern_lines))
+    if csv_frames:
+        frame = pd.concat(csv_frames).reorder_levels(["Dataset", "Model"])
+        print(frame.to_csv(), end="")
     return EXIT_OK
 
 

@@ -277,7 +277,13 @@ def test_research_question_helpers():
     summary = pd.DataFrame({"dataset": ["d"] * 2, "label": ["gru4rec-xe", "item_knn"], "model": ["gru4rec", "item_knn"],
                             "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.30, 0.31], "std": [0.01, 0.0], "n": [3, 1]})
     verdict = bm.rq1_verdicts(summary, "d", ("mrr",), (20,))
-    assert not verdict["GRU4Rec wins"].item() and verdict["Best baseline"].item() == "Item-KNN"
+    assert verdict["Outcome"].item() == "loses" and verdict["Model"].item() == "Item-KNN"
+    # every model ahead of GRU4Rec is named, not only the best one; a NaN mean is no verdict at all
+    more = pd.concat([summary, pd.DataFrame({"dataset": ["d"] * 2, "label": ["sr", "sknn"], "model": ["sr", "sknn"],
+                                             "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.305, float("nan")],
+                                             "std": [0.0] * 2, "n": [1, 1]})])
+    assert [line.split("**")[1] for line in bm.verdict_lines(more, "d", ("mrr",), (20,))] == ["Item-KNN", "SR"]
+    assert "SKNN" not in set(bm.rq1_verdicts(more, "d", ("mrr",), (20,))["Model"])
     assert bm.verdict_lines(summary, "d", ("mrr",), (20,)) == ["**Item-KNN** beats every GRU4Rec run on MRR@20 (0.3100 vs 0.3000)"]
     # a tie is neither a win nor a loss, and is said as such
     for mean, expected in ((0.30, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
@@ -303,14 +309,26 @@ def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
                 run("narm", "narm", 1, 0.99, 0.99, dataset="other")]
     lines = dict(bm.modern_verdict_lines(records, "d"))
     assert lines == {  # GRU4Rec: mean recall 0.72 over 3 seeds; Item-KNN and the other dataset play no part
-        "**NARM** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7300 vs 0.7200 (higher), "
+        "**NARM** (1 seed) against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7300 vs 0.7200 (higher), "
         "MRR@20 0.3000 vs 0.3100 (lower)": False,
-        "**SR-GNN** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7000 vs 0.7200 (lower), "
+        "**SR-GNN** (1 seed) against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7000 vs 0.7200 (lower), "
         "MRR@20 0.2900 vs 0.3100 (lower)": True,
-        "**SASRec** (1 seed) against the best GRU4Rec run (3 seeds): Recall@20 0.7200 vs 0.7200 (equal), "
+        "**SASRec** (1 seed) against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7200 vs 0.7200 (equal), "
         "MRR@20 0.3100 vs 0.3100 (equal)": False,
     }
     assert bm.modern_verdict_lines(records, "other") == []  # no GRU4Rec run there: nothing to say
+
+    # a model with one metric missing (NaN) is never counted as beaten on both
+    partial = records + [run("narm", "narm", 1, 0.60, float("nan"), dataset="e"),
+                         run("gru4rec-xe", "gru4rec", 1, 0.70, 0.31, dataset="e")]
+    assert bm.modern_verdict_lines(partial, "e") == [
+        ("**NARM** (1 seed) against GRU4Rec (cross-entropy) (1 seed): Recall@20 0.6000 vs 0.7000 (lower)", False)]
+    # the two metrics' best GRU4Rec runs differ: each comparison names its run
+    split = [run("gru4rec-xe", "gru4rec", 1, 0.70, 0.30, dataset="f"), run("gru4rec-bprmax", "gru4rec", 1, 0.60, 0.32,
+             dataset="f"), run("srgnn", "srgnn", 1, 0.71, 0.31, dataset="f")]
+    assert bm.modern_verdict_lines(split, "f") == [(
+        "**SR-GNN** (1 seed) against the best GRU4Rec run of each metric: Recall@20 0.7100 vs 0.7000 (GRU4Rec "
+        "(cross-entropy), 1 seed; higher), MRR@20 0.3100 vs 0.3200 (GRU4Rec (BPR-max), 1 seed; lower)", False)]
 
 
 def test_latex_and_references():

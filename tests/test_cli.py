@@ -140,7 +140,15 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert "\\begin{tabular}{lcccc}" in latex and "Recall@5" in latex and "\\textbf{" in latex
     assert main(["results", "--root", str(results), "--format", "csv"]) == EXIT_OK
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    assert list(frame.columns) == ["Model", "Dataset", "Recall@20", "MRR@20", "Tied targets"] and len(frame) == 3
+    assert list(frame.columns) == ["Dataset", "Model", "Recall@20", "MRR@20", "Tied targets"] and len(frame) == 3
+    # several datasets: one header, columns aligned by name (a dataset lacking one leaves it empty)
+    assert main(["results", "--root", str(ROOT / "results"), "--format", "csv", "--ks", "5", "20"]) == EXIT_OK
+    out = capsys.readouterr().out
+    both = pd.read_csv(io.StringIO(out))
+    assert out.count("Dataset,Model") == 1 and {"diginetica", "yoochoose1_64"} <= set(both["Dataset"])
+    assert list(both.columns[2:6]) == ["Recall@5", "Recall@20", "MRR@5", "MRR@20"]
+    assert main(["results", "--root", str(results), "--metrics", "ndcg", "--ks", "99"]) == 2
+    assert "no results for ndcg at k = 99" in capsys.readouterr().err
 
     assert main(["results", "--root", str(results), "--dataset", "nowhere"]) == 2
     err = capsys.readouterr().err

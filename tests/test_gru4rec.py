@@ -15,6 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.errors import ParameterError
 from sessrec.evaluation.evaluator import evaluate
 from sessrec.models.gru4rec import GRU4Rec
 from sessrec.models.gru4rec.batching import NegativeSampler, alias_table, session_parallel_schedule
@@ -500,6 +501,8 @@ def test_validate_and_callback(train_sessions: Sessions, test_sessions: Sessions
     assert len(seen) == 1 and len(model.training_log) == 1
     assert seen[0]["valid_recall@20"] == validated[0] > 0
     assert validated[0] == evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics["recall@20"]
+    with pytest.raises(ParameterError, match="validate must be a function"):  # sessions, as the old `valid` took
+        small_model(n_epochs=1).fit(train_sessions, test_sessions, progress=False)
 
 
 def test_presets_build_models() -> None:

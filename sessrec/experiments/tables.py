@@ -212,7 +212,8 @@ def verdict_lines(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...],
     if verdicts.empty:
         return []
     lines = loss_summary(verdicts) + tie_summary(verdicts)
-    return lines or [f"The best GRU4Rec run beats every {others} on all {len(verdicts)} metric/k columns."]
+    n_columns = verdicts["Metric"].nunique()
+    return lines or [f"The best GRU4Rec run beats every {others} on all {n_columns} metric/k columns."]
 
 
 def modern_runs(records: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
@@ -226,38 +227,61 @@ def modern_verdict_lines(records: list[dict[str, Any]], dataset: str) -> list[tu
 
     One ``(sentence, gru4rec_wins)`` per modern model with runs, e.g. "**NARM** (1 seed)
     against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7120 vs 0.7090 (higher), MRR@20
-    0.3028 vs 0.3133 (lower)"; ``gru4rec_wins`` is True when GRU4Rec is strictly ahead on
-    both metrics. The best GRU4Rec run is taken per metric (mean over seeds).
+    0.3028 vs 0.3133 (lower)". The best GRU4Rec run is taken per metric (mean over seeds);
+    when the two metrics' best runs differ, each comparison names its run.
+    ``gru4rec_wins`` is True only when GRU4Rec is ahead, as shown, on both metrics.
     """
     summary = summary_of(modern_runs(records, dataset))
     if summary.empty:
         return []
-    at20 = summary[summary["metric"].isin(("recall", "mrr")) & (summary["k"] == 20)]
-    gru = at20[at20["model"].astype(str).str.startswith("gru4rec")]
-    if gru.empty:
+    at20 = summary[summary["metric"].isin(MODERN_METRICS) & (summary["k"] == 20)]
+    at20 = at20[np.isfinite(at20["mean"].astype(float))]
+    is_gru = at20["model"].astype(str).str.startswith("gru4rec")
+    best = {metric: g.loc[g["mean"].idxmax()] for metric, g in at20[is_gru].groupby("metric")}
+    if not best:
         return []
-    best = {metric: g.loc[g["mean"].idxmax()] for metric, g in gru.groupby("metric")}
+    best_labels = {str(row["label"]) for row in best.values()}
+    one_run = len(best_labels) == 1
+    if one_run:
+        row = next(iter(best.values()))
+        against = f"{pretty_label(row['label'])} ({_seeds(row['n'])})"
+    else:
+        against = "the best GRU4Rec run of each metric"
     out = []
-    for label, runs in at20[~at20.index.isin(gru.index)].groupby("label", sort=False):
-        parts, wins = [], True
-        for _, row in runs.sort_values("metric", ascending=False).iterrows():  # recall, then mrr
-            ref = best.get(row["metric"])
-            if ref is None:
+    for label, runs in at20[~is_gru].groupby("label", sort=False):
+        parts, sides = [], []
+        for metric in MODERN_METRICS:
+            mine, ref = runs[runs["metric"] == metric], best.get(metric)
+            if mine.empty or ref is None:
+                sides.append("n/a")
                 continue
-            side = compare_shown(row["mean"], ref["mean"])
-            wins &= side == "lower"
-            parts.append(f"{metric_name(row['metric'], 20)} {row['mean']:.4f} vs {ref['mean']:.4f} ({side})")
+            side = compare_shown(mine["mean"].iloc[0], ref["mean"])
+            sides.append(side)
+            name = "" if one_run else f" {pretty_label(ref['label'])}, {_seeds(ref['n'])};"
+            parts.append(f"{metric_name(metric, 20)} {mine['mean'].iloc[0]:.4f} vs {ref['mean']:.4f} ({name.strip()}"
+                         f"{' ' if name else ''}{side})")
         if parts:
-            n, n_gru = int(runs["n"].max()), max(int(row["n"]) for row in best.values())
-            out.append((f"**{pretty_label(label)}** ({n} seed{'s' * (n != 1)}) against the best GRU4Rec run "
-                        f"({n_gru} seeds): " + ", ".join(parts), wins))
+            sentence = f"**{pretty_label(label)}** ({_seeds(runs['n'].max())}) against {against}: " + ", ".join(parts)
+            out.append((sentence, all(side == "lower" for side in sides)))
     return out
 
 
+#: the metrics of RQ5's comparisons (at k = 20, as the papers report them)
+MODERN_METRICS = ("recall", "mrr")
+
+
+def _seeds(n: Any) -> str:
+    n = int(n)
+    return f"{n} seed" + ("" if n == 1 else "s")
+
+
+#: LaTeX's special characters and what prints them
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("@", "@")):
-        text = text.replace(a, b)
-    return text
+    return "".join(_TEX.get(char, char) for char in text)
 
 
 def chart_frame(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], k: int) -> pd.DataFrame:
@@ -560,30 +584,31 @@ def visible_columns(table: pd.DataFrame) -> list[str]:
 
 
 def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> pd.DataFrame:
-    """For every metric@k on ``dataset``: the best model, the best GRU4Rec run, the best
-    baseline, and whether GRU4Rec wins -- losses are listed, not hidden."""
+    """Every other model against the best GRU4Rec run, for every metric@k on ``dataset``.
+
+    One row per (column, model): the best GRU4Rec mean of that column, the model's mean and
+    the outcome for GRU4Rec (``wins``, ``ties`` or ``loses``, compared as the tables show
+    them). Losses are listed, not hidden. Columns without a GRU4Rec run, and means that are
+    not finite, are left out.
+    """
+    columns = ["Metric", "Best GRU4Rec", "GRU4Rec", "Model", "Value", "Difference", "Outcome"]
     frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
+    frame = frame[np.isfinite(frame["mean"].astype(float))]
     rows = []
     for metric in metrics:
         for k in ks:
             group = frame[(frame["metric"] == metric) & (frame["k"] == k)]
-            row = _verdict(group, metric, k)
-            if row:
-                rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _verdict(group: pd.DataFrame, metric: str, k: int) -> dict[str, Any] | None:
-    gru = group[group["model"].astype(str).str.startswith("gru4rec")]
-    base = group[~group["model"].astype(str).str.startswith("gru4rec")]
-    if gru.empty or base.empty:
-        return None
-    g, b = gru.loc[gru["mean"].idxmax()], base.loc[base["mean"].idxmax()]
-    outcome = compare_shown(g["mean"], b["mean"])
-    return {"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(g["label"]), "GRU4Rec": g["mean"],
-            "Best baseline": pretty_label(b["label"]), "Baseline": b["mean"], "Difference": g["mean"] - b["mean"],
-            "Outcome": {"higher": "wins", "equal": "ties", "lower": "loses"}[outcome],
-            "GRU4Rec wins": outcome == "higher"}  # a tie is no win
+            is_gru = group["model"].astype(str).str.startswith("gru4rec")
+            if not is_gru.any() or is_gru.all():
+                continue
+            best = group[is_gru].loc[group[is_gru]["mean"].idxmax()]
+            for _, other in group[~is_gru].iterrows():
+                outcome = compare_shown(best["mean"], other["mean"])
+                rows.append({"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(best["label"]),
+                             "GRU4Rec": best["mean"], "Model": pretty_label(other["label"]), "Value": other["mean"],
+                             "Difference": best["mean"] - other["mean"],
+                             "Outcome": {"higher": "wins", "equal": "ties", "lower": "loses"}[outcome]})
+    return pd.DataFrame(rows, columns=columns)
 
 
 #: decimals the tables show; verdicts compare means at this precision, so that a sentence
@@ -592,7 +617,10 @@ SHOWN_DIGITS = 4
 
 
 def compare_shown(a: float, b: float) -> str:
-    """``higher``, ``equal`` or ``lower``: ``a`` against ``b`` as the tables show them."""
+    """``higher``, ``equal`` or ``lower``: ``a`` against ``b`` as the tables show them
+    (``n/a`` when either is not a finite number)."""
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return "n/a"
     a, b = float(f"{a:.{SHOWN_DIGITS}f}"), float(f"{b:.{SHOWN_DIGITS}f}")
     return "higher" if a > b else "equal" if a == b else "lower"
 
@@ -766,7 +794,7 @@ def tie_summary(verdicts: pd.DataFrame) -> list[str]:
 
 def _outcome_lines(rows: pd.DataFrame, verb: str) -> list[str]:
     out = []
-    for baseline, group in rows.groupby("Best baseline", sort=False):
-        cells = ", ".join(f"{r['Metric']} ({r['Baseline']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
-        out.append(f"**{baseline}** {verb} {cells}")
+    for model, group in rows.groupby("Model", sort=False):
+        cells = ", ".join(f"{r['Metric']} ({r['Value']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
+        out.append(f"**{model}** {verb} {cells}")
     return out

@@ -319,6 +319,9 @@ class GRU4Rec(BaseSessionModel):
         same thread setting (and device) the result equals the uninterrupted training exactly.
         """
         device = torch_device(self.device)  # CUDA asked for but absent: fail before any work
+        if validate is not None and not callable(validate):  # e.g. validation sessions passed as before
+            raise ParameterError(f"gru4rec: validate must be a function of the model returning metrics, not a "
+                                 f"{type(validate).__name__}; evaluate held-out sessions inside it")
         item_index = ItemIndex.from_items(train.items)
         if resume is not None:
             if not self.is_fitted or not np.array_equal(item_index.item_ids, self.item_index.item_ids):
@@ -376,7 +379,8 @@ class GRU4Rec(BaseSessionModel):
                     tqdm.write(
                         f"epoch {epoch}: loss {record['loss']:.4f}  {record['seconds']:.1f}s  "
                         f"{record['events_per_s']:.0f} events/s"
-                        + "".join(f"  {name} {value:.4f}" for name, value in validation.items())
+                        + "".join(f"  {name} {value:.4f}" if isinstance(value, (int, float)) else f"  {name} {value}"
+                                  for name, value in validation.items())
                     )
                 if callback is not None and callback(record):
                     break
