@@ -293,10 +293,11 @@ def cmd_results(args: argparse.Namespace) -> int:
     if all(wide.empty for wide in wides.values()):
         raise ParameterError(f"no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))} in "
                              f"{', '.join(datasets)} (see `python -m sessrec results` for what there is)")
+    protocols = tables.protocol_lines(data.records)
     csv_frames = []
     for dataset in datasets:
         summary, wide = summaries[dataset], wides[dataset]
-        title = f"{dataset} ({tables.protocol_lines(data.records)[dataset]})"
+        title = f"{dataset} ({protocols[dataset]})"
         if wide.empty:
             notice = f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}"
             print(notice, file=sys.stderr) if args.format == "csv" else print(notice + "\n")

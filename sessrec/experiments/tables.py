@@ -166,11 +166,16 @@ def _leading_number(cell: object) -> float:
         return float("nan")
 
 
+def _best_values(table: pd.DataFrame, bold: list[str] | None) -> dict[str, float]:
+    """Highest mean of each column in ``bold`` (default: every column), for the exporters."""
+    return {c: table[c].map(_leading_number).max() for c in (table.columns if bold is None else bold)}
+
+
 def to_latex(table: pd.DataFrame, caption: str = "", label: str = "tab:results", bold: list[str] | None = None) -> str:
     """A booktabs LaTeX table of a wide table (strings); the best (highest) value of each
     column in ``bold`` (default: every column) in bold."""
     number = _leading_number
-    best = {c: table[c].map(number).max() for c in (table.columns if bold is None else bold)}
+    best = _best_values(table, bold)
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * len(table.columns) + "}", r"\toprule",
              " & ".join([_tex(str(table.index.name or "Model")), *[_tex(c) for c in table.columns]]) + r" \\",
              r"\midrule"]
@@ -193,7 +198,7 @@ def to_markdown(table: pd.DataFrame, bold: list[str] | None = None) -> str:
     """A Markdown table of a wide table (strings); the best (highest) value of each column in
     ``bold`` (default: every column) in bold."""
     number = _leading_number
-    best = {c: table[c].map(number).max() for c in (table.columns if bold is None else bold)}
+    best = _best_values(table, bold)
     lines = ["| " + " | ".join([str(table.index.name or ""), *map(str, table.columns)]) + " |",
              "|" + "---|" * (len(table.columns) + 1)]
     for model, row in table.iterrows():
@@ -227,42 +232,26 @@ def modern_verdict_lines(records: list[dict[str, Any]], dataset: str) -> list[tu
 
     One ``(sentence, gru4rec_wins)`` per modern model with runs, e.g. "**NARM** (1 seed)
     against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7120 vs 0.7090 (higher), MRR@20
-    0.3028 vs 0.3133 (lower)". The best GRU4Rec run is taken per metric (mean over seeds);
-    when the two metrics' best runs differ, each comparison names its run.
+    0.3028 vs 0.3133 (lower)", from :func:`rq1_verdicts` over RQ5's runs at k = 20. When the
+    two metrics' best GRU4Rec runs differ, each comparison names its run.
     ``gru4rec_wins`` is True only when GRU4Rec is ahead, as shown, on both metrics.
     """
-    summary = summary_of(modern_runs(records, dataset))
-    if summary.empty:
+    verdicts = rq1_verdicts(summary_of(modern_runs(records, dataset)), dataset, MODERN_METRICS, (20,))
+    if verdicts.empty:
         return []
-    at20 = summary[summary["metric"].isin(MODERN_METRICS) & (summary["k"] == 20)]
-    at20 = at20[np.isfinite(at20["mean"].astype(float))]
-    is_gru = at20["model"].astype(str).str.startswith("gru4rec")
-    best = {metric: g.loc[g["mean"].idxmax()] for metric, g in at20[is_gru].groupby("metric")}
-    if not best:
-        return []
-    best_labels = {str(row["label"]) for row in best.values()}
-    one_run = len(best_labels) == 1
-    if one_run:
-        row = next(iter(best.values()))
-        against = f"{pretty_label(row['label'])} ({_seeds(row['n'])})"
-    else:
-        against = "the best GRU4Rec run of each metric"
+    best_runs = verdicts.drop_duplicates("Metric")[["Best GRU4Rec", "GRU4Rec seeds"]]
+    one_run = best_runs["Best GRU4Rec"].nunique() == 1
+    against = (f"{best_runs.iloc[0]['Best GRU4Rec']} ({_seeds(best_runs.iloc[0]['GRU4Rec seeds'])})" if one_run
+               else "the best GRU4Rec run of each metric")
+    side_of = {"loses": "higher", "ties": "equal", "wins": "lower"}  # the modern model's side of each outcome
     out = []
-    for label, runs in at20[~is_gru].groupby("label", sort=False):
-        parts, sides = [], []
-        for metric in MODERN_METRICS:
-            mine, ref = runs[runs["metric"] == metric], best.get(metric)
-            if mine.empty or ref is None:
-                sides.append("n/a")
-                continue
-            side = compare_shown(mine["mean"].iloc[0], ref["mean"])
-            sides.append(side)
-            name = "" if one_run else f" {pretty_label(ref['label'])}, {_seeds(ref['n'])};"
-            parts.append(f"{metric_name(metric, 20)} {mine['mean'].iloc[0]:.4f} vs {ref['mean']:.4f} ({name.strip()}"
-                         f"{' ' if name else ''}{side})")
-        if parts:
-            sentence = f"**{pretty_label(label)}** ({_seeds(runs['n'].max())}) against {against}: " + ", ".join(parts)
-            out.append((sentence, all(side == "lower" for side in sides)))
+    for model, rows in verdicts.groupby("Model", sort=False):
+        parts = []
+        for _, r in rows.iterrows():
+            run = "" if one_run else f"{r['Best GRU4Rec']}, {_seeds(r['GRU4Rec seeds'])}; "
+            parts.append(f"{r['Metric']} {r['Value']:.4f} vs {r['GRU4Rec']:.4f} ({run}{side_of[r['Outcome']]})")
+        wins = len(rows) == len(MODERN_METRICS) and bool((rows["Outcome"] == "wins").all())
+        out.append((f"**{model}** ({_seeds(rows['Seeds'].max())}) against {against}: " + ", ".join(parts), wins))
     return out
 
 
@@ -591,7 +580,7 @@ def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
     them). Losses are listed, not hidden. Columns without a GRU4Rec run, and means that are
     not finite, are left out.
     """
-    columns = ["Metric", "Best GRU4Rec", "GRU4Rec", "Model", "Value", "Difference", "Outcome"]
+    columns = ["Metric", "Best GRU4Rec", "GRU4Rec", "GRU4Rec seeds", "Model", "Value", "Seeds", "Difference", "Outcome"]
     frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
     frame = frame[np.isfinite(frame["mean"].astype(float))]
     rows = []
@@ -605,7 +594,8 @@ def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
             for _, other in group[~is_gru].iterrows():
                 outcome = compare_shown(best["mean"], other["mean"])
                 rows.append({"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(best["label"]),
-                             "GRU4Rec": best["mean"], "Model": pretty_label(other["label"]), "Value": other["mean"],
+                             "GRU4Rec": best["mean"], "GRU4Rec seeds": int(best["n"]),
+                             "Model": pretty_label(other["label"]), "Value": other["mean"], "Seeds": int(other["n"]),
                              "Difference": best["mean"] - other["mean"],
                              "Outcome": {"higher": "wins", "equal": "ties", "lower": "loses"}[outcome]})
     return pd.DataFrame(rows, columns=columns)
