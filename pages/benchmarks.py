@@ -214,9 +214,11 @@ if rq5.open:
                                         "Published MRR@20": NUM(format="%.4f")})
             st.caption("Sorted by MRR@20; best value highlighted, whoever it is. Published: the SR-GNN paper's table "
                        "(same split on yoochoose1_64 and diginetica; see Published numbers for the protocol notes). "
-                       "Training time is the mean over seeds of each record's wall time on this machine (2 cores, "
-                       "no GPU; an upper bound for runs that were paused or resumed); the neural models train on one "
-                       "thread each.")
+                       "Training time: the mean over seeds of the seconds summed over every training epoch, the "
+                       "choice of epochs on held-out sessions included (seeds that reuse seed 1's choice count its "
+                       "cost too); wall time where a run logged no epoch times. Measured on this machine (2 cores, no "
+                       "GPU) in background runs, one thread each beside another benchmark: the README's seconds per "
+                       "epoch, measured on a quiet machine, are the speed comparison.")
 
 if refs.open:
     with refs:

@@ -174,6 +174,13 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     row = table[table["Model"] == "SR-GNN"].iloc[0]
     assert row["Published Recall@20"] == 0.7057 and pd.isna(table[table["Model"] == "GRU4Rec"].iloc[0]["Published Recall@20"])
 
+    # training time: the epochs summed (a run resumed across processes has a short wall time), wall time otherwise
+    assert bm.training_seconds({"train_seconds": 90.0, "train_seconds_epochs": 300.0}) == 300.0
+    assert bm.training_seconds({"train_seconds": 90.0, "train_seconds_epochs": 0.0}) == 90.0
+    assert bm.training_seconds({}) is None
+    resumed = [dict(modern, seed=s, train_seconds=10.0, train_seconds_epochs=e) for s, e in ((1, 100.0), (2, 300.0))]
+    assert bm.modern_table(records + resumed, "yoochoose1_64", refs).set_index("Model").loc["SR-GNN", "Train s"] == 200.0
+
 
 def test_rq5_tab_on_the_committed_results(monkeypatch):
     """The RQ5 tab over the repository's own run records: rsc15_100k has modern runs."""

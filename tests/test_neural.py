@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -271,6 +273,45 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
                           partial_dir=partial_dir)
     assert len(paths) == 1 and paths[0].is_file()
     assert not list(partial_dir.rglob("*.pt")), "the training checkpoint is removed once the record is written"
+
+
+def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
+    from sessrec.data.dataset import load_dataset, write_dataset
+    from sessrec.experiments.benchmark import ModelSpec, run_benchmark
+
+    frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
+    write_dataset(tmp_path / "toy", frames, name="toy")
+    dataset = load_dataset(tmp_path / "toy")
+    params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1, "n_epochs": 3, "patience": 1}
+    spec = ModelSpec("narm", "narm", params, validation=0.25, epochs_from_seed=1)
+    results, said = tmp_path / "results", []
+    assert run_benchmark(dataset, [spec], [2], results, progress=False, log=said.append) == []
+    assert "waits for toy/narm-seed1" in said[-1], "seed 2 waits for the run that chooses its epochs"
+    one, two = (json.loads(p.read_text()) for p in run_benchmark(dataset, [spec], [1, 2], results, progress=False,
+                                                                 log=lambda *_: None))
+    assert one["selection_log"] and one["refit"] and "epochs_selected_by" not in one
+    assert two["epochs_selected_by"] == "narm-seed1" and two["selection_log"] is None and two["validation"] is None
+    assert len(two["training_log"]) == two["selected_epochs"] == one["selected_epochs"] == two["hyperparameters"]["n_epochs"]
+    assert two["train_split"] == "train" and two["evaluation"]["n_events"] == one["evaluation"]["n_events"]
+    assert two["training_log"][0]["loss"] != one["training_log"][0]["loss"], "another seed, another model"
+    selection = sum(e["seconds"] for e in one["selection_log"])
+    assert two["train_seconds_epochs"] == pytest.approx(selection + sum(e["seconds"] for e in two["training_log"]))
+
+
+def test_epochs_from_seed_needs_validation(tmp_path) -> None:
+    from sessrec.experiments.benchmark import load_specs
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "epochs_from_seed": 1}]}))
+    with pytest.raises(ValueError, match="epochs_from_seed must be a seed number, on an entry with 'validation'"):
+        load_specs(config)
+    config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.1,
+                                              "epochs_from_seed": "1"}]}))
+    with pytest.raises(ValueError, match="got '1'"):
+        load_specs(config)
+    config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.1,
+                                              "epochs_from_seed": 1}]}))
+    assert load_specs(config)[0].epochs_from_seed == 1
 
 
 def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> None:

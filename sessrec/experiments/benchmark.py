@@ -11,6 +11,13 @@ With sampled settings (:class:`sessrec.evaluation.sampled.SampledSettings`) ever
 evaluated under the sampled-negatives protocol as well as by full ranking, and gets its
 own run id (``<run id>-sampled-<sampling>-<negatives>-s<seed>``), so it never replaces
 the full-ranking run of the same configuration.
+
+A neural configuration with ``validation`` chooses its number of epochs on held-out
+sessions and is then refitted on all of train. With ``epochs_from_seed`` set, only that
+seed's run chooses: the other seeds read the choice from its record and train that many
+epochs on all of train, without a selection of their own (the epoch count is tuned once,
+like every other hyperparameter; the seeds then vary the training alone). They wait for
+that record: the runner skips them until it exists.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.sampled import SampledSettings
 from sessrec.experiments.claims import try_claim
-from sessrec.experiments.records import run_problem, write_run
+from sessrec.experiments.records import record_path, run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 
@@ -45,6 +52,8 @@ class ModelSpec:
     group: str = "main"  # which question the run answers: main (RQ1), losses (RQ2), factors (RQ3)
     #: early stopping data for models that take a validation callback: None, "valid" or a held-out fraction
     validation: str | float | None = None
+    #: with ``validation``: the seed whose run chooses the number of epochs for every seed
+    epochs_from_seed: int | None = None
 
     @property
     def seeded(self) -> bool:
@@ -74,13 +83,14 @@ BASELINE_SPECS = (
 
 
 def load_specs(path: str | Path) -> list[ModelSpec]:
-    """Read ``{"group"?, "models": [{"label", "model", "params"?, "preset"?, "group"?}, ...]}`` from JSON."""
+    """Read ``{"group"?, "models": [{"label", "model", "params"?, "preset"?, "group"?,
+    "validation"?, "epochs_from_seed"?}, ...]}`` from JSON."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
         specs = [
             ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")),
-                      m.get("validation"))
+                      m.get("validation"), m.get("epochs_from_seed"))
             for m in data["models"]
         ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -88,6 +98,11 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"{path}: labels must be unique ({labels})")
+    for spec in specs:
+        seed = spec.epochs_from_seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or spec.validation is None):
+            raise ValueError(f"{path}: '{spec.label}': epochs_from_seed must be a seed number, on an entry with "
+                             f"'validation' (it names the run whose epoch selection the other seeds reuse); got {seed!r}")
     return specs
 
 
@@ -105,8 +120,13 @@ def validate_specs(specs: list[ModelSpec]) -> None:
 def run_one(
     dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
     command: str | None = None, checkpoint_path: str | Path | None = None, sampled: SampledSettings | None = None,
+    epochs_from: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train and evaluate one configuration; returns ``(record, per-event arrays)``.
+
+    ``epochs_from``: the record of the run whose epoch selection this run reuses (see
+    ``ModelSpec.epochs_from_seed``); the model then trains its ``selected_epochs`` on all
+    of train, without a selection of its own.
 
     ``sampled``: also evaluate with sampled negatives (the record's ``evaluation.sampled``
     block and the ``sampled_ranks`` / ``sampled_n_tied`` arrays); full ranking otherwise only.
@@ -117,8 +137,20 @@ def run_one(
     params = dict(spec.params)
     if seed is not None:
         params["seed"] = seed
+    validation = spec.validation
+    reused: dict[str, Any] = {}
+    if epochs_from is not None:
+        epochs = epochs_from.get("selected_epochs")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"run {epochs_from.get('run_id')} chose no number of epochs (selected_epochs={epochs!r}); "
+                             f"{spec.run_id(seed)} cannot reuse it")
+        params["n_epochs"], validation = epochs, None
+        # the shared selection is part of what this model cost, as it is of the run that made it
+        selection_seconds = float(sum(e.get("seconds", 0.0) for e in epochs_from.get("selection_log") or []))
+        reused = {"selected_epochs": epochs, "epochs_selected_by": epochs_from.get("run_id"),
+                  "selection_seconds_epochs": selection_seconds}
     model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress,
-                              validation=spec.validation, checkpoint_path=checkpoint_path)
+                              validation=validation, checkpoint_path=checkpoint_path)
     # the sessions the final model was trained on (all of train unless it was not refitted)
     held_out = meta.get("validation") is not None and not meta.get("refit")
     train = validation_data(dataset, "train", spec.validation)[0] if held_out else dataset.train
@@ -147,10 +179,11 @@ def run_one(
         "train_split": meta["train_split"],
         "validation": meta.get("validation"),
         "refit": meta.get("refit", False),
-        "selected_epochs": meta.get("selected_epochs"),
+        "selected_epochs": meta.get("selected_epochs", reused.get("selected_epochs")),
         "selection_log": meta.get("selection_log"),
+        **({"epochs_selected_by": reused["epochs_selected_by"]} if reused else {}),
         "train_seconds": meta["train_seconds"],
-        "train_seconds_epochs": meta.get("train_seconds_epochs"),
+        "train_seconds_epochs": (meta.get("train_seconds_epochs") or 0.0) + reused.get("selection_seconds_epochs", 0.0),
         "evaluation": result.summary(),
         "library_versions": library_versions(),
         "machine": machine_description(),
@@ -168,6 +201,20 @@ def run_one(
         arrays["sampled_ranks"] = result.sampled.ranks.astype(np.float32)  # 1..negatives+1, halves exact
         arrays["sampled_n_tied"] = result.sampled.n_tied.astype(np.int32)
     return record, arrays
+
+
+def selection_source(root: str | Path, dataset: str, spec: ModelSpec, seed: int | None,
+                     ) -> tuple[dict[str, Any] | None, str | None]:
+    """The record whose epoch selection run ``spec``/``seed`` reuses, as ``(record, None)``;
+    ``(None, why)`` while that record is not complete yet; ``(None, None)`` for a run that
+    selects its own epochs (or none)."""
+    if spec.epochs_from_seed is None or spec.validation is None or seed is None or seed == spec.epochs_from_seed:
+        return None, None
+    source_id = spec.run_id(spec.epochs_from_seed)  # the full-ranking run: the epoch count is a training choice
+    problem = run_problem(root, dataset, source_id)
+    if problem is not None:
+        return None, f"waits for {dataset}/{source_id} ({problem}), whose choice of epochs it reuses"
+    return json.loads(record_path(root, dataset, source_id).read_text()), None
 
 
 def run_benchmark(
@@ -200,6 +247,10 @@ def run_benchmark(
             if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
                 continue
+            epochs_from, waiting = selection_source(root, dataset.name, spec, seed)
+            if waiting:
+                log(f"skip {dataset.name}/{run_id}: {waiting}")
+                continue
             claim, holder = try_claim(root, dataset.name, run_id)
             if claim is None:
                 log(f"skip {dataset.name}/{run_id}: claimed by {holder} "
@@ -216,7 +267,7 @@ def run_benchmark(
                 log(f"run {dataset.name}/{run_id} ...")
                 partial = Path(partial_dir) / dataset.name / f"{run_id}.pt"
                 record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress,
-                                         checkpoint_path=partial, sampled=sampled)
+                                         checkpoint_path=partial, sampled=sampled, epochs_from=epochs_from)
                 path = write_run(root, record, arrays)
                 partial.unlink(missing_ok=True)
                 for refit_partial in partial.parent.glob(f"{partial.stem}.refit-*.pt"):

@@ -431,6 +431,17 @@ def training_speed(record: dict[str, Any]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def training_seconds(record: dict[str, Any]) -> float | None:
+    """What training a run cost: its epochs' seconds summed, the epoch selection included,
+    where the run logged them; its wall time otherwise. The wall time of a run resumed
+    across processes covers the last process only, so the sum is preferred."""
+    epochs = record.get("train_seconds_epochs")
+    if epochs:
+        return float(epochs)
+    wall = record.get("train_seconds")
+    return None if wall is None else float(wall)
+
+
 def _mean_std(values: list[float], digits: int = 4) -> str:
     values = [v for v in values if v == v]
     if not values:
@@ -442,8 +453,8 @@ def _mean_std(values: list[float], digits: int = 4) -> str:
 
 def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...] = (("recall", 20), ("mrr", 20)),
               ) -> pd.DataFrame:
-    """One row per label: seeds, the metrics as mean ± std over seeds, training seconds and
-    events/s (means over seeds). Numeric helper columns ``_<metric>@<k>`` carry the means."""
+    """One row per label: seeds, the metrics as mean ± std over seeds, training seconds
+    (:func:`training_seconds`) and events/s (means over seeds). Numeric helper columns ``_<metric>@<k>`` carry the means."""
     by_label: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_label.setdefault(str(r.get("label", r.get("model"))), []).append(r)
@@ -454,7 +465,7 @@ def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...
             vals = [float(r["evaluation"]["metrics"].get(f"{metric}@{k}", float("nan"))) for r in runs]
             row[metric_name(metric, k)] = _mean_std(vals)
             row[f"_{metric}@{k}"] = float(np.nanmean(vals)) if any(v == v for v in vals) else float("nan")
-        secs = [float(r["train_seconds"]) for r in runs if r.get("train_seconds") is not None]
+        secs = [s for s in (training_seconds(r) for r in runs) if s is not None]
         speed = [s for s in (training_speed(r) for r in runs) if s is not None]
         row["Train s"] = float(np.mean(secs)) if secs else float("nan")
         row["Events/s"] = float(np.mean(speed)) if speed else float("nan")
