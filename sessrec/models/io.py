@@ -96,6 +96,8 @@ def _plain(value: Any) -> Any:
         return torch.from_numpy(value.copy())
     if isinstance(value, np.generic):
         return value.item()
+    if type(value) in (bool, int, float, str):
+        return value  # bool before int: a bool is an int too, and must stay a bool
     for plain_type in (bool, int, float, str):
         if isinstance(value, plain_type) and type(value) is not plain_type:
             return plain_type(value)
