@@ -101,8 +101,9 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
     for spec in specs:
         seed = spec.epochs_from_seed
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or spec.validation is None):
-            raise ValueError(f"{path}: '{spec.label}': epochs_from_seed must be a seed number, on an entry with "
-                             f"'validation' (it names the run whose epoch selection the other seeds reuse); got {seed!r}")
+            raise ValueError(f"{path}: '{spec.label}': epochs_from_seed must be a seed number, on an entry "
+                             "with 'validation' (it names the run whose epoch selection the other seeds reuse); "
+                             f"got {seed!r}")
     return specs
 
 

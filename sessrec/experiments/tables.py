@@ -454,7 +454,8 @@ def _mean_std(values: list[float], digits: int = 4) -> str:
 def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...] = (("recall", 20), ("mrr", 20)),
               ) -> pd.DataFrame:
     """One row per label: seeds, the metrics as mean ± std over seeds, training seconds
-    (:func:`training_seconds`) and events/s (means over seeds). Numeric helper columns ``_<metric>@<k>`` carry the means."""
+    (:func:`training_seconds`) and events/s (means over seeds). Numeric helper columns
+    ``_<metric>@<k>`` carry the means."""
     by_label: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         by_label.setdefault(str(r.get("label", r.get("model"))), []).append(r)
