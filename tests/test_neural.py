@@ -14,7 +14,7 @@ from sessrec.evaluation.evaluator import evaluate
 from sessrec.models.io import load_model, read_checkpoint, save_model
 from sessrec.models.neural import NARM, SASRec, SRGNN
 from sessrec.models.neural.srgnn import session_graphs
-from sessrec.models.neural.trainer import make_batch, prefix_cases, sequence_cases
+from sessrec.models.neural.trainer import catalogue_cross_entropy, make_batch, prefix_cases, sequence_cases
 from sessrec.models.registry import spec
 from tests.helpers import sessions_of
 
@@ -54,6 +54,23 @@ def fitted(train: Sessions) -> dict:
 def test_registered_with_labels() -> None:
     assert [spec(n).label for n in ("narm", "sasrec", "srgnn")] == ["NARM", "SASRec", "SR-GNN"]
     assert {spec(n).family for n in ("narm", "sasrec", "srgnn")} == {"neural"}
+
+
+@pytest.mark.parametrize("batch", [1, 37, 512])
+def test_catalogue_cross_entropy_equals_torch(batch: int) -> None:
+    """The training loss and its gradient are F.cross_entropy's (the gradient up to rounding)."""
+    gen = torch.Generator().manual_seed(batch)
+    logits = (torch.randn(batch, 3001, generator=gen, dtype=torch.float64) * 4).requires_grad_()
+    targets = torch.randint(0, 3001, (batch,), generator=gen)
+    expected = torch.nn.functional.cross_entropy(logits, targets)
+    (expected_grad,) = torch.autograd.grad(expected * 3.0, logits)
+    ours = catalogue_cross_entropy(logits, targets)
+    (grad,) = torch.autograd.grad(ours * 3.0, logits)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-15)
+    assert float(grad.sum().abs()) < 1e-9, "each row of softmax - one-hot sums to zero"
+    with pytest.raises(ValueError, match="int64 indices"):
+        catalogue_cross_entropy(logits, targets.int())
 
 
 def test_prefix_cases_cover_every_prefix_once() -> None:
@@ -208,6 +225,24 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train: Sessions, 
     assert [r["loss"] for r in resumed.training_log] == [r["loss"] for r in full.training_log]
 
 
+def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path) -> None:
+    """A checkpoint written before Adam was fused (flags stored as 0 / 1) resumes with the fused Adam
+    and the saved settings."""
+    from sessrec.models.io import save_model
+
+    ckpt = tmp_path / "run.pt"
+    first = MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, progress=False, checkpoint_path=ckpt)
+    meta = first.training_meta()
+    for group in meta["optimizer_param_groups"]:
+        group.update(fused=None, foreach=None, maximize=0, eps=1e-6)  # as the unfused Adam wrote them
+    save_model(first, ckpt, {"resumable": True, **meta})
+    resumed = MODELS["narm"](n_epochs=2, n_threads=1, seed=7)
+    resumed.fit(train, progress=False, checkpoint_path=ckpt, resume=True)
+    assert [r["epoch"] for r in resumed.training_log] == [1, 2]
+    group = resumed.optimizer.param_groups[0]
+    assert group["fused"] is True and group["maximize"] is False and group["eps"] == 1e-6
+
+
 def test_early_stopping_keeps_the_best_epoch(train: Sessions) -> None:
     scores = iter([0.5, 0.9, 0.4, 0.3, 0.2, 0.1])
     snapshots = []
@@ -284,14 +319,15 @@ def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     dataset = load_dataset(tmp_path / "toy")
     params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1, "n_epochs": 3, "patience": 1}
     spec = ModelSpec("narm", "narm", params, validation=0.25, epochs_from_seed=1)
-    results, said = tmp_path / "results", []
-    assert run_benchmark(dataset, [spec], [2], results, progress=False, log=said.append) == []
+    results, partials, said = tmp_path / "results", tmp_path / "partials", []
+    assert run_benchmark(dataset, [spec], [2], results, progress=False, log=said.append, partial_dir=partials) == []
     assert "waits for toy/narm-seed1" in said[-1], "seed 2 waits for the run that chooses its epochs"
-    one, two = (json.loads(p.read_text()) for p in run_benchmark(dataset, [spec], [1, 2], results, progress=False,
-                                                                 log=lambda *_: None))
+    paths = run_benchmark(dataset, [spec], [1, 2], results, progress=False, log=lambda *_: None, partial_dir=partials)
+    one, two = (json.loads(p.read_text()) for p in paths)
     assert one["selection_log"] and one["refit"] and "epochs_selected_by" not in one
     assert two["epochs_selected_by"] == "narm-seed1" and two["selection_log"] is None and two["validation"] is None
-    assert len(two["training_log"]) == two["selected_epochs"] == one["selected_epochs"] == two["hyperparameters"]["n_epochs"]
+    assert len(two["training_log"]) == two["selected_epochs"] == one["selected_epochs"]
+    assert two["hyperparameters"]["n_epochs"] == one["selected_epochs"]
     assert two["train_split"] == "train" and two["evaluation"]["n_events"] == one["evaluation"]["n_events"]
     assert two["training_log"][0]["loss"] != one["training_log"][0]["loss"], "another seed, another model"
     selection = sum(e["seconds"] for e in one["selection_log"])

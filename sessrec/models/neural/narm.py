@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
-from sessrec.models.neural.trainer import Batch, Cases, NeuralSessionModel, check_float, check_int, prefix_cases
+from sessrec.models.neural.trainer import (
+    Batch, Cases, NeuralSessionModel, catalogue_cross_entropy, check_float, check_int, prefix_cases,
+)
 
 
 class NARMModule(nn.Module):
@@ -131,7 +132,7 @@ class NARM(NeuralSessionModel):
         return prefix_cases(train, flat)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
-        return F.cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
+        return catalogue_cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
 
     # -- streaming interface: state = (hidden states (B, T, H), lengths (B,)) ------------------
     def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:

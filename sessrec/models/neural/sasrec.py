@@ -38,7 +38,8 @@ from torch import Tensor, nn
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ParameterError
 from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, SequenceState, check_float, check_int, last_window, sequence_cases,
+    Batch, Cases, NeuralSessionModel, SequenceState, catalogue_cross_entropy, check_float, check_int, last_window,
+    sequence_cases,
 )
 
 
@@ -172,7 +173,7 @@ class SASRec(SequenceState, NeuralSessionModel):
         h, target = out[mask], batch.next_items[mask]  # only real positions reach the output layer
         emb = self.module.item_emb.weight
         if self.n_negatives == 0 or self.n_negatives >= emb.shape[0]:
-            return F.cross_entropy(h @ emb.t(), target)
+            return catalogue_cross_entropy(h @ emb.t(), target)
         negatives = torch.randint(0, emb.shape[0], (self.n_negatives,), device=h.device)
         pos = (h * emb[target]).sum(1, keepdim=True)
         neg = h @ emb[negatives].t()

@@ -32,7 +32,8 @@ from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
 from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, SequenceState, check_float, check_int, last_window, prefix_cases,
+    Batch, Cases, NeuralSessionModel, SequenceState, catalogue_cross_entropy, check_float, check_int, last_window,
+    prefix_cases,
 )
 
 
@@ -176,7 +177,7 @@ class SRGNN(SequenceState, NeuralSessionModel):
         return prefix_cases(train, flat, self.max_len)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
-        return F.cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
+        return catalogue_cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
 
     def _epoch_lr(self, epoch: int) -> float:
         # the reference calls StepLR.step() before each epoch: epoch e (1-based) runs at lr * dc ** (e // step)

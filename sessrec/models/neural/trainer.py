@@ -39,6 +39,44 @@ ValidCallback = Callable[["NeuralSessionModel"], float]
 
 DEVICES = ("cpu", "cuda")
 
+#: Adam settings that choose how it computes, not what: a resumed run takes them from the code
+OPTIMIZER_IMPLEMENTATION = ("fused", "foreach", "capturable", "differentiable")
+
+
+# -- the loss ------------------------------------------------------------------------------
+
+class _CatalogueCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of ``logits`` (B, n_items) against ``targets`` (B,).
+
+    The same loss and gradient as ``F.cross_entropy``, at half its cost on a large
+    catalogue (0.10 s instead of 0.20 s forward and backward for 512 x 43,097 scores on one
+    core). PyTorch's backward first fills a (B, n_items) one-hot gradient and reads it
+    back; here the gradient ``(softmax - one_hot) / B`` is written once, into the saved
+    log-probabilities (nothing else holds them). The gradients differ from PyTorch's in the
+    last bits (its softmax backward uses a slightly different ``exp``); the loss is the same.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, targets: Tensor) -> Tensor:
+        log_probs = torch.log_softmax(logits, 1)
+        ctx.save_for_backward(log_probs, targets)
+        return -log_probs.gather(1, targets[:, None]).mean()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        log_probs, targets = ctx.saved_tensors
+        gradient = log_probs.exp_()  # softmax, in place: the graph is never run backward twice
+        gradient[torch.arange(len(targets), device=targets.device), targets] -= 1.0
+        return gradient.mul_(grad / len(targets)), None
+
+
+def catalogue_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Full-softmax cross-entropy over the catalogue, mean over the batch (see
+    :class:`_CatalogueCrossEntropy`); ``targets`` are column indices of ``logits``."""
+    if targets.dtype != torch.long or targets.shape != logits.shape[:1]:
+        raise ValueError(f"targets must be {logits.shape[0]} int64 indices, got {tuple(targets.shape)} {targets.dtype}")
+    return _CatalogueCrossEntropy.apply(logits, targets)
+
 
 # -- parameter checks ----------------------------------------------------------------------
 
@@ -239,7 +277,10 @@ class NeuralSessionModel(BaseSessionModel):
         raise NotImplementedError
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.module.parameters(), lr=self.learning_rate, weight_decay=self.l2)
+        # fused: one pass over each parameter instead of about fifteen, 6x faster on the
+        # 43k x 100 item embeddings of Diginetica (4 ms against 27 ms a step on one core);
+        # the updates equal the default Adam's up to rounding
+        return torch.optim.Adam(self.module.parameters(), lr=self.learning_rate, weight_decay=self.l2, fused=True)
 
     def _epoch_lr(self, epoch: int) -> float:
         """Learning rate of (1-based) ``epoch``; constant unless a subclass decays it."""
@@ -459,7 +500,14 @@ class NeuralSessionModel(BaseSessionModel):
         if opt_state:
             groups = copy.deepcopy(self.optimizer.state_dict()["param_groups"])
             for group, saved in zip(groups, meta.get("optimizer_param_groups", [])):
-                group.update({k: (tuple(v) if k == "betas" else v) for k, v in saved.items()})
+                for key, value in saved.items():
+                    if key not in OPTIMIZER_IMPLEMENTATION:
+                        # older checkpoints stored Adam's flags as 0 / 1 (io._plain took bools for ints)
+                        if key == "betas":
+                            value = tuple(value)
+                        elif isinstance(group.get(key), bool):
+                            value = bool(value)
+                        group[key] = value
             self.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
         best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
         self._best_state = best or None
