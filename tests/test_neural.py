@@ -225,6 +225,13 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train: Sessions, 
     assert [r["loss"] for r in resumed.training_log] == [r["loss"] for r in full.training_log]
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_adam_is_fused_with_the_papers_betas(fitted: dict, name: str) -> None:
+    group = fitted[name].optimizer.param_groups[0]
+    assert group["fused"] is True
+    assert group["betas"] == ((0.9, 0.98) if name == "sasrec" else (0.9, 0.999))
+
+
 def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path) -> None:
     """A checkpoint written before Adam was fused (flags stored as 0 / 1) resumes with the fused Adam
     and the saved settings."""

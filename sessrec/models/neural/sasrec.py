@@ -116,6 +116,7 @@ class SASRec(SequenceState, NeuralSessionModel):
     """SASRec as a :class:`SessionModel`; the state is the session's items so far."""
 
     name = "sasrec"
+    adam_betas = (0.9, 0.98)  # the reference code's
     _counts_positions = True
 
     def __init__(
@@ -163,9 +164,6 @@ class SASRec(SequenceState, NeuralSessionModel):
 
     def _cases(self, train: Sessions, flat: np.ndarray) -> Cases:
         return sequence_cases(train, flat, self.max_len)
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.module.parameters(), lr=self.learning_rate, betas=(0.9, 0.98), weight_decay=self.l2)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
         out, _ = self.module.encode(batch.items, batch.lengths)
