@@ -250,6 +250,17 @@ def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path)
     assert group["fused"] is True and group["maximize"] is False and group["eps"] == 1e-6
 
 
+def test_a_run_without_validation_refuses_a_selection_checkpoint(train: Sessions, tmp_path) -> None:
+    from sessrec.errors import CheckpointError
+
+    valid = pattern_sessions(20, seed=2, start_id=5000)
+    score = lambda m: evaluate(m, valid, ks=(20,), beyond_accuracy=False).metrics["mrr@20"]
+    ckpt = tmp_path / "run.pt"
+    MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt)
+    with pytest.raises(CheckpointError, match="another run's checkpoint"):
+        MODELS["narm"](n_epochs=2, n_threads=1, seed=7).fit(train, progress=False, checkpoint_path=ckpt, resume=True)
+
+
 def test_early_stopping_keeps_the_best_epoch(train: Sessions) -> None:
     scores = iter([0.5, 0.9, 0.4, 0.3, 0.2, 0.1])
     snapshots = []
@@ -328,9 +339,11 @@ def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     spec = ModelSpec("narm", "narm", params, validation=0.25, epochs_from_seed=1)
     results, partials, said = tmp_path / "results", tmp_path / "partials", []
     assert run_benchmark(dataset, [spec], [2], results, progress=False, log=said.append, partial_dir=partials) == []
-    assert "waits for toy/narm-seed1" in said[-1], "seed 2 waits for the run that chooses its epochs"
-    paths = run_benchmark(dataset, [spec], [1, 2], results, progress=False, log=lambda *_: None, partial_dir=partials)
-    one, two = (json.loads(p.read_text()) for p in paths)
+    assert "waits for toy/narm-seed1" in said[-2], "seed 2 waits for the run that chooses its epochs"
+    assert said[-1].startswith("warning: 1 run(s) not done")
+    paths = run_benchmark(dataset, [spec], [2, 1], results, progress=False, log=said.append, partial_dir=partials)
+    one, two = (json.loads(p.read_text()) for p in paths)  # the seed that chooses runs first
+    assert one["seed"] == 1 and two["seed"] == 2 and not list(partials.rglob("*.pt"))
     assert one["selection_log"] and one["refit"] and "epochs_selected_by" not in one
     assert two["epochs_selected_by"] == "narm-seed1" and two["selection_log"] is None and two["validation"] is None
     assert len(two["training_log"]) == two["selected_epochs"] == one["selected_epochs"]
@@ -338,7 +351,17 @@ def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     assert two["train_split"] == "train" and two["evaluation"]["n_events"] == one["evaluation"]["n_events"]
     assert two["training_log"][0]["loss"] != one["training_log"][0]["loss"], "another seed, another model"
     selection = sum(e["seconds"] for e in one["selection_log"])
+    assert one["selection_seconds_epochs"] == two["selection_seconds_epochs"] == pytest.approx(selection)
     assert two["train_seconds_epochs"] == pytest.approx(selection + sum(e["seconds"] for e in two["training_log"]))
+
+    # a config changed since seed 1 ran cannot reuse its choice: said, skipped, the other models still run
+    changed = ModelSpec("narm", "narm", {**params, "hidden_size": 9}, validation=0.25, epochs_from_seed=1)
+    said.clear()
+    paths = run_benchmark(dataset, [changed, ModelSpec("last_item", "last_item")], [3], results, progress=False,
+                          log=said.append, partial_dir=partials)
+    assert [p.name for p in paths] == ["last_item.json"]
+    assert any("cannot reuse the epochs of toy/narm-seed1" in line and "hidden_size: 8 -> 9" in line for line in said)
+    assert said[-1].startswith("warning: 1 run(s) not done") and "narm-seed3" in said[-1]
 
 
 def test_epochs_from_seed_needs_validation(tmp_path) -> None:
@@ -346,12 +369,13 @@ def test_epochs_from_seed_needs_validation(tmp_path) -> None:
 
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "epochs_from_seed": 1}]}))
-    with pytest.raises(ValueError, match="epochs_from_seed must be a seed number, on an entry with 'validation'"):
+    with pytest.raises(ValueError, match=r"must be a seed number \(>= 0\), on an entry with 'validation'"):
         load_specs(config)
-    config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.1,
-                                              "epochs_from_seed": "1"}]}))
-    with pytest.raises(ValueError, match="got '1'"):
-        load_specs(config)
+    for bad, said in (("1", "got '1'"), (-1, "got -1"), (True, "got True")):
+        config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.1,
+                                                  "epochs_from_seed": bad}]}))
+        with pytest.raises(ValueError, match=said):
+            load_specs(config)
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.1,
                                               "epochs_from_seed": 1}]}))
     assert load_specs(config)[0].epochs_from_seed == 1

@@ -16,8 +16,10 @@ A neural configuration with ``validation`` chooses its number of epochs on held-
 sessions and is then refitted on all of train. With ``epochs_from_seed`` set, only that
 seed's run chooses: the other seeds read the choice from its record and train that many
 epochs on all of train, without a selection of their own (the epoch count is tuned once,
-like every other hyperparameter; the seeds then vary the training alone). They wait for
-that record: the runner skips them until it exists.
+like every other hyperparameter; the seeds then vary the training alone). The runner runs
+that seed first; while its record is missing (claimed by another process, say), the
+other seeds are skipped, said so, and a later run of the same command picks them up. A
+sampled-protocol run reuses the sampled run of that seed.
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
         raise ValueError(f"{path}: labels must be unique ({labels})")
     for spec in specs:
         seed = spec.epochs_from_seed
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or spec.validation is None):
-            raise ValueError(f"{path}: '{spec.label}': epochs_from_seed must be a seed number, on an entry "
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
+                                 or spec.validation is None):
+            raise ValueError(f"{path}: '{spec.label}': epochs_from_seed must be a seed number (>= 0), on an entry "
                              "with 'validation' (it names the run whose epoch selection the other seeds reuse); "
                              f"got {seed!r}")
     return specs
@@ -141,15 +144,13 @@ def run_one(
     validation = spec.validation
     reused: dict[str, Any] = {}
     if epochs_from is not None:
-        epochs = epochs_from.get("selected_epochs")
-        if not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"run {epochs_from.get('run_id')} chose no number of epochs (selected_epochs={epochs!r}); "
-                             f"{spec.run_id(seed)} cannot reuse it")
-        params["n_epochs"], validation = epochs, None
+        problem = reuse_problem(spec, epochs_from)
+        if problem:
+            raise ValueError(f"{spec.run_id(seed)} cannot reuse the epochs of {epochs_from.get('run_id')}: {problem}")
+        params["n_epochs"], validation = epochs_from["selected_epochs"], None
         # the shared selection is part of what this model cost, as it is of the run that made it
-        selection_seconds = float(sum(e.get("seconds", 0.0) for e in epochs_from.get("selection_log") or []))
-        reused = {"selected_epochs": epochs, "epochs_selected_by": epochs_from.get("run_id"),
-                  "selection_seconds_epochs": selection_seconds}
+        reused = {"selected_epochs": epochs_from["selected_epochs"], "epochs_selected_by": epochs_from.get("run_id"),
+                  "selection_seconds_epochs": selection_seconds(epochs_from)}
     model, meta = train_model(dataset, spec.model, params=params, preset=spec.preset, progress=progress,
                               validation=validation, checkpoint_path=checkpoint_path)
     # the sessions the final model was trained on (all of train unless it was not refitted)
@@ -183,6 +184,8 @@ def run_one(
         "selected_epochs": meta.get("selected_epochs", reused.get("selected_epochs")),
         "selection_log": meta.get("selection_log"),
         **({"epochs_selected_by": reused["epochs_selected_by"]} if reused else {}),
+        # the seconds of the epoch selection (this run's, or the one it reused), included in train_seconds_epochs
+        "selection_seconds_epochs": meta.get("selection_seconds_epochs", reused.get("selection_seconds_epochs")),
         "train_seconds": meta["train_seconds"],
         "train_seconds_epochs": (meta.get("train_seconds_epochs") or 0.0) + reused.get("selection_seconds_epochs", 0.0),
         "evaluation": result.summary(),
@@ -204,18 +207,46 @@ def run_one(
     return record, arrays
 
 
+def selection_seconds(record: dict[str, Any]) -> float:
+    """Seconds a run spent choosing its number of epochs (the epochs of its selection log)."""
+    return float(sum(e.get("seconds", 0.0) for e in record.get("selection_log") or []))
+
+
+#: settings that may differ between a run and the run whose choice of epochs it reuses
+REUSE_MAY_DIFFER = ("seed", "n_epochs", "n_threads", "device", "patience")
+
+
+def reuse_problem(spec: ModelSpec, source: dict[str, Any]) -> str | None:
+    """Why ``spec`` cannot train for the epoch count chosen in run record ``source``, or None."""
+    epochs = source.get("selected_epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1 or not source.get("selection_log"):
+        return f"it chose no number of epochs (selected_epochs={epochs!r})"
+    if source.get("validation") != spec.validation:
+        return f"it selected on validation={source.get('validation')!r}, the config says {spec.validation!r}"
+    theirs = source.get("hyperparameters") or {}
+    mine = resolve_params(spec.model, spec.params, spec.preset)
+    changed = sorted(k for k, v in mine.items() if k not in REUSE_MAY_DIFFER and theirs.get(k) != v)
+    if changed:
+        return "it ran with other settings (" + ", ".join(f"{k}: {theirs.get(k)!r} -> {mine[k]!r}" for k in changed) + ")"
+    return None
+
+
 def selection_source(root: str | Path, dataset: str, spec: ModelSpec, seed: int | None,
-                     ) -> tuple[dict[str, Any] | None, str | None]:
+                     sampled: SampledSettings | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """The record whose epoch selection run ``spec``/``seed`` reuses, as ``(record, None)``;
-    ``(None, why)`` while that record is not complete yet; ``(None, None)`` for a run that
-    selects its own epochs (or none)."""
+    ``(None, why)`` while it cannot (that record is missing, or unusable); ``(None, None)``
+    for a run that selects its own epochs (or none)."""
     if spec.epochs_from_seed is None or spec.validation is None or seed is None or seed == spec.epochs_from_seed:
         return None, None
-    source_id = spec.run_id(spec.epochs_from_seed)  # the full-ranking run: the epoch count is a training choice
+    source_id = spec.run_id(spec.epochs_from_seed, sampled)
     problem = run_problem(root, dataset, source_id)
     if problem is not None:
         return None, f"waits for {dataset}/{source_id} ({problem}), whose choice of epochs it reuses"
-    return json.loads(record_path(root, dataset, source_id).read_text()), None
+    source = json.loads(record_path(root, dataset, source_id).read_text())
+    problem = reuse_problem(spec, source)
+    if problem is not None:
+        return None, f"cannot reuse the epochs of {dataset}/{source_id}: {problem}"
+    return source, None
 
 
 def run_benchmark(
@@ -240,17 +271,22 @@ def run_benchmark(
     runs (their own run ids, see the module docstring).
     """
     validate_specs(specs)
-    written = []
+    written, waiting_runs = [], []
     for spec in specs:
-        for seed in (seeds if spec.seeded else [None]):
+        order = list(seeds) if spec.seeded else [None]
+        if spec.epochs_from_seed in order:  # the seed that chooses the epochs goes first
+            order.remove(spec.epochs_from_seed)
+            order.insert(0, spec.epochs_from_seed)
+        for seed in order:
             run_id = spec.run_id(seed, sampled)
             problem = run_problem(root, dataset.name, run_id)
             if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
                 continue
-            epochs_from, waiting = selection_source(root, dataset.name, spec, seed)
+            epochs_from, waiting = selection_source(root, dataset.name, spec, seed, sampled)
             if waiting:
                 log(f"skip {dataset.name}/{run_id}: {waiting}")
+                waiting_runs.append(run_id)
                 continue
             claim, holder = try_claim(root, dataset.name, run_id)
             if claim is None:
@@ -266,12 +302,15 @@ def run_benchmark(
                     log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); "
                         "running it again")
                 log(f"run {dataset.name}/{run_id} ...")
-                partial = Path(partial_dir) / dataset.name / f"{run_id}.pt"
+                # a run that reuses a choice of epochs has its own checkpoint name: it must never
+                # resume the checkpoint of a selection (other sessions, best-epoch weights)
+                name = run_id if epochs_from is None else f"{run_id}.epochs-{epochs_from['selected_epochs']}"
+                partial = Path(partial_dir) / dataset.name / f"{name}.pt"
                 record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress,
                                          checkpoint_path=partial, sampled=sampled, epochs_from=epochs_from)
                 path = write_run(root, record, arrays)
                 partial.unlink(missing_ok=True)
-                for refit_partial in partial.parent.glob(f"{partial.stem}.refit-*.pt"):
+                for refit_partial in partial.parent.glob(f"{run_id}.refit-*.pt"):
                     refit_partial.unlink()
             m = record["evaluation"]["metrics"]
             log(f"  Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}  "
@@ -282,4 +321,7 @@ def run_benchmark(
                 log(f"  sampled ({sampled.describe()}): HitRate@10 {s['recall@10']:.4f}  "
                     f"MRR@10 {s['mrr@10']:.4f}  Precision@10 {s['precision@10']:.4f}")
             written.append(path)
+    if waiting_runs:
+        log(f"warning: {len(waiting_runs)} run(s) not done, waiting for the run that chooses their epochs: "
+            f"{', '.join(waiting_runs)}; run the same command again once it is complete")
     return written

@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 from tqdm.auto import tqdm
 
 from sessrec.data.sessions import ItemIndex, Sessions
@@ -54,6 +55,7 @@ class _CatalogueCrossEntropy(torch.autograd.Function):
     back; here the gradient ``(softmax - one_hot) / B`` is written once, into the saved
     log-probabilities (nothing else holds them). The gradients differ from PyTorch's in the
     last bits (its softmax backward uses a slightly different ``exp``); the loss is the same.
+    Training needs one backward pass; a second one, or a second derivative, is refused.
     """
 
     @staticmethod
@@ -63,9 +65,12 @@ class _CatalogueCrossEntropy(torch.autograd.Function):
         return -log_probs.gather(1, targets[:, None]).mean()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         log_probs, targets = ctx.saved_tensors
-        gradient = log_probs.exp_()  # softmax, in place: the graph is never run backward twice
+        # softmax, in place over the saved log-probabilities: a second backward through the same
+        # graph (retain_graph=True) is refused by autograd's version check rather than miscomputed
+        gradient = log_probs.exp_()
         gradient[torch.arange(len(targets), device=targets.device), targets] -= 1.0
         return gradient.mul_(grad / len(targets)), None
 
@@ -336,6 +341,12 @@ class NeuralSessionModel(BaseSessionModel):
             state = {"epoch": 0, "best_score": None, "best_epoch": 0, "bad_epochs": 0, "finished": False}
             if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
                 state = self._restore_training(checkpoint_path)
+                selected = any("valid" in r for r in self.training_log)
+                if selected != (valid_callback is not None):
+                    raise CheckpointError(
+                        f"{checkpoint_path}: written by a run {'with' if selected else 'without'} early stopping on "
+                        f"validation data, and this run has {'none' if valid_callback is None else 'it'}: "
+                        "another run's checkpoint; delete it or give this run its own checkpoint path")
                 if progress:
                     tqdm.write(f"{self.name}: resuming after epoch {state['epoch']} from {checkpoint_path}")
             self.clear_live_cache()
