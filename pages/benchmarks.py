@@ -216,7 +216,7 @@ if rq5.open:
                        "(same split on yoochoose1_64 and diginetica; see Published numbers for the protocol notes). "
                        "Training time: the mean over seeds of the seconds summed over every training epoch, the "
                        "choice of epochs on held-out sessions included (seeds that reuse seed 1's choice count its "
-                       "cost too); wall time where a run logged no epoch times. Measured on this machine (2 cores, no "
+                       "cost too); wall time for models trained without epochs. Measured on this machine (2 cores, no "
                        "GPU) in background runs, one thread each beside another benchmark: the README's seconds per "
                        "epoch, measured on a quiet machine, are the speed comparison.")
 

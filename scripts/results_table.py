@@ -6,7 +6,8 @@
 Mean ± std over seeds of Recall@k and MRR@k per dataset and model, the share of test
 events whose target is tied with another item ("tied", mean over seeds; "n/m" = not
 measured: runs evaluated before it was recorded), the tie mode, the number of seeds,
-mean training seconds and evaluation seconds; the best value per dataset in bold.
+mean training seconds (epochs summed, epoch selection included: `tables.training_seconds`)
+and evaluation seconds; the best value per dataset in bold.
 Only full-ranking runs: runs of the sampled protocol are left out of these tables.
 
 ``--sampled``: the sampled-protocol runs instead, one table per dataset and sampling
@@ -32,6 +33,7 @@ from sessrec.experiments.records import (  # noqa: E402
     load_run_records,
 )
 from sessrec.experiments.records import metrics_table  # noqa: E402
+from sessrec.experiments.tables import training_seconds  # noqa: E402
 
 
 def print_sampled(records: list, k: int) -> None:
@@ -80,7 +82,7 @@ def main() -> None:
         sys.exit(f"no run records under {args.root} for group {args.group}")
     table = aggregate(metrics_table(records))
     table = table[table["k"] == args.k]
-    timing = pd.DataFrame([{"dataset": r["dataset"], "label": r["label"], "train_s": r["train_seconds"],
+    timing = pd.DataFrame([{"dataset": r["dataset"], "label": r["label"], "train_s": training_seconds(r),
                             "eval_s": r["evaluation"]["seconds"]} for r in records])
     timing = timing.groupby(["dataset", "label"]).mean()
     tied = aggregate(metrics_table(records))

@@ -87,8 +87,8 @@ def write_fake_results(root: Path, dataset: str = "demo", n_events: int = 400, s
         write_run(root, record, {"ranks": ranks, "positions": positions, "targets": np.arange(n_events, dtype=np.int32),
                                  "target_popularity": popularity})
 
-    def log(seed, epochs=5, speed=20000.0):
-        return [{"epoch": e, "loss": 5.0 / e + 0.01 * seed, "seconds": 2.0, "events_per_s": speed}
+    def log(seed, epochs=5, speed=20000.0, seconds=10.0):  # the epochs take the run's training seconds
+        return [{"epoch": e, "loss": 5.0 / e + 0.01 * seed, "seconds": seconds / epochs, "events_per_s": speed}
                 for e in range(1, epochs + 1)]
 
     for seed in seeds:
@@ -101,7 +101,7 @@ def write_fake_results(root: Path, dataset: str = "demo", n_events: int = 400, s
             run("rq2-top1", "gru4rec", seed, 0.10, log(seed), group="losses", params={**reference, "loss": "top1"})
             for label, change, q, secs in (("rq3-layers200", {"layers": [200]}, 0.16, 25.0),
                                            ("rq3-epochs1", {"n_epochs": 1}, 0.11, 2.0)):
-                run(label, "gru4rec", seed, q, log(seed, change.get("n_epochs", 5)), group="factors",
+                run(label, "gru4rec", seed, q, log(seed, change.get("n_epochs", 5), seconds=secs), group="factors",
                     params={**reference, **change}, seconds=secs)
     pd.DataFrame([
         {"dataset": dataset, "model": "gru4rec", "metric": "recall", "k": 20, "value": 0.6,

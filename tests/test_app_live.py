@@ -177,6 +177,9 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     # training time: the epochs summed (a run resumed across processes has a short wall time), wall time otherwise
     assert bm.training_seconds({"train_seconds": 90.0, "train_seconds_epochs": 300.0}) == 300.0
     assert bm.training_seconds({"train_seconds": 90.0, "train_seconds_epochs": 0.0}) == 90.0
+    logged = {"train_seconds": 90.0, "training_log": [{"seconds": 3.0}, {"seconds": 4.0}],
+              "selection_log": [{"seconds": 5.0}]}
+    assert bm.training_seconds(logged) == 12.0, "records without the sum: the epoch logs, selection included"
     assert bm.training_seconds({}) is None
     resumed = [dict(modern, seed=s, train_seconds=10.0, train_seconds_epochs=e) for s, e in ((1, 100.0), (2, 300.0))]
     table = bm.modern_table(records + resumed, "yoochoose1_64", refs).set_index("Model")

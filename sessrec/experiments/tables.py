@@ -432,12 +432,17 @@ def training_speed(record: dict[str, Any]) -> float | None:
 
 
 def training_seconds(record: dict[str, Any]) -> float | None:
-    """What training a run cost: its epochs' seconds summed, the epoch selection included,
-    where the run logged them; its wall time otherwise. The wall time of a run resumed
-    across processes covers the last process only, so the sum is preferred."""
+    """What training a run cost: the seconds of its training epochs summed, the epoch
+    selection included (``train_seconds_epochs``, else the epoch logs); its wall time for
+    models trained without epochs (the kNN models, rules and baselines). The wall time of a
+    run resumed across processes covers the last process only, so the sum is preferred."""
     epochs = record.get("train_seconds_epochs")
     if epochs:
         return float(epochs)
+    logged = [e.get("seconds") for log in ("training_log", "selection_log") for e in record.get(log) or []
+              if isinstance(e, dict)]
+    if logged and all(isinstance(v, (int, float)) for v in logged):
+        return float(sum(logged))
     wall = record.get("train_seconds")
     return None if wall is None else float(wall)
 

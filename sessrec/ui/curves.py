@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from sessrec.experiments.tables import training_seconds
 from sessrec.ui.models import CheckpointEntry, label_of
 from sessrec.ui.paths import display_path
 
@@ -74,7 +75,7 @@ def hyperparameter_table(records: list[dict[str, Any]], entries: list[Checkpoint
     for record in records:
         name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
         if name in runs:
-            rows.append({"Run": name, "train seconds": _round(record.get("train_seconds")),
+            rows.append({"Run": name, "train seconds": _round(training_seconds(record)),
                          **_plain(record.get("hyperparameters") or {})})
     for entry in entries:
         name = f"{entry.dataset} · {display_path(entry.path)}"
