@@ -275,6 +275,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    """Print where the long benchmark runs stand (training checkpoints and claims)."""
+    from sessrec.experiments.progress import progress_lines
+
+    for line in progress_lines(args.out, args.partials):
+        print(line)
+    return EXIT_OK
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from sessrec.experiments import tables
 
@@ -775,6 +784,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_protocol_options(bench)
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(func=cmd_benchmark)
+
+    progress = sub.add_parser("progress", help="where the long benchmark runs stand: epoch, best validation score, "
+                              "who is running them, claims left by processes that are gone")
+    progress.add_argument("--out", default="results", help="results root holding the claims (default: results)")
+    progress.add_argument("--partials", default=str(Path("checkpoints") / "partial"),
+                          help="folder of the per-epoch training checkpoints (default: checkpoints/partial)")
+    progress.set_defaults(func=cmd_progress)
     sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")
     sweep.add_argument("--dataset", required=True, help="prepared dataset folder with train_tr and valid splits")
     sweep.add_argument("--model", default="gru4rec", help="registry name of the model to tune (default: gru4rec)")
@@ -802,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
-        if args.command not in ("models", "stats", "results"):  # commands that never compute with torch stay light
+        if args.command not in ("models", "stats", "results", "progress"):  # commands that never compute with torch stay light
             from sessrec.runtime import configure_torch_threads
 
             configure_torch_threads()

@@ -381,6 +381,42 @@ def test_epochs_from_seed_needs_validation(tmp_path) -> None:
     assert load_specs(config)[0].epochs_from_seed == 1
 
 
+def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp_path, capsys) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from sessrec.cli import main
+
+    valid = pattern_sessions(20, seed=2, start_id=5000)
+    score = lambda m: evaluate(m, valid, ks=(20,), beyond_accuracy=False).metrics["mrr@20"]
+    partials, results = tmp_path / "partials" / "toy", tmp_path / "results" / "toy"
+    partials.mkdir(parents=True)
+    results.mkdir(parents=True)
+    MODELS["narm"](n_epochs=2, n_threads=1, seed=1).fit(train, score, progress=False,
+                                                         checkpoint_path=partials / "narm-seed1.pt")
+    MODELS["narm"](n_epochs=3, n_threads=1, seed=2).fit(train, progress=False,
+                                                         checkpoint_path=partials / "narm-seed2.epochs-3.pt")
+    (partials / "srgnn-seed1.pt").write_bytes(b"not a checkpoint")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    (results / "narm-seed1.claim").write_text(json.dumps({"pid": os.getpid(), "host": host, "created": 0}))
+    (results / "sasrec-seed1.claim").write_text(json.dumps({"pid": int(gone.stdout), "host": host, "created": 0}))
+    assert main(["progress", "--out", str(tmp_path / "results"), "--partials", str(tmp_path / "partials")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    selection = next(line for line in lines if line.startswith("toy/narm-seed1:"))
+    assert "choosing the number of epochs" in selection and "epoch 2 of 2" in selection
+    assert "best valid Recall@20" in selection and f"claimed by pid {os.getpid()} (running)" in selection
+    reuse = next(line for line in lines if line.startswith("toy/narm-seed2:"))
+    assert "training seed 1's number of epochs: epoch 3 of 3" in reuse and "not claimed" in reuse
+    assert any(line.startswith("toy/sasrec-seed1: no checkpoint yet") and "gone: the claim is stale" in line
+               for line in lines)
+    assert any(line.startswith("unreadable checkpoint") and "srgnn-seed1.pt" in line for line in lines)
+    assert main(["progress", "--out", str(tmp_path / "none"), "--partials", str(tmp_path / "none")]) == 0
+    assert "nothing in progress" in capsys.readouterr().out
+
+
 def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> None:
     flat = np.arange(train.n_events)
     cases = prefix_cases(train, flat)

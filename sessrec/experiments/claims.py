@@ -45,7 +45,8 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def read_claim(path: Path) -> dict[str, Any] | None:
+    """The content of a claim file, or None when it cannot be read (being written, or garbage)."""
     try:
         info = json.loads(path.read_text())
         return info if isinstance(info, dict) else None
@@ -61,7 +62,7 @@ class Claim:
     token: str
 
     def release(self) -> None:
-        info = _read(self.path)
+        info = read_claim(self.path)
         if info is not None and info.get("token") == self.token:  # never remove someone else's claim
             try:
                 self.path.unlink()
@@ -92,11 +93,11 @@ def try_claim(root: str | Path, dataset: str, run_id: str) -> tuple[Claim | None
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            info = _read(path)
+            info = read_claim(path)
             if info is None:
                 # being written this very moment, or garbage: give the writer a moment
                 time.sleep(0.05)
-                info = _read(path)
+                info = read_claim(path)
             owner = info.get("pid") if info is not None else None
             stale = (info is not None and info.get("host") == host and type(owner) is int
                      and owner != pid and not pid_alive(owner))
@@ -109,7 +110,7 @@ def try_claim(root: str | Path, dataset: str, run_id: str) -> tuple[Claim | None
                 os.rename(path, aside)
             except FileNotFoundError:
                 continue
-            moved = _read(aside)
+            moved = read_claim(aside)
             os.unlink(aside)
             if moved != info:  # a fresh claim appeared in between and we moved it: put it back
                 if moved is not None:
@@ -119,7 +120,7 @@ def try_claim(root: str | Path, dataset: str, run_id: str) -> tuple[Claim | None
         with os.fdopen(fd, "w") as handle:
             json.dump({"pid": pid, "host": host, "created": time.time(), "token": token}, handle)
         return Claim(path, token), None
-    return None, describe(_read(path))
+    return None, describe(read_claim(path))
 
 
 def _restore(path: Path, info: dict[str, Any]) -> None:
