@@ -4,7 +4,7 @@ The benchmark runner keeps a neural run's training state in
 ``checkpoints/partial/<dataset>/<name>.pt`` until its record is written, and claims
 every run with ``results/<dataset>/<run_id>.claim`` while it trains (see
 :mod:`sessrec.experiments.benchmark` and :mod:`sessrec.experiments.claims`). This module
-reads both, without loading any model, so a person can see which runs are training,
+reads both, without building any model, so a person can see which runs are training,
 how far they got, and which were left behind by a process that is gone.
 """
 
