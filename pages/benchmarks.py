@@ -8,7 +8,7 @@ import streamlit as st
 
 from sessrec.experiments import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar
-from sessrec.ui.paths import display_path, results_root
+from sessrec.ui.paths import checkpoint_root, display_path, results_root
 
 TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
         "RQ5 · Modern models", "Published numbers", "All runs", "Agreement", "Sampled vs full")
@@ -219,6 +219,10 @@ if rq5.open:
                        "cost too); wall time for models trained without epochs. Measured on this machine (2 cores, no "
                        "GPU) in background runs, one thread each beside another benchmark: the README's seconds per "
                        "epoch, measured on a quiet machine, are the speed comparison.")
+        running = resources.runs_in_progress(root, checkpoint_root() / "partial", dataset)
+        if running:
+            st.markdown(f"**Still running on {dataset}** (`python -m sessrec progress`; their records appear here "
+                        "when complete):\n" + "\n".join(f"- {line}" for line in running))
 
 if refs.open:
     with refs:

@@ -186,6 +186,37 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     assert table.loc["SR-GNN", "Train s"] == 200.0
 
 
+def test_rq5_lists_the_runs_still_in_progress(tmp_path, monkeypatch):
+    """A run training in the background (its per-epoch checkpoint and claim) is listed under RQ5."""
+    import os
+    import socket
+
+    from sessrec.models.neural import NARM
+    from tests.app_support import write_fake_results
+    from tests.helpers import sessions_of
+    from tests.test_app import open_tab
+
+    results = tmp_path / "results"
+    write_fake_results(results, dataset="yoochoose1_64", questions=False)
+    partial = tmp_path / "checkpoints" / "partial" / "yoochoose1_64"
+    partial.mkdir(parents=True)
+    train = sessions_of(*[[1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 1]] * 4)
+    NARM(hidden_size=8, embedding_dim=8, batch_size=16, n_epochs=2, n_threads=1).fit(
+        train, lambda model: 0.5, progress=False, checkpoint_path=partial / "narm-seed1.pt")
+    claim = {"pid": os.getpid(), "host": socket.gethostname(), "created": 0}
+    (results / "yoochoose1_64" / "narm-seed1.claim").write_text(json.dumps(claim))
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    monkeypatch.setenv("SESSREC_CHECKPOINT_ROOT", str(tmp_path / "checkpoints"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/benchmarks.py").run()
+    at.selectbox(key="bm_dataset").set_value("yoochoose1_64").run()
+    open_tab(at, "RQ5")
+    running = next(m.value for m in at.markdown if m.value.startswith("**Still running on yoochoose1_64**"))
+    assert "- narm-seed1: choosing the number of epochs on held-out sessions: epoch 2 of 2" in running
+    assert f"claimed by pid {os.getpid()} (running)" in running
+
+
 def test_rq5_tab_on_the_committed_results(monkeypatch):
     """The RQ5 tab over the repository's own run records: rsc15_100k has modern runs."""
     from tests.test_app import open_tab

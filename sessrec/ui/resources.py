@@ -178,6 +178,23 @@ def benchmark_stamp(root: str | Path) -> tuple:
     return _tree_stamp(root, "*/*.json") + _tree_stamp(root, "*.csv")
 
 
+@st.cache_data(max_entries=8, ttl=30, show_spinner=False)  # ttl: a claim's process can die without a file changing
+def _progress(root: str, partial_dir: str, stamp: tuple) -> list[str]:
+    from sessrec.experiments.progress import progress_lines
+
+    return progress_lines(root, partial_dir)
+
+
+def runs_in_progress(root: str | Path, partial_dir: str | Path, dataset: str) -> list[str]:
+    """``python -m sessrec progress``'s lines for ``dataset``'s runs, without the dataset prefix."""
+    root, partial_dir = Path(root), Path(partial_dir)
+    stamp = _tree_stamp(partial_dir, "*/*.pt") + _tree_stamp(root, "*/*.claim")
+    if not stamp:
+        return []
+    prefix = f"{dataset}/"
+    return [line[len(prefix):] for line in _progress(str(root), str(partial_dir), stamp) if line.startswith(prefix)]
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def chart_png(spec: str) -> bytes:
     import vl_convert as vlc
