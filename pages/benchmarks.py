@@ -209,8 +209,8 @@ if rq5.open:
                                icon=":material/trending_down:")
             shown = bm.visible_columns(table)
             shown_table = table[shown].copy()
-            for column in ("Published Recall@20", "Published MRR@20"):  # "–": no published number for this model
-                shown_table[column] = [f"{v:.4f}" if v == v else "–" for v in shown_table[column]]
+            for column in ("Published Recall@20", "Published MRR@20"):
+                shown_table[column] = bm.published_cells(shown_table[column])
             st.dataframe(bm.best_style(shown_table, ["Recall@20", "MRR@20"]), hide_index=True, width="stretch",
                          column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f")})
             st.caption("Sorted by MRR@20; best value highlighted, whoever it is. Published: the SR-GNN paper's table "

@@ -818,7 +818,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
-        if args.command not in ("models", "stats", "results", "progress"):  # commands that never compute with torch stay light
+        # commands that never compute with torch stay light
+        if args.command not in ("models", "stats", "results", "progress"):
             from sessrec.runtime import configure_torch_threads
 
             configure_torch_threads()

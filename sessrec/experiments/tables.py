@@ -503,6 +503,11 @@ def modern_table(records: list[dict[str, Any]], dataset: str, references: pd.Dat
     return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
 
 
+def published_cells(values) -> list[str]:
+    """Published numbers as table cells: 4 decimals, "-" where the paper has none for the model."""
+    return [f"{v:.4f}" if v == v else "-" for v in values]
+
+
 def modern_text_table(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`modern_table` as text cells for the Markdown and LaTeX exporters: one row per run,
     accuracy as mean ± std, the published numbers ("-" where none), training seconds."""
@@ -511,8 +516,8 @@ def modern_text_table(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "Model": table["Model"], "Seeds": table["Seeds"].astype(int).astype(str),
         "Recall@20": table["Recall@20"], "MRR@20": table["MRR@20"],
-        "Published Recall@20": [f"{v:.4f}" if v == v else "-" for v in table["Published Recall@20"]],
-        "Published MRR@20": [f"{v:.4f}" if v == v else "-" for v in table["Published MRR@20"]],
+        "Published Recall@20": published_cells(table["Published Recall@20"]),
+        "Published MRR@20": published_cells(table["Published MRR@20"]),
         "Train s": [f"{v:,.0f}" if v == v else "-" for v in table["Train s"]],
     })
     out.index = pd.Index(table["Run"], name="Run")
