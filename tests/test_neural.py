@@ -417,6 +417,30 @@ def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp
     assert "nothing in progress" in capsys.readouterr().out
 
 
+def test_progress_estimates_the_epochs_and_time_left() -> None:
+    from pathlib import Path
+
+    from sessrec.experiments.progress import PartialRun
+
+    def run(phase: str, **changes) -> PartialRun:
+        fields = dict(dataset="d", run_id="narm-seed1", phase=phase, epoch=22, max_epochs=30, best_epoch=14,
+                      best_valid=0.5, epochs_without_gain=8, patience=10, last_epoch_seconds=700.0,
+                      path=Path("x.pt"), recent_epoch_seconds=720.0)
+        return PartialRun(**{**fields, **changes})
+
+    # selection stops after epoch 24 (two more without gain), then refits the best 14 epochs
+    assert run("selection").epochs_left() == (2, 14)
+    assert "2 more selection epoch(s) and a 14-epoch refit" in run("selection").describe()
+    assert "about 3.2 h at 720 s per epoch" in run("selection").describe()
+    # the epoch budget ends the selection before the patience does
+    assert run("selection", epoch=28, epochs_without_gain=1).epochs_left() == (2, 14)
+    assert run("refit", epoch=5, max_epochs=14).epochs_left() == (9, 0)
+    assert "9 epoch(s) left: about 1.8 h" in run("refit", epoch=5, max_epochs=14).describe()
+    # nothing to base an estimate on: no estimate rather than a wrong one
+    assert run("training", max_epochs=None).epochs_left() is None
+    assert "about" not in run("refit", recent_epoch_seconds=None).describe()
+
+
 def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> None:
     flat = np.arange(train.n_events)
     cases = prefix_cases(train, flat)

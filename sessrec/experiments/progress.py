@@ -39,6 +39,33 @@ class PartialRun:
     patience: int | None
     last_epoch_seconds: float | None
     path: Path
+    recent_epoch_seconds: float | None = None  #: mean of the last (up to) three epochs
+
+    def epochs_left(self) -> tuple[int, int] | None:
+        """Epochs still to train as ``(in this phase, in the refit after it)``, assuming no
+        later epoch beats the best so far (a gain extends the selection and the refit);
+        ``None`` where the checkpoint does not say its epoch budget."""
+        if self.max_epochs is None:
+            return None
+        if self.phase != "selection":
+            return max(self.max_epochs - self.epoch, 0), 0
+        if self.patience is None or self.best_epoch is None:
+            return None
+        stops_after = min(self.max_epochs, self.epoch + self.patience - self.epochs_without_gain)
+        return max(stops_after - self.epoch, 0), int(self.best_epoch)
+
+    def time_left_text(self) -> str | None:
+        """A rough estimate of the time to the run's end, at the recent seconds per epoch."""
+        left = self.epochs_left()
+        if left is None or self.recent_epoch_seconds is None:
+            return None
+        here, refit = left
+        hours = (here + refit) * self.recent_epoch_seconds / 3600
+        if self.phase == "selection":
+            what = f"{here} more selection epoch(s) and a {refit}-epoch refit if no later epoch gains"
+        else:
+            what = f"{here} epoch(s) left"
+        return f"{what}: about {hours:.1f} h at {self.recent_epoch_seconds:,.0f} s per epoch"
 
     def describe(self) -> str:
         what = {"selection": "choosing the number of epochs on held-out sessions",
@@ -50,6 +77,9 @@ class PartialRun:
                      f"{self.epochs_without_gain} epoch(s) without gain (patience {self.patience})")
         if self.last_epoch_seconds is not None:
             text += f", last epoch {self.last_epoch_seconds:,.0f} s"
+        estimate = self.time_left_text()
+        if estimate:
+            text += f"; {estimate}"
         return text
 
 
@@ -95,8 +125,14 @@ def partial_runs(partial_dir: str | Path) -> tuple[list[PartialRun], list[str]]:
             epochs_without_gain=int(state.get("bad_epochs", 0)),
             patience=params.get("patience") if selecting else None,
             last_epoch_seconds=float(log[-1]["seconds"]) if log and "seconds" in log[-1] else None,
-            path=path))
+            path=path, recent_epoch_seconds=_recent_seconds(log)))
     return runs, unreadable
+
+
+def _recent_seconds(log: list[dict[str, Any]], last: int = 3) -> float | None:
+    """Mean seconds of the last ``last`` logged epochs (selection epochs include their validation)."""
+    seconds = [float(entry["seconds"]) for entry in log if "seconds" in entry][-last:]
+    return sum(seconds) / len(seconds) if seconds else None
 
 
 def claims(root: str | Path) -> list[ClaimState]:
