@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sessrec.cli import EXIT_DATA, EXIT_OK, main
 from sessrec.experiments.records import aggregate, load_run_records, metrics_table
