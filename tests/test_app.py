@@ -124,6 +124,20 @@ def test_broken_and_foreign_checkpoints_do_not_take_the_app_down(app_env):
     assert not any("other" in str(o) for o in at.sidebar.selectbox(key=key).options)
 
 
+def test_a_benchmark_runs_training_state_is_never_offered_as_a_model():
+    import numpy as np
+
+    from sessrec.ui.models import CheckpointEntry, catalogue_fit
+
+    items = np.arange(1, 10)
+    finished = CheckpointEntry(path="checkpoints/demo/narm-seed1.pt", mtime=0.0, model="narm", dataset="demo",
+                               item_ids=items)
+    assert catalogue_fit(finished, "demo", items, lambda split: "x") is None
+    # same model, same dataset name in its metadata, but in the runner's per-epoch folder
+    training = CheckpointEntry(**{**finished.__dict__, "path": "checkpoints/partial/demo/narm-seed1.pt"})
+    assert "per-epoch training state" in catalogue_fit(training, "demo", items, lambda split: "x")
+
+
 def test_benchmarks_empty_then_with_records(app_env, tmp_path, monkeypatch):
     at = open_app("pages/benchmarks.py")
     assert any("No benchmark results" in i.value for i in at.info)

@@ -86,6 +86,13 @@ def find_checkpoint_files(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.pt") if p.is_file())
 
 
+def is_training_state(path: str | Path) -> bool:
+    """Whether ``path`` is where the benchmark runner keeps a run's per-epoch state
+    (``<checkpoints>/partial/<dataset>/<run>.pt``): weights of an unfinished run, which the
+    live pages never offer as a model."""
+    return Path(path).parent.parent.name == "partial"
+
+
 def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.ndarray,
                   fingerprint_of: Callable[[str], str]) -> str | None:
     """Why the checkpoint does not belong to this dataset, or None when it does.
@@ -96,6 +103,8 @@ def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.n
     gives this dataset's fingerprint of a split. Checkpoints written before fingerprints
     existed are matched by name and must know only items of this catalogue.
     """
+    if is_training_state(entry.path):
+        return "a benchmark run's per-epoch training state, not a finished model (python -m sessrec progress)"
     if entry.dataset != dataset_name:
         return f"trained on dataset '{entry.dataset or 'unknown'}', not '{dataset_name}'"
     identity = entry.dataset_identity
