@@ -332,8 +332,9 @@ def cmd_results(args: argparse.Namespace) -> int:
             print("".join(f"- {line}\n" for line in verdicts))
             if not modern.empty:
                 print(f"Modern neural models on {dataset} (RQ5; published numbers and their sources: "
-                      f"{args.root}/reference_numbers.csv; train s: wall seconds of the records, upper bounds for "
-                      f"runs that were paused or resumed):\n\n{tables.to_markdown(modern, bold=['Recall@20', 'MRR@20'])}")
+                      f"{args.root}/reference_numbers.csv; train s: mean over seeds of the seconds of every training "
+                      f"epoch, the choice of epochs included, wall time for models without epochs; background "
+                      f"runs, not a speed figure):\n\n{tables.to_markdown(modern, bold=['Recall@20', 'MRR@20'])}")
                 print("".join(f"- {line}\n" for line in modern_lines))
     if csv_frames:
         frame = pd.concat(csv_frames).reorder_levels(["Dataset", "Model"])
