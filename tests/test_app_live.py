@@ -173,6 +173,11 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     assert set(table["Model"]) == {"GRU4Rec", "SR-GNN"}
     row = table[table["Model"] == "SR-GNN"].iloc[0]
     assert row["Published Recall@20"] == 0.7057 and pd.isna(table[table["Model"] == "GRU4Rec"].iloc[0]["Published Recall@20"])
+    assert abs(row["Recall@20 vs paper %"] - 100 * (row["_recall@20"] - 0.7057) / 0.7057) < 1e-9
+    assert pd.isna(row["MRR@20 vs paper %"]), "no published MRR@20 in the reference table: no difference"
+    text = bm.modern_text_table(table).set_index("Model")
+    assert text.loc["SR-GNN", "Recall@20 vs paper"] == f"{row['Recall@20 vs paper %']:+.1f} %"
+    assert text.loc["SR-GNN", "MRR@20 vs paper"] == "-"
 
     # training time: the epochs summed (a run resumed across processes has a short wall time), wall time otherwise
     assert bm.training_seconds({"train_seconds": 90.0, "train_seconds_epochs": 300.0}) == 300.0
