@@ -451,3 +451,35 @@ def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> 
         assert sorted(np.concatenate(batches).tolist()) == list(range(len(cases)))
     spread = lambda batches: np.mean([np.ptp(cases.length[b]) for b in batches])
     assert spread(bucketed) < spread(plain)
+
+
+def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_changed(tmp_path, capsys) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.training import validation_data
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "selection_check.py"
+    spec = importlib.util.spec_from_file_location("selection_check", script)
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.2,
+                                              "params": {"n_epochs": 30, "n_threads": 1, "hidden_size": 16}}]}))
+    record = tmp_path / "narm-seed1.json"
+    record.write_text(json.dumps({"selection_log": [{"epoch": 1, "loss": 9.5, "valid": 0.1234}]}))
+    assert check.main([str(demo), str(config), "narm", "--epochs", "2", "--set", "embedding_dim=8",
+                       "--record", str(record)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "changed: {'embedding_dim': 8}" in out[0]
+    train, valid = validation_data(load_dataset(demo), "train", 0.2)  # the runner's held-out draw
+    assert f"{train.n_sessions:,} training and {valid.n_sessions:,} held-out sessions" in out[0]
+    epochs = [line for line in out if "held-out Recall@20" in line and line.startswith("epoch")]
+    assert len(epochs) == 2, "--epochs is the budget, not the config's 30"
+    assert "record: loss 9.500  Recall@20 0.1234" in epochs[0] and "record:" not in epochs[1]
+    assert out[-1].startswith("best held-out Recall@20") and "the record's best 0.1234" in out[-1]
+    with pytest.raises(SystemExit):
+        check.main([str(demo), str(config), "sasrec"])
+    assert "no entry labelled 'sasrec'" in capsys.readouterr().err
