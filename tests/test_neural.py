@@ -408,6 +408,16 @@ def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp
     selection = next(line for line in lines if line.startswith("toy/narm-seed1:"))
     assert "choosing the number of epochs" in selection and "epoch 2 of 2" in selection
     assert "best valid Recall@20" in selection and f"claimed by pid {os.getpid()} (running)" in selection
+    # the refit of the chosen epochs: one line for the run, the refit's, with the claim and the choice
+    chosen = read_checkpoint(partials / "narm-seed1.pt")["meta"]["training_state"]["best_epoch"]
+    MODELS["narm"](n_epochs=chosen, n_threads=1, seed=1).fit(
+        train, progress=False, checkpoint_path=partials / f"narm-seed1.refit-{chosen}.pt")
+    assert main(["progress", "--out", str(tmp_path / "results"), "--partials", str(tmp_path / "partials")]) == 0
+    runs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("toy/narm-seed1:")]
+    assert len(runs) == 1 and runs[0].startswith(f"toy/narm-seed1: refit on all of train (the selection chose "
+                                                 f"{chosen} epochs, best valid Recall@20 ")
+    assert f"epoch {chosen} of {chosen}" in runs[0] and f"claimed by pid {os.getpid()} (running)" in runs[0]
+    (partials / f"narm-seed1.refit-{chosen}.pt").unlink()
     reuse = next(line for line in lines if line.startswith("toy/narm-seed2:"))
     assert "training seed 1's number of epochs: epoch 3 of 3" in reuse and "not claimed" in reuse
     assert any(line.startswith("toy/sasrec-seed1: no checkpoint yet") and "gone: the claim is stale" in line

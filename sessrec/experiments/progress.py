@@ -67,10 +67,14 @@ class PartialRun:
             what = f"{here} epoch(s) left"
         return f"{what}: about {hours:.1f} h at {self.recent_epoch_seconds:,.0f} s per epoch"
 
-    def describe(self) -> str:
+    def describe(self, chosen_by: PartialRun | None = None) -> str:
+        """One line of the report; ``chosen_by``: the selection this refit follows, said with it."""
         what = {"selection": "choosing the number of epochs on held-out sessions",
                 "refit": "refit on all of train", "reuse": "training seed 1's number of epochs",
                 "training": "training"}[self.phase]
+        if chosen_by is not None and chosen_by.best_valid is not None:
+            what += (f" (the selection chose {chosen_by.best_epoch} epochs, best valid Recall@20 "
+                     f"{chosen_by.best_valid:.4f})")
         text = f"{what}: epoch {self.epoch}" + (f" of {self.max_epochs}" if self.max_epochs else "")
         if self.best_valid is not None:
             text += (f", best valid Recall@20 {self.best_valid:.4f} after epoch {self.best_epoch}, "
@@ -148,16 +152,34 @@ def claims(root: str | Path) -> list[ClaimState]:
 
 
 def progress_lines(root: str | Path, partial_dir: str | Path) -> list[str]:
-    """The report of ``python -m sessrec progress``: one line per run in progress or claimed."""
+    """The report of ``python -m sessrec progress``: one line per run in progress or claimed.
+
+    A run that has chosen its epochs and is refitting keeps its selection checkpoint (so an
+    interrupted refit does not choose again): the two are reported as one line, the refit's,
+    which also holds the run's claim."""
     runs, unreadable = partial_runs(partial_dir)
     held = {(c.dataset, c.run_id): c for c in claims(root)}
-    lines = []
+    groups: dict[tuple[str, str], list[PartialRun]] = {}
     for run in runs:
-        claim = held.pop((run.dataset, run.run_id), None)
+        groups.setdefault((run.dataset, run.run_id), []).append(run)
+    lines = []
+    for key, group in groups.items():
+        selection = next((r for r in group if r.phase == "selection"), None)
+        texts = []
+        for run in group:
+            if run is selection and any(_refits(r, selection) for r in group):
+                continue  # finished: said on its refit's line
+            texts.append(run.describe(selection if selection is not None and _refits(run, selection) else None))
+        claim = held.pop(key, None)
         holder = claim.describe() if claim else "not claimed: no process is running it"
-        lines.append(f"{run.dataset}/{run.run_id}: {run.describe()}; {holder}")
+        lines += [f"{key[0]}/{key[1]}: {text}; {holder}" for text in texts]
     for claim in held.values():
         lines.append(f"{claim.dataset}/{claim.run_id}: no checkpoint yet (first epoch, or a model without "
                      f"epochs); {claim.describe()}")
     lines += [f"unreadable checkpoint {entry}" for entry in unreadable]
     return lines or [f"nothing in progress (no checkpoint under {partial_dir}, no claim under {root})"]
+
+
+def _refits(run: PartialRun, selection: PartialRun) -> bool:
+    """Whether ``run`` is the refit of the epoch count ``selection`` chose."""
+    return run.phase == "refit" and run.max_epochs is not None and run.max_epochs == selection.best_epoch
