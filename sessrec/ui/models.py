@@ -88,8 +88,8 @@ def find_checkpoint_files(root: str | Path) -> list[Path]:
 
 def is_training_state(path: str | Path) -> bool:
     """Whether ``path`` is where the benchmark runner keeps a run's per-epoch state
-    (``<checkpoints>/partial/<dataset>/<run>.pt``): weights of an unfinished run, which the
-    live pages never offer as a model."""
+    (``<checkpoints>/partial/<dataset>/<run>.pt``, see ``benchmark.PARTIAL_DIR``): weights
+    of an unfinished run, which the live pages never offer as a model."""
     return Path(path).parent.parent.name == "partial"
 
 
