@@ -25,18 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sessrec.data.dataset import load_dataset  # noqa: E402
 from sessrec.experiments.benchmark import load_specs  # noqa: E402
 from sessrec.experiments.training import recall_callback, resolve_params, validation_data  # noqa: E402
-from sessrec.models.factory import make_model  # noqa: E402
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """``key=value`` with a JSON value (``0.2``, ``100``, ``true``); a bare word stays a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
+from sessrec.errors import ParameterError  # noqa: E402
+from sessrec.models.factory import make_model, parse_assignments  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="benchmark config (benchmarks/<dataset>.json)")
     parser.add_argument("label", help="the entry's label in the config, e.g. sasrec")
     parser.add_argument("--epochs", type=int, default=10, help="epochs to train (no early stop; default 10)")
-    parser.add_argument("--set", type=parse_setting, nargs="*", default=[], metavar="KEY=VALUE",
-                        help="settings changed from the entry's")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="settings changed from the entry's, as for `train --set` (e.g. dropout_rate=0.2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--record", help="run record of the same entry and seed, to print its selection log beside")
     args = parser.parse_args(argv)
@@ -62,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         reference = record.get("selection_log") or []
         if not reference:
             parser.error(f"{args.record} has no selection_log")
-    changes = dict(args.set)
+    try:
+        changes = parse_assignments(args.set)
+    except ParameterError as exc:
+        parser.error(str(exc))
     params = {**resolve_params(spec.model, spec.params, spec.preset), "seed": args.seed, **changes,
               "n_epochs": args.epochs, "patience": args.epochs}
     dataset = load_dataset(args.dataset)
