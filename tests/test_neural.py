@@ -463,17 +463,24 @@ def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> 
     assert spread(bucketed) < spread(plain)
 
 
-def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_changed(tmp_path, capsys) -> None:
+def _script(name: str):
     import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_changed(tmp_path, capsys) -> None:
     from pathlib import Path
 
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import validation_data
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "selection_check.py"
-    spec = importlib.util.spec_from_file_location("selection_check", script)
-    check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check)
+    check = _script("selection_check")
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.2,
@@ -493,3 +500,54 @@ def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_
     with pytest.raises(SystemExit):
         check.main([str(demo), str(config), "sasrec"])
     assert "no entry labelled 'sasrec'" in capsys.readouterr().err
+
+
+def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path, capsys) -> None:
+    from sessrec.data.dataset import load_dataset, write_dataset
+    from sessrec.experiments.training import validation_data
+
+    check = _script("no_refit_check")
+    frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
+    toy_path = tmp_path / "toy"
+    write_dataset(toy_path, frames, name="toy")
+    toy = load_dataset(toy_path)
+    train, _ = validation_data(toy, "train", 0.25)
+    scores, snapshots = iter([0.9, 0.1]), []
+
+    def callback(model):
+        snapshots.append({k: v.clone() for k, v in model.module.state_dict().items()})
+        return next(scores)
+
+    ckpt = tmp_path / "narm-seed1.pt"
+    MODELS["narm"](n_epochs=2, patience=5, n_threads=1, seed=3).fit(
+        train, callback, progress=False, checkpoint_path=ckpt)
+    tensors = read_checkpoint(ckpt)["tensors"]
+    assert any(not torch.equal(tensors[f"w.{k}"], v) for k, v in snapshots[0].items()), "last epoch = best epoch"
+
+    model, state = check.best_epoch_model(ckpt)
+    assert state["best_epoch"] == 1
+    for k, v in model.module.state_dict().items():
+        assert torch.equal(v, snapshots[0][k])
+    expected = evaluate(model, toy.test, beyond_accuracy=False).metrics
+
+    record = tmp_path / "narm-seed1.json"
+    record.write_text(json.dumps({"selected_epochs": 1, "evaluation": {
+        "n_events": 123, "metrics": {"recall@20": 0.5, "mrr@20": 0.25}}}))
+    assert check.main([str(toy_path), str(ckpt), "--record", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "best selection epoch 1 (held-out Recall@20 0.9000)" in out
+    assert f"Recall@20 {expected['recall@20']:.4f}  MRR@20 {expected['mrr@20']:.4f}" in out
+    assert "refit (1 epochs on all of train, the record): Recall@20 0.5000  MRR@20 0.2500  (123 events)" in out
+
+    refit = tmp_path / "narm-seed1.refit-1.pt"  # trained without a validation callback: no best weights
+    MODELS["narm"](n_epochs=1, n_threads=1).fit(
+        train, progress=False, checkpoint_path=refit)
+    with pytest.raises(SystemExit):
+        check.main([str(toy_path), str(refit)])
+    assert "no best-epoch weights" in capsys.readouterr().err
+
+    other = {name: frame.assign(ItemId=frame.ItemId + 1000) for name, frame in frames.items()}
+    write_dataset(tmp_path / "other", other, name="other")
+    with pytest.raises(SystemExit):
+        check.main([str(tmp_path / "other"), str(ckpt)])
+    assert "not in other's training split; was it trained on another dataset?" in capsys.readouterr().err
