@@ -203,7 +203,7 @@ def test_benchmarks_page_shows_the_tied_share_beside_the_metrics(app_env, tmp_pa
 
 
 def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
-    from sessrec.experiments import tables as bm
+    from sessrec.experiments import significance as sig
 
     def record(label, model, tie_mode):
         return {"run_id": label, "label": label, "model": model, "dataset": "d", "_path": label,
@@ -211,10 +211,10 @@ def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
 
     ranks = {"g": np.array([1.0, 2.0, 3.0]), "b": np.array([1.5, 2.0, 9.0])}
     records = [record("g", "gru4rec", "median"), record("b", "last_item", "standard")]
-    table, notes = bm.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
+    table, notes = sig.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
     assert table.empty and "different tie modes" in notes[0]
     records[1]["evaluation"]["tie_mode"] = "median"
-    table, notes = bm.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
+    table, notes = sig.significance(records, "d", "mrr", 20, load_ranks=lambda r: ranks[r["_path"]])
     assert len(table) == 1 and not notes
 
 

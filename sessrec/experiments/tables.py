@@ -1,5 +1,8 @@
-"""Benchmark tables from run records (:mod:`sessrec.experiments.records`): mean ± std over
-seeds, paired significance, published reference numbers beside ours, CSV/LaTeX export."""
+"""Benchmark tables from run records (:mod:`sessrec.experiments.records`): labels, mean ±
+std over seeds, the evaluation protocol in words, published reference numbers beside ours,
+Markdown/LaTeX export and chart frames. The research questions are read from these tables
+in :mod:`sessrec.experiments.questions`, the paired tests in
+:mod:`sessrec.experiments.significance`."""
 
 from __future__ import annotations
 
@@ -209,61 +212,6 @@ def to_markdown(table: pd.DataFrame, bold: list[str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verdict_lines(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...],
-                  others: str = "other model") -> list[str]:
-    """Where the best GRU4Rec run loses or ties on ``dataset`` (one line per model that beats or
-    equals it), or one line saying it wins every column; empty without a GRU4Rec run or another model."""
-    verdicts = rq1_verdicts(summary, dataset, metrics, ks)
-    if verdicts.empty:
-        return []
-    lines = loss_summary(verdicts) + tie_summary(verdicts)
-    n_columns = verdicts["Metric"].nunique()
-    return lines or [f"The best GRU4Rec run beats every {others} on all {n_columns} metric/k columns."]
-
-
-def modern_runs(records: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
-    """RQ5's runs on ``dataset``: GRU4Rec's RQ1 configurations and the modern neural models."""
-    return [r for r in records if r.get("dataset") == dataset
-            and (r.get("model") in MODERN_MODELS or (is_gru4rec(r) and question_of(r) == "rq1"))]
-
-
-def modern_verdict_lines(records: list[dict[str, Any]], dataset: str) -> list[tuple[str, bool]]:
-    """RQ5 said plainly: each modern model against the best GRU4Rec run on ``dataset``.
-
-    One ``(sentence, gru4rec_wins)`` per modern model with runs, e.g. "**NARM** (1 seed)
-    against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7120 vs 0.7090 (higher), MRR@20
-    0.3028 vs 0.3133 (lower)", from :func:`rq1_verdicts` over RQ5's runs at k = 20. When the
-    two metrics' best GRU4Rec runs differ, each comparison names its run.
-    ``gru4rec_wins`` is True only when GRU4Rec is ahead, as shown, on both metrics.
-    """
-    verdicts = rq1_verdicts(summary_of(modern_runs(records, dataset)), dataset, MODERN_METRICS, (20,))
-    if verdicts.empty:
-        return []
-    best_runs = verdicts.drop_duplicates("Metric")[["Best GRU4Rec", "GRU4Rec seeds"]]
-    one_run = best_runs["Best GRU4Rec"].nunique() == 1
-    against = (f"{best_runs.iloc[0]['Best GRU4Rec']} ({_seeds(best_runs.iloc[0]['GRU4Rec seeds'])})" if one_run
-               else "the best GRU4Rec run of each metric")
-    side_of = {"loses": "higher", "ties": "equal", "wins": "lower"}  # the modern model's side of each outcome
-    out = []
-    for model, rows in verdicts.groupby("Model", sort=False):
-        parts = []
-        for _, r in rows.iterrows():
-            run = "" if one_run else f"{r['Best GRU4Rec']}, {_seeds(r['GRU4Rec seeds'])}; "
-            parts.append(f"{r['Metric']} {r['Value']:.4f} vs {r['GRU4Rec']:.4f} ({run}{side_of[r['Outcome']]})")
-        wins = len(rows) == len(MODERN_METRICS) and bool((rows["Outcome"] == "wins").all())
-        out.append((f"**{model}** ({_seeds(rows['Seeds'].max())}) against {against}: " + ", ".join(parts), wins))
-    return out
-
-
-#: the metrics of RQ5's comparisons (at k = 20, as the papers report them)
-MODERN_METRICS = ("recall", "mrr")
-
-
-def _seeds(n: Any) -> str:
-    n = int(n)
-    return f"{n} seed" + ("" if n == 1 else "s")
-
-
 #: LaTeX's special characters and what prints them
 _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{",
         "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -287,59 +235,6 @@ def curve_frame(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...]) -
 
 def is_gru4rec(record: dict[str, Any]) -> bool:
     return str(record.get("model", "")).startswith("gru4rec")
-
-
-def significance(records: list[dict[str, Any]], dataset: str, metric: str, k: int, test: str = "wilcoxon",
-                 load_ranks=None) -> tuple[pd.DataFrame, list[str]]:
-    """Paired test of every GRU4Rec run against every baseline run on ``dataset``.
-
-    Pairs share the test events (same dataset and protocol); the per-event ranks come
-    from the run records. Returns the table and notes about pairs that could not be tested.
-    """
-    from sessrec.evaluation import paired_test
-
-    if load_ranks is None:
-        from sessrec.experiments.records import load_ranks
-    runs = [r for r in records if r["dataset"] == dataset]
-    ours = [r for r in runs if is_gru4rec(r)]
-    others = [r for r in runs if not is_gru4rec(r)]
-    rows, notes = [], []
-    cache: dict[str, np.ndarray | None] = {}
-
-    def ranks(record):
-        key = record["_path"]
-        if key not in cache:
-            try:
-                cache[key] = load_ranks(record)
-            except Exception as exc:  # noqa: BLE001 - a missing ranks file is a note, not a crash
-                notes.append(f"{record.get('run_id')}: per-event ranks unavailable ({type(exc).__name__}: {exc})")
-                cache[key] = None
-        return cache[key]
-
-    for a in ours:
-        ra = ranks(a)
-        if ra is None:
-            continue
-        for b in others:
-            rb = ranks(b)
-            if rb is None:
-                continue
-            tie_a, tie_b = (r.get("evaluation", {}).get("tie_mode") for r in (a, b))
-            if tie_a != tie_b:
-                notes.append(f"{a['run_id']} vs {b['run_id']}: ranks under different tie modes ({tie_a} vs {tie_b}), "
-                             "not paired")
-                continue
-            if len(ra) != len(rb):
-                notes.append(f"{a['run_id']} vs {b['run_id']}: different test events ({len(ra)} vs {len(rb)}), not paired")
-                continue
-            res = paired_test(ra, rb, metric, k, test)
-            rows.append({
-                "GRU4Rec run": a.get("run_id"), "Seed": a.get("seed"), "Baseline": pretty_label(b.get("label", b.get("model"))),
-                f"{metric_name(metric, k)} GRU4Rec": res.mean_a, f"{metric_name(metric, k)} baseline": res.mean_b,
-                "Difference": res.difference, "p-value": res.p_value, "Events": res.n_events,
-                "Significant (p<0.05)": bool(res.p_value < 0.05),
-            })
-    return pd.DataFrame(rows), notes
 
 
 def references_beside(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
@@ -370,51 +265,6 @@ def short_source(source: object, parts: int = 3) -> str:
     """"SR-GNN, Wu et al., AAAI 2019, Table 2 (...)" -> "SR-GNN, Wu et al., AAAI 2019": fits a table column."""
     text = str(source) if source == source else ""
     return ", ".join(p.strip() for p in text.split(",")[:parts])
-
-
-# -- research questions ------------------------------------------------------------------
-#
-# Run records carry ``group`` (``main`` for RQ1; records written before the key existed
-# count as ``main``) and ``label``. RQ2 (losses) and RQ3 (factors) runs are recognised by
-# group or by their label prefix, and both are read against the cross-entropy reference.
-
-BASELINES = ("most_popular", "last_item", "item_knn")
-RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
-REFERENCE_LABEL = "gru4rec-xe"
-FACTORS = {"layers": "hidden units", "batch_size": "batch size", "n_sample": "negative samples",
-           "n_epochs": "epochs", "loss": "loss", "learning_rate": "learning rate"}
-LOSS_NAMES = {"cross-entropy": "cross-entropy", "bpr-max": "BPR-max", "top1": "TOP1", "top1-max": "TOP1-max"}
-
-
-def group_of(record: dict[str, Any]) -> str:
-    return str(record.get("group") or "main")
-
-
-def question_of(record: dict[str, Any]) -> str:
-    """``rq1``, ``rq2`` or ``rq3`` for a run record."""
-    label, group = str(record.get("label", "")), group_of(record)
-    if group == "losses" or label.startswith("rq2-"):
-        return "rq2"
-    if group == "factors" or label.startswith("rq3-"):
-        return "rq3"
-    return "rq1"
-
-
-def records_for(records: list[dict[str, Any]], question: str, dataset: str | None = None) -> list[dict[str, Any]]:
-    """The records answering ``question`` (RQ2 adds the shared GRU4Rec runs, RQ3 the reference)."""
-    out = []
-    for r in records:
-        if dataset is not None and r.get("dataset") != dataset:
-            continue
-        q = question_of(r)
-        if q == question or (question == "rq2" and r.get("label") in RQ2_SHARED) \
-                or (question == "rq3" and r.get("label") == REFERENCE_LABEL):
-            out.append(r)
-    return out
-
-
-def datasets_with(records: list[dict[str, Any]], question: str) -> list[str]:
-    return sorted({r["dataset"] for r in records if question_of(r) == question})
 
 
 def summary_of(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -480,33 +330,6 @@ def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...
     return pd.DataFrame(rows)
 
 
-#: the modern neural comparators of RQ5, and their names in results/reference_numbers.csv
-MODERN_MODELS = {"narm": "narm", "sasrec": "sasrec", "srgnn": "sr_gnn"}
-
-
-def modern_table(records: list[dict[str, Any]], dataset: str, references: pd.DataFrame | None = None) -> pd.DataFrame:
-    """RQ5: GRU4Rec's RQ1 configurations and the modern neural models on ``dataset``, one
-    row per configuration (mean ± std over seeds, training cost), with the published
-    Recall@20 / MRR@20 of the model where the reference table has one and the relative
-    difference of our mean from it (``<metric> vs paper %``)."""
-    table = run_table(modern_runs(records, dataset))
-    if table.empty:
-        return table
-    published = {}
-    if references is not None and not references.empty:
-        for row in references[references["dataset"] == dataset].itertuples():
-            published[(str(row.model), str(row.metric), int(row.k))] = float(row.value)
-    models = [str(r["_record"].get("model")) for _, r in table.iterrows()]
-    for metric in ("recall", "mrr"):
-        table[f"Published {metric_name(metric, 20)}"] = [
-            published.get((MODERN_MODELS.get(m, m), metric, 20), float("nan")) for m in models]
-    for metric in ("recall", "mrr"):  # relative to the paper, as the reproduction bars are stated
-        paper = table[f"Published {metric_name(metric, 20)}"].to_numpy(float)
-        table[f"{metric_name(metric, 20)} vs paper %"] = 100.0 * (table[f"_{metric}@20"].to_numpy(float) - paper) / paper
-    table.insert(1, "Model", [label_of(m) for m in models])
-    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
-
-
 def published_cells(values) -> list[str]:
     """Published numbers as table cells: 4 decimals, "-" where the paper has none for the model."""
     return [f"{v:.4f}" if v == v else "-" for v in values]
@@ -517,121 +340,8 @@ def relative_cells(percents) -> list[str]:
     return [f"{v:+.1f} %" if v == v else "-" for v in percents]
 
 
-def modern_text_table(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`modern_table` as text cells for the Markdown and LaTeX exporters: one row per run,
-    accuracy as mean ± std, the published numbers ("-" where none), training seconds."""
-    if table.empty:
-        return table
-    out = pd.DataFrame({
-        "Model": table["Model"], "Seeds": table["Seeds"].astype(int).astype(str),
-        "Recall@20": table["Recall@20"], "MRR@20": table["MRR@20"],
-        "Published Recall@20": published_cells(table["Published Recall@20"]),
-        "Published MRR@20": published_cells(table["Published MRR@20"]),
-        "Recall@20 vs paper": relative_cells(table["Recall@20 vs paper %"]),
-        "MRR@20 vs paper": relative_cells(table["MRR@20 vs paper %"]),
-        "Train s": [f"{v:,.0f}" if v == v else "-" for v in table["Train s"]],
-    })
-    out.index = pd.Index(table["Run"], name="Run")
-    return out
-
-
-def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
-    """RQ2: one row per loss function on ``dataset``, with its settings and training cost."""
-    runs = [r for r in records_for(records, "rq2", dataset) if is_gru4rec(r)]
-    table = run_table(runs)
-    if table.empty:
-        return table
-    hp = [r["_record"].get("hyperparameters") or {} for _, r in table.iterrows()]
-    table.insert(1, "Loss", [LOSS_NAMES.get(str(h.get("loss")), str(h.get("loss"))) for h in hp])
-    table.insert(2, "Settings", [_settings(h) for h in hp])
-    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
-
-
-def _settings(h: dict[str, Any]) -> str:
-    parts = [f"lr {h.get('learning_rate')}", f"momentum {h.get('momentum')}",
-             f"α {h.get('sample_alpha')}", f"logQ {h.get('logq')}", f"dropout {h.get('dropout_p_embed')}"]
-    if str(h.get("loss")) == "bpr-max":
-        parts.append(f"bpreg {h.get('bpreg')}")
-    return ", ".join(parts)
-
-
-def factor_changes(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """(hyperparameter, reference value, this run's value) for every setting that differs."""
-    skip = {"seed", "n_threads", "sample_cache", "device"}  # where and how, not what is trained
-    keys = [k for k in dict.fromkeys([*reference, *other]) if k not in skip]
-    return [(k, reference.get(k), other.get(k)) for k in keys if reference.get(k) != other.get(k)]
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, list) and len(v) == 1:
-        v = v[0]
-    return str(v)
-
-
-def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
-    """RQ3: the reference run and every one-factor change, accuracy next to training cost.
-
-    The factor and its values are read from the records' hyperparameters (compared with
-    the reference ``gru4rec-xe`` run), not from the labels."""
-    runs = records_for(records, "rq3", dataset)
-    table = run_table(runs)
-    if table.empty:
-        return table
-    ref_rows = table[table["Run"] == REFERENCE_LABEL]
-    reference = (ref_rows.iloc[0]["_record"].get("hyperparameters") or {}) if len(ref_rows) else None
-    factors, values = [], []
-    for _, row in table.iterrows():
-        hp = row["_record"].get("hyperparameters") or {}
-        if row["Run"] == REFERENCE_LABEL or reference is None:
-            factors.append("(reference)" if row["Run"] == REFERENCE_LABEL else "?")
-            values.append("")
-            continue
-        changes = factor_changes(reference, hp)
-        factors.append(", ".join(FACTORS.get(k, k) for k, _, _ in changes) or "(no change)")
-        values.append(", ".join(f"{_value(a)} → {_value(b)}" for _, a, b in changes))
-    table.insert(1, "Factor", factors)
-    table.insert(2, "Change", values)
-    for metric in ("recall@20", "mrr@20"):
-        ref = float(ref_rows.iloc[0][f"_{metric}"]) if len(ref_rows) else float("nan")
-        table[f"Δ {metric_name(*metric.split('@'))}"] = table[f"_{metric}"] - ref
-    ref_secs = float(ref_rows.iloc[0]["Train s"]) if len(ref_rows) else float("nan")
-    table["Time × ref"] = table["Train s"] / ref_secs
-    table["_order"] = [("0" if f == "(reference)" else "1" + f) for f in factors]
-    table["_point"] = [f"{r} (reference)" if f == "(reference)" else f"{f}: {v}" for r, f, v in zip(table["Run"], factors, values)]
-    return table.sort_values(["_order", "Run"]).drop(columns=["_record", "_order"]).reset_index(drop=True)
-
-
 def visible_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if not str(c).startswith("_")]
-
-
-def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> pd.DataFrame:
-    """Every other model against the best GRU4Rec run, for every metric@k on ``dataset``.
-
-    One row per (column, model): the best GRU4Rec mean of that column, the model's mean and
-    the outcome for GRU4Rec (``wins``, ``ties`` or ``loses``, compared as the tables show
-    them). Losses are listed, not hidden. Columns without a GRU4Rec run, and means that are
-    not finite, are left out.
-    """
-    columns = ["Metric", "Best GRU4Rec", "GRU4Rec", "GRU4Rec seeds", "Model", "Value", "Seeds", "Difference", "Outcome"]
-    frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
-    frame = frame[np.isfinite(frame["mean"].astype(float))]
-    rows = []
-    for metric in metrics:
-        for k in ks:
-            group = frame[(frame["metric"] == metric) & (frame["k"] == k)]
-            is_gru = group["model"].astype(str).str.startswith("gru4rec")
-            if not is_gru.any() or is_gru.all():
-                continue
-            best = group[is_gru].loc[group[is_gru]["mean"].idxmax()]
-            for _, other in group[~is_gru].iterrows():
-                outcome = compare_shown(best["mean"], other["mean"])
-                rows.append({"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(best["label"]),
-                             "GRU4Rec": best["mean"], "GRU4Rec seeds": int(best["n"]),
-                             "Model": pretty_label(other["label"]), "Value": other["mean"], "Seeds": int(other["n"]),
-                             "Difference": best["mean"] - other["mean"],
-                             "Outcome": {"higher": "wins", "equal": "ties", "lower": "loses"}[outcome]})
-    return pd.DataFrame(rows, columns=columns)
 
 
 #: decimals the tables show; verdicts compare means at this precision, so that a sentence
@@ -646,62 +356,6 @@ def compare_shown(a: float, b: float) -> str:
         return "n/a"
     a, b = float(f"{a:.{SHOWN_DIGITS}f}"), float(f"{b:.{SHOWN_DIGITS}f}")
     return "higher" if a > b else "equal" if a == b else "lower"
-
-
-def significance_summary(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Per-run paired tests (:func:`significance`) folded over seeds: one row per GRU4Rec
-    configuration and baseline, with the mean difference, the largest p-value over seeds
-    and in how many seeds the difference is significant (in its own direction)."""
-    if table.empty:
-        return table
-    value_cols = [c for c in table.columns if c.endswith(" GRU4Rec") or c.endswith(" baseline")]
-    rows = []
-    for (label, baseline), g in table.groupby(["GRU4Rec", "Baseline"], sort=False):
-        sig = g["p-value"] < alpha
-        wins = (g["Difference"] > 0) & sig
-        losses = (g["Difference"] < 0) & sig
-        verdict = (f"better in {wins.sum()}/{len(g)} seeds" if wins.any() else "") + \
-                  (("; " if wins.any() else "") + f"WORSE in {losses.sum()}/{len(g)} seeds" if losses.any() else "")
-        rows.append({"GRU4Rec": label, "Baseline": baseline, **{c: g[c].mean() for c in value_cols},
-                     "Difference": g["Difference"].mean(), "Largest p": g["p-value"].max(),
-                     "Seeds": len(g), "Verdict (p<0.05)": verdict or "no significant difference"})
-    return pd.DataFrame(rows)
-
-
-def significance_by_k(records: list[dict[str, Any]], dataset: str, metric: str, ks: tuple[int, ...],
-                      test: str = "wilcoxon", load_ranks=None) -> tuple[pd.DataFrame, list[str]]:
-    """RQ1 significance at every k: GRU4Rec configurations (RQ1 runs) against each baseline."""
-    runs = [r for r in records_for(records, "rq1", dataset)]
-    frames, notes = [], []
-    for k in ks:
-        table, n = significance(runs, dataset, metric, k, test, load_ranks=load_ranks)
-        notes += [x for x in n if x not in notes]
-        if table.empty:
-            continue
-        table = table.rename(columns={"GRU4Rec run": "Run"})
-        table["GRU4Rec"] = [pretty_label(str(r).rsplit("-seed", 1)[0]) for r in table["Run"]]
-        table = table.rename(columns={f"{metric_name(metric, k)} GRU4Rec": "mean GRU4Rec",
-                                      f"{metric_name(metric, k)} baseline": "mean baseline"})
-        folded = significance_summary(table)
-        folded.insert(0, "k", k)
-        frames.append(folded)
-    if not frames:
-        return pd.DataFrame(), notes
-    return pd.concat(frames, ignore_index=True), notes
-
-
-def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric: str, k: int) -> pd.DataFrame:
-    """RQ4: ``metric@k`` by position in the session or by target popularity, every RQ1 model
-    of ``dataset`` (mean over seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
-    from sessrec.experiments.analysis import breakdown
-
-    runs = records_for(records, "rq1", dataset)
-    frame = breakdown(runs, by=by, metric=metric, k=k)
-    if frame.empty:
-        return frame
-    frame = frame.copy()
-    frame["Model"] = frame["label"].map(pretty_label)
-    return frame
 
 
 def protocol_details(records: list[dict[str, Any]], dataset: str) -> dict[str, Any]:
@@ -767,57 +421,3 @@ def best_style(table: pd.DataFrame, columns: list[str] | None = None, higher: bo
         return ["font-weight: bold; background-color: rgba(55, 178, 77, 0.18)" if v == best else "" for v in values]
 
     return table.style.apply(column_style, axis=0, subset=columns)
-
-
-def significance_matrix(table: pd.DataFrame) -> pd.DataFrame:
-    """The folded significance table (:func:`significance_by_k`) as GRU4Rec × baseline rows and
-    one column per k: the mean difference, ▲ significantly better in every seed, ▼ significantly
-    worse in every seed, ○ otherwise (not significant, or not in every seed)."""
-    if table.empty:
-        return table
-
-    def cell(row) -> str:
-        verdict = str(row["Verdict (p<0.05)"])
-        seeds = int(row["Seeds"])
-        if verdict == f"better in {seeds}/{seeds} seeds":
-            mark = "▲"
-        elif verdict == f"WORSE in {seeds}/{seeds} seeds":
-            mark = "▼"
-        else:
-            mark = "○"
-        return f"{row['Difference']:+.4f} {mark}"
-
-    out = table.assign(cell=table.apply(cell, axis=1)).pivot_table(
-        index=["GRU4Rec", "Baseline"], columns="k", values="cell", aggfunc="first")
-    out.columns = [f"k={k}" for k in out.columns]
-    return out
-
-
-def significance_style(matrix: pd.DataFrame):
-    def colour(cell) -> str:
-        text = str(cell)
-        if text.endswith("▲"):
-            return "color: #2b8a3e; font-weight: bold"
-        if text.endswith("▼"):
-            return "color: #c92a2a; font-weight: bold"
-        return "color: #868e96"
-
-    return matrix.style.map(colour)
-
-
-def loss_summary(verdicts: pd.DataFrame) -> list[str]:
-    """One sentence per model that beats the best GRU4Rec run somewhere (a higher mean as shown)."""
-    return _outcome_lines(verdicts[verdicts["Outcome"] == "loses"], "beats every GRU4Rec run on")
-
-
-def tie_summary(verdicts: pd.DataFrame) -> list[str]:
-    """One sentence per model whose mean, as shown, equals the best GRU4Rec run's somewhere."""
-    return _outcome_lines(verdicts[verdicts["Outcome"] == "ties"], "ties with the best GRU4Rec run on")
-
-
-def _outcome_lines(rows: pd.DataFrame, verb: str) -> list[str]:
-    out = []
-    for model, group in rows.groupby("Model", sort=False):
-        cells = ", ".join(f"{r['Metric']} ({r['Value']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
-        out.append(f"**{model}** {verb} {cells}")
-    return out

@@ -237,15 +237,15 @@ def statistics(path: str | Path, split: str) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner="Running the paired tests ...")
 def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tuple, test: str):
-    from sessrec.experiments import tables
+    from sessrec.experiments import significance as sig
 
     data = _benchmarks(root, stamp)
-    return tables.significance_by_k(data.records, dataset, metric, ks, test)
+    return sig.significance_by_k(data.records, dataset, metric, ks, test)
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
 def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int):
-    from sessrec.experiments import tables
+    from sessrec.experiments import questions as rq
 
     data = _benchmarks(root, stamp)
-    return tables.breakdown_frame(data.records, dataset, by, metric, k)
+    return rq.breakdown_frame(data.records, dataset, by, metric, k)

@@ -1,0 +1,285 @@
+"""The research questions of the Benchmarks page, read from the run records.
+
+Run records carry ``group`` (``main`` for RQ1; records written before the key existed
+count as ``main``) and ``label``. RQ1 sets GRU4Rec against every other model, RQ2
+compares its loss functions and RQ3 one-factor changes of its settings (both read against
+the cross-entropy reference run, recognised by group or by label prefix), RQ4 breaks
+accuracy down by position and popularity, RQ5 sets it against the modern neural models
+with their published numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sessrec.experiments.tables import (compare_shown, is_gru4rec, metric_name, pretty_label, published_cells,
+                                        relative_cells, run_table, summary_of)
+from sessrec.models.registry import label_of
+
+BASELINES = ("most_popular", "last_item", "item_knn")
+RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
+REFERENCE_LABEL = "gru4rec-xe"
+FACTORS = {"layers": "hidden units", "batch_size": "batch size", "n_sample": "negative samples",
+           "n_epochs": "epochs", "loss": "loss", "learning_rate": "learning rate"}
+LOSS_NAMES = {"cross-entropy": "cross-entropy", "bpr-max": "BPR-max", "top1": "TOP1", "top1-max": "TOP1-max"}
+
+
+def group_of(record: dict[str, Any]) -> str:
+    return str(record.get("group") or "main")
+
+
+def question_of(record: dict[str, Any]) -> str:
+    """``rq1``, ``rq2`` or ``rq3`` for a run record."""
+    label, group = str(record.get("label", "")), group_of(record)
+    if group == "losses" or label.startswith("rq2-"):
+        return "rq2"
+    if group == "factors" or label.startswith("rq3-"):
+        return "rq3"
+    return "rq1"
+
+
+def records_for(records: list[dict[str, Any]], question: str, dataset: str | None = None) -> list[dict[str, Any]]:
+    """The records answering ``question`` (RQ2 adds the shared GRU4Rec runs, RQ3 the reference)."""
+    out = []
+    for r in records:
+        if dataset is not None and r.get("dataset") != dataset:
+            continue
+        q = question_of(r)
+        if q == question or (question == "rq2" and r.get("label") in RQ2_SHARED) \
+                or (question == "rq3" and r.get("label") == REFERENCE_LABEL):
+            out.append(r)
+    return out
+
+
+def datasets_with(records: list[dict[str, Any]], question: str) -> list[str]:
+    return sorted({r["dataset"] for r in records if question_of(r) == question})
+
+
+def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...]) -> pd.DataFrame:
+    """Every other model against the best GRU4Rec run, for every metric@k on ``dataset``.
+
+    One row per (column, model): the best GRU4Rec mean of that column, the model's mean and
+    the outcome for GRU4Rec (``wins``, ``ties`` or ``loses``, compared as the tables show
+    them). Losses are listed, not hidden. Columns without a GRU4Rec run, and means that are
+    not finite, are left out.
+    """
+    columns = ["Metric", "Best GRU4Rec", "GRU4Rec", "GRU4Rec seeds", "Model", "Value", "Seeds", "Difference", "Outcome"]
+    frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
+    frame = frame[np.isfinite(frame["mean"].astype(float))]
+    rows = []
+    for metric in metrics:
+        for k in ks:
+            group = frame[(frame["metric"] == metric) & (frame["k"] == k)]
+            is_gru = group["model"].astype(str).str.startswith("gru4rec")
+            if not is_gru.any() or is_gru.all():
+                continue
+            best = group[is_gru].loc[group[is_gru]["mean"].idxmax()]
+            for _, other in group[~is_gru].iterrows():
+                outcome = compare_shown(best["mean"], other["mean"])
+                rows.append({"Metric": metric_name(metric, int(k)), "Best GRU4Rec": pretty_label(best["label"]),
+                             "GRU4Rec": best["mean"], "GRU4Rec seeds": int(best["n"]),
+                             "Model": pretty_label(other["label"]), "Value": other["mean"], "Seeds": int(other["n"]),
+                             "Difference": best["mean"] - other["mean"],
+                             "Outcome": {"higher": "wins", "equal": "ties", "lower": "loses"}[outcome]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def verdict_lines(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...],
+                  others: str = "other model") -> list[str]:
+    """Where the best GRU4Rec run loses or ties on ``dataset`` (one line per model that beats or
+    equals it), or one line saying it wins every column; empty without a GRU4Rec run or another model."""
+    verdicts = rq1_verdicts(summary, dataset, metrics, ks)
+    if verdicts.empty:
+        return []
+    lines = loss_summary(verdicts) + tie_summary(verdicts)
+    n_columns = verdicts["Metric"].nunique()
+    return lines or [f"The best GRU4Rec run beats every {others} on all {n_columns} metric/k columns."]
+
+
+def loss_summary(verdicts: pd.DataFrame) -> list[str]:
+    """One sentence per model that beats the best GRU4Rec run somewhere (a higher mean as shown)."""
+    return _outcome_lines(verdicts[verdicts["Outcome"] == "loses"], "beats every GRU4Rec run on")
+
+
+def tie_summary(verdicts: pd.DataFrame) -> list[str]:
+    """One sentence per model whose mean, as shown, equals the best GRU4Rec run's somewhere."""
+    return _outcome_lines(verdicts[verdicts["Outcome"] == "ties"], "ties with the best GRU4Rec run on")
+
+
+def _outcome_lines(rows: pd.DataFrame, verb: str) -> list[str]:
+    out = []
+    for model, group in rows.groupby("Model", sort=False):
+        cells = ", ".join(f"{r['Metric']} ({r['Value']:.4f} vs {r['GRU4Rec']:.4f})" for _, r in group.iterrows())
+        out.append(f"**{model}** {verb} {cells}")
+    return out
+
+
+def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
+    """RQ2: one row per loss function on ``dataset``, with its settings and training cost."""
+    runs = [r for r in records_for(records, "rq2", dataset) if is_gru4rec(r)]
+    table = run_table(runs)
+    if table.empty:
+        return table
+    hp = [r["_record"].get("hyperparameters") or {} for _, r in table.iterrows()]
+    table.insert(1, "Loss", [LOSS_NAMES.get(str(h.get("loss")), str(h.get("loss"))) for h in hp])
+    table.insert(2, "Settings", [_settings(h) for h in hp])
+    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
+
+
+def _settings(h: dict[str, Any]) -> str:
+    parts = [f"lr {h.get('learning_rate')}", f"momentum {h.get('momentum')}",
+             f"α {h.get('sample_alpha')}", f"logQ {h.get('logq')}", f"dropout {h.get('dropout_p_embed')}"]
+    if str(h.get("loss")) == "bpr-max":
+        parts.append(f"bpreg {h.get('bpreg')}")
+    return ", ".join(parts)
+
+
+def factor_changes(reference: dict[str, Any], other: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(hyperparameter, reference value, this run's value) for every setting that differs."""
+    skip = {"seed", "n_threads", "sample_cache", "device"}  # where and how, not what is trained
+    keys = [k for k in dict.fromkeys([*reference, *other]) if k not in skip]
+    return [(k, reference.get(k), other.get(k)) for k in keys if reference.get(k) != other.get(k)]
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list) and len(v) == 1:
+        v = v[0]
+    return str(v)
+
+
+def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
+    """RQ3: the reference run and every one-factor change, accuracy next to training cost.
+
+    The factor and its values are read from the records' hyperparameters (compared with
+    the reference ``gru4rec-xe`` run), not from the labels."""
+    runs = records_for(records, "rq3", dataset)
+    table = run_table(runs)
+    if table.empty:
+        return table
+    ref_rows = table[table["Run"] == REFERENCE_LABEL]
+    reference = (ref_rows.iloc[0]["_record"].get("hyperparameters") or {}) if len(ref_rows) else None
+    factors, values = [], []
+    for _, row in table.iterrows():
+        hp = row["_record"].get("hyperparameters") or {}
+        if row["Run"] == REFERENCE_LABEL or reference is None:
+            factors.append("(reference)" if row["Run"] == REFERENCE_LABEL else "?")
+            values.append("")
+            continue
+        changes = factor_changes(reference, hp)
+        factors.append(", ".join(FACTORS.get(k, k) for k, _, _ in changes) or "(no change)")
+        values.append(", ".join(f"{_value(a)} → {_value(b)}" for _, a, b in changes))
+    table.insert(1, "Factor", factors)
+    table.insert(2, "Change", values)
+    for metric in ("recall@20", "mrr@20"):
+        ref = float(ref_rows.iloc[0][f"_{metric}"]) if len(ref_rows) else float("nan")
+        table[f"Δ {metric_name(*metric.split('@'))}"] = table[f"_{metric}"] - ref
+    ref_secs = float(ref_rows.iloc[0]["Train s"]) if len(ref_rows) else float("nan")
+    table["Time × ref"] = table["Train s"] / ref_secs
+    table["_order"] = [("0" if f == "(reference)" else "1" + f) for f in factors]
+    table["_point"] = [f"{r} (reference)" if f == "(reference)" else f"{f}: {v}" for r, f, v in zip(table["Run"], factors, values)]
+    return table.sort_values(["_order", "Run"]).drop(columns=["_record", "_order"]).reset_index(drop=True)
+
+
+def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric: str, k: int) -> pd.DataFrame:
+    """RQ4: ``metric@k`` by position in the session or by target popularity, every RQ1 model
+    of ``dataset`` (mean over seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
+    from sessrec.experiments.analysis import breakdown
+
+    runs = records_for(records, "rq1", dataset)
+    frame = breakdown(runs, by=by, metric=metric, k=k)
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    frame["Model"] = frame["label"].map(pretty_label)
+    return frame
+
+
+#: the modern neural comparators of RQ5, and their names in results/reference_numbers.csv
+MODERN_MODELS = {"narm": "narm", "sasrec": "sasrec", "srgnn": "sr_gnn"}
+
+
+#: the metrics of RQ5's comparisons (at k = 20, as the papers report them)
+MODERN_METRICS = ("recall", "mrr")
+
+
+def modern_runs(records: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
+    """RQ5's runs on ``dataset``: GRU4Rec's RQ1 configurations and the modern neural models."""
+    return [r for r in records if r.get("dataset") == dataset
+            and (r.get("model") in MODERN_MODELS or (is_gru4rec(r) and question_of(r) == "rq1"))]
+
+
+def modern_table(records: list[dict[str, Any]], dataset: str, references: pd.DataFrame | None = None) -> pd.DataFrame:
+    """RQ5: GRU4Rec's RQ1 configurations and the modern neural models on ``dataset``, one
+    row per configuration (mean ± std over seeds, training cost), with the published
+    Recall@20 / MRR@20 of the model where the reference table has one and the relative
+    difference of our mean from it (``<metric> vs paper %``)."""
+    table = run_table(modern_runs(records, dataset))
+    if table.empty:
+        return table
+    published = {}
+    if references is not None and not references.empty:
+        for row in references[references["dataset"] == dataset].itertuples():
+            published[(str(row.model), str(row.metric), int(row.k))] = float(row.value)
+    models = [str(r["_record"].get("model")) for _, r in table.iterrows()]
+    for metric in ("recall", "mrr"):
+        table[f"Published {metric_name(metric, 20)}"] = [
+            published.get((MODERN_MODELS.get(m, m), metric, 20), float("nan")) for m in models]
+    for metric in ("recall", "mrr"):  # relative to the paper, as the reproduction bars are stated
+        paper = table[f"Published {metric_name(metric, 20)}"].to_numpy(float)
+        table[f"{metric_name(metric, 20)} vs paper %"] = 100.0 * (table[f"_{metric}@20"].to_numpy(float) - paper) / paper
+    table.insert(1, "Model", [label_of(m) for m in models])
+    return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
+
+
+def modern_text_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`modern_table` as text cells for the Markdown and LaTeX exporters: one row per run,
+    accuracy as mean ± std, the published numbers ("-" where none), training seconds."""
+    if table.empty:
+        return table
+    out = pd.DataFrame({
+        "Model": table["Model"], "Seeds": table["Seeds"].astype(int).astype(str),
+        "Recall@20": table["Recall@20"], "MRR@20": table["MRR@20"],
+        "Published Recall@20": published_cells(table["Published Recall@20"]),
+        "Published MRR@20": published_cells(table["Published MRR@20"]),
+        "Recall@20 vs paper": relative_cells(table["Recall@20 vs paper %"]),
+        "MRR@20 vs paper": relative_cells(table["MRR@20 vs paper %"]),
+        "Train s": [f"{v:,.0f}" if v == v else "-" for v in table["Train s"]],
+    })
+    out.index = pd.Index(table["Run"], name="Run")
+    return out
+
+
+def modern_verdict_lines(records: list[dict[str, Any]], dataset: str) -> list[tuple[str, bool]]:
+    """RQ5 said plainly: each modern model against the best GRU4Rec run on ``dataset``.
+
+    One ``(sentence, gru4rec_wins)`` per modern model with runs, e.g. "**NARM** (1 seed)
+    against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7120 vs 0.7090 (higher), MRR@20
+    0.3028 vs 0.3133 (lower)", from :func:`rq1_verdicts` over RQ5's runs at k = 20. When the
+    two metrics' best GRU4Rec runs differ, each comparison names its run.
+    ``gru4rec_wins`` is True only when GRU4Rec is ahead, as shown, on both metrics.
+    """
+    verdicts = rq1_verdicts(summary_of(modern_runs(records, dataset)), dataset, MODERN_METRICS, (20,))
+    if verdicts.empty:
+        return []
+    best_runs = verdicts.drop_duplicates("Metric")[["Best GRU4Rec", "GRU4Rec seeds"]]
+    one_run = best_runs["Best GRU4Rec"].nunique() == 1
+    against = (f"{best_runs.iloc[0]['Best GRU4Rec']} ({_seeds(best_runs.iloc[0]['GRU4Rec seeds'])})" if one_run
+               else "the best GRU4Rec run of each metric")
+    side_of = {"loses": "higher", "ties": "equal", "wins": "lower"}  # the modern model's side of each outcome
+    out = []
+    for model, rows in verdicts.groupby("Model", sort=False):
+        parts = []
+        for _, r in rows.iterrows():
+            run = "" if one_run else f"{r['Best GRU4Rec']}, {_seeds(r['GRU4Rec seeds'])}; "
+            parts.append(f"{r['Metric']} {r['Value']:.4f} vs {r['GRU4Rec']:.4f} ({run}{side_of[r['Outcome']]})")
+        wins = len(rows) == len(MODERN_METRICS) and bool((rows["Outcome"] == "wins").all())
+        out.append((f"**{model}** ({_seeds(rows['Seeds'].max())}) against {against}: " + ", ".join(parts), wins))
+    return out
+
+
+def _seeds(n: Any) -> str:
+    n = int(n)
+    return f"{n} seed" + ("" if n == 1 else "s")
