@@ -5,9 +5,10 @@
 
 A neural benchmark run first trains on the training sessions minus a held-out share, keeps
 the weights of the epoch with the best held-out Recall@20, and then refits that number of
-epochs on all of train; the record is the refit's. The NARM and SR-GNN reference codes
-stop at the first step: they report the best epoch's weights, trained without the held-out
-sessions (the most recent ones may be among them). This script evaluates those weights,
+epochs on all of train; the record is the refit's. The NARM reference code stops at the
+first step: it reports the test accuracy of its best validation epoch's weights, trained on
+a random 90 % of the training sessions. (The SR-GNN reference code trains on all of train
+and reports the best test numbers over its epochs.) This script evaluates those weights,
 kept in the run's selection checkpoint (``checkpoints/partial/<dataset>/<run>.pt``, until
 the record is written), on the test split with the benchmark's protocol, and prints them
 beside the record's refit. It measures what the refit adds; it writes nothing.
