@@ -7,7 +7,7 @@ read the ranks files). All logic is in :mod:`sessrec.experiments` (``tables``, `
 
 import streamlit as st
 
-from sessrec.experiments import questions as rq
+from sessrec.experiments import questions
 from sessrec.experiments import significance as sig
 from sessrec.experiments import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar
@@ -52,7 +52,7 @@ if rq1.open:
                     "baselines, sequential rules and session popularity, the session-kNN family, and the modern "
                     "neural models NARM, SASRec and SR-GNN, NARM being GRU4Rec with attention over the session), "
                     "at k = 1, 5, 10, 20, and is the difference significant?")
-        runs = rq.records_for(data.records, "rq1", dataset)
+        runs = questions.records_for(data.records, "rq1", dataset)
         summary = bm.summary_of(runs)
         present = [m for m in bm.ACCURACY_METRICS if m in set(summary["metric"])]
         ks_all = sorted(int(k) for k in summary.loc[summary["metric"].isin(present), "k"].dropna().unique())
@@ -70,9 +70,9 @@ if rq1.open:
                    "seeds for GRU4Rec; the baselines are deterministic. " + bm.TIES_SENTENCE)
         if not any(bm.is_gru4rec(r) for r in runs):
             st.info("No GRU4Rec run on this dataset yet: only the baselines are shown.", icon=":material/hourglass_empty:")
-        verdicts = rq.rq1_verdicts(summary, dataset, metrics, ks)
+        verdicts = questions.rq1_verdicts(summary, dataset, metrics, ks)
         if len(verdicts):
-            losses, ties = rq.loss_summary(verdicts), rq.tie_summary(verdicts)
+            losses, ties = questions.loss_summary(verdicts), questions.tie_summary(verdicts)
             if losses or ties:
                 st.warning(f"**Where GRU4Rec {'loses' if losses else 'does not win'} on this dataset** (every "
                            "other model against the best GRU4Rec run):\n\n" + "\n".join(f"- {line}" for line in losses + ties),
@@ -127,13 +127,13 @@ if rq2.open:
     with rq2:
         st.markdown("**RQ2.** How do the loss functions compare — cross-entropy, BPR-max, TOP1, TOP1-max — at the "
                     "same budget (100 units, batch 32, 2048 negative samples, 5 epochs)?")
-        options = rq.datasets_with(data.records, "rq2")
+        options = questions.datasets_with(data.records, "rq2")
         if not options:
             st.info("No loss-function runs yet (labels `rq2-*`, from `benchmarks/rsc15_100k_questions.json`).",
                     icon=":material/hourglass_empty:")
         else:
             ds2 = st.selectbox("Dataset", options, key="bm_rq2_dataset") if len(options) > 1 else options[0]
-            table = rq.loss_table(data.records, ds2)
+            table = questions.loss_table(data.records, ds2)
             st.dataframe(bm.best_style(table[bm.visible_columns(table)], ["Recall@20", "MRR@20"]), hide_index=True,
                          width="stretch", column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f")})
             st.caption(f"On **{ds2}**; sorted by MRR@20; best value highlighted. The learning rate and sampling settings "
@@ -147,13 +147,13 @@ if rq3.open:
     with rq3:
         st.markdown("**RQ3.** Which factors matter? One factor at a time from the cross-entropy reference run: hidden "
                     "size, batch size, number of negative samples, epochs. Accuracy next to training cost.")
-        options = rq.datasets_with(data.records, "rq3")
+        options = questions.datasets_with(data.records, "rq3")
         if not options:
             st.info("No factor runs yet (labels `rq3-*`, from `benchmarks/rsc15_100k_questions.json`).",
                     icon=":material/hourglass_empty:")
         else:
             ds3 = st.selectbox("Dataset", options, key="bm_rq3_dataset") if len(options) > 1 else options[0]
-            table = rq.factor_table(data.records, ds3)
+            table = questions.factor_table(data.records, ds3)
             shown = bm.visible_columns(table)
             st.dataframe(bm.best_style(table[shown], ["Recall@20", "MRR@20"]), hide_index=True, width="stretch",
                          column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f"),
@@ -196,12 +196,12 @@ if rq5.open:
         st.markdown("**RQ5.** Is GRU4Rec still competitive with modern neural models: NARM (GRU4Rec with attention "
                     "over the session, the improvement a thesis would propose), SASRec (self-attention) and SR-GNN "
                     "(graph neural network)? Accuracy next to training time; significance tests are under RQ1.")
-        table = rq.modern_table(data.records, dataset, data.references)
-        if not any(r.get("dataset") == dataset and r.get("model") in rq.MODERN_MODELS for r in data.records):
+        table = questions.modern_table(data.records, dataset, data.references)
+        if not any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS for r in data.records):
             st.info(f"No NARM, SASRec or SR-GNN run on **{dataset}** yet (labels `narm`, `sasrec`, `srgnn` in "
                     f"`benchmarks/{dataset}.json`; long runs resume where they stopped).", icon=":material/hourglass_empty:")
         if not table.empty:
-            verdicts = rq.modern_verdict_lines(data.records, dataset)
+            verdicts = questions.modern_verdict_lines(data.records, dataset)
             if verdicts:
                 text = "\n".join(f"- {line}" for line, _ in verdicts)
                 if all(wins for _, wins in verdicts):
@@ -236,7 +236,7 @@ if refs.open:
     with refs:
         if data.reference_error:
             st.warning(f"Could not read the reference numbers: {data.reference_error}")
-        beside = bm.references_beside(bm.summary_of(rq.records_for(data.records, "rq1")), data.references)
+        beside = bm.references_beside(bm.summary_of(questions.records_for(data.records, "rq1")), data.references)
         if beside.empty:
             st.info(f"No published numbers to compare with (`{display_path(root)}/reference_numbers.csv`).")
         else:

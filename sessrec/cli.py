@@ -285,7 +285,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from sessrec.experiments import questions as rq
+    from sessrec.experiments import questions
     from sessrec.experiments import tables
 
     data = tables.load(args.root)
@@ -298,7 +298,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                              f"{', '.join(available)})")
     metrics, ks = tuple(args.metrics), tuple(args.ks)
     datasets = args.dataset or available
-    summaries = {d: tables.summary_of(rq.records_for(data.records, "rq1", d)) for d in datasets}
+    summaries = {d: tables.summary_of(questions.records_for(data.records, "rq1", d)) for d in datasets}
     wides = {d: tables.wide_table(summaries[d], d, metrics, ks, tied=args.format != "latex") for d in datasets}
     if all(wide.empty for wide in wides.values()):
         raise ParameterError(f"no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))} in "
@@ -315,12 +315,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         if args.format == "csv":  # one table for every dataset, columns aligned by name, one header
             csv_frames.append(wide.assign(Dataset=dataset).set_index("Dataset", append=True))
             continue
-        verdicts = rq.verdict_lines(summary, dataset, metrics, ks)
+        verdicts = questions.verdict_lines(summary, dataset, metrics, ks)
         # RQ5 (at k = 20), where modern models ran: them against GRU4Rec, with the published numbers
-        has_modern = any(r.get("dataset") == dataset and r.get("model") in rq.MODERN_MODELS for r in data.records)
-        modern = rq.modern_text_table(rq.modern_table(data.records, dataset, data.references)) \
+        has_modern = any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS
+                         for r in data.records)
+        modern = questions.modern_text_table(questions.modern_table(data.records, dataset, data.references)) \
             if has_modern else pd.DataFrame()
-        modern_lines = [line for line, _ in rq.modern_verdict_lines(data.records, dataset)] if has_modern else []
+        modern_lines = [line for line, _ in questions.modern_verdict_lines(data.records, dataset)] if has_modern else []
         if args.format == "latex":
             print("".join(f"% {line.replace('**', '')}\n" for line in verdicts)
                   + tables.to_latex(wide, caption=title, label=f"tab:{dataset}"))

@@ -278,41 +278,41 @@ def test_rank_trajectory_and_histogram():
 
 
 def test_research_question_helpers():
-    from sessrec.experiments import questions as rq
+    from sessrec.experiments import questions
     from sessrec.experiments import tables as bm
 
     old = {"label": "item_knn", "dataset": "d"}  # written before records had a group
-    assert rq.group_of(old) == "main" and rq.question_of(old) == "rq1"
-    assert rq.question_of({"label": "rq2-top1max", "group": "losses"}) == "rq2"
-    assert rq.question_of({"label": "rq3-batch128"}) == "rq3"
+    assert questions.group_of(old) == "main" and questions.question_of(old) == "rq1"
+    assert questions.question_of({"label": "rq2-top1max", "group": "losses"}) == "rq2"
+    assert questions.question_of({"label": "rq3-batch128"}) == "rq3"
     records = [{"label": "gru4rec-xe", "dataset": "d"}, {"label": "rq3-batch128", "dataset": "d"}, old]
-    assert [r["label"] for r in rq.records_for(records, "rq3", "d")] == ["gru4rec-xe", "rq3-batch128"]
-    assert rq.factor_changes({"batch_size": 32, "seed": 1, "layers": [100]},
+    assert [r["label"] for r in questions.records_for(records, "rq3", "d")] == ["gru4rec-xe", "rq3-batch128"]
+    assert questions.factor_changes({"batch_size": 32, "seed": 1, "layers": [100]},
                              {"batch_size": 128, "seed": 2, "layers": [100]}) == [("batch_size", 32, 128)]
     summary = pd.DataFrame({"dataset": ["d"] * 2, "label": ["gru4rec-xe", "item_knn"], "model": ["gru4rec", "item_knn"],
                             "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.30, 0.31], "std": [0.01, 0.0], "n": [3, 1]})
-    verdict = rq.rq1_verdicts(summary, "d", ("mrr",), (20,))
+    verdict = questions.rq1_verdicts(summary, "d", ("mrr",), (20,))
     assert verdict["Outcome"].item() == "loses" and verdict["Model"].item() == "Item-KNN"
     # every model ahead of GRU4Rec is named, not only the best one; a NaN mean is no verdict at all
     more = pd.concat([summary, pd.DataFrame({"dataset": ["d"] * 2, "label": ["sr", "sknn"], "model": ["sr", "sknn"],
                                              "metric": ["mrr"] * 2, "k": [20, 20], "mean": [0.305, float("nan")],
                                              "std": [0.0] * 2, "n": [1, 1]})])
-    assert [line.split("**")[1] for line in rq.verdict_lines(more, "d", ("mrr",), (20,))] == ["Item-KNN", "SR"]
-    assert "SKNN" not in set(rq.rq1_verdicts(more, "d", ("mrr",), (20,))["Model"])
-    assert rq.verdict_lines(summary, "d", ("mrr",), (20,)) == ["**Item-KNN** beats every GRU4Rec run on MRR@20 (0.3100 vs 0.3000)"]
+    assert [line.split("**")[1] for line in questions.verdict_lines(more, "d", ("mrr",), (20,))] == ["Item-KNN", "SR"]
+    assert "SKNN" not in set(questions.rq1_verdicts(more, "d", ("mrr",), (20,))["Model"])
+    assert questions.verdict_lines(summary, "d", ("mrr",), (20,)) == ["**Item-KNN** beats every GRU4Rec run on MRR@20 (0.3100 vs 0.3000)"]
     # a tie is neither a win nor a loss, and is said as such
     for mean, expected in ((0.30, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
                            # equal as shown (4 decimals): a tie, never "beats ... (0.3000 vs 0.3000)"
                            (0.30004, "**Item-KNN** ties with the best GRU4Rec run on MRR@20 (0.3000 vs 0.3000)"),
                            (0.29, "The best GRU4Rec run beats every other model on all 1 metric/k columns.")):
         even = summary.assign(mean=[0.30, mean])
-        assert rq.verdict_lines(even, "d", ("mrr",), (20,)) == [expected]
-        assert rq.loss_summary(rq.rq1_verdicts(even, "d", ("mrr",), (20,))) == []
+        assert questions.verdict_lines(even, "d", ("mrr",), (20,)) == [expected]
+        assert questions.loss_summary(questions.rq1_verdicts(even, "d", ("mrr",), (20,))) == []
     assert bm.training_speed({"training_log": [{"events_per_s": 10.0}, {"events_per_s": 30.0}]}) == 20.0
 
 
 def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
-    from sessrec.experiments import questions as rq
+    from sessrec.experiments import questions
 
     def run(label, model, seed, recall, mrr, dataset="d"):
         return {"dataset": dataset, "label": label, "model": model, "seed": seed,
@@ -322,7 +322,7 @@ def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
     records += [run("narm", "narm", 1, 0.73, 0.30), run("srgnn", "srgnn", 1, 0.70, 0.29),
                 run("sasrec", "sasrec", 1, 0.72, 0.31), run("item_knn", "item_knn", None, 0.99, 0.99),
                 run("narm", "narm", 1, 0.99, 0.99, dataset="other")]
-    lines = dict(rq.modern_verdict_lines(records, "d"))
+    lines = dict(questions.modern_verdict_lines(records, "d"))
     assert lines == {  # GRU4Rec: mean recall 0.72 over 3 seeds; Item-KNN and the other dataset play no part
         "**NARM** (1 seed) against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7300 vs 0.7200 (higher), "
         "MRR@20 0.3000 vs 0.3100 (lower)": False,
@@ -331,17 +331,17 @@ def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
         "**SASRec** (1 seed) against GRU4Rec (cross-entropy) (3 seeds): Recall@20 0.7200 vs 0.7200 (equal), "
         "MRR@20 0.3100 vs 0.3100 (equal)": False,
     }
-    assert rq.modern_verdict_lines(records, "other") == []  # no GRU4Rec run there: nothing to say
+    assert questions.modern_verdict_lines(records, "other") == []  # no GRU4Rec run there: nothing to say
 
     # a model with one metric missing (NaN) is never counted as beaten on both
     partial = records + [run("narm", "narm", 1, 0.60, float("nan"), dataset="e"),
                          run("gru4rec-xe", "gru4rec", 1, 0.70, 0.31, dataset="e")]
-    assert rq.modern_verdict_lines(partial, "e") == [
+    assert questions.modern_verdict_lines(partial, "e") == [
         ("**NARM** (1 seed) against GRU4Rec (cross-entropy) (1 seed): Recall@20 0.6000 vs 0.7000 (lower)", False)]
     # the two metrics' best GRU4Rec runs differ: each comparison names its run
     split = [run("gru4rec-xe", "gru4rec", 1, 0.70, 0.30, dataset="f"), run("gru4rec-bprmax", "gru4rec", 1, 0.60, 0.32,
              dataset="f"), run("srgnn", "srgnn", 1, 0.71, 0.31, dataset="f")]
-    assert rq.modern_verdict_lines(split, "f") == [(
+    assert questions.modern_verdict_lines(split, "f") == [(
         "**SR-GNN** (1 seed) against the best GRU4Rec run of each metric: Recall@20 0.7100 vs 0.7000 (GRU4Rec "
         "(cross-entropy), 1 seed; higher), MRR@20 0.3100 vs 0.3200 (GRU4Rec (BPR-max), 1 seed; lower)", False)]
 

@@ -159,7 +159,7 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     """RQ5 on fake records: a modern model's row appears next to GRU4Rec with the published number."""
     import pandas as pd
 
-    from sessrec.experiments import questions as rq
+    from sessrec.experiments import questions
     from sessrec.experiments import tables as bm
     from tests.app_support import write_fake_results
 
@@ -170,13 +170,13 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     records = load_run_records(results)
     modern = dict(next(r for r in records if r["model"] == "gru4rec"), model="srgnn", label="srgnn", group="modern")
     refs = pd.DataFrame([{"dataset": "yoochoose1_64", "model": "sr_gnn", "metric": "recall", "k": 20, "value": 0.7057}])
-    table = rq.modern_table(records + [modern], "yoochoose1_64", refs)
+    table = questions.modern_table(records + [modern], "yoochoose1_64", refs)
     assert set(table["Model"]) == {"GRU4Rec", "SR-GNN"}
     row = table[table["Model"] == "SR-GNN"].iloc[0]
     assert row["Published Recall@20"] == 0.7057 and pd.isna(table[table["Model"] == "GRU4Rec"].iloc[0]["Published Recall@20"])
     assert abs(row["Recall@20 vs paper %"] - 100 * (row["_recall@20"] - 0.7057) / 0.7057) < 1e-9
     assert pd.isna(row["MRR@20 vs paper %"]), "no published MRR@20 in the reference table: no difference"
-    text = rq.modern_text_table(table).set_index("Model")
+    text = questions.modern_text_table(table).set_index("Model")
     assert text.loc["SR-GNN", "Recall@20 vs paper"] == f"{row['Recall@20 vs paper %']:+.1f} %"
     assert text.loc["SR-GNN", "MRR@20 vs paper"] == "-"
 
@@ -188,7 +188,7 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     assert bm.training_seconds(logged) == 12.0, "records without the sum: the epoch logs, selection included"
     assert bm.training_seconds({}) is None
     resumed = [dict(modern, seed=s, train_seconds=10.0, train_seconds_epochs=e) for s, e in ((1, 100.0), (2, 300.0))]
-    table = rq.modern_table(records + resumed, "yoochoose1_64", refs).set_index("Model")
+    table = questions.modern_table(records + resumed, "yoochoose1_64", refs).set_index("Model")
     assert table.loc["SR-GNN", "Train s"] == 200.0
 
 

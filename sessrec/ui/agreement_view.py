@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from sessrec.experiments import explain
-from sessrec.experiments import questions as rq
+from sessrec.experiments import questions
 from sessrec.experiments import tables as bm
 
 #: heatmap measures: column of the pair table -> how it reads
@@ -31,7 +31,7 @@ def _agreement(root: str, stamp: tuple, dataset: str, k: int):
 
     records = resources.benchmark_data(root).records
     try:
-        return explain.run_agreement(rq.records_for(records, "rq1", dataset), k), None
+        return explain.run_agreement(questions.records_for(records, "rq1", dataset), k), None
     except ValueError as exc:
         return None, str(exc)
 

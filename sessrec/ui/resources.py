@@ -245,7 +245,7 @@ def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tu
 
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
 def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int):
-    from sessrec.experiments import questions as rq
+    from sessrec.experiments import questions
 
     data = _benchmarks(root, stamp)
-    return rq.breakdown_frame(data.records, dataset, by, metric, k)
+    return questions.breakdown_frame(data.records, dataset, by, metric, k)
