@@ -177,7 +177,7 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     assert abs(row["Recall@20 vs paper %"] - 100 * (row["_recall@20"] - 0.7057) / 0.7057) < 1e-9
     assert pd.isna(row["MRR@20 vs paper %"]), "no published MRR@20 in the reference table: no difference"
     text = questions.modern_text_table(table).set_index("Model")
-    assert text.loc["SR-GNN", "Recall@20 vs paper"] == f"{row['Recall@20 vs paper %']:+.1f} %"
+    assert text.loc["SR-GNN", "Recall@20 vs paper"] == f"{row['Recall@20 vs paper %']:+.2f} %"
     assert text.loc["SR-GNN", "MRR@20 vs paper"] == "-"
 
     # training time: the epochs summed (a run resumed across processes has a short wall time), wall time otherwise

@@ -336,8 +336,9 @@ def published_cells(values) -> list[str]:
 
 
 def relative_cells(percents) -> list[str]:
-    """Relative differences as table cells ("+1.7 %"), "-" where there is no published number."""
-    return [f"{v:+.1f} %" if v == v else "-" for v in percents]
+    """Relative differences as table cells ("+1.72 %"), "-" where there is no published number.
+    Two decimals, so that a difference of 2.96 % does not read as the 3 % of a bar."""
+    return [f"{v:+.2f} %" if v == v else "-" for v in percents]
 
 
 def visible_columns(table: pd.DataFrame) -> list[str]:
