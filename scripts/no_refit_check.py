@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sessrec.data.dataset import load_dataset  # noqa: E402
 from sessrec.errors import CheckpointError  # noqa: E402
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate  # noqa: E402
-from sessrec.models.io import load_model, read_checkpoint  # noqa: E402
+from sessrec.models.io import load_model  # noqa: E402
 
 
 def best_epoch_model(path: str | Path):
     """The model in a selection checkpoint, with its best epoch's weights in place of the last."""
     model = load_model(path)
     state = model.checkpoint_meta.get("training_state") or {}
-    best = {k[5:]: v for k, v in read_checkpoint(path)["tensors"].items() if k.startswith("best.")}
+    best = model.best_epoch_weights
     if not best:
         raise CheckpointError(f"{path}: no best-epoch weights: not a selection checkpoint (a refit's, "
                               "'<run>.refit-N.pt', has none), or no epoch was scored yet")

@@ -446,6 +446,12 @@ class NeuralSessionModel(BaseSessionModel):
     #: True when a case holds one target per position (SASRec) rather than one per case
     _counts_positions = False
 
+    @property
+    def best_epoch_weights(self) -> dict[str, Tensor] | None:
+        """The weights of the best validation epoch, of this training or of the loaded
+        checkpoint (a run's selection checkpoint keeps them); ``None`` without validation."""
+        return self._best_state
+
     # -- checkpoints (sessrec.models.io) ------------------------------------------------------
     def _tensors(self) -> dict[str, Tensor]:
         """Module weights, plus (after training) Adam's state and the best weights."""
@@ -483,7 +489,8 @@ class NeuralSessionModel(BaseSessionModel):
         weights = {k[2:]: v for k, v in tensors.items() if k.startswith("w.")}
         model.module.load_state_dict(weights, strict=True)
         model.module.eval()
-        model._saved_extra = {k: v for k, v in tensors.items() if not k.startswith("w.")}
+        # the best epoch's weights, where the checkpoint kept them (Adam's state is not kept in memory)
+        model._best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")} or None
         return model
 
     def _restore_training(self, path: str | Path) -> dict[str, Any]:
