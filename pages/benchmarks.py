@@ -221,13 +221,16 @@ if rq5.open:
                          column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f")})
             st.caption("Sorted by MRR@20; best value highlighted, whoever it is. Published: the SR-GNN paper's table "
                        "(same split on yoochoose1_64 and diginetica; see Published numbers for the protocol notes); "
-                       "vs paper: our mean relative to it (the issue's bars: SR-GNN within 2 %, NARM within 3 %, "
-                       "on the mean of 3 seeds). "
+                       "vs paper: our mean relative to it (the reproduction bars: SR-GNN within 2 %, NARM within "
+                       "3 %, on the mean of 3 seeds; see below the table). "
                        "Training time: the mean over seeds of the seconds summed over every training epoch, the "
                        "choice of epochs on held-out sessions included (seeds that reuse seed 1's choice count its "
                        "cost too); wall time for models trained without epochs. Measured on this machine (2 cores, no "
                        "GPU) in background runs, one thread each beside another benchmark: the README's seconds per "
                        "epoch, measured on a quiet machine, are the speed comparison.")
+            reproduced = questions.reproduction_lines(table)
+            if reproduced:
+                st.markdown("**Are the published numbers reproduced?**\n" + "\n".join(f"- {line}" for line in reproduced))
         running = resources.runs_in_progress(root, checkpoint_root() / "partial", dataset)
         if running:
             st.markdown(f"**Still running on {dataset}** (`python -m sessrec progress`; their records appear here "

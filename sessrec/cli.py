@@ -319,9 +319,10 @@ def cmd_results(args: argparse.Namespace) -> int:
         # RQ5 (at k = 20), where modern models ran: them against GRU4Rec, with the published numbers
         has_modern = any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS
                          for r in data.records)
-        modern = questions.modern_text_table(questions.modern_table(data.records, dataset, data.references)) \
-            if has_modern else pd.DataFrame()
+        modern_full = questions.modern_table(data.records, dataset, data.references) if has_modern else pd.DataFrame()
+        modern = questions.modern_text_table(modern_full)
         modern_lines = [line for line, _ in questions.modern_verdict_lines(data.records, dataset)] if has_modern else []
+        modern_lines += questions.reproduction_lines(modern_full)
         if args.format == "latex":
             print("".join(f"% {line.replace('**', '')}\n" for line in verdicts)
                   + tables.to_latex(wide, caption=title, label=f"tab:{dataset}"))

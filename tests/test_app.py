@@ -346,6 +346,39 @@ def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
         "(cross-entropy), 1 seed; higher), MRR@20 0.3100 vs 0.3200 (GRU4Rec (BPR-max), 1 seed; lower)", False)]
 
 
+def test_rq5_says_whether_the_published_numbers_are_reproduced():
+    import pandas as pd
+
+    from sessrec.experiments import questions
+
+    def run(model, seed, recall, mrr):
+        return {"dataset": "d", "label": model, "model": model, "seed": seed,
+                "evaluation": {"metrics": {"recall@20": recall, "mrr@20": mrr}}}
+
+    refs = pd.DataFrame([{"dataset": "d", "model": m, "metric": metric, "k": 20, "value": v}
+                         for m, metric, v in (("sr_gnn", "recall", 0.50), ("sr_gnn", "mrr", 0.20),
+                                              ("narm", "recall", 0.50), ("narm", "mrr", 0.20),
+                                              ("gru4rec", "recall", 0.40))])
+    records = [run("srgnn", s, 0.5098, 0.2) for s in (1, 2, 3)]  # +1.96 %: inside 2 %
+    records += [run("narm", 1, 0.52, 0.2062), run("sasrec", 1, 0.6, 0.3), run("gru4rec", 1, 0.45, 0.2)]
+    lines = questions.reproduction_lines(questions.modern_table(records, "d", refs))
+    assert sorted(lines) == [  # GRU4Rec and SASRec have no bar
+        "**NARM**: Recall@20 +4.00 %, MRR@20 +3.10 % from the paper: outside its 3 % bar on Recall@20 and MRR@20 "
+        "(provisional: 1 of the 3 seeds the bar is judged on)",
+        "**SR-GNN**: Recall@20 +1.96 %, MRR@20 +0.00 % from the paper: within its 2 % bar (mean of 3 seeds)"]
+    # judged as shown: -2.004 % reads "-2.00 %" and is within the bar; below the paper counts as much as above
+    records = [run("srgnn", 1, 0.48998, 0.19), run("narm", 1, 0.5, 0.21)]
+    lines = questions.reproduction_lines(questions.modern_table(records, "d", refs))
+    assert sorted(lines) == [
+        "**NARM**: Recall@20 +0.00 %, MRR@20 +5.00 % from the paper: outside its 3 % bar on MRR@20 "
+        "(provisional: 1 of the 3 seeds the bar is judged on)",
+        "**SR-GNN**: Recall@20 -2.00 %, MRR@20 -5.00 % from the paper: outside its 2 % bar on MRR@20 "
+        "(provisional: 1 of the 3 seeds the bar is judged on)"]
+    # no published number for the dataset: nothing to judge
+    assert questions.reproduction_lines(questions.modern_table(records, "d", refs.iloc[:0])) == []
+    assert questions.reproduction_lines(pd.DataFrame()) == []
+
+
 def test_latex_and_references():
     from sessrec.experiments import tables as bm
 

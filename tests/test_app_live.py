@@ -239,3 +239,9 @@ def test_rq5_tab_on_the_committed_results(monkeypatch):
     # the verdict is said in words, one line per modern model run on the shown dataset
     boxes = [box.value for box in [*at.warning, *at.success]]
     assert any("**SR-GNN** (" in box and "Recall@20 0.6486 vs" in box for box in boxes), boxes
+    # where the paper published numbers on the same split, the page says whether they are reproduced
+    at.selectbox(key="bm_dataset").set_value("diginetica").run()
+    open_tab(at, "RQ5")
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Are the published numbers reproduced?**" in text
+    assert "- **SR-GNN**: Recall@20 " in text and "from the paper: " in text and " % bar (" in text, text
