@@ -465,11 +465,13 @@ def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> 
 
 def _script(name: str):
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 
@@ -551,3 +553,47 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
     with pytest.raises(SystemExit):
         check.main([str(tmp_path / "other"), str(ckpt)])
     assert "not in other's training split; was it trained on another dataset?" in capsys.readouterr().err
+
+
+def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, capsys) -> None:
+    from sessrec.data.dataset import write_dataset
+    from sessrec.experiments.benchmark import ModelSpec
+
+    long_runs = _script("long_runs")
+    assert long_runs.parse_plan(["a:2", "b:1"]) == {"a": 2, "b": 1}
+    for bad in (["a"], ["a:0"], ["a:x"], ["a:1", "a:2"]):
+        with pytest.raises(ValueError):
+            long_runs.parse_plan(bad)
+    modern = [ModelSpec("narm", "narm", group="modern"), ModelSpec("srgnn", "srgnn", group="modern"),
+              ModelSpec("last_item", "last_item", group="modern"), ModelSpec("gru4rec", "gru4rec")]
+    queue = long_runs.build_queue({"a": 2, "b": 1}, {"a": modern, "b": modern}, "modern")
+    # seed 1 everywhere first; the unseeded entry and the other group are not queued
+    assert [(r.dataset, r.run_id) for r in queue] == [
+        ("a", "narm-seed1"), ("a", "srgnn-seed1"), ("b", "narm-seed1"), ("b", "srgnn-seed1"),
+        ("a", "narm-seed2"), ("a", "srgnn-seed2")]
+    reverse = long_runs.build_queue({"a": 2, "b": 1}, {"a": modern, "b": modern}, "modern", reverse=True)
+    assert [r.run_id for r in reverse] == ["srgnn-seed1", "narm-seed1", "srgnn-seed1", "narm-seed1",
+                                           "srgnn-seed2", "narm-seed2"]
+
+    # end to end: seed 2 is queued after seed 1, reuses its choice of epochs, and a rerun has nothing to do
+    frames = {"train": pattern_sessions(60).to_frame(), "test": pattern_sessions(8, seed=3, start_id=900).to_frame()}
+    write_dataset(tmp_path / "data" / "toy", frames, name="toy")
+    params = {"hidden_size": 8, "embedding_dim": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1,
+              "n_epochs": 2, "patience": 1}
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "toy.json").write_text(json.dumps({"models": [
+        {"label": "narm", "model": "narm", "group": "modern", "validation": 0.25, "epochs_from_seed": 1,
+         "params": params}]}))
+    paths = ["--plan", "toy:2", "--data", str(tmp_path / "data"), "--configs", str(tmp_path / "configs"),
+             "--root", str(tmp_path / "results")]
+    assert long_runs.main(paths + ["--list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "toy/narm-seed1: to run", "toy/narm-seed2: waits for toy/narm-seed1 (missing), whose choice of epochs it reuses"]
+    assert long_runs.main(paths) == 0
+    one, two = (json.loads((tmp_path / "results" / "toy" / f"narm-seed{s}.json").read_text()) for s in (1, 2))
+    assert two["epochs_selected_by"] == "narm-seed1" and len(two["training_log"]) == one["selected_epochs"]
+    capsys.readouterr()
+    assert long_runs.main(paths) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "done: 2 of 2 runs complete"
+    with pytest.raises(SystemExit):  # a dataset that was never prepared
+        long_runs.main(["--plan", "nope:1", "--configs", str(tmp_path / "configs")])
