@@ -182,14 +182,11 @@ if rq4.open:
             x_title = "position of the predicted click (1 = second click)" if by == "position" else \
                 "training clicks of the true item (quintiles of test events)"
             st.altair_chart(charts.breakdown_lines(frame, bm.metric_name(metric4, int(k4)), x_title), width="stretch")
-            wide4 = frame.pivot_table(index="Model", columns="bucket", values="value", aggfunc="first")
-            wide4 = wide4[frame.drop_duplicates("bucket").sort_values("order")["bucket"].tolist()]
+            wide4 = questions.breakdown_wide(frame)
             st.dataframe(bm.best_style(wide4), width="stretch",
                          column_config={c: NUM(format="%.4f") for c in wide4.columns})
-            counts = frame.drop_duplicates("bucket").sort_values("order")
-            st.caption("Best model per bucket highlighted. Test events per bucket: " +
-                       ", ".join(f"{b}: {n:,}" for b, n in zip(counts["bucket"], counts["n"])) + ". "
-                       "GRU4Rec values are means over seeds.")
+            st.caption(f"Best model per bucket highlighted. Test events per bucket: {questions.bucket_counts(frame)}. "
+                       "Values of seeded models are means over seeds.")
 
 if rq5.open:
     with rq5:

@@ -284,6 +284,38 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_breakdowns(records: list[dict], datasets: list[str], by: str, metrics: tuple[str, ...],
+                      ks: tuple[int, ...], fmt: str) -> int:
+    """RQ4 of ``results --breakdown``: every model's metric@k by position or target popularity."""
+    from sessrec.experiments import questions
+    from sessrec.experiments import tables
+
+    what = {"position": "position of the predicted click (1 = second click)",
+            "popularity": "training clicks of the true item (quintiles of test events)"}[by]
+    csv_frames: dict[str, list] = {}
+    for dataset in datasets:
+        for metric in metrics:
+            for k in ks:
+                frame = questions.breakdown_frame(records, dataset, by, metric, k)
+                if frame.empty:
+                    print(f"{dataset}: no run with per-event ranks", file=sys.stderr)
+                    continue
+                wide = questions.breakdown_wide(frame)
+                name = tables.metric_name(metric, k)
+                if fmt == "csv":
+                    csv_frames.setdefault(dataset, []).append(
+                        wide.assign(Dataset=dataset, Metric=name).set_index(["Dataset", "Metric"], append=True))
+                    continue
+                cells = wide.apply(lambda column: [f"{v:.4f}" if v == v else "" for v in column])
+                title = f"{dataset}: {name} by {what}; test events per bucket: {questions.bucket_counts(frame)}"
+                print(tables.to_latex(cells, caption=title, label=f"tab:{dataset}-{by}-{metric}{k}")
+                      if fmt == "latex" else f"**{title}**\n\n{tables.to_markdown(cells)}")
+    # the buckets differ between datasets: one CSV block per dataset, separated by an empty line
+    print("\n".join(pd.concat(frames).reorder_levels(["Dataset", "Metric", "Model"]).to_csv(float_format="%.6f")
+                    for frames in csv_frames.values()), end="")
+    return EXIT_OK
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from sessrec.experiments import questions
     from sessrec.experiments import tables
@@ -298,6 +330,8 @@ def cmd_results(args: argparse.Namespace) -> int:
                              f"{', '.join(available)})")
     metrics, ks = tuple(args.metrics), tuple(args.ks)
     datasets = args.dataset or available
+    if args.breakdown:
+        return _print_breakdowns(data.records, datasets, args.breakdown, metrics, ks, args.format)
     summaries = {d: tables.summary_of(questions.records_for(data.records, "rq1", d)) for d in datasets}
     wides = {d: tables.wide_table(summaries[d], d, metrics, ks, tied=args.format != "latex") for d in datasets}
     if all(wide.empty for wide in wides.values()):
@@ -731,6 +765,9 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown",
                          help="markdown (default; the best value per column in bold, then the verdict lines), "
                               "latex (booktabs; verdicts as comments) or csv")
+    results.add_argument("--breakdown", choices=["position", "popularity"],
+                         help="instead of the tables: RQ4, every model's metrics by the position of the predicted "
+                              "click or by the training popularity of the true item (the Benchmarks page's RQ4)")
     results.set_defaults(func=cmd_results)
 
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")

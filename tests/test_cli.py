@@ -154,3 +154,20 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert "no results for nowhere" in err and "results exist for: toy" in err
     assert main(["results", "--root", str(tmp_path / "empty")]) == 2
     assert "no full-ranking run records" in capsys.readouterr().err
+
+    # RQ4 from the command line: every model's metric by position, as the page's breakdown
+    from sessrec.experiments.analysis import breakdown
+
+    expected = breakdown(load_run_records(results), by="position", metric="mrr", k=20)
+    expected = expected[expected["label"] == "last_item"].set_index("bucket")["value"]
+    assert main(["results", "--root", str(results), "--breakdown", "position", "--metrics", "mrr"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert "toy: MRR@20 by position of the predicted click" in text and "Recall@20" not in text
+    header = next(line for line in text.splitlines() if line.startswith("| Model |"))
+    assert header.split(" | ")[1:] == [*expected.index[:-1], expected.index[-1] + " |"]
+    row = next(line for line in text.splitlines() if line.startswith("| LastItem |"))
+    assert [c.strip("* |") for c in row.split(" | ")[1:]] == [f"{v:.4f}" for v in expected]
+    assert main(["results", "--root", str(results), "--breakdown", "popularity", "--format", "csv"]) == EXIT_OK
+    frame = pd.read_csv(io.StringIO(capsys.readouterr().out.split("\n\n")[0]))
+    assert list(frame.columns[:3]) == ["Dataset", "Metric", "Model"] and set(frame["Metric"]) == {"Recall@20", "MRR@20"}
+    assert set(frame["Model"]) == {"MostPopular", "LastItem", "GRU4Rec (cross-entropy)"}

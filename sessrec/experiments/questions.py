@@ -197,6 +197,20 @@ def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric
     return frame
 
 
+def breakdown_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`breakdown_frame` as one row per model and one column per bucket, in bucket order."""
+    wide = frame.pivot_table(index="Model", columns="bucket", values="value", aggfunc="first")
+    wide = wide[frame.drop_duplicates("bucket").sort_values("order")["bucket"].tolist()]
+    wide.columns.name = None
+    return wide
+
+
+def bucket_counts(frame: pd.DataFrame) -> str:
+    """The test events per bucket of a :func:`breakdown_frame`, as "1: 15,963, 2: 11,446, ..."."""
+    counts = frame.drop_duplicates("bucket").sort_values("order")
+    return ", ".join(f"{b}: {n:,}" for b, n in zip(counts["bucket"], counts["n"]))
+
+
 #: the modern neural comparators of RQ5, and their names in results/reference_numbers.csv
 MODERN_MODELS = {"narm": "narm", "sasrec": "sasrec", "srgnn": "sr_gnn"}
 
