@@ -192,7 +192,8 @@ if rq5.open:
     with rq5:
         st.markdown("**RQ5.** Is GRU4Rec still competitive with modern neural models: NARM (GRU4Rec with attention "
                     "over the session, the improvement a thesis would propose), SASRec (self-attention) and SR-GNN "
-                    "(graph neural network)? Accuracy next to training time; significance tests are under RQ1.")
+                    "(graph neural network)? Accuracy next to training time; significance tests are under RQ1, "
+                    "where each model wins and loses (by target popularity, by position) under RQ4.")
         table = questions.modern_table(data.records, dataset, data.references)
         if not any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS for r in data.records):
             st.info(f"No NARM, SASRec or SR-GNN run on **{dataset}** yet (labels `narm`, `sasrec`, `srgnn` in "
