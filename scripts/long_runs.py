@@ -89,6 +89,35 @@ def state(run: QueuedRun, root: Path) -> tuple[str, str]:
     return "to run", "to run"
 
 
+def estimate_seconds(run: QueuedRun, root: Path) -> float | None:
+    """Training seconds a run that reuses another run's choice of epochs should take: the
+    seconds of that run's refit epochs (same epochs, same data, this machine); None for a
+    run that chooses its own epochs, or whose source is not complete yet."""
+    source, _ = selection_source(root, run.dataset, run.spec, run.seed)
+    seconds = [float(e["seconds"]) for e in (source or {}).get("training_log") or [] if "seconds" in e]
+    return sum(seconds) if seconds else None
+
+
+def list_queue(queue: list[QueuedRun], root: Path) -> None:
+    """Print each run's state, with the time estimate where there is one, and a total."""
+    estimates, unknown = [], 0
+    for run in queue:
+        kind, text = state(run, root)
+        seconds = estimate_seconds(run, root) if kind == "to run" else None
+        if kind in ("to run", "waiting"):
+            if seconds is None:
+                unknown += 1
+            else:
+                estimates.append(seconds)
+                text += f" (about {seconds / 3600:.1f} h of training, as its seed {run.spec.epochs_from_seed}'s refit)"
+        print(f"{run.dataset}/{run.run_id}: {text}")
+    if estimates or unknown:
+        print(f"not started: {len(estimates) + unknown} run(s); about {sum(estimates) / 3600:.1f} h of one-thread "
+              f"training for the {len(estimates)} with an estimate"
+              + (f", no estimate for {unknown} (they choose their own epochs, or wait for the run that does)"
+                 if unknown else ""))
+
+
 def command(run: QueuedRun, data: Path, configs: Path, root: Path) -> list[str]:
     return [sys.executable, "-m", "sessrec", "benchmark", "--dataset", str(data / run.dataset),
             "--config", str(configs / f"{run.dataset}.json"), "--only", run.spec.label,
@@ -115,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if not queue:
         parser.error(f"no seeded entry of group {args.group!r} in the configs of {', '.join(plan)}")
     if args.list:
-        for run in queue:
-            print(f"{run.dataset}/{run.run_id}: {state(run, args.root)[1]}")
+        list_queue(queue, args.root)
         return 0
     missing = [str(args.data / d) for d in plan if not (args.data / d / "dataset.json").is_file()]
     if missing:

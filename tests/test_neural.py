@@ -588,10 +588,18 @@ def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, ca
              "--root", str(tmp_path / "results")]
     assert long_runs.main(paths + ["--list"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "toy/narm-seed1: to run", "toy/narm-seed2: waits for toy/narm-seed1 (missing), whose choice of epochs it reuses"]
+        "toy/narm-seed1: to run", "toy/narm-seed2: waits for toy/narm-seed1 (missing), whose choice of epochs it reuses",
+        "not started: 2 run(s); about 0.0 h of one-thread training for the 0 with an estimate, no estimate for 2 "
+        "(they choose their own epochs, or wait for the run that does)"]
     assert long_runs.main(paths) == 0
     one, two = (json.loads((tmp_path / "results" / "toy" / f"narm-seed{s}.json").read_text()) for s in (1, 2))
     assert two["epochs_selected_by"] == "narm-seed1" and len(two["training_log"]) == one["selected_epochs"]
+    # a seed that reuses seed 1's epochs is estimated by seed 1's refit epochs; seed 1 itself has no estimate
+    spec = long_runs.load_specs(tmp_path / "configs" / "toy.json")[0]
+    root = tmp_path / "results"
+    assert long_runs.estimate_seconds(long_runs.QueuedRun("toy", spec, 3), root) == pytest.approx(
+        sum(e["seconds"] for e in one["training_log"]))
+    assert long_runs.estimate_seconds(long_runs.QueuedRun("toy", spec, 1), root) is None
     capsys.readouterr()
     assert long_runs.main(paths) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "done: 2 of 2 runs complete"
