@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sessrec.experiments.benchmark import ModelSpec, load_specs, selection_source  # noqa: E402
-from sessrec.experiments.claims import claim_path, describe, pid_alive, read_claim  # noqa: E402
+from sessrec.experiments.progress import claims  # noqa: E402
 from sessrec.experiments.records import run_problem  # noqa: E402
 
 #: the benchmark's plan for the modern neural models: seeds per dataset
@@ -75,14 +75,13 @@ def build_queue(plan: dict[str, int], specs: dict[str, list[ModelSpec]], group: 
 
 
 def state(run: QueuedRun, root: Path) -> tuple[str, str]:
-    """``(kind, text)``: kind is "complete", "held" (a live process runs it), "waiting"
-    (for seed 1's choice of epochs) or "to run"."""
+    """``(kind, text)``: kind is "complete", "held" (by a live process, or by one on another
+    host that cannot be checked from here), "waiting" (for seed 1's choice of epochs) or "to run"."""
     if run_problem(root, run.dataset, run.run_id) is None:
         return "complete", "complete"
-    claim = claim_path(root, run.dataset, run.run_id)
-    info = read_claim(claim) if claim.exists() else None
-    if info is not None and type(info.get("pid")) is int and pid_alive(info["pid"]):
-        return "held", f"running: {describe(info)}"
+    for claim in claims(root):  # the progress report's reading of the claim files
+        if (claim.dataset, claim.run_id) == (run.dataset, run.run_id) and claim.alive is not False:
+            return "held", claim.describe()
     _, waiting = selection_source(root, run.dataset, run.spec, run.seed)
     if waiting:
         return "waiting", waiting
