@@ -11,6 +11,7 @@ import torch
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ParameterError
 from sessrec.evaluation.evaluator import evaluate
+from sessrec.evaluation.metrics import metrics_from_ranks
 from sessrec.models.io import load_model, read_checkpoint, save_model
 from sessrec.models.neural import NARM, SASRec, SRGNN
 from sessrec.models.neural.srgnn import session_graphs
@@ -541,6 +542,20 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
     assert f"Recall@20 {expected['recall@20']:.4f}  MRR@20 {expected['mrr@20']:.4f}" in out
     assert "refit (1 epochs on all of train, the record): Recall@20 0.5000  MRR@20 0.2500  (123 events)" in out
 
+    n_targets = int((toy.test.lengths - 1).sum())
+    assert check.main([str(toy_path), str(ckpt), "--first-clicks", "2"]) == 0
+    cut_line = capsys.readouterr().out.splitlines()[2]
+    result = evaluate(model, toy.test, beyond_accuracy=False)
+    cut = metrics_from_ranks(check.first_clicks_ranks(model, toy.test, result, 2), (20,))
+    share = result.n_events / n_targets
+    assert cut_line.startswith("  test, no refit, first 2 clicks:")
+    assert (f"Recall@20 {cut['recall@20']:.4f}  MRR@20 {cut['mrr@20']:.4f}  ({result.n_events:,} events); over all "
+            f"{n_targets:,} targets: {cut['recall@20'] * share:.4f} / {cut['mrr@20'] * share:.4f}") in cut_line
+    assert f"[{int((result.positions > 2).sum()):,} prefixes longer than 2]" in cut_line
+    with pytest.raises(SystemExit):
+        check.main([str(toy_path), str(ckpt), "--first-clicks", "0"])
+    assert "--first-clicks must be at least 1" in capsys.readouterr().err
+
     refit = tmp_path / "narm-seed1.refit-1.pt"  # trained without a validation callback: no best weights
     MODELS["narm"](n_epochs=1, n_threads=1).fit(
         train, progress=False, checkpoint_path=refit)
@@ -553,6 +568,30 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
     with pytest.raises(SystemExit):
         check.main([str(tmp_path / "other"), str(ckpt)])
     assert "not in other's training split; was it trained on another dataset?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_first_clicks_ranks_rank_later_events_from_the_sessions_first_clicks(fitted, name) -> None:
+    from sessrec.evaluation.evaluator import prepare_test
+
+    check = _script("no_refit_check")
+    model = fitted[name]
+    test = pattern_sessions(40, seed=5, start_id=500)  # 2-8 clicks: positions 1..7
+    result = evaluate(model, test, beyond_accuracy=False)
+    assert np.array_equal(check.first_clicks_ranks(model, test, result, 7), result.ranks)
+
+    cut = check.first_clicks_ranks(model, test, result, 2, block=4)  # several blocks of sessions
+    short = result.positions <= 2
+    assert np.array_equal(cut[short], result.ranks[short])
+    later = np.flatnonzero(~short)
+    assert len(later) > 20
+    # each later event on its own: a session of its session's first two clicks and its target
+    prepared, ids = prepare_test(test, model.item_index), model.item_index.item_ids
+    heads = [prepared.items[prepared.offsets[s]:prepared.offsets[s] + 2] for s in result.session_index[later]]
+    alone = sessions_of(*[[*ids[h], ids[t]] for h, t in zip(heads, result.targets[later])], start_id=1)
+    direct = evaluate(model, alone, min_position=2, beyond_accuracy=False)
+    assert np.array_equal(cut[later], direct.ranks)
+    assert not np.array_equal(cut[later], result.ranks[later])  # the model follows the last click
 
 
 def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, capsys) -> None:
