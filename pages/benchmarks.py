@@ -169,24 +169,35 @@ if rq3.open:
 if rq4.open:
     with rq4:
         st.markdown("**RQ4.** Where does GRU4Rec win and where does it lose? Accuracy by the position of the predicted "
-                    "click in the session, and by the training popularity of the true item.")
+                    "click in the session, by the training popularity of the true item, and by whether the true item "
+                    "was already clicked earlier in the session (a re-click) or is new to it.")
         c = st.columns(3)
-        by = c[0].radio("Break down by", ["position", "popularity"], horizontal=True, key="bm_rq4_by",
-                        format_func={"position": "position in session", "popularity": "target popularity"}.get)
+        by = c[0].radio("Break down by", ["position", "popularity", "reclick"], horizontal=True, key="bm_rq4_by",
+                        format_func={"position": "position in session", "popularity": "target popularity",
+                                     "reclick": "re-click or new"}.get)
         metric4 = c[1].selectbox("Metric", ["recall", "mrr", "ndcg"], format_func=bm.metric_name, key="bm_rq4_metric")
         k4 = c[2].selectbox("k", [1, 5, 10, 20], index=3, key="bm_rq4_k")
-        frame = resources.breakdown(str(root), stamp, dataset, by, metric4, int(k4))
-        if frame.empty:
-            st.info("No run with per-event ranks on this dataset yet.")
+        data_path = resources.prepared_path(dataset) if by == "reclick" else None
+        frame = None
+        if by == "reclick" and data_path is None:
+            st.info(f"Telling re-clicks from new items needs the test sessions: prepare **{dataset}** under `data/` "
+                    "(`python -m sessrec prepare shared --source <shared data> --out data`).")
         else:
-            x_title = "position of the predicted click (1 = second click)" if by == "position" else \
-                "training clicks of the true item (quintiles of test events)"
+            frame = resources.breakdown(str(root), stamp, dataset, by, metric4, int(k4), data_path)
+        if frame is not None and frame.empty:
+            st.info("No run with per-event ranks on this dataset yet." if by != "reclick" else
+                    f"No run was evaluated on the test events of `{data_path}` (was it prepared differently?).")
+        elif frame is not None:
+            x_title = {"position": "position of the predicted click (1 = second click)",
+                       "popularity": "training clicks of the true item (quintiles of test events)",
+                       "reclick": "the true item, against the session's earlier clicks"}[by]
             st.altair_chart(charts.breakdown_lines(frame, bm.metric_name(metric4, int(k4)), x_title), width="stretch")
             wide4 = questions.breakdown_wide(frame)
             st.dataframe(bm.best_style(wide4), width="stretch",
                          column_config={c: NUM(format="%.4f") for c in wide4.columns})
             st.caption(f"Best model per bucket highlighted. Test events per bucket: {questions.bucket_counts(frame)}. "
-                       "Values of seeded models are means over seeds.")
+                       "Values of seeded models are means over seeds."
+                       + (" A re-click's true item was clicked earlier in the same session." if by == "reclick" else ""))
 
 if rq5.open:
     with rq5:

@@ -6,9 +6,10 @@ Every test event the benchmark ranks is a re-click when its true item occurs ear
 the same session, new otherwise. For every run of the dataset's main comparison (the RQ1
 models, mean over seeds) this prints Recall@k on re-clicks and on new items, over all
 events and over the rarest fifth of targets by training clicks (the first popularity
-bucket of the RQ4 breakdown). The events are rebuilt from the prepared dataset and
-checked against each run's ranks file (same count, same targets), so a run evaluated on
-other events is reported and left out rather than misread.
+bucket of the RQ4 breakdown). ``python -m sessrec results --breakdown reclick`` and the
+Benchmarks page's RQ4 give the first two columns for any metric. The events are rebuilt
+from the prepared dataset and checked against each run's ranks file (same count, same
+targets), so a run evaluated on other events is reported and left out rather than misread.
 """
 
 from __future__ import annotations
@@ -23,27 +24,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sessrec.data.dataset import load_dataset  # noqa: E402
-from sessrec.data.sessions import ItemIndex  # noqa: E402
-from sessrec.evaluation.evaluator import prepare_test  # noqa: E402
 from sessrec.evaluation.metrics import per_event_metric  # noqa: E402
-from sessrec.experiments.analysis import popularity_edges  # noqa: E402
+from sessrec.experiments.analysis import BenchmarkEvents, benchmark_events, popularity_edges  # noqa: E402
 from sessrec.experiments.questions import records_for  # noqa: E402
 from sessrec.experiments.records import load_ranks, load_run_records  # noqa: E402
 from sessrec.experiments.tables import pretty_label, to_markdown  # noqa: E402
-
-
-def test_events(dataset) -> tuple[np.ndarray, np.ndarray]:
-    """``(targets, reclick)`` of the benchmark's test events, in the ranks files' order:
-    the dense index of each true item in the training catalogue, and whether it was clicked
-    earlier in its session (positions before ``min_position`` count as earlier clicks)."""
-    prepared = prepare_test(dataset.test, ItemIndex.from_items(np.unique(dataset.train.items)), dataset.min_position)
-    targets, reclick = [], []
-    for start, end in zip(prepared.offsets[:-1], prepared.offsets[1:]):
-        session = prepared.items[start:end]
-        for p in range(dataset.min_position, len(session)):
-            targets.append(session[p])
-            reclick.append(session[p] in session[:p])
-    return np.asarray(targets, dtype=np.int64), np.asarray(reclick, dtype=bool)
 
 
 def _mean(values: np.ndarray, mask: np.ndarray) -> float:
@@ -51,15 +36,15 @@ def _mean(values: np.ndarray, mask: np.ndarray) -> float:
     return float(values[mask].mean()) if mask.any() else float("nan")
 
 
-def reclick_table(records: list[dict], targets: np.ndarray, reclick: np.ndarray, k: int = 20) -> tuple[pd.DataFrame, dict]:
+def reclick_table(records: list[dict], events: BenchmarkEvents, k: int = 20) -> tuple[pd.DataFrame, dict]:
     """Recall@k per model (mean over seeds) on re-clicks and new items, overall and in the
     rarest fifth; and the event counts behind the columns. Runs on other events are skipped."""
-    rows, skipped, rare = [], [], None
+    rows, skipped, rare, reclick = [], [], None, events.reclick
     for record in records:
-        ranks = load_ranks(record, "ranks")
-        if len(ranks) != len(targets) or not np.array_equal(load_ranks(record, "targets"), targets):
+        if not events.matches(record):
             skipped.append(record["run_id"])
             continue
+        ranks = load_ranks(record, "ranks")
         if rare is None:  # one split for all models, from the training clicks of the targets
             popularity = load_ranks(record, "target_popularity")
             rare = popularity < popularity_edges(popularity)[1]
@@ -70,7 +55,7 @@ def reclick_table(records: list[dict], targets: np.ndarray, reclick: np.ndarray,
     if not rows:
         return pd.DataFrame(), {"skipped": skipped}
     table = pd.DataFrame(rows).groupby("Model").mean().sort_values("new", ascending=False)
-    counts = {"events": len(targets), "reclicks": int(reclick.sum()), "rare": int(rare.sum()),
+    counts = {"events": len(reclick), "reclicks": int(reclick.sum()), "rare": int(rare.sum()),
               "rare_reclicks": int((rare & reclick).sum()), "skipped": skipped}
     return table, counts
 
@@ -87,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     records = records_for(load_run_records(args.results), "rq1", dataset.name)
     if not records:
         parser.error(f"no run of {dataset.name} under {args.results}")
-    targets, reclick = test_events(dataset)
-    table, counts = reclick_table(records, targets, reclick, args.k)
+    table, counts = reclick_table(records, benchmark_events(dataset), args.k)
     for run_id in counts["skipped"]:
         print(f"{run_id}: evaluated on other test events than the dataset's; left out", file=sys.stderr)
     if table.empty:

@@ -284,21 +284,37 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _breakdown_events(data_root: Path, dataset: str):
+    """The benchmark's test events of ``data_root/dataset`` for ``--breakdown reclick``."""
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.analysis import benchmark_events
+
+    folder = data_root / dataset
+    if not (folder / "dataset.json").is_file():
+        raise ParameterError(f"--breakdown reclick needs the test sessions of {dataset}: no prepared dataset at "
+                             f"{folder} (python -m sessrec prepare shared ...; or --data <folder of datasets>)")
+    return benchmark_events(load_dataset(folder))
+
+
 def _print_breakdowns(records: list[dict], datasets: list[str], by: str, metrics: tuple[str, ...],
-                      ks: tuple[int, ...], fmt: str) -> int:
-    """RQ4 of ``results --breakdown``: every model's metric@k by position or target popularity."""
+                      ks: tuple[int, ...], fmt: str, data_root: Path) -> int:
+    """RQ4 of ``results --breakdown``: every model's metric@k by position, target popularity or re-click."""
     from sessrec.experiments import questions
     from sessrec.experiments import tables
 
     what = {"position": "position of the predicted click (1 = second click)",
-            "popularity": "training clicks of the true item (quintiles of test events)"}[by]
+            "popularity": "training clicks of the true item (quintiles of test events)",
+            "reclick": "re-click (the true item was clicked earlier in the session) or new"}[by]
     csv_frames: dict[str, list] = {}
     for dataset in datasets:
+        events = _breakdown_events(data_root, dataset) if by == "reclick" else None
         for metric in metrics:
             for k in ks:
-                frame = questions.breakdown_frame(records, dataset, by, metric, k)
+                frame = questions.breakdown_frame(records, dataset, by, metric, k, events)
                 if frame.empty:
-                    print(f"{dataset}: no run with per-event ranks", file=sys.stderr)
+                    print(f"{dataset}: no run with per-event ranks" + (
+                        f" evaluated on the test events of {data_root / dataset}" if by == "reclick" else ""),
+                          file=sys.stderr)
                     continue
                 wide = questions.breakdown_wide(frame)
                 name = tables.metric_name(metric, k)
@@ -331,7 +347,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     metrics, ks = tuple(args.metrics), tuple(args.ks)
     datasets = args.dataset or available
     if args.breakdown:
-        return _print_breakdowns(data.records, datasets, args.breakdown, metrics, ks, args.format)
+        return _print_breakdowns(data.records, datasets, args.breakdown, metrics, ks, args.format, Path(args.data))
     summaries = {d: tables.summary_of(questions.records_for(data.records, "rq1", d)) for d in datasets}
     wides = {d: tables.wide_table(summaries[d], d, metrics, ks, tied=args.format != "latex") for d in datasets}
     if all(wide.empty for wide in wides.values()):
@@ -765,9 +781,13 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown",
                          help="markdown (default; the best value per column in bold, then the verdict lines), "
                               "latex (booktabs; verdicts as comments) or csv")
-    results.add_argument("--breakdown", choices=["position", "popularity"],
+    results.add_argument("--breakdown", choices=["position", "popularity", "reclick"],
                          help="instead of the tables: RQ4, every model's metrics by the position of the predicted "
-                              "click or by the training popularity of the true item (the Benchmarks page's RQ4)")
+                              "click, by the training popularity of the true item, or by whether the true item was "
+                              "clicked earlier in the session (reclick; reads the test split from --data) "
+                              "(the Benchmarks page's RQ4)")
+    results.add_argument("--data", default="data",
+                         help="folder of prepared datasets, for --breakdown reclick (default: data)")
     results.set_defaults(func=cmd_results)
 
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")

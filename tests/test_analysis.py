@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sessrec.experiments.analysis import breakdown, by_popularity, by_position
+from sessrec.experiments.analysis import BenchmarkEvents, breakdown, by_popularity, by_position, by_reclick
 from sessrec.experiments.records import load_run_records, write_run
 
 
@@ -33,3 +33,20 @@ def test_breakdown_over_run_records(tmp_path):
     assert table.set_index("bucket").loc["1", "value"] == pytest.approx(0.5)  # hit in seed 1, miss in seed 2
     with pytest.raises(ValueError):
         breakdown([], by="weekday")
+
+
+def test_by_reclick_and_its_breakdown_only_over_runs_on_the_same_events(tmp_path):
+    table = by_reclick(np.array([1, 30, 2, 50.0]), np.array([True, True, False, False]), "recall", 20)
+    assert table["bucket"].tolist() == ["re-click", "new to the session"] and table["value"].tolist() == [0.5, 0.5]
+    assert by_reclick(np.array([1.0]), np.array([False]))["bucket"].tolist() == ["new to the session"]
+
+    for run, targets in (("same", [0, 1, 2]), ("other", [0, 1, 3])):
+        record = {"run_id": run, "label": run, "model": "m", "dataset": "d", "evaluation": {"metrics": {}}}
+        write_run(tmp_path, record, {"ranks": np.array([1.0, 1.0, 99.0]), "positions": np.array([1, 2, 3]),
+                                     "targets": np.array(targets), "target_popularity": np.array([5, 5, 5])})
+    records = load_run_records(tmp_path)
+    events = BenchmarkEvents(targets=np.array([0, 1, 2]), reclick=np.array([False, True, True]))
+    table = breakdown(records, by="reclick", events={"d": events})
+    assert set(table["label"]) == {"same"}  # "other" was ranked on other targets: left out, not misread
+    assert table.set_index("bucket")["value"].to_dict() == {"re-click": 0.5, "new to the session": 1.0}
+    assert breakdown(records, by="reclick").empty  # no test events for the dataset: nothing to split

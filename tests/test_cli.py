@@ -171,3 +171,18 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     frame = pd.read_csv(io.StringIO(capsys.readouterr().out.split("\n\n")[0]))
     assert list(frame.columns[:3]) == ["Dataset", "Metric", "Model"] and set(frame["Metric"]) == {"Recall@20", "MRR@20"}
     assert set(frame["Model"]) == {"MostPopular", "LastItem", "GRU4Rec (cross-entropy)"}
+    # by re-click: the test split is read from the prepared dataset (here tmp_path/toy)
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.analysis import benchmark_events
+
+    events = benchmark_events(load_dataset(tmp_path / "toy"))
+    expected = breakdown(load_run_records(results), by="reclick", metric="recall", k=20, events={"toy": events})
+    expected = expected[expected["label"] == "last_item"].set_index("bucket")["value"]
+    assert main(["results", "--root", str(results), "--breakdown", "reclick", "--metrics", "recall",
+                 "--data", str(tmp_path)]) == EXIT_OK
+    text = capsys.readouterr().out  # (this toy split has no re-click: one bucket)
+    assert not events.reclick.any() and f"test events per bucket: new to the session: {len(events.targets):,}" in text
+    row = next(line for line in text.splitlines() if line.startswith("| LastItem |"))
+    assert [c.strip("* |") for c in row.split(" | ")[1:]] == [f"{expected['new to the session']:.4f}"]
+    assert main(["results", "--root", str(results), "--breakdown", "reclick", "--data", str(tmp_path / "none")]) == 2
+    assert "--breakdown reclick needs the test sessions of toy" in capsys.readouterr().err

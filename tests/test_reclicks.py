@@ -1,4 +1,4 @@
-"""scripts/reclicks.py: Recall on targets already in the session against targets new to it."""
+"""Re-clicks: the test events' flags (``analysis.benchmark_events``) and ``scripts/reclicks.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from sessrec.cli import main
 from sessrec.data.dataset import load_dataset, write_dataset
+from sessrec.experiments.analysis import benchmark_events
 from sessrec.experiments.records import load_ranks, load_run_records
 from tests.helpers import sessions_of
 from tests.test_neural import _script
@@ -31,12 +32,13 @@ def test_reclicks_splits_each_models_recall_by_targets_already_in_the_session(tm
                  "--out", str(results), "--quiet"]) == 0
     capsys.readouterr()
 
-    dataset = load_dataset(tmp_path / "toy")
-    targets, reclick = reclicks.test_events(dataset)
+    events = benchmark_events(load_dataset(tmp_path / "toy"))
+    reclick = events.reclick
     assert reclick.tolist() == RECLICK
     records = load_run_records(results)
     for record in records:
-        assert np.array_equal(load_ranks(record, "targets"), targets)  # the ranks files' event order
+        assert events.matches(record)  # the ranks files' event order
+        assert np.array_equal(load_ranks(record, "targets"), events.targets)
 
     assert reclicks.main([str(tmp_path / "toy"), "--results", str(results), "--k", "1"]) == 0
     out = capsys.readouterr().out

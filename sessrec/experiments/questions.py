@@ -10,7 +10,7 @@ with their published numbers.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ import pandas as pd
 from sessrec.experiments.tables import (compare_shown, is_gru4rec, metric_name, pretty_label, published_cells,
                                         relative_cells, run_table, summary_of)
 from sessrec.models.registry import label_of
+
+if TYPE_CHECKING:
+    from sessrec.experiments.analysis import BenchmarkEvents
 
 BASELINES = ("most_popular", "last_item", "item_knn")
 RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
@@ -183,13 +186,15 @@ def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     return table.sort_values(["_order", "Run"]).drop(columns=["_record", "_order"]).reset_index(drop=True)
 
 
-def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric: str, k: int) -> pd.DataFrame:
-    """RQ4: ``metric@k`` by position in the session or by target popularity, every RQ1 model
-    of ``dataset`` (mean over seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
+def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric: str, k: int,
+                    events: BenchmarkEvents | None = None) -> pd.DataFrame:
+    """RQ4: ``metric@k`` by position in the session, by target popularity or by re-click
+    (which needs ``dataset``'s test ``events``), every RQ1 model of ``dataset`` (mean over
+    seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
     from sessrec.experiments.analysis import breakdown
 
     runs = records_for(records, "rq1", dataset)
-    frame = breakdown(runs, by=by, metric=metric, k=k)
+    frame = breakdown(runs, by=by, metric=metric, k=k, events=None if events is None else {dataset: events})
     if frame.empty:
         return frame
     frame = frame.copy()

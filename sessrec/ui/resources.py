@@ -243,9 +243,28 @@ def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tu
     return sig.significance_by_k(data.records, dataset, metric, ks, test)
 
 
+def prepared_path(dataset: str) -> str | None:
+    """The folder of the prepared dataset named ``dataset`` under the data folder, or None."""
+    for entry in list_datasets():
+        if entry.name == dataset and entry.error is None:
+            return entry.path
+    return None
+
+
+@st.cache_resource(max_entries=8, show_spinner="Finding the re-clicks of the test split ...")
+def _benchmark_events(path: str, stamp: float):
+    from sessrec.experiments.analysis import benchmark_events
+
+    return benchmark_events(_dataset(path, stamp))
+
+
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
-def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int):
+def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int, data_path: str | None = None):
+    """RQ4's breakdown frame; ``by="reclick"`` reads the test split from ``data_path``."""
     from sessrec.experiments import questions
 
     data = _benchmarks(root, stamp)
-    return questions.breakdown_frame(data.records, dataset, by, metric, k)
+    events = None
+    if by == "reclick" and data_path is not None:
+        events = _benchmark_events(data_path, mtime(Path(data_path) / "dataset.json"))
+    return questions.breakdown_frame(data.records, dataset, by, metric, k, events)
