@@ -259,12 +259,17 @@ def _benchmark_events(path: str, stamp: float):
 
 
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
-def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int, data_path: str | None = None):
-    """RQ4's breakdown frame; ``by="reclick"`` reads the test split from ``data_path``."""
+def _breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int, data_path: str | None,
+               data_stamp: float):
     from sessrec.experiments import questions
 
     data = _benchmarks(root, stamp)
-    events = None
-    if by == "reclick" and data_path is not None:
-        events = _benchmark_events(data_path, mtime(Path(data_path) / "dataset.json"))
+    events = _benchmark_events(data_path, data_stamp) if by == "reclick" and data_path is not None else None
     return questions.breakdown_frame(data.records, dataset, by, metric, k, events)
+
+
+def breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int, data_path: str | None = None):
+    """RQ4's breakdown frame; ``by="reclick"`` reads the test split from ``data_path`` (again
+    when the dataset is prepared anew)."""
+    data_stamp = mtime(Path(data_path) / "dataset.json") if data_path is not None else 0.0
+    return _breakdown(root, stamp, dataset, by, metric, k, data_path, data_stamp)
