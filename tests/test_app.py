@@ -225,6 +225,33 @@ def test_benchmark_research_question_views(app_env, tmp_path, monkeypatch):
     assert any("sampled evaluation in the paper" in i.value for i in at.info)
 
 
+def test_rq4_splits_real_runs_by_reclick(app_env, tmp_path, monkeypatch):
+    import json
+
+    from sessrec.cli import main
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.analysis import benchmark_events, breakdown
+
+    demo = app_env.data / "demo"
+    config = tmp_path / "demo.json"
+    config.write_text(json.dumps({"models": [{"label": "last_item", "model": "last_item"},
+                                             {"label": "spop", "model": "spop"}]}))
+    results = tmp_path / "results"
+    assert main(["benchmark", "--dataset", str(demo), "--config", str(config), "--out", str(results), "--quiet"]) == 0
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_tab(open_app("pages/benchmarks.py"), "RQ4")
+    at.radio(key="bm_rq4_by").set_value("reclick").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.dataframe[0].value
+    events = benchmark_events(load_dataset(demo))
+    expected = breakdown(records_of(results), by="reclick", events={"demo": events})
+    expected = expected.pivot_table(index="label", columns="bucket", values="value")
+    assert list(shown.columns) == ["re-click", "new to the session"]
+    assert shown.loc["S-POP"].tolist() == pytest.approx(expected.loc["spop", list(shown.columns)].tolist())
+    assert shown.loc["S-POP", "new to the session"] < shown.loc["S-POP", "re-click"]
+    assert any(f"re-click: {int(events.reclick.sum()):,}" in c.value for c in at.caption)
+
+
 def records_of(root):
     from sessrec.experiments.records import load_run_records
 
