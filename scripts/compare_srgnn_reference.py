@@ -8,7 +8,7 @@ The reference code (CRIPAC-DIG/SR-GNN, folder ``pytorch_code``: ``model.py`` and
     python scripts/compare_srgnn_reference.py --reference ../scratch/SR-GNN/pytorch_code \\
         --dataset data/yoochoose1_64 --pairs 3 --epochs 1 --threads 2
 
-For ``--pairs`` interleaved pairs (reference first in odd pairs, ours first in even
+For ``--pairs`` interleaved rounds (the reference first in odd rounds, last in even
 ones), each implementation runs in a fresh subprocess (``--threads`` torch threads,
 the same in ``OMP_NUM_THREADS``/``MKL_NUM_THREADS``/``OPENBLAS_NUM_THREADS``, passive
 OpenMP waiting for both) and
@@ -21,8 +21,9 @@ OpenMP waiting for both) and
   step, its ``Data`` shuffle and batching, which builds each batch's graphs in NumPy,
   its ``forward`` and cross-entropy, Adam), without the progress prints and with the
   loss summed as a float (``total_loss += loss`` would keep every batch's graph). Ours
-  runs ``SRGNN.fit`` (batches bucketed by length, ``--bucket-batches``; 1 gives plain
-  random batches like the reference's). Only the epochs are timed (wall and CPU seconds
+  runs ``SRGNN.fit`` once per value of ``--bucket-batches`` (batches bucketed by length;
+  1 gives plain random batches like the reference's; ``--bucket-batches 64 1`` times
+  both in the same rounds). Only the epochs are timed (wall and CPU seconds
   each, and training cases per wall second), not loading the data or building the cases.
 * evaluates the test split with *one* metric code, ``sessrec.evaluation.evaluate``:
   Recall@20 and MRR@20 over every test prefix (each position after the first), the
@@ -34,9 +35,9 @@ OpenMP waiting for both) and
   ``topk`` breaks ties arbitrarily). The share of targets with a tie is printed; with
   float scores it is normally 0.
 
-The table gives seconds per epoch of both, the ratio reference / ours (above 1: ours
-is faster), Recall@20 / MRR@20 of both and the load average (1, 5, 15 min) before
-and after each pair. Timings mean something only on an otherwise idle machine.
+The table gives, for each of our settings, seconds per epoch of both, the ratio
+reference / ours (above 1: ours is faster), Recall@20 / MRR@20 of both and the load
+average (1, 5, 15 min) before and after each round. Timings mean something only on an otherwise idle machine.
 ``--max-batches N`` cuts every epoch after N mini-batches (a smoke test; its
 accuracy is meaningless).
 
@@ -258,7 +259,7 @@ def spawn(impl: str, args: argparse.Namespace) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
-        sys.exit(f"{impl} run failed:\n{done.stderr[-3000:]}")
+        sys.exit(f"{impl} run (bucket_batches={args.bucket_batches}) failed:\n{done.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
@@ -270,53 +271,66 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", required=True, help="folder holding the reference model.py and utils.py")
     parser.add_argument("--dataset", default="data/yoochoose1_64", help="prepared dataset folder")
-    parser.add_argument("--pairs", type=int, default=3, help="interleaved pairs of runs (default 3)")
+    parser.add_argument("--pairs", type=int, default=3, help="interleaved rounds of runs (default 3)")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs per run (default 1)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of both (default 2)")
     parser.add_argument("--seed", type=int, default=1, help="seed of both (default 1)")
     parser.add_argument("--max-batches", type=int, default=0,
                         help="cut every epoch after this many mini-batches (smoke test; default 0: whole epochs)")
-    parser.add_argument("--bucket-batches", type=int, default=64,
-                        help="our SR-GNN's length bucketing (default 64, ours' default; 1: plain random batches)")
+    parser.add_argument("--bucket-batches", type=int, nargs="+", default=[64],
+                        help="our SR-GNN's length bucketing, one run of ours per value in every round "
+                             "(default 64, ours' default; 1: plain random batches)")
     parser.add_argument("--worker", choices=["reference", "ours"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    for name in ("pairs", "epochs", "threads", "bucket_batches"):
+    for name in ("pairs", "epochs", "threads"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+            parser.error(f"--{name} must be >= 1")
+    if min(args.bucket_batches) < 1 or len(set(args.bucket_batches)) < len(args.bucket_batches):
+        parser.error("--bucket-batches takes distinct values >= 1")
     if args.max_batches < 0 or args.seed < 0:
         parser.error("--max-batches and --seed must be >= 0")
     args.reference = str(Path(args.reference).resolve())
     if args.worker:
+        args.bucket_batches = args.bucket_batches[0]
         return worker(args)
     missing = [f for f in ("model.py", "utils.py") if not (Path(args.reference) / f).is_file()]
     if missing:
         sys.exit(f"{args.reference}: no {' or '.join(missing)} (the reference's pytorch_code folder goes there)")
 
     cut = f"epochs cut at {args.max_batches} mini-batches (smoke test)" if args.max_batches else "whole epochs"
+    settings = ", ".join(f"bucket_batches={b}" for b in args.bucket_batches)
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores, no GPU; "
           f"{args.dataset}; {args.epochs} epoch(s) per run, {cut}; {args.threads} threads; seed {args.seed}; "
-          f"ours bucket_batches={args.bucket_batches}; ties {TIE_MODE}; load {load()}", flush=True)
+          f"ours {settings}; ties {TIE_MODE}; load {load()}", flush=True)
+    runs_of_ours = [("ours", b) for b in args.bucket_batches]
     rows = []
     for pair in range(1, args.pairs + 1):
-        order = ["reference", "ours"] if pair % 2 else ["ours", "reference"]
+        order = [("reference", 0)] + runs_of_ours if pair % 2 else runs_of_ours[::-1] + [("reference", 0)]
         before = load()
-        runs = {impl: spawn(impl, args) for impl in order}
+        runs = {}
+        for impl, bucket in order:
+            runs[impl, bucket] = spawn(impl, argparse.Namespace(**{**vars(args), "bucket_batches": bucket or 1}))
         after = load()
-        ref, ours = runs["reference"], runs["ours"]
-        print(f"pair {pair} ({order[0]} first): {ours['n_cases']} training cases, {ours['test_events']} test events; "
-              f"setup s ours {ours['setup_s']:.1f} reference {ref['setup_s']:.1f}; peak RSS MB ours "
-              f"{ours['peak_rss_mb']:.0f} reference {ref['peak_rss_mb']:.0f}; threads {ours['threads']}/{ref['threads']}; "
-              f"eval s ours {ours['eval_s']:.1f} reference (adapter) {ref['eval_s']:.1f}; "
-              f"tied targets ours {ours['tied_share']:.2%} reference {ref['tied_share']:.2%}", flush=True)
-        for e, (o, r) in enumerate(zip(ours["epochs"], ref["epochs"]), 1):
-            print(f"  epoch {e}: ours {o['batches']} batches {o['wall_s']:.1f} s (CPU {o['cpu_s']:.1f}) loss {o['loss']:.4f} "
-                  f"lr {o['lr']:.2g}; reference {r['batches']} batches {r['wall_s']:.1f} s (CPU {r['cpu_s']:.1f}) "
-                  f"loss {r['loss']:.4f} lr {r['lr']:.2g}", flush=True)
-            rows.append({"pair": pair, "epoch": e, "ours": o, "ref": r, "before": before, "after": after,
-                         "acc": (ours["recall"], ours["mrr"], ref["recall"], ref["mrr"]), "last": e == len(ours["epochs"])})
+        ref = runs["reference", 0]
+        first = "reference" if pair % 2 else "ours"
+        for bucket in args.bucket_batches:
+            ours = runs["ours", bucket]
+            print(f"round {pair} ({first} first), ours bucket_batches={bucket}: {ours['n_cases']} training cases, "
+                  f"{ours['test_events']} test events; setup s ours {ours['setup_s']:.1f} reference {ref['setup_s']:.1f}; "
+                  f"peak RSS MB ours {ours['peak_rss_mb']:.0f} reference {ref['peak_rss_mb']:.0f}; "
+                  f"threads {ours['threads']}/{ref['threads']}; eval s ours {ours['eval_s']:.1f} reference (adapter) "
+                  f"{ref['eval_s']:.1f}; tied targets ours {ours['tied_share']:.2%} reference {ref['tied_share']:.2%}",
+                  flush=True)
+            for e, (o, r) in enumerate(zip(ours["epochs"], ref["epochs"]), 1):
+                print(f"  epoch {e}: ours {o['batches']} batches {o['wall_s']:.1f} s (CPU {o['cpu_s']:.1f}) "
+                      f"loss {o['loss']:.4f} lr {o['lr']:.2g}; reference {r['batches']} batches {r['wall_s']:.1f} s "
+                      f"(CPU {r['cpu_s']:.1f}) loss {r['loss']:.4f} lr {r['lr']:.2g}", flush=True)
+                rows.append({"pair": pair, "bucket": bucket, "epoch": e, "ours": o, "ref": r, "before": before,
+                             "after": after, "acc": (ours["recall"], ours["mrr"], ref["recall"], ref["mrr"]),
+                             "last": e == len(ours["epochs"])})
 
-    print(f"\n{'pair':>4} {'ep':>2} | {'s/epoch ours':>12} {'reference':>9} {'ratio':>6} | {'CPU s ours':>10} "
-          f"{'reference':>9} | {'cases/s ours':>12} {'reference':>9} | {'R@20 ours':>9} {'ref':>6} | "
+    print(f"\n{'round':>5} {'bucket':>6} {'ep':>2} | {'s/epoch ours':>12} {'reference':>9} {'ratio':>6} | "
+          f"{'CPU s ours':>10} {'reference':>9} | {'cases/s ours':>12} {'reference':>9} | {'R@20 ours':>9} {'ref':>6} | "
           f"{'MRR@20 ours':>11} {'ref':>6} | load before -> after")
     for row in rows:
         o, r = row["ours"], row["ref"]
@@ -325,16 +339,20 @@ def main() -> None:
             acc = f"{recall_ours:9.4f} {recall_ref:6.4f} | {mrr_ours:11.4f} {mrr_ref:6.4f}"
         else:
             acc = f"{'':>9} {'':>6} | {'':>11} {'':>6}"
-        print(f"{row['pair']:>4} {row['epoch']:>2} | {o['wall_s']:12.1f} {r['wall_s']:9.1f} {r['wall_s'] / o['wall_s']:5.2f}x | "
-              f"{o['cpu_s']:10.1f} {r['cpu_s']:9.1f} | {o['cases'] / o['wall_s']:12.0f} {r['cases'] / r['wall_s']:9.0f} | "
-              f"{acc} | {row['before']} -> {row['after']}")
-    ratios = [row["ref"]["wall_s"] / row["ours"]["wall_s"] for row in rows]
-    cpu_ratios = [row["ref"]["cpu_s"] / row["ours"]["cpu_s"] for row in rows]
-    recall_gap = [row["acc"][0] - row["acc"][2] for row in rows if row["last"]]
-    print(f"\nratio reference / ours (above 1: ours faster), wall s/epoch: median {statistics.median(ratios):.2f}x "
-          f"(range {min(ratios):.2f}-{max(ratios):.2f}); CPU s/epoch: median {statistics.median(cpu_ratios):.2f}x; "
-          f"Recall@20 ours - reference after {args.epochs} epoch(s): median {statistics.median(recall_gap):+.4f}"
-          + ("" if not args.max_batches else "  [cut epochs: a smoke test, not a measurement]"), flush=True)
+        print(f"{row['pair']:>5} {row['bucket']:>6} {row['epoch']:>2} | {o['wall_s']:12.1f} {r['wall_s']:9.1f} "
+              f"{r['wall_s'] / o['wall_s']:5.2f}x | {o['cpu_s']:10.1f} {r['cpu_s']:9.1f} | "
+              f"{o['cases'] / o['wall_s']:12.0f} {r['cases'] / r['wall_s']:9.0f} | {acc} | {row['before']} -> {row['after']}")
+    print()
+    for bucket in args.bucket_batches:
+        mine = [row for row in rows if row["bucket"] == bucket]
+        ratios = [row["ref"]["wall_s"] / row["ours"]["wall_s"] for row in mine]
+        cpu_ratios = [row["ref"]["cpu_s"] / row["ours"]["cpu_s"] for row in mine]
+        recall_gap = [row["acc"][0] - row["acc"][2] for row in mine if row["last"]]
+        print(f"ours bucket_batches={bucket}: ratio reference / ours (above 1: ours faster), wall s/epoch: median "
+              f"{statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}); CPU s/epoch: median "
+              f"{statistics.median(cpu_ratios):.2f}x; Recall@20 ours - reference after {args.epochs} epoch(s): "
+              f"median {statistics.median(recall_gap):+.4f}"
+              + ("" if not args.max_batches else "  [cut epochs: a smoke test, not a measurement]"), flush=True)
 
 
 if __name__ == "__main__":
