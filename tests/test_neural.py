@@ -644,3 +644,41 @@ def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, ca
     assert capsys.readouterr().out.splitlines()[-1] == "done: 2 of 2 runs complete"
     with pytest.raises(SystemExit):  # a dataset that was never prepared
         long_runs.main(["--plan", "nope:1", "--configs", str(tmp_path / "configs")])
+
+
+def test_compare_srgnn_reference_trains_ours_on_every_prefix_and_checks_its_arguments(tmp_path, capsys,
+                                                                                        monkeypatch) -> None:
+    """The speed script's own half (the reference code is not in the repository, so its half is not run here)."""
+    import argparse
+    import sys
+
+    from sessrec.data.dataset import write_dataset
+
+    compare = _script("compare_srgnn_reference")
+    frames = {"train": pattern_sessions(60).to_frame(), "test": pattern_sessions(8, seed=3, start_id=900).to_frame()}
+    write_dataset(tmp_path / "toy", frames, name="toy")
+    args = argparse.Namespace(dataset=str(tmp_path / "toy"), epochs=2, threads=1, seed=1, max_batches=0,
+                              bucket_batches=1)
+    out = compare.run_ours(args)
+    n_cases = out["n_cases"]
+    train, test = pattern_sessions(60), pattern_sessions(8, seed=3, start_id=900)
+    assert n_cases == train.n_events - train.n_sessions  # every prefix of every training session
+    assert [e["cases"] for e in out["epochs"]] == [n_cases, n_cases]
+    assert [e["batches"] for e in out["epochs"]] == [-(-n_cases // compare.BATCH)] * 2
+    assert out["epochs"][1]["loss"] < out["epochs"][0]["loss"]
+    assert out["test_events"] == test.n_events - test.n_sessions
+    assert 0.0 <= out["mrr"] <= out["recall"] <= 1.0
+
+    cut = compare.run_ours(argparse.Namespace(**{**vars(args), "epochs": 1, "max_batches": 1}))
+    [epoch] = cut["epochs"]
+    assert epoch["batches"] == 1 and epoch["cases"] in (compare.BATCH, n_cases % compare.BATCH)  # batch order is shuffled
+
+    for argv, message in ((["--bucket-batches", "64", "64"], "distinct values >= 1"),
+                          (["--bucket-batches", "0"], "distinct values >= 1"), (["--pairs", "0"], "--pairs must be >= 1")):
+        monkeypatch.setattr(sys, "argv", ["compare", "--reference", str(tmp_path), *argv])
+        with pytest.raises(SystemExit):
+            compare.main()
+        assert message in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["compare", "--reference", str(tmp_path), "--dataset", str(tmp_path / "toy")])
+    with pytest.raises(SystemExit, match="no model.py or utils.py"):
+        compare.main()
