@@ -37,7 +37,8 @@ OpenMP waiting for both) and
 
 The table gives, for each of our settings, seconds per epoch of both, the ratio
 reference / ours (above 1: ours is faster), Recall@20 / MRR@20 of both and the load
-average (1, 5, 15 min) before and after each round. Timings mean something only on an otherwise idle machine.
+average (1, 5, 15 min) before and after each round. Timings mean something only on an
+otherwise idle machine.
 ``--max-batches N`` cuts every epoch after N mini-batches (a smoke test; its
 accuracy is meaningless).
 
@@ -259,7 +260,8 @@ def spawn(impl: str, args: argparse.Namespace) -> dict[str, Any]:
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
-        sys.exit(f"{impl} run (bucket_batches={args.bucket_batches}) failed:\n{done.stderr[-3000:]}")
+        which = f"ours (bucket_batches={args.bucket_batches})" if impl == "ours" else impl
+        sys.exit(f"{which} run failed:\n{done.stderr[-3000:]}")
     return json.loads(lines[-1][len("RESULT "):])
 
 
