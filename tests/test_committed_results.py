@@ -8,6 +8,8 @@ figure, a record committed without its ranks or a stale summary fails CI.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +55,13 @@ def _assert_metrics_from(ranks: np.ndarray, stored: dict, ks: list[int]) -> None
 def test_summary_csv_is_the_summary_of_the_records(tmp_path):
     fresh = write_summary(tmp_path, RECORDS)
     assert (RESULTS / "summary.csv").read_text() == fresh.read_text()
+
+
+def test_readme_tables_are_the_committed_results():
+    """The README's per-dataset tables are ``scripts/results_table.py``'s output, unedited
+    (after a run lands: rerun the script and paste its output over the tables)."""
+    repo = RESULTS.parent
+    tables = subprocess.run([sys.executable, str(repo / "scripts" / "results_table.py"), "--root", str(RESULTS)],
+                            capture_output=True, text=True, check=True, cwd=repo).stdout.strip("\n")
+    assert tables.count("| model |") == len({r["dataset"] for r in valid_records(RECORDS)})
+    assert tables in (repo / "README.md").read_text()
