@@ -189,8 +189,9 @@ def reference_adapter(ref_model: types.ModuleType, ref_utils: types.ModuleType, 
     return ReferenceSRGNN()
 
 
-def run_reference(args: argparse.Namespace) -> dict[str, Any]:
-    """Train the reference for ``--epochs`` epochs as its ``train_test`` does (each epoch timed), then evaluate it."""
+def reference_setup(args: argparse.Namespace) -> types.SimpleNamespace:
+    """The reference's modules, its untrained network and its training ``Data`` on ``--dataset``'s
+    prefix cases (ids + 1), seeded with ``--seed``, plus our test split and item index."""
     import numpy as np
     import torch
 
@@ -198,7 +199,6 @@ def run_reference(args: argparse.Namespace) -> dict[str, Any]:
     warnings.filterwarnings("ignore", message=".*lr_scheduler.step\\(\\).*")
     warnings.filterwarnings("ignore", message=".*list of numpy.ndarrays is extremely slow.*")
     ref_model, ref_utils = import_reference(Path(args.reference))
-    started = time.perf_counter()
     _, test, item_index, cases = load_split(Path(args.dataset))
     flat = cases.flat
     sequences = [(flat[s : s + n] + 1).tolist() for s, n in zip(cases.start, cases.length)]
@@ -207,33 +207,54 @@ def run_reference(args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)  # and initialises with torch's
     train_data = ref_utils.Data((sequences, targets), shuffle=True)
     net = ref_model.SessionGraph(reference_options(), item_index.n_items + 1)
-    setup_s = time.perf_counter() - started
+    return types.SimpleNamespace(model=ref_model, utils=ref_utils, net=net, train_data=train_data, test=test,
+                                 item_index=item_index, n_cases=len(cases))
 
-    epochs: list[dict[str, Any]] = []
-    for _ in range(args.epochs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        net.scheduler.step()  # before the epoch, as train_test does
-        net.train()
-        slices = train_data.generate_batch(net.batch_size)
-        if args.max_batches:
-            slices = slices[: args.max_batches]
-        total, n_cases = 0.0, 0
-        for i in slices:
-            net.optimizer.zero_grad()
-            batch_targets, scores = ref_model.forward(net, i, train_data)
-            batch_targets = ref_model.trans_to_cuda(torch.Tensor(batch_targets).long())
-            loss = net.loss_function(scores, batch_targets - 1)
-            loss.backward()
-            net.optimizer.step()
-            total += float(loss) * len(i)
-            n_cases += len(i)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        epochs.append({"wall_s": wall, "cpu_s": cpu, "cases": n_cases, "batches": len(slices),
-                       "loss": total / max(n_cases, 1), "lr": net.optimizer.param_groups[0]["lr"]})
-    net.eval()
+
+def reference_epoch(ref: types.SimpleNamespace, max_batches: int = 0, progress: bool = False) -> dict[str, Any]:
+    """One epoch of the reference exactly as its ``train_test`` trains (scheduler step first), timed;
+    ``progress``: a progress bar on stderr."""
+    import torch
+    from tqdm.auto import tqdm
+
+    net, train_data = ref.net, ref.train_data
+    wall, cpu = time.perf_counter(), time.process_time()
+    net.scheduler.step()  # before the epoch, as train_test does
+    net.train()
+    slices = train_data.generate_batch(net.batch_size)
+    if max_batches:
+        slices = slices[:max_batches]
+    total, n_cases = 0.0, 0
+    for i in tqdm(slices, desc="reference epoch", unit="batch", disable=not progress, mininterval=5):
+        net.optimizer.zero_grad()
+        batch_targets, scores = ref.model.forward(net, i, train_data)
+        batch_targets = ref.model.trans_to_cuda(torch.Tensor(batch_targets).long())
+        loss = net.loss_function(scores, batch_targets - 1)
+        loss.backward()
+        net.optimizer.step()
+        total += loss.item() * len(i)
+        n_cases += len(i)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"wall_s": wall, "cpu_s": cpu, "cases": n_cases, "batches": len(slices),
+            "loss": total / max(n_cases, 1), "lr": net.optimizer.param_groups[0]["lr"]}
+
+
+def reference_accuracy(ref: types.SimpleNamespace) -> dict[str, Any]:
+    """Recall@20 / MRR@20 of the reference network on our test split, through :func:`reference_adapter`."""
+    import torch
+
+    ref.net.eval()
     with torch.no_grad():
-        accuracy = evaluation(reference_adapter(ref_model, ref_utils, net, item_index), test)
-    return {"epochs": epochs, "setup_s": setup_s, "n_cases": len(cases), **accuracy}
+        return evaluation(reference_adapter(ref.model, ref.utils, ref.net, ref.item_index), ref.test)
+
+
+def run_reference(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the reference for ``--epochs`` epochs as its ``train_test`` does (each epoch timed), then evaluate it."""
+    started = time.perf_counter()
+    ref = reference_setup(args)
+    setup_s = time.perf_counter() - started
+    epochs = [reference_epoch(ref, args.max_batches) for _ in range(args.epochs)]
+    return {"epochs": epochs, "setup_s": setup_s, "n_cases": ref.n_cases, **reference_accuracy(ref)}
 
 
 # -- driver ---------------------------------------------------------------------------------

@@ -682,3 +682,81 @@ def test_compare_srgnn_reference_trains_ours_on_every_prefix_and_checks_its_argu
     monkeypatch.setattr(sys, "argv", ["compare", "--reference", str(tmp_path), "--dataset", str(tmp_path / "toy")])
     with pytest.raises(SystemExit, match="no model.py or utils.py"):
         compare.main()
+
+
+#: A stand-in with the reference code's interface (``utils.Data``, ``model.SessionGraph``,
+#: ``forward``, ``trans_to_cuda``): a last-click embedding model, enough to exercise the
+#: accuracy script's training loop, evaluation and resume. It is not the reference.
+_REFERENCE_UTILS = '''
+import numpy as np
+
+class Data:
+    def __init__(self, data, shuffle=False, graph=None):
+        self.inputs = np.array([s[-1] for s in data[0]])
+        self.targets = np.asarray(data[1])
+        self.length, self.shuffle = len(self.inputs), shuffle
+
+    def generate_batch(self, batch_size):
+        if self.shuffle:
+            order = np.arange(self.length)
+            np.random.shuffle(order)
+            self.inputs, self.targets = self.inputs[order], self.targets[order]
+        return np.array_split(np.arange(self.length), -(-self.length // batch_size))
+'''
+_REFERENCE_MODEL = '''
+import torch
+
+class SessionGraph(torch.nn.Module):
+    def __init__(self, opt, n_node):
+        super().__init__()
+        self.batch_size = opt.batchSize
+        self.embedding = torch.nn.Embedding(n_node, 8)
+        self.out = torch.nn.Linear(8, n_node - 1)
+        self.loss_function = torch.nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.parameters(), lr=0.05)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=opt.lr_dc_step, gamma=opt.lr_dc)
+
+def trans_to_cuda(variable):
+    return variable
+
+def forward(model, i, data):
+    return data.targets[i], model.out(model.embedding(torch.as_tensor(data.inputs[i]).long()))
+'''
+
+
+def test_reference_accuracy_script_resumes_where_it_stopped(tmp_path, capsys, monkeypatch) -> None:
+    """``srgnn_reference_accuracy``: a run stopped after 2 epochs and resumed gives the same
+    epoch 3 as an uninterrupted run (same shuffles, optimiser and schedule), and a state
+    saved for another dataset is refused."""
+    import sys
+
+    from sessrec.data.dataset import write_dataset
+
+    script = _script("srgnn_reference_accuracy")
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "utils.py").write_text(_REFERENCE_UTILS)
+    (reference / "model.py").write_text(_REFERENCE_MODEL)
+    for name, seed in (("toy", 0), ("other", 5)):
+        frames = {"train": pattern_sessions(60, seed=seed).to_frame(),
+                  "test": pattern_sessions(8, seed=3, start_id=900).to_frame()}
+        write_dataset(tmp_path / name, frames, name=name)
+
+    def run(state: str, epochs: int, dataset: str = "toy") -> list[dict]:
+        monkeypatch.setattr(sys, "argv", ["accuracy", "--reference", str(reference), "--dataset", str(tmp_path / dataset),
+                                          "--epochs", str(epochs), "--state", str(tmp_path / state)])
+        script.main()
+        saved = torch.load(tmp_path / state, weights_only=True)
+        return json.loads(saved["epochs"])
+
+    straight = run("straight.pt", 3)
+    assert [round(e["lr"], 6) for e in straight] == [0.05, 0.05, 0.005]  # the reference's scheduler step first
+    assert straight[1]["loss"] < straight[0]["loss"]
+    assert "best over 3 epoch(s)" in capsys.readouterr().out
+    assert len(run("stopped.pt", 2)) == 2
+    resumed = run("stopped.pt", 3)
+    assert "2 epoch(s) done, 1 to go" in capsys.readouterr().out
+    for key in ("loss", "recall", "mrr", "test_events"):
+        assert resumed[2][key] == pytest.approx(straight[2][key], rel=1e-6), key
+    with pytest.raises(SystemExit, match="saved for"):
+        run("stopped.pt", 4, dataset="other")
