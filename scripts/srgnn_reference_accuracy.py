@@ -35,12 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import compare_srgnn_reference as compare  # noqa: E402
 
 
+def run_settings(ref: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """What a saved state must match to be resumed: the dataset, the seed and the case count."""
+    return {"dataset": str(Path(args.dataset).resolve()), "seed": args.seed, "n_cases": ref.n_cases}
+
+
 def load_state(path: Path, ref: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Restore a saved run into ``ref`` (after replaying its shuffles); the finished epochs' results."""
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    expected = {"dataset": str(Path(args.dataset).resolve()), "seed": args.seed, "n_cases": ref.n_cases}
+    expected = run_settings(ref, args)
     saved = json.loads(state["settings"])
     if saved != expected:
         sys.exit(f"{path}: saved for {saved}, not {expected}; use another --state")
@@ -57,7 +62,7 @@ def save_state(path: Path, ref: Any, args: argparse.Namespace, epochs: list[dict
     """Write the training state and the results so far atomically."""
     import torch
 
-    settings = {"dataset": str(Path(args.dataset).resolve()), "seed": args.seed, "n_cases": ref.n_cases}
+    settings = run_settings(ref, args)
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"network": ref.net.state_dict(), "optimizer": ref.net.optimizer.state_dict(),
                 "scheduler": ref.net.scheduler.state_dict(), "settings": json.dumps(settings),
