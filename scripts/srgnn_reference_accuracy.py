@@ -71,6 +71,8 @@ def save_state(path: Path, ref: Any, args: argparse.Namespace, epochs: list[dict
 
 
 def print_table(epochs: list[dict[str, Any]], published: tuple[float, float] | None) -> None:
+    """Each epoch's numbers, then the best of each metric over the epochs (the reference's own
+    report) and, given ``published``, its relative difference from the paper."""
     print(f"\n{'epoch':>5} {'lr':>7} {'loss':>7} {'train s':>8} {'eval s':>7} | {'Recall@20':>9} {'MRR@20':>7}")
     for e, row in enumerate(epochs, 1):
         print(f"{e:>5} {row['lr']:7.0e} {row['loss']:7.4f} {row['wall_s']:8.0f} {row['eval_s']:7.0f} | "

@@ -275,8 +275,8 @@ def reproduction_lines(table: pd.DataFrame) -> list[str]:
     published numbers, one sentence per run of :func:`modern_table`, e.g. "**SR-GNN**: Recall@20
     +1.72 %, MRR@20 +1.58 % from the paper: within its 2 % bar (provisional: 1 of the 3 seeds the
     bar is judged on)"; a miss says its side, "outside its 3 % bar on MRR@20, above the paper".
-    Differences are compared as shown (two decimals), so a sentence never
-    contradicts its table cell; a metric with no published number is left out."""
+    Differences are compared as shown (two decimals), so a sentence never contradicts its
+    table cell; a metric with no published number is left out."""
     lines = []
     for _, row in (table.iterrows() if not table.empty else ()):
         bar = REPRODUCTION_BARS.get(str(row.get("_model")))
