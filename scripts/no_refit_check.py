@@ -19,6 +19,11 @@ the reference's ``data_process.load_data`` (``maxlen=19``, ``x[:maxlen]``) does 
 training and test sequences; and every line also gives the metrics over all test targets of
 the split, counting those outside the model's catalogue as misses (the published test sets
 keep targets never seen in training; the benchmark leaves them out).
+
+``--last-weights`` evaluates the checkpoint's last epoch instead of its best one: a refit's
+or a later seed's per-epoch checkpoint (``<run>.epochs-N.pt``, which holds the record's
+weights after its last epoch until the runner deletes it), so that ``--first-clicks`` can be
+measured on the weights a record was scored with.
 """
 
 from __future__ import annotations
@@ -50,6 +55,16 @@ def best_epoch_model(path: str | Path):
         raise CheckpointError(f"{path}: no best-epoch weights: not a selection checkpoint (a refit's, "
                               "'<run>.refit-N.pt', has none), or no epoch was scored yet")
     model.module.load_state_dict(best, strict=True)
+    model.module.eval()
+    return model, state
+
+
+def last_epoch_model(path: str | Path):
+    """The model in a per-epoch training checkpoint, with the weights of its last trained epoch."""
+    model = load_model(path)
+    state = model.checkpoint_meta.get("training_state") or {}
+    if not state.get("epoch"):
+        raise CheckpointError(f"{path}: no trained epoch recorded: not a per-epoch training checkpoint")
     model.module.eval()
     return model, state
 
@@ -89,17 +104,20 @@ def _line(label: str, ranks: np.ndarray, n_targets: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", help="prepared dataset folder")
-    parser.add_argument("checkpoint", help="the run's selection checkpoint (checkpoints/partial/<dataset>/<run>.pt)")
+    parser.add_argument("checkpoint", help="the run's selection checkpoint (checkpoints/partial/<dataset>/<run>.pt), "
+                        "or with --last-weights any per-epoch training checkpoint")
     parser.add_argument("--record", help="the run's record, to print the refit's test accuracy beside")
     parser.add_argument("--first-clicks", type=int, metavar="N",
                         help="also rank with every prefix longer than N clicks cut to its first N (NARM's reference: 19)")
+    parser.add_argument("--last-weights", action="store_true",
+                        help="evaluate the checkpoint's last epoch, not its best selection epoch")
     parser.add_argument("--progress", action="store_true", help="show the evaluation's progress bar")
     args = parser.parse_args(argv)
     if args.first_clicks is not None and args.first_clicks < 1:
         parser.error("--first-clicks must be at least 1")
 
     try:
-        model, state = best_epoch_model(args.checkpoint)
+        model, state = (last_epoch_model if args.last_weights else best_epoch_model)(args.checkpoint)
     except CheckpointError as exc:
         parser.error(str(exc))
     dataset = load_dataset(args.dataset)
@@ -112,13 +130,19 @@ def main(argv: list[str] | None = None) -> int:
                       beyond_accuracy=False, progress=args.progress)
     # every position from min_position on is a target in the split, whether or not the model knows its item
     n_targets = int(np.clip(dataset.test.lengths - dataset.min_position, 0, None).sum())
-    print(f"{model.name} on {dataset.name}: best selection epoch {state.get('best_epoch')} "
-          f"(held-out Recall@20 {state.get('best_score') or float('nan'):.4f}), trained without the held-out sessions, "
-          f"{len(model.item_index.item_ids):,} items")
-    print(_line("test, no refit:", result.ranks, n_targets))
+    if args.last_weights:
+        weights = "last weights"
+        print(f"{model.name} on {dataset.name}: weights after epoch {state['epoch']}, "
+              f"{len(model.item_index.item_ids):,} items")
+    else:
+        weights = "no refit"
+        print(f"{model.name} on {dataset.name}: best selection epoch {state.get('best_epoch')} "
+              f"(held-out Recall@20 {state.get('best_score') or float('nan'):.4f}), trained without the held-out "
+              f"sessions, {len(model.item_index.item_ids):,} items")
+    print(_line(f"test, {weights}:", result.ranks, n_targets))
     if args.first_clicks is not None:
         n_long = int((result.positions > args.first_clicks).sum())
-        print(_line(f"test, no refit, first {args.first_clicks} clicks:",
+        print(_line(f"test, {weights}, first {args.first_clicks} clicks:",
                     first_clicks_ranks(model, dataset.test, result, args.first_clicks), n_targets)
               + f"  [{n_long:,} prefixes longer than {args.first_clicks}]")
     if args.record:

@@ -563,6 +563,27 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
         check.main([str(toy_path), str(refit)])
     assert "no best-epoch weights" in capsys.readouterr().err
 
+    # --last-weights: the checkpoint's last epoch, for a refit's checkpoint and a selection's alike
+    for path, epoch, weights in ((refit, 1, None), (ckpt, 2, snapshots[1])):
+        last = load_model(path)
+        if weights is not None:
+            for k, v in last.module.state_dict().items():
+                assert torch.equal(v, weights[k])
+        last.module.eval()
+        m = evaluate(last, toy.test, beyond_accuracy=False).metrics
+        assert check.main([str(toy_path), str(path), "--last-weights", "--first-clicks", "2"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].endswith(f"weights after epoch {epoch}, {len(last.item_index.item_ids):,} items")
+        assert lines[1].startswith("  test, last weights:")
+        assert f"Recall@20 {m['recall@20']:.4f}  MRR@20 {m['mrr@20']:.4f}" in lines[1]
+        assert lines[2].startswith("  test, last weights, first 2 clicks:")
+    assert m != expected  # the selection's last epoch is not its best one
+    plain = tmp_path / "plain.pt"  # a model saved without a training state
+    save_model(load_model(refit), plain)
+    with pytest.raises(SystemExit):
+        check.main([str(toy_path), str(plain), "--last-weights"])
+    assert "no trained epoch recorded" in capsys.readouterr().err
+
     other = {name: frame.assign(ItemId=frame.ItemId + 1000) for name, frame in frames.items()}
     write_dataset(tmp_path / "other", other, name="other")
     with pytest.raises(SystemExit):
