@@ -24,6 +24,9 @@ MODELS = {
     "sasrec": lambda **kw: SASRec(hidden_units=16, num_heads=2, dropout_rate=0.1, max_len=6, batch_size=16,
                                   learning_rate=0.01, **kw),
     "srgnn": lambda **kw: SRGNN(hidden_size=16, batch_size=32, learning_rate=0.01, lr_dc_step=100, **kw),
+    # NARM with the reference code's hard-sigmoid GRU gates: its own step loop, so every test runs on it too
+    "narm-hard-gates": lambda **kw: NARM(hidden_size=16, embedding_dim=12, batch_size=32, learning_rate=0.01,
+                                         gates="hard_sigmoid", **kw),
 }
 
 
@@ -72,6 +75,28 @@ def test_catalogue_cross_entropy_equals_torch(batch: int) -> None:
     assert float(grad.sum().abs()) < 1e-9, "each row of softmax - one-hot sums to zero"
     with pytest.raises(ValueError, match="int64 indices"):
         catalogue_cross_entropy(logits, targets.int())
+
+
+def test_narm_gates_hard_sigmoid_and_the_gru_cell() -> None:
+    from sessrec.models.neural.narm import NARMModule, hard_sigmoid
+
+    # Theano's hard sigmoid: slope 0.2 around 0.5, flat beyond +-2.5
+    x = torch.tensor([-10.0, -2.5, -1.0, 0.0, 1.0, 2.5, 10.0])
+    assert hard_sigmoid(x).tolist() == pytest.approx([0.0, 0.0, 0.3, 0.5, 0.7, 1.0, 1.0])
+    # with the logistic gate, the cell is nn.GRU's step on the same weights (gate order r, z, n)
+    torch.manual_seed(0)
+    module = NARMModule(20, 6, 8, 0.0, 0.0)
+    x, h = torch.randn(5, 6), torch.randn(5, 8)
+    _, expected = module.gru(x[:, None, :], h[None])
+    torch.testing.assert_close(module.gru_cell(x, h, torch.sigmoid), expected[0])
+    # hard gates change the states, and the loop reads padded sessions like nn.GRU does
+    hard = NARMModule(20, 6, 8, 0.0, 0.0, hard_gates=True)
+    hard.load_state_dict(module.state_dict())
+    items = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
+    assert not torch.allclose(hard.encode(items), module.encode(items))
+    torch.testing.assert_close(hard.encode(items)[:, :2], hard.encode(items[:, :2]))
+    with pytest.raises(ParameterError, match="gates='hard' is not allowed"):
+        NARM(gates="hard")
 
 
 def test_prefix_cases_cover_every_prefix_once() -> None:

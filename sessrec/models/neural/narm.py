@@ -9,32 +9,47 @@ scored against every item embedding with a bilinear map ``B``:
 session, the improvement a thesis on GRU4Rec would propose.
 
 Defaults from the paper and the reference code: embedding 50, hidden 100, batch 512,
-Adam lr 0.001, dropout 0.25 on the embeddings and 0.5 before the decoder, 30 epochs
-(the reference keeps the epoch with the best validation Recall@20). Differences: the
-reference uses hard sigmoids and cuts prefixes to their *first* 19 items; we use the
-standard GRU (``torch.nn.GRU``) and read whole sessions. The live state keeps every
-hidden state of the session, so one click costs one GRU step plus the attention.
+Adam lr 0.001, dropout 0.25 on the embeddings and 0.5 before the decoder, 30 epochs (the
+reference keeps the epoch with the best validation Recall@20). Differences: the
+reference's GRU gates are Theano's hard sigmoid, ``clip(0.2 x + 0.5, 0, 1)``, and it
+cuts prefixes to their *first* 19 items; we use the standard GRU (``torch.nn.GRU``) and
+read whole sessions. ``gates="hard_sigmoid"`` runs the reference's gates instead (same
+weights, a step-by-step loop), to measure what that difference does. The live state
+keeps every hidden state of the session, so one click costs one GRU step plus the
+attention.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
+from sessrec.errors import ParameterError
 from sessrec.models.neural.trainer import (
     Batch, Cases, NeuralSessionModel, catalogue_cross_entropy, check_float, check_int, prefix_cases,
 )
 
 
+#: GRU gate functions: the standard logistic sigmoid, or the reference code's hard sigmoid
+GATES = ("sigmoid", "hard_sigmoid")
+
+
+def hard_sigmoid(x: Tensor) -> Tensor:
+    """Theano's ``hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)`` (torch's has slope 1/6)."""
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
 class NARMModule(nn.Module):
     """Embedding, GRU encoder, attention and the bilinear decoder."""
 
-    def __init__(self, n_items: int, embedding_dim: int, hidden: int, dropout_embed: float, dropout_context: float) -> None:
+    def __init__(self, n_items: int, embedding_dim: int, hidden: int, dropout_embed: float, dropout_context: float,
+                 hard_gates: bool = False) -> None:
         super().__init__()
+        self.hard_gates = hard_gates
         self.embedding = nn.Embedding(n_items, embedding_dim)
         self.drop_embed = nn.Dropout(dropout_embed)
         self.gru = nn.GRU(embedding_dim, hidden, batch_first=True)
@@ -63,13 +78,33 @@ class NARMModule(nn.Module):
     def encode(self, items: Tensor) -> Tensor:
         """All hidden states (B, L, hidden) of right-padded sessions (padding comes last,
         so it never changes the states of real clicks)."""
-        out, _ = self.gru(self.drop_embed(self.embedding(items)))
+        x = self.drop_embed(self.embedding(items))
+        if self.hard_gates:
+            states, h = [], x.new_zeros(x.shape[0], self.gru.hidden_size)
+            for t in range(x.shape[1]):
+                h = self.gru_cell(x[:, t], h, hard_sigmoid)
+                states.append(h)
+            return torch.stack(states, 1)
+        out, _ = self.gru(x)
         return out
 
     def gru_step(self, items: Tensor, h: Tensor) -> Tensor:
         """One GRU step from hidden ``h`` (B, hidden) after clicking ``items`` (B,)."""
-        _, h_new = self.gru(self.drop_embed(self.embedding(items))[:, None, :], h[None])
+        x = self.drop_embed(self.embedding(items))
+        if self.hard_gates:
+            return self.gru_cell(x, h, hard_sigmoid)
+        _, h_new = self.gru(x[:, None, :], h[None])
         return h_new[0]
+
+    def gru_cell(self, x: Tensor, h: Tensor, gate: Callable[[Tensor], Tensor]) -> Tensor:
+        """``torch.nn.GRU``'s step on its own weights, with ``gate`` squashing the reset and
+        update gates (``torch.sigmoid`` gives ``nn.GRU`` itself)."""
+        g = self.gru
+        r_i, z_i, n_i = (x @ g.weight_ih_l0.t() + g.bias_ih_l0).chunk(3, 1)
+        r_h, z_h, n_h = (h @ g.weight_hh_l0.t() + g.bias_hh_l0).chunk(3, 1)
+        r, z = gate(r_i + r_h), gate(z_i + z_h)
+        n = torch.tanh(n_i + r * n_h)
+        return (1 - z) * n + z * h
 
     def attend(self, states: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Session context ``[c_local; c_global]`` (B, 2*hidden) and attention weights (B, L)."""
@@ -99,6 +134,7 @@ class NARM(NeuralSessionModel):
         embedding_dim: int = 50,
         dropout_embed: float = 0.25,
         dropout_context: float = 0.5,
+        gates: str = "sigmoid",
         batch_size: int = 512,
         learning_rate: float = 0.001,
         l2: float = 0.0,
@@ -115,18 +151,22 @@ class NARM(NeuralSessionModel):
         self.embedding_dim = check_int("embedding_dim", embedding_dim, 1, 4096)
         self.dropout_embed = check_float("dropout_embed", dropout_embed, 0.0, 1.0, high_open=True)
         self.dropout_context = check_float("dropout_context", dropout_context, 0.0, 1.0, high_open=True)
+        if gates not in GATES:
+            raise ParameterError(f"gates={gates!r} is not allowed (allowed: {', '.join(GATES)})")
+        self.gates = gates
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
                             patience=patience, seed=seed, device=device, n_threads=n_threads,
                             bucket_batches=bucket_batches)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"hidden_size": self.hidden_size, "embedding_dim": self.embedding_dim,
-                "dropout_embed": self.dropout_embed, "dropout_context": self.dropout_context,
+                "dropout_embed": self.dropout_embed, "dropout_context": self.dropout_context, "gates": self.gates,
                 **self._training_hyperparameters()}
 
     # -- training -------------------------------------------------------------------------
     def _build_module(self, n_items: int) -> nn.Module:
-        return NARMModule(n_items, self.embedding_dim, self.hidden_size, self.dropout_embed, self.dropout_context)
+        return NARMModule(n_items, self.embedding_dim, self.hidden_size, self.dropout_embed, self.dropout_context,
+                          hard_gates=self.gates == "hard_sigmoid")
 
     def _cases(self, train: Sessions, flat: np.ndarray) -> Cases:
         return prefix_cases(train, flat)
