@@ -3,6 +3,7 @@
 import streamlit as st
 
 from sessrec import runtime
+from sessrec.errors import SessrecError, clip
 from sessrec.ui import sidebar
 
 st.set_page_config(page_title="sessrec · session-based recommendation", page_icon="🛒", layout="wide")
@@ -28,5 +29,8 @@ navigation = st.navigation(
 )
 # checkpoint pickers only where models are used
 sidebar.render(show_models=getattr(navigation, "title", None) in ("Session playground", "Session replay", None))
-navigation.run()
+try:
+    navigation.run()
+except SessrecError as exc:  # anticipated bad input reaching a page: one clear line, never a traceback
+    st.error(clip(str(exc), 500), icon=":material/error:")
 runtime.freeze_heap_once()

@@ -22,8 +22,11 @@ st.title("Benchmarks")
 root = results_root()
 stamp = resources.benchmark_stamp(root)
 data = resources.benchmark_data(root)
-for bad in data.errors:
-    st.warning(f"Skipped `{display_path(bad['_path'])}`: {bad['error']}")
+if data.errors:  # never silently: every file no table uses is named with the reason
+    st.warning(f"**{len(data.errors)} run record(s) skipped**: they cannot be used, so no table or chart shows "
+               "them (`python -m sessrec results --check` lists them too).\n\n"
+               + "\n".join(f"- `{display_path(bad['_path'])}`: {bad['error']}" for bad in data.errors),
+               icon=":material/warning:")
 if data.empty:
     st.info(f"No benchmark results under `{display_path(root)}/` yet. Run the benchmark runner "
             "(`python -m sessrec benchmark --help`); its run records appear here.", icon=":material/hourglass_empty:")

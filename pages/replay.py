@@ -38,8 +38,12 @@ for slot in slots:
     if slot.is_fallback:
         st.warning(f"{slot.label}: {slot.note}; the popularity fallback stands in.", icon=":material/info:")
 ranks = replay.replay_ranks(slots, items, catalogue)
-st.altair_chart(charts.replay_ranks(ranks.dropna(subset=["Rank"]), int(ranks["Rank"].max(skipna=True) or 10)),
-                width="stretch")
+ranked = ranks.dropna(subset=["Rank"])
+if ranked.empty:
+    st.info("None of this session's next items is in the training catalogue, so no model can rank them "
+            "(the evaluator removes such events and counts them). Pick another session.", icon=":material/info:")
+else:
+    st.altair_chart(charts.replay_ranks(ranked, int(ranked["Rank"].max())), width="stretch")
 st.dataframe(replay.step_summary(ranks), hide_index=True, width="stretch",
              column_config={"MRR@20": st.column_config.NumberColumn(format="%.3f")})
 

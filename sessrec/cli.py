@@ -279,6 +279,9 @@ def cmd_progress(args: argparse.Namespace) -> int:
     """Print where the long benchmark runs stand (training checkpoints and claims)."""
     from sessrec.experiments.progress import progress_lines
 
+    for flag, path in (("--out", Path(args.out)), ("--partials", Path(args.partials))):
+        if path.exists() and not path.is_dir():
+            raise ParameterError(f"{flag} {path}: not a folder")
     for line in progress_lines(args.out, args.partials):
         print(line)
     return EXIT_OK
@@ -332,11 +335,67 @@ def _print_breakdowns(records: list[dict], datasets: list[str], by: str, metrics
     return EXIT_OK
 
 
+def _strict_default() -> bool:
+    """``results`` is strict by default in CI (``CI`` set to anything but empty, 0 or false)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _record_notices(data: Any) -> list[str]:
+    """One line per file the results tables could not use, naming the file and why."""
+    notices = [f"skipped {bad['_path']}: {bad['error']}" for bad in data.errors]
+    if data.reference_error:
+        notices.append(f"published numbers not shown: {data.reference_error}")
+    return notices
+
+
+def cmd_results_check(args: argparse.Namespace) -> int:
+    """``results --check``: verify every record of a folder (schema, ranges, ranks file and checksum)."""
+    from sessrec.experiments import records as rec
+    from sessrec.experiments import tables
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise ParameterError(f"--root {root}: no such folder")
+    data = tables.load(root)
+    found = rec.load_run_records(root)
+    usable = rec.valid_records(found)
+    unchecked = [r["_path"] for r in usable if rec.CHECKSUM_KEY not in r]
+    notices = _record_notices(data)
+    for line in notices:
+        print(line, file=sys.stderr)
+    for path in unchecked:
+        print(f"no checksum in {path} (written before records kept one; its ranks are not verified)", file=sys.stderr)
+    references = "none" if data.reference_error is None and data.references.empty else (
+        "unreadable" if data.reference_error else f"{len(data.references)} rows")
+    print(f"checked {len(found)} run records under {root}: {len(usable) - len(unchecked)} valid with matching "
+          f"ranks checksums, {len(unchecked)} valid without a checksum, {len(data.errors)} unusable; "
+          f"published numbers ({rec.REFERENCES_FILE}): {references}")
+    return EXIT_DATA if notices or unchecked else EXIT_OK
+
+
 def cmd_results(args: argparse.Namespace) -> int:
+    from sessrec.experiments import tables
+
+    if args.check:
+        return cmd_results_check(args)
+    data = tables.load(args.root)
+    notices = _record_notices(data)
+    for line in notices:
+        print(f"warning: {line}", file=sys.stderr)
+    strict = _strict_default() if args.strict is None else args.strict
+    status = _print_results(args, data)
+    if notices and strict:
+        print(f"error: {len(notices)} file(s) under {args.root} could not be used (see the warnings above; "
+              "`python -m sessrec results --check` lists them; --no-strict accepts them)", file=sys.stderr)
+        return EXIT_DATA
+    return status
+
+
+def _print_results(args: argparse.Namespace, data: Any) -> int:
+    """The tables of ``results`` (or its ``--breakdown``) over the usable records in ``data``."""
     from sessrec.experiments import questions
     from sessrec.experiments import tables
 
-    data = tables.load(args.root)
     if data.empty:
         raise ParameterError(f"no full-ranking run records under {args.root} (run `python -m sessrec benchmark` first)")
     available = sorted({r["dataset"] for r in data.records})
@@ -788,6 +847,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "(the Benchmarks page's RQ4)")
     results.add_argument("--data", default="data",
                          help="folder of prepared datasets, for --breakdown reclick (default: data)")
+    results.add_argument("--check", action="store_true",
+                         help="instead of the tables: verify every record under --root (schema, metric ranges, "
+                              "counts, ranks file length and checksum) and say what was found; exit 3 on any problem")
+    strictness = results.add_mutually_exclusive_group()
+    strictness.add_argument("--strict", dest="strict", action="store_true", default=None,
+                            help="exit 3 when any record or the published numbers could not be used "
+                                 "(the default where the CI environment variable is set)")
+    strictness.add_argument("--no-strict", dest="strict", action="store_false",
+                            help="print the tables of the usable records and exit 0 (the default elsewhere)")
     results.set_defaults(func=cmd_results)
 
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")

@@ -311,11 +311,11 @@ def test_a_sampled_record_without_its_sampled_ranks_is_not_complete(tmp_path):
     record = sampled_record("a", {"recall@10": 0.5}, {"recall@10": 0.7}, dataset="toy")
     record["evaluation"]["n_events"] = 3
     write_run(tmp_path, record, {"ranks": np.ones(3)})  # the sampled ranks are missing
-    assert run_problem(tmp_path, "toy", "a-sampled") == "unreadable ranks file (KeyError)"
+    assert run_problem(tmp_path, "toy", "a-sampled") == "its ranks file has no sampled ranks (a sampled run needs them)"
     write_run(tmp_path, record, {"ranks": np.ones(3), "sampled_ranks": np.ones(3)})
     assert run_problem(tmp_path, "toy", "a-sampled") is None
-    broken = {**record, "ranks_file": "x", "evaluation": {"metrics": {}, "sampled": {"metrics": {"recall@10": "high"}}}}
-    assert record_problem(broken) == "sampled metric 'recall@10' is not a number"
+    broken = {**record, "ranks_file": "x", "evaluation": {"metrics": {"recall@10": 0.5}, "sampled": {"metrics": {"recall@10": "high"}}}}
+    assert record_problem(broken) == "sampled metric 'recall@10' is not a number (str)"
 
 
 def test_full_rank_equivalent_of_a_sampled_cut_off():

@@ -275,6 +275,9 @@ def validate_info(info: Any, where: Path | str) -> None:
             ok = value is None or (type(value) in (int, float) and math.isfinite(value))
             if not ok:
                 raise DataFormatError(f"{where}: 'splits.{split}.{key}' must be a number, got {quote(value)}")
+            if value is not None and value < 0:  # counts, days and lengths alike
+                raise DataFormatError(f"{where}: 'splits.{split}.{key}' = {quote(value)} is negative "
+                                      "(a count, a number of days or a length)")
 
 
 def load_dataset(folder: str | Path) -> Dataset:

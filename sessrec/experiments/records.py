@@ -6,10 +6,14 @@ Layout under a results root (default ``results/``)::
     results/<dataset>/<run_id>.ranks.npz   per-event ranks, positions, targets (no pickles)
     results/reference_numbers.csv          published numbers with their sources
 
-A run is complete when its JSON is a valid run record (:func:`record_problem`) and its
-ranks file loads with as many events as the record says: the ranks are written first
-and the JSON last, both atomically. A file that fails these checks (cut short by a full
-disk, edited by hand, copied half-way) is reported and the run is done again.
+A run is complete when its JSON is a valid run record (:func:`record_problem`: the keys
+readers need, every metric finite and in [0, 1], every count a non-negative integer) and
+its ranks file matches the SHA-256 the record keeps of it and holds as many events as the
+record says (:func:`ranks_problem`): the ranks are written first and the JSON last, both
+atomically. A file that fails these checks (cut short by a full disk, edited by hand,
+copied half-way, its ranks replaced) is never used: every reader gets it back as an
+``{"_path", "error"}`` entry and says which file it skipped and why; the benchmark runner
+does the run again.
 
 Protocols. A run evaluated with sampled negatives (:mod:`sessrec.evaluation.sampled`)
 carries an ``evaluation.sampled`` block beside its full-ranking ``evaluation.metrics``.
@@ -21,9 +25,12 @@ no table that selects ``recall`` or ``mrr`` can pick up a sampled number by mist
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,11 @@ RANKS_SUFFIX = ".ranks.npz"
 REFERENCES_FILE = "reference_numbers.csv"
 FULL = "full"
 SAMPLED_PREFIX = "sampled_"
+#: the record's SHA-256 of its ranks file (records written before it existed have none)
+CHECKSUM_KEY = "ranks_sha256"
+#: evaluation fields that are times or rates: finite and non-negative
+TIED_SHARE = "tied_target_share"
+NON_NEGATIVE_FIELDS = ("seconds", "events_per_second", TIED_SHARE)
 
 
 def _atomic_write_bytes(path: Path, write) -> None:
@@ -53,10 +65,56 @@ def record_path(root: str | Path, dataset: str, run_id: str) -> Path:
     return Path(root) / dataset / f"{run_id}.json"
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (the checksum a record keeps of its ranks file)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def _metric_problem(kind: str, key: str, value: Any) -> str | None:
+    """Every metric sessrec computes is a share or a mean of shares: finite and in [0, 1]."""
+    if value is None:
+        return None
+    if not _is_number(value):
+        return f"{kind}metric '{key}' is not a number ({type(value).__name__})"
+    if not math.isfinite(value):
+        return f"{kind}metric '{key}' is {value} (not finite)"
+    if not 0.0 <= value <= 1.0:
+        return f"{kind}metric '{key}' = {value} is outside [0, 1]"
+    return None
+
+
+def _evaluation_problem(evaluation: dict[str, Any]) -> str | None:
+    """Counts (``n_*``) are non-negative integers; times, rates and shares finite and non-negative."""
+    for key, value in evaluation.items():
+        if key.startswith("n_") and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return f"'evaluation.{key}' = {value!r} is not a non-negative integer"
+        elif key in NON_NEGATIVE_FIELDS and value is not None:
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                return f"'evaluation.{key}' = {value!r} is not a finite non-negative number"
+    share = evaluation.get(TIED_SHARE)
+    if _is_number(share) and share > 1:
+        return f"'evaluation.{TIED_SHARE}' = {share} is above 1"
+    return None
+
+
 def record_problem(record: Any, path: Path | None = None) -> str | None:
-    """What makes ``record`` not a usable run record, or ``None`` when it is one."""
+    """What makes ``record`` not a usable run record (its JSON alone), or ``None`` when it is one.
+
+    Checked: the keys every reader needs and their types; every metric finite and in [0, 1];
+    every count a non-negative integer; and, given the record's ``path``, that its run id and
+    dataset match the file name. The ranks file is checked by :func:`ranks_problem`.
+    """
     if not isinstance(record, dict):
-        return "not a JSON object"
+        return f"not a JSON object (a JSON {type(record).__name__})"
     for key in ("run_id", "dataset", "model", "ranks_file"):
         if not isinstance(record.get(key), str) or not record.get(key):
             return f"'{key}' is missing or not a string"
@@ -66,6 +124,8 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
     metrics = evaluation.get("metrics")
     if not isinstance(metrics, dict):
         return "'evaluation.metrics' is missing"
+    if not metrics:
+        return "'evaluation.metrics' is empty"
     blocks = [("", metrics)]
     if "sampled" in evaluation:
         sampled = evaluation["sampled"]
@@ -74,13 +134,94 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
         blocks.append(("sampled ", sampled["metrics"]))
     for kind, block in blocks:
         for key, value in block.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                return f"{kind}metric '{key}' is not a number"
+            problem = _metric_problem(kind, key, value)
+            if problem is not None:
+                return problem
+    problem = _evaluation_problem(evaluation)
+    if problem is not None:
+        return problem
+    if "sampled" in evaluation:
+        problem = _evaluation_problem({k: v for k, v in evaluation["sampled"].items() if k != "metrics"})
+        if problem is not None:
+            return problem.replace("'evaluation.", "'evaluation.sampled.")
+    if not isinstance(evaluation.get("n_events"), int):
+        return "'evaluation.n_events' is missing (the number of ranked events)"
+    checksum = record.get(CHECKSUM_KEY)
+    if checksum is not None and (not isinstance(checksum, str) or len(checksum) != 64):
+        return f"'{CHECKSUM_KEY}' is not a SHA-256 hex digest"
     if path is not None and (record["run_id"] != path.stem or record["dataset"] != path.parent.name):
         return f"run_id/dataset ({record['dataset']}/{record['run_id']}) do not match the file name"
-    if path is not None and not path.with_name(record["ranks_file"]).is_file():
-        return f"its ranks file {record['ranks_file']} is missing"
     return None
+
+
+def _npz_lengths(path: Path) -> dict[str, int]:
+    """The first dimension of every array in an ``.npz`` file, read from the array headers only."""
+    lengths = {}
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            with archive.open(name) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, _ = read_header(member)
+            lengths[name.removesuffix(".npy")] = shape[0] if shape else 1
+    return lengths
+
+
+def ranks_problem(record: dict[str, Any], path: Path) -> str | None:
+    """What is wrong with the ranks file of a valid ``record`` stored at ``path``, or ``None``.
+
+    The file must exist, match the record's checksum (when it has one; records written before
+    checksums existed have none) and hold ``n_events`` ranks (and as many sampled ranks for a
+    sampled run)."""
+    ranks_path = path.with_name(record["ranks_file"])
+    if not ranks_path.is_file():
+        return f"its ranks file {record['ranks_file']} is missing"
+    checksum = record.get(CHECKSUM_KEY)
+    try:
+        if checksum is not None and file_sha256(ranks_path) != checksum:
+            return f"its ranks file {record['ranks_file']} does not match the record's checksum (changed since written)"
+        lengths = _npz_lengths(ranks_path)
+    except Exception as exc:  # zipfile, numpy and OS errors alike mean: not usable
+        return f"unreadable ranks file ({type(exc).__name__})"
+    if "ranks" not in lengths:
+        return "unreadable ranks file (KeyError: no 'ranks' array)"
+    n_events = record["evaluation"]["n_events"]
+    if lengths["ranks"] != n_events:
+        return f"ranks file has {lengths['ranks']} events, the record {n_events}"
+    if "sampled" in record["evaluation"]:
+        if "sampled_ranks" not in lengths:
+            return "its ranks file has no sampled ranks (a sampled run needs them)"
+        if lengths["sampled_ranks"] != n_events:
+            return f"ranks file has {lengths['sampled_ranks']} sampled ranks, the record {n_events} events"
+    return None
+
+
+def read_run_record(path: str | Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a usable run record at ``path``, ``(None, why)`` for one that is not.
+
+    The one check behind every reader (:func:`load_run_records`, :func:`run_problem`): the
+    file is UTF-8 JSON without NaN or Infinity, :func:`record_problem` finds nothing, and
+    :func:`ranks_problem` finds nothing."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return None, f"cannot be read ({type(exc).__name__})"
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (byte {exc.start})"
+    try:
+        record = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON at line {exc.lineno} ({exc.msg}; cut short or edited?)"
+    except (ValueError, RecursionError) as exc:
+        return None, f"invalid JSON ({exc})"
+    problem = record_problem(record, path) or ranks_problem(record, path)
+    return (None, problem) if problem is not None else (record, None)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
 
 
 def run_problem(root: str | Path, dataset: str, run_id: str) -> str | None:
@@ -88,24 +229,7 @@ def run_problem(root: str | Path, dataset: str, run_id: str) -> str | None:
     path = record_path(root, dataset, run_id)
     if not path.is_file():
         return "missing"
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return f"unreadable record ({type(exc).__name__})"
-    problem = record_problem(record, path)
-    if problem is not None:
-        return problem
-    try:
-        with np.load(path.with_name(record["ranks_file"]), allow_pickle=False) as data:
-            n_ranks = len(data["ranks"])
-            if "sampled" in record["evaluation"] and len(data["sampled_ranks"]) != n_ranks:
-                return "ranks file has fewer sampled ranks than ranks"
-    except Exception as exc:  # zipfile, numpy and OS errors alike mean: not usable
-        return f"unreadable ranks file ({type(exc).__name__})"
-    n_events = record["evaluation"].get("n_events")
-    if isinstance(n_events, int) and n_events != n_ranks:
-        return f"ranks file has {n_ranks} events, the record {n_events}"
-    return None
+    return read_run_record(path)[1]
 
 
 def is_complete(root: str | Path, dataset: str, run_id: str) -> bool:
@@ -114,16 +238,19 @@ def is_complete(root: str | Path, dataset: str, run_id: str) -> bool:
 
 
 def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` (ranks etc.) then the JSON ``record``; returns the JSON path."""
+    """Write ``arrays`` (ranks etc.) then the JSON ``record`` with the ranks file's checksum;
+    returns the JSON path."""
     path = record_path(root, record["dataset"], record["run_id"])
     ranks_path = path.with_name(record["run_id"] + RANKS_SUFFIX)
+    checksum: list[str] = []
 
     def write_npz(tmp: str) -> None:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
+        checksum.append(file_sha256(tmp))
 
     _atomic_write_bytes(ranks_path, write_npz)
-    record = {**record, "ranks_file": ranks_path.name}
+    record = {**record, "ranks_file": ranks_path.name, CHECKSUM_KEY: checksum[0]}
     text = json.dumps(record, indent=2, default=_json_default) + "\n"
     _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
     return path
@@ -140,20 +267,23 @@ def _json_default(value: Any) -> Any:
 
 
 def load_run_records(root: str | Path = "results") -> list[dict[str, Any]]:
-    """Every run record under ``root`` (sorted by dataset, label, seed); bad files skipped
-    with an ``"error"`` entry in a record of their own (``{"path", "error"}``)."""
+    """Every run record under ``root``, sorted by path; a file that is not a usable record
+    (:func:`read_run_record`) becomes an entry ``{"_path", "error"}`` of its own, so every
+    reader can say which file it skipped and why (:func:`skipped_records`)."""
     records = []
     for path in sorted(Path(root).glob("*/*.json")):
-        try:
-            record = json.loads(path.read_text())
-            problem = record_problem(record, path)
-            if problem is not None:
-                raise ValueError(f"not a valid run record: {problem}")
+        record, problem = read_run_record(path)
+        if record is None:
+            records.append({"_path": str(path), "error": problem})
+        else:
             record["_path"] = str(path)
             records.append(record)
-        except (ValueError, OSError, UnicodeDecodeError) as exc:
-            records.append({"_path": str(path), "error": str(exc)})
     return records
+
+
+def skipped_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``{"_path", "error"}`` entries of :func:`load_run_records`: files no table uses."""
+    return [r for r in records if "error" in r]
 
 
 def write_summary(root: str | Path, records: list[dict[str, Any]] | None = None) -> Path:
@@ -200,8 +330,6 @@ def load_ranks(record: dict[str, Any], name: str = "ranks") -> np.ndarray:
         return data[name]
 
 
-TIED_SHARE = "tied_target_share"
-
 
 def metrics_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Long table: dataset, label, model, protocol, seed, metric, k, value (one row per number).
@@ -241,13 +369,33 @@ def aggregate(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_references(path: str | Path = Path("results") / REFERENCES_FILE) -> pd.DataFrame:
-    """Published numbers: dataset, model, metric, k, value, source, protocol_note."""
+    """Published numbers: dataset, model, metric, k, value, source, protocol_note.
+
+    A missing file is an empty table; a file that cannot be used (not UTF-8 CSV, a column
+    missing, a value that is not a finite number in [0, 1], a cut-off that is not a positive
+    integer) raises :class:`ValueError` naming the file, the row and the problem."""
     columns = ["dataset", "model", "metric", "k", "value", "source", "protocol_note"]
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{path}: not a readable CSV table ({str(exc).strip()})") from exc
     missing = set(columns) - set(frame.columns)
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    return frame[columns]
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    ks = pd.to_numeric(frame["k"], errors="coerce")
+    for row, (value, k, raw_value, raw_k) in enumerate(zip(values, ks, frame["value"], frame["k"]), start=2):
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise ValueError(f"{path}: line {row}: value {raw_value!r} is not a number in [0, 1]")
+        if not (math.isfinite(k) and k >= 1 and k == int(k)):
+            raise ValueError(f"{path}: line {row}: k {raw_k!r} is not a positive integer")
+    for key in ("dataset", "model", "metric"):
+        blank = frame[key].isna() | (frame[key].astype(str).str.strip() == "")
+        if blank.any():
+            raise ValueError(f"{path}: line {int(blank.to_numpy().argmax()) + 2}: '{key}' is empty")
+    return frame[columns].assign(value=values.astype(float), k=ks.astype(int))

@@ -124,6 +124,10 @@ def check_sweep(model: str, space: dict[str, dict[str, Any]], fixed: dict[str, A
         base["layers"] = [base["layers"]]
     for corner in [{}] + _space_corners(space):  # every end of every range must build a model
         make_model(model, {**fixed, **base, **corner})
+    if "device" in fixed:  # a device this machine lacks fails here, not inside the first trial
+        from sessrec.models.validation import torch_device
+
+        torch_device(fixed["device"])
     name, _, k = metric.partition("@")
     if name not in SWEEP_METRICS or not k.isdigit() or int(k) not in DEFAULT_KS:
         raise ParameterError(
