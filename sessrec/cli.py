@@ -215,6 +215,7 @@ def cmd_prepare_split(args: argparse.Namespace) -> int:
 
 def cmd_prepare_shared(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import write_dataset
+    from sessrec.data.preprocess import prediction_cases, split_last_sessions
     from sessrec.data.readers import read_session_table
 
     source = Path(args.source)
@@ -235,12 +236,17 @@ def cmd_prepare_shared(args: argparse.Namespace) -> int:
         for split in steps:
             steps.set_postfix_str(spec[split])
             splits[split] = read_session_table(folder / spec[split])
+        provenance = {"source": str(folder), "files": {s: spec[s] for s in splits}, "command": " ".join(sys.argv)}
+        if "valid" not in splits:  # order but no time in train: the latest sessions, as many cases as test
+            n_cases = prediction_cases(splits["test"], spec["min_position"])
+            splits["train_tr"], splits["valid"] = split_last_sessions(splits["train"], n_cases, spec["min_position"])
+            provenance["validation"] = (f"valid = the most recent training sessions (file order) holding at least "
+                                        f"{n_cases:,} prediction cases, as many as test; train_tr = the rest of train")
         if not args.quiet:
             print(f"{name}: writing {Path(args.out) / name}", file=sys.stderr)
         info = write_dataset(
             Path(args.out) / name, splits, name=name, description=spec["description"],
-            provenance={"source": str(folder), "files": {s: spec[s] for s in splits}, "command": " ".join(sys.argv)},
-            min_position=spec["min_position"],
+            provenance=provenance, min_position=spec["min_position"],
         )
         _print_stats(info)
     return EXIT_OK
@@ -743,6 +749,52 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    """``tune``: the equal-budget studies of one dataset (see :mod:`sessrec.experiments.tuning`)."""
+    import optuna
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments import tuning as tn
+
+    declared = tn.load_tuning(args.tuning)
+    labels = args.model or list(declared)
+    unknown = [label for label in labels if label not in declared]
+    if unknown:
+        raise ParameterError(f"--model: no tuning declared for {', '.join(unknown)} in {args.tuning} "
+                             f"(declared: {', '.join(declared)})")
+    dataset = load_dataset(args.dataset)
+    budget = tn.load_budget(dataset.name, args.budget)
+    if args.quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not args.storage.startswith(("sqlite:///", "postgresql", "mysql")):
+        raise ParameterError(f"--storage {args.storage[:80]}: expected sqlite:///file.db or postgresql://...")
+    reports = []
+    for label in labels:
+        tuned = declared[label]
+        if args.status or args.write_config or args.export:
+            study = tn.open_study(dataset, tuned, args.storage)
+            tn.fail_dead_trials(study)
+            rep = tn.report(study, tuned, budget, tn.study_starts(tuned, dataset.name))
+        else:
+            rep = tn.tune(dataset, tuned, budget, storage=args.storage, seed=args.seed, progress=not args.quiet,
+                          max_trials=args.max_trials)
+            study = tn.open_study(dataset, tuned, args.storage) if args.export else None
+        reports.append(rep)
+        print(rep.line())
+        if args.export:
+            out = Path(args.export) / dataset.name / f"{label}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({"study": rep.to_json(), "trials": tn.export_trials(study)}, indent=2) + "\n")
+    if args.write_config:
+        out = check_output_file(Path(args.write_config) / f"{dataset.name}.json", "--write-config", (".json",))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        config = tn.refit_config(reports, declared, dataset.name)
+        out.write_text(json.dumps(config, indent=2) + "\n")
+        print(f"wrote {out}: {len(config['models'])} tuned setting(s); refit and evaluate them with "
+              f"`python -m sessrec benchmark --dataset {args.dataset} --config {out} --seeds 3`")
+    return EXIT_OK
+
+
 # -- parser ------------------------------------------------------------------------------
 
 
@@ -920,6 +972,28 @@ def build_parser() -> argparse.ArgumentParser:
     progress.add_argument("--partials", default=str(Path("checkpoints") / "partial"),
                           help="folder of the per-epoch training checkpoints (default: checkpoints/partial)")
     progress.set_defaults(func=cmd_progress)
+    tune = sub.add_parser("tune", help="equal-budget Optuna studies on train_tr/valid: one per (dataset, model), "
+                          "resumable, pruned per epoch (sweeps/tuning.json, sweeps/budget.json)")
+    tune.add_argument("--dataset", required=True, help="prepared dataset folder with train_tr and valid splits")
+    tune.add_argument("--model", nargs="+", metavar="LABEL",
+                      help="labels of sweeps/tuning.json to tune, in this order (default: all, in the file's order)")
+    tune.add_argument("--tuning", default="sweeps/tuning.json", help="what is tuned (default: sweeps/tuning.json)")
+    tune.add_argument("--budget", default="sweeps/budget.json", help="budget per dataset (default: sweeps/budget.json)")
+    tune.add_argument("--storage", default="sqlite:///sweeps/studies/studies.db",
+                      help="Optuna storage URL (default: sqlite:///sweeps/studies/studies.db; postgresql://... "
+                           "lets workers on several machines share the studies)")
+    tune.add_argument("--max-trials", type=int_at_least(1),
+                      help="stop this worker after this many trials per study (the budget still rules)")
+    tune.add_argument("--seed", type=int_at_least(0), default=0, help="TPE sampler seed (default 0)")
+    tune.add_argument("--status", action="store_true", help="only say where each study stands")
+    tune.add_argument("--export", metavar="FOLDER",
+                      help="also write every trial as JSON to FOLDER/<dataset>/<label>.json (e.g. sweeps/studies)")
+    tune.add_argument("--write-config", metavar="FOLDER",
+                      help="write FOLDER/<dataset>.json, a benchmark config of each study's best setting "
+                           "(e.g. benchmarks/tuned), and run no trial")
+    tune.add_argument("--quiet", action="store_true", help="no progress bars")
+    tune.set_defaults(func=cmd_tune)
+
     sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")
     sweep.add_argument("--dataset", required=True, help="prepared dataset folder with train_tr and valid splits")
     sweep.add_argument("--model", default="gru4rec", help="registry name of the model to tune (default: gru4rec)")

@@ -80,6 +80,37 @@ def split_by_time(
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def prediction_cases(events: pd.DataFrame, min_position: int = 1) -> int:
+    """Number of (prefix -> next item) cases of a split: every position >= ``min_position``."""
+    lengths = events.groupby("SessionId", sort=False).size().to_numpy()
+    return int(np.clip(lengths - min_position, 0, None).sum())
+
+
+def split_last_sessions(
+    train: pd.DataFrame, n_cases: int, min_position: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``train`` into (train_tr, valid): valid = the most recent sessions, in file order,
+    until they hold at least ``n_cases`` prediction cases (:func:`prediction_cases`).
+
+    For splits whose sessions carry order but no time (the SR-GNN and COTREC splits store
+    training sessions chronologically): the validation split is carved from train the way
+    their test split was carved from the whole, the latest sessions, with as many cases as
+    the test split has. The evaluator removes valid events on items unseen in train_tr
+    (and counts them), as it does for test.
+    """
+    if n_cases < 1:
+        raise DataFormatError(f"a validation split needs at least one case, asked for {n_cases}")
+    order = pd.unique(train["SessionId"])  # file order = chronological order for these splits
+    lengths = train.groupby("SessionId", sort=False).size().reindex(order).to_numpy()
+    cases_from_end = np.cumsum(np.clip(lengths - min_position, 0, None)[::-1])
+    if cases_from_end[-1] < 2 * n_cases:
+        raise DataFormatError(f"train has {int(cases_from_end[-1]):,} prediction cases: too few to hold out "
+                              f"{n_cases:,} for validation and keep most for training")
+    n_valid_sessions = int(np.searchsorted(cases_from_end, n_cases) + 1)
+    in_valid = train["SessionId"].isin(order[len(order) - n_valid_sessions:])
+    return train[~in_valid].reset_index(drop=True), train[in_valid].reset_index(drop=True)
+
+
 def preprocess_events(events: pd.DataFrame, config: PreprocessConfig = PreprocessConfig()) -> dict[str, pd.DataFrame]:
     """Raw events (``SessionId, ItemId, Time``) to the splits train, test, train_tr, valid."""
     if "Time" not in events.columns:

@@ -56,6 +56,8 @@ class ModelSpec:
     validation: str | float | None = None
     #: with ``validation``: the seed whose run chooses the number of epochs for every seed
     epochs_from_seed: int | None = None
+    #: for a setting chosen by ``sessrec tune``: its study, the budget spent, the best validation score
+    tuning: dict[str, Any] | None = None
 
     @property
     def seeded(self) -> bool:
@@ -86,13 +88,13 @@ BASELINE_SPECS = (
 
 def load_specs(path: str | Path) -> list[ModelSpec]:
     """Read ``{"group"?, "models": [{"label", "model", "params"?, "preset"?, "group"?,
-    "validation"?, "epochs_from_seed"?}, ...]}`` from JSON."""
+    "validation"?, "epochs_from_seed"?, "tuning"?}, ...]}`` from JSON."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
         specs = [
             ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")),
-                      m.get("validation"), m.get("epochs_from_seed"))
+                      m.get("validation"), m.get("epochs_from_seed"), m.get("tuning"))
             for m in data["models"]
         ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -189,6 +191,7 @@ def run_one(
         "train_seconds": meta["train_seconds"],
         "train_seconds_epochs": (meta.get("train_seconds_epochs") or 0.0) + reused.get("selection_seconds_epochs", 0.0),
         "evaluation": result.summary(),
+        **({"tuning": spec.tuning} if spec.tuning else {}),
         "library_versions": library_versions(),
         "machine": machine_description(),
         "command": command or " ".join(sys.argv),

@@ -1,0 +1,389 @@
+"""Equal-budget tuning: one Optuna study per (dataset, label), the same budget for every model.
+
+What is tuned is declared in ``sweeps/tuning.json`` (per label: the model, the parameters
+held fixed, a search space under ``sweeps/spaces/`` and settings enqueued as the first
+trials); the budget in ``sweeps/budget.json`` (per dataset: the number of trials every
+model gets and a cap in core-hours). Every trial trains on ``train_tr`` and is scored on
+``valid``; the test split is never read (a test checks it).
+
+* **Starts.** A study's first trials are the label's published setting (its entry in
+  ``benchmarks/<dataset>.json``) and the extra starts of ``tuning.json`` (the official
+  GRU4Rec paramfiles), so tuning can only match or beat them; each is tagged with its source.
+* **Epochs and pruning.** A model trained in epochs is scored on valid after every epoch;
+  the score is reported to Optuna's median pruner, which stops trials that fall behind.
+  A trial's value is its best epoch's score and that epoch count is part of the setting.
+* **Budget.** Trials that count are the complete and pruned ones. Core-hours are the CPU
+  seconds of the trials (every thread counted; updated after every epoch) / 3600. A study
+  stops at whichever comes first; the report says which.
+* **Resuming.** The study lives in an Optuna RDB storage (SQLite file by default, a
+  PostgreSQL URL for several workers). Starting ``tune`` again continues it; a trial whose
+  process died (killed, machine restarted) is marked failed when the next worker on the
+  same host starts (and by Optuna's heartbeat on any host), never left running.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+
+from sessrec.data.dataset import Dataset
+from sessrec.errors import ParameterError
+from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
+from sessrec.experiments.sweep import check_space, open_storage, suggest
+from sessrec.models.factory import make_model, model_parameters
+
+TUNING_FILE = Path("sweeps") / "tuning.json"
+BUDGET_FILE = Path("sweeps") / "budget.json"
+DEFAULT_STORAGE = "sqlite:///sweeps/studies/studies.db"
+#: trials that use up the trial budget
+COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class TunedModel:
+    """One tunable label of ``tuning.json``."""
+
+    label: str
+    model: str
+    space: dict[str, dict[str, Any]]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    #: dataset -> [{"source", "params"}]: settings enqueued before any sampled trial
+    starts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The budget every tunable model gets on one dataset."""
+
+    dataset: str
+    trials: int
+    core_hours: float
+    metric: str = "mrr@20"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{path}: cannot read the {what} ({exc})") from exc
+
+
+def load_tuning(path: str | Path = TUNING_FILE) -> dict[str, TunedModel]:
+    """Every tunable label of ``path``, its space read and checked (:class:`ParameterError` if not)."""
+    path = Path(path)
+    data = _read_json(path, "tuning declarations")
+    if not isinstance(data, dict) or not isinstance(data.get("models"), dict) or not data["models"]:
+        raise ParameterError(f'{path}: expected {{"models": {{label: {{"model", "space", ...}}}}}}')
+    out = {}
+    for label, entry in data["models"].items():
+        where = f"{path}: '{label}'"
+        if not isinstance(entry, dict) or not isinstance(entry.get("model"), str) or "space" not in entry:
+            raise ParameterError(f"{where} needs a 'model' name and a 'space' file")
+        space = check_space(_read_json(path.parent / entry["space"], "parameter space"), f"{where}: space")
+        fixed = dict(entry.get("fixed") or {})
+        known = set(model_parameters(entry["model"]))
+        unknown = sorted((set(space) | set(fixed)) - known)
+        if unknown:
+            raise ParameterError(f"{where}: model '{entry['model']}' has no parameter(s) {', '.join(unknown)}")
+        starts = entry.get("starts") or {}
+        if not isinstance(starts, dict) or not all(isinstance(v, list) for v in starts.values()):
+            raise ParameterError(f"{where}: 'starts' maps dataset names to lists of {{source, params}}")
+        out[label] = TunedModel(label, entry["model"], space, fixed, starts)
+    return out
+
+
+def load_budget(dataset: str, path: str | Path = BUDGET_FILE) -> Budget:
+    """The budget rule for ``dataset`` (:class:`ParameterError` when the file has none for it)."""
+    path = Path(path)
+    data = _read_json(path, "budget")
+    entry = (data.get("datasets") or {}).get(dataset) if isinstance(data, dict) else None
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted((data.get("datasets") or {}) if isinstance(data, dict) else {}))
+        raise ParameterError(f"{path}: no budget for dataset '{dataset}' (budgets exist for: {known or 'none'}); "
+                             "every tuned dataset needs one rule, the same for all its models")
+    trials, hours = entry.get("trials"), entry.get("core_hours")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ParameterError(f"{path}: '{dataset}': trials = {trials!r} (allowed: an integer >= 1)")
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not math.isfinite(hours) or hours <= 0:
+        raise ParameterError(f"{path}: '{dataset}': core_hours = {hours!r} (allowed: a number > 0)")
+    return Budget(dataset, trials, float(hours), str(data.get("metric", "mrr@20")))
+
+
+def published_start(tuned: TunedModel, dataset: str, config_dir: str | Path = "benchmarks") -> dict[str, Any] | None:
+    """The label's setting in ``benchmarks/<dataset>.json`` as a start, or ``None``."""
+    path = Path(config_dir) / f"{dataset}.json"
+    if not path.is_file():
+        return None
+    entries = _read_json(path, "benchmark config").get("models", [])
+    entry = next((m for m in entries if isinstance(m, dict) and m.get("label") == tuned.label), None)
+    if entry is None:
+        return None
+    return {"source": f"{path} '{tuned.label}' (published settings)", "params": dict(entry.get("params") or {})}
+
+
+def study_starts(tuned: TunedModel, dataset: str, config_dir: str | Path = "benchmarks") -> list[dict[str, Any]]:
+    """The settings enqueued first, restricted to the space's parameters (the rest is held fixed)."""
+    starts = [s for s in [published_start(tuned, dataset, config_dir)] if s is not None]
+    starts += list(tuned.starts.get(dataset, []))
+    out = []
+    for start in starts:
+        params = {}
+        for name, value in start["params"].items():
+            if name in tuned.space:
+                params[name] = value[0] if name == "layers" and isinstance(value, list) and len(value) == 1 else value
+        out.append({"source": start["source"], "params": params})
+    return out
+
+
+def study_name(dataset: str, label: str) -> str:
+    return f"{dataset}/{label}"
+
+
+@dataclass
+class StudyReport:
+    """Where one study stands against its budget."""
+
+    name: str
+    label: str
+    complete: int
+    pruned: int
+    failed: int
+    running: int
+    core_hours: float
+    budget: Budget
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_attrs: dict[str, Any]
+    starts: list[dict[str, Any]]
+
+    @property
+    def counted(self) -> int:
+        return self.complete + self.pruned
+
+    @property
+    def stopped_by(self) -> str | None:
+        """``"trials"`` or ``"core-hour cap"`` once the study is over, else ``None``."""
+        if self.counted >= self.budget.trials:
+            return "trials"
+        if self.core_hours >= self.budget.core_hours:
+            return "core-hour cap"
+        return None
+
+    def line(self) -> str:
+        best = "no complete trial yet" if self.best_value is None else (
+            f"best valid {self.budget.metric} = {self.best_value:.4f}")
+        state = {None: "open", "trials": "done", "core-hour cap": "stopped by its core-hour cap"}[self.stopped_by]
+        return (f"{self.name}: {self.counted}/{self.budget.trials} trials ({self.complete} complete, {self.pruned} "
+                f"pruned, {self.failed} failed), {self.core_hours:.2f}/{self.budget.core_hours:g} core-hours, "
+                f"{state}; {best}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``tuning`` block a refit's run record carries."""
+        return {"study": self.name, "metric": self.budget.metric, "split": "train_tr -> valid",
+                "trials_complete": self.complete, "trials_pruned": self.pruned, "trials_failed": self.failed,
+                "core_hours": round(self.core_hours, 4),
+                "budget": {"trials": self.budget.trials, "core_hours": self.budget.core_hours},
+                "stopped_by": self.stopped_by, "best_valid": self.best_value, "params": self.best_params,
+                "selected_epochs": self.best_attrs.get("best_epoch"), "best_trial_source": self.best_attrs.get("start")}
+
+
+def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[dict[str, Any]]) -> StudyReport:
+    states = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state == s for t in trials) for s in states}
+    hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials) / 3600.0
+    done = [t for t in trials if t.state == states.COMPLETE]
+    best = max(done, key=lambda t: t.value) if done else None
+    return StudyReport(study.study_name, tuned.label, count[states.COMPLETE], count[states.PRUNED],
+                       count[states.FAIL], count[states.RUNNING], hours, budget,
+                       None if best is None else float(best.value), {} if best is None else dict(best.params),
+                       {} if best is None else dict(best.user_attrs), starts)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_dead_trials(study: optuna.Study) -> int:
+    """Mark as failed the running trials whose worker on this host has died; returns how many."""
+    host, n = socket.gethostname(), 0
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker") or {}
+        if worker.get("host") == host and isinstance(worker.get("pid"), int) and not _alive(worker["pid"]):
+            study._storage.set_trial_user_attr(trial._trial_id, "failed_because", "its worker process died")
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            n += 1
+    return n
+
+
+def _fit_style(model: Any) -> str:
+    """How a model trains: ``epochs`` (a per-epoch ``callback``), ``early_stopping`` (a
+    ``valid_callback`` scored after every epoch) or ``once``."""
+    parameters = inspect.signature(model.fit).parameters
+    if "valid_callback" in parameters:
+        return "early_stopping"
+    if "callback" in parameters:
+        return "epochs"
+    return "once"
+
+
+def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode: str = DEFAULT_TIE_MODE,
+                   sessions: Callable[[str], Any] | None = None) -> Callable[[optuna.Trial], float]:
+    """The objective of one study: fit on ``train_tr``, score ``metric`` on ``valid``.
+
+    ``sessions(split)`` reads a split (default ``dataset.sessions``); only ``train_tr`` and
+    ``valid`` are ever asked for."""
+    read = sessions or dataset.sessions
+    name, _, k = metric.partition("@")
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+        params = {**tuned.fixed, **suggest(trial, tuned.space)}
+        train, valid = read("train_tr"), read("valid")
+        model = make_model(tuned.model, params)
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
+        history: list[dict[str, float]] = []
+        n_events: list[int] = []
+
+        def score(fitted: Any) -> float:
+            result = evaluate(fitted, valid, ks=(int(k),), tie_mode=tie_mode, min_position=dataset.min_position,
+                              beyond_accuracy=False, progress=False)
+            n_events[:] = [int(result.n_events)]
+            value = float(result.metrics[metric])
+            history.append({"epoch": len(history) + 1, metric: value,
+                            f"recall@{k}": float(result.metrics[f"recall@{k}"])})
+            trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
+            trial.set_user_attr("valid_history", history)
+            trial.report(value, len(history))
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {len(history)} ({metric} = {value:.4f})")
+            return value
+
+        def after_epoch(record: dict[str, Any]) -> None:  # GRU4Rec's per-epoch callback; None: go on
+            score(model)
+
+        style = _fit_style(model)
+        quiet = {"progress": False} if "progress" in inspect.signature(model.fit).parameters else {}
+        if style == "epochs":
+            model.fit(train, callback=after_epoch, **quiet)
+        elif style == "early_stopping":
+            model.fit(train, valid_callback=score, checkpoint_path=None, resume=False, **quiet)
+        else:
+            model.fit(train, **quiet)
+            score(model)
+        best = max(history, key=lambda h: h[metric])
+        trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
+        trial.set_user_attr("seconds", time.perf_counter() - wall_start)
+        trial.set_user_attr("best_epoch", int(best["epoch"]) if style != "once" else None)
+        trial.set_user_attr("n_valid_events", n_events[0])
+        trial.set_user_attr("tie_mode", tie_mode)
+        return best[metric]
+
+    return objective
+
+
+def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int = 0,
+               pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
+    """Create or load the study of ``tuned`` on ``dataset`` (TPE; median pruning after 3 trials)."""
+    if storage.startswith("sqlite:///"):
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.create_study(
+            study_name=study_name(dataset.name, tuned.label), storage=open_storage(storage), direction="maximize",
+            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        )
+
+
+def enqueue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> None:
+    """Enqueue the starting settings once per study (a restarted study does not add them again)."""
+    if study.user_attrs.get("starts_enqueued"):
+        return
+    for start in starts:
+        study.enqueue_trial(start["params"], user_attrs={"start": start["source"]}, skip_if_exists=True)
+    study.set_user_attr("starts_enqueued", [s["source"] for s in starts])
+
+
+def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = DEFAULT_STORAGE,
+         seed: int = 0, progress: bool = True, max_trials: int | None = None,
+         config_dir: str | Path = "benchmarks", sessions: Callable[[str], Any] | None = None,
+         pruner: optuna.pruners.BasePruner | None = None) -> StudyReport:
+    """Run the study of ``tuned`` on ``dataset`` until its budget is spent (or ``max_trials``
+    more trials by this worker); returns where it stands. Resumes an existing study."""
+    from tqdm.auto import tqdm
+
+    if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
+        raise ParameterError(f"dataset {dataset.name} has no train_tr/valid split to tune on "
+                             "(`python -m sessrec prepare` writes one)")
+    starts = study_starts(tuned, dataset.name, config_dir)
+    study = open_study(dataset, tuned, storage, seed, pruner)
+    fail_dead_trials(study)
+    enqueue_starts(study, starts)
+    objective = make_objective(dataset, tuned, budget.metric, sessions=sessions)
+    state = report(study, tuned, budget, starts)
+    bar = tqdm(total=budget.trials, initial=min(state.counted, budget.trials), unit="trial", disable=not progress,
+               desc=study.study_name)
+    ran = 0
+    try:
+        while state.stopped_by is None and (max_trials is None or ran < max_trials):
+            study.optimize(objective, n_trials=1, catch=(), gc_after_trial=True)
+            ran += 1
+            state = report(study, tuned, budget, starts)
+            bar.n = min(state.counted, budget.trials)
+            bar.set_postfix_str(f"{state.core_hours:.2f}/{budget.core_hours:g} core-h, best "
+                                f"{'-' if state.best_value is None else f'{state.best_value:.4f}'}")
+            bar.refresh()
+    finally:
+        bar.close()
+    return state
+
+
+def refit_config(reports: list[StudyReport], tuning: dict[str, TunedModel], dataset: str) -> dict[str, Any]:
+    """A benchmark config (``benchmarks/tuned/<dataset>.json``) of every study's best setting,
+    labelled ``<label>-tuned`` in group ``tuned``, each entry with its ``tuning`` block."""
+    models = []
+    for rep in reports:
+        if rep.best_value is None:
+            continue
+        tuned = tuning[rep.label]
+        params = {**tuned.fixed, **rep.best_params}
+        if isinstance(params.get("layers"), int):
+            params["layers"] = [params["layers"]]
+        if rep.best_attrs.get("best_epoch"):
+            params["n_epochs"] = int(rep.best_attrs["best_epoch"])
+        models.append({"label": f"{rep.label}-tuned", "model": tuned.model, "params": params,
+                       "tuning": rep.to_json()})
+    return {"description": f"RQ1 under equal-budget tuning on {dataset}: each model's best setting of its study "
+                           "(sweeps/tuning.json, sweeps/budget.json), refitted on all of train and evaluated on test "
+                           "(full ranking, median ties). Written by `python -m sessrec tune --write-config`.",
+            "group": "tuned", "models": models}
+
+
+def export_trials(study: optuna.Study) -> list[dict[str, Any]]:
+    """Every trial of ``study`` as plain data (what ``sweeps/studies/<dataset>/<label>.json`` keeps)."""
+    out = []
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        out.append({"number": trial.number, "state": trial.state.name.lower(),
+                    "value": None if trial.value is None else float(trial.value), "params": dict(trial.params),
+                    "start": attrs.get("start"), "best_epoch": attrs.get("best_epoch"),
+                    "cpu_seconds": attrs.get("cpu_seconds"), "seconds": attrs.get("seconds"),
+                    "valid_history": attrs.get("valid_history"), "failed_because": attrs.get("failed_because")})
+    return out

@@ -1,0 +1,237 @@
+"""Equal-budget tuning (``sessrec tune``): starts, budget, pruning, resuming after a kill,
+and no choice ever reading the test split."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from sessrec.cli import EXIT_OK, EXIT_USAGE, main
+from sessrec.data.dataset import Dataset, load_dataset
+from sessrec.data.preprocess import prediction_cases, split_last_sessions
+from sessrec.errors import ParameterError
+from sessrec.experiments import tuning as tn
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+
+
+def _declare(folder: Path, models: dict, budget: dict) -> tuple[Path, Path]:
+    """A tuning file (spaces inline as files beside it) and a budget file for the demo."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for label, (model, space, fixed) in models.items():
+        (folder / f"{label}.space.json").write_text(json.dumps(space))
+        entries[label] = {"model": model, "space": f"{label}.space.json", "fixed": fixed}
+    (folder / "tuning.json").write_text(json.dumps({"models": entries}))
+    (folder / "budget.json").write_text(json.dumps({"metric": "mrr@20", "datasets": {"demo": budget}}))
+    return folder / "tuning.json", folder / "budget.json"
+
+
+SR_SPACE = {"steps": {"type": "int", "low": 2, "high": 12}, "weighting": {"type": "categorical",
+                                                                          "choices": ["div", "linear"]}}
+GRU_SPACE = {"layers": {"type": "int", "low": 8, "high": 16, "step": 8}}
+GRU_FIXED = {"loss": "cross-entropy", "n_sample": 64, "batch_size": 64, "n_epochs": 3, "seed": 1}
+
+
+def test_the_committed_declarations_load_and_every_start_lies_in_its_space():
+    declared = tn.load_tuning(REPO / "sweeps" / "tuning.json")
+    assert {"gru4rec-xe", "gru4rec-bprmax", "sr", "vstan", "narm", "sasrec", "srgnn"} <= set(declared)
+    for dataset in ("yoochoose1_64", "diginetica", "retailrocket", "rsc15_100k"):
+        budget = tn.load_budget(dataset, REPO / "sweeps" / "budget.json")
+        assert budget.trials >= 1 and budget.core_hours > 0
+        for tuned in declared.values():
+            for start in tn.study_starts(tuned, dataset, REPO / "benchmarks"):
+                for name, value in start["params"].items():
+                    dist = _distribution(tuned.space[name])
+                    assert dist._contains(dist.to_internal_repr(value)), (dataset, tuned.label, start["source"], name)
+    # the official paramfile is the first extra start of GRU4Rec (BPR-max) on Diginetica
+    starts = tn.study_starts(declared["gru4rec-bprmax"], "diginetica", REPO / "benchmarks")
+    assert "published settings" in starts[0]["source"] and "diginetica_bprmax" in starts[1]["source"]
+    assert starts[1]["params"]["layers"] == 512
+
+
+def _distribution(spec):
+    if spec["type"] == "categorical":
+        return optuna.distributions.CategoricalDistribution(spec["choices"])
+    if spec["type"] == "int":
+        return optuna.distributions.IntDistribution(spec["low"], spec["high"], step=spec.get("step", 1))
+    return optuna.distributions.FloatDistribution(spec["low"], spec["high"], step=spec.get("step"),
+                                                  log=spec.get("log", False))
+
+
+def test_budget_file_is_enforced(tmp_path):
+    tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {})}, {"trials": 3, "core_hours": 1})
+    dataset = load_dataset(DEMO)
+    tuned = tn.load_tuning(tuning)["sr"]
+    budget = tn.load_budget("demo", budget_file)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(dataset, tuned, budget, storage=storage, progress=False, config_dir=tmp_path)
+    assert rep.counted == 3 and rep.stopped_by == "trials"
+    again = tn.tune(dataset, tuned, budget, storage=storage, progress=False, config_dir=tmp_path)
+    assert again.counted == 3, "a finished study runs no more trials"
+    # a core-hour cap far below one trial stops the study after its first trial
+    capped = tn.Budget("demo", trials=50, core_hours=1e-7)
+    rep = tn.tune(dataset, tn.TunedModel("sr2", "sr", SR_SPACE), capped, storage=storage, progress=False,
+                  config_dir=tmp_path)
+    assert rep.counted == 1 and rep.stopped_by == "core-hour cap"
+    assert "stopped by its core-hour cap" in rep.line()
+    with pytest.raises(ParameterError, match="no budget for dataset 'elsewhere'"):
+        tn.load_budget("elsewhere", budget_file)
+    (tmp_path / "bad.json").write_text(json.dumps({"datasets": {"demo": {"trials": 0, "core_hours": 1}}}))
+    with pytest.raises(ParameterError, match="trials = 0"):
+        tn.load_budget("demo", tmp_path / "bad.json")
+
+
+def test_published_settings_are_the_first_trial(tmp_path):
+    tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {})}, {"trials": 2, "core_hours": 1})
+    configs = tmp_path / "benchmarks"
+    configs.mkdir()
+    (configs / "demo.json").write_text(json.dumps({"models": [
+        {"label": "sr", "model": "sr", "params": {"steps": 7, "weighting": "linear", "pruning": 20}}]}))
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    tn.tune(load_dataset(DEMO), tn.load_tuning(tuning)["sr"], tn.load_budget("demo", budget_file), storage=storage,
+            progress=False, config_dir=configs)
+    first = optuna.load_study(study_name="demo/sr", storage=storage).trials[0]
+    assert first.params == {"steps": 7, "weighting": "linear"}
+    assert "published settings" in first.user_attrs["start"]
+
+
+def test_a_pruned_trial_is_recorded_as_pruned(tmp_path):
+    tuned = tn.TunedModel("gru", "gru4rec", GRU_SPACE, GRU_FIXED)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 1, 1.0), storage=storage, progress=False,
+                  config_dir=tmp_path, pruner=optuna.pruners.ThresholdPruner(lower=0.99))
+    assert rep.pruned == 1 and rep.complete == 0 and rep.counted == 1
+    (trial,) = optuna.load_study(study_name="demo/gru", storage=storage).trials
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert len(trial.user_attrs["valid_history"]) == 1, "pruned after its first epoch"
+    assert trial.intermediate_values[1] == trial.user_attrs["valid_history"][0]["mrr@20"]
+    assert trial.user_attrs["cpu_seconds"] > 0
+
+
+def test_epoch_models_take_their_best_epoch(tmp_path):
+    tuned = tn.TunedModel("gru", "gru4rec", GRU_SPACE, GRU_FIXED)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 1, 1.0), storage=storage, progress=False,
+                  config_dir=tmp_path)
+    history = rep.best_attrs["valid_history"]
+    assert len(history) == 3
+    best = max(history, key=lambda h: h["mrr@20"])
+    assert rep.best_value == best["mrr@20"] and rep.best_attrs["best_epoch"] == best["epoch"]
+    config = tn.refit_config([rep], {"gru": tuned}, "demo")
+    (entry,) = config["models"]
+    assert entry["label"] == "gru-tuned" and entry["params"]["n_epochs"] == best["epoch"]
+    assert entry["params"]["layers"] == [rep.best_params["layers"]]
+    assert entry["tuning"]["study"] == "demo/gru" and entry["tuning"]["best_valid"] == rep.best_value
+
+
+def test_no_choice_reads_the_test_split(tmp_path, monkeypatch):
+    """The test split is unreadable garbage and reading it raises: tuning still works, and gives
+    exactly the scores it gives on the intact dataset."""
+    broken = tmp_path / "demo"
+    shutil.copytree(DEMO, broken)
+    (broken / "test.tsv.gz").write_bytes(b"not gzip at all")
+    real_sessions = Dataset.sessions
+
+    def guarded(self, split="train"):
+        if split == "test":
+            raise AssertionError("a tuning choice read the test split")
+        return real_sessions(self, split)
+
+    tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {})}, {"trials": 2, "core_hours": 1})
+    budget = tn.load_budget("demo", budget_file)
+    tuned = tn.load_tuning(tuning)["sr"]
+    clean = tn.tune(load_dataset(DEMO), tuned, budget, storage=f"sqlite:///{tmp_path / 'a.db'}", progress=False,
+                    config_dir=tmp_path)
+    monkeypatch.setattr(Dataset, "sessions", guarded)
+    monkeypatch.setattr(Dataset, "test", property(lambda self: guarded(self, "test")))
+    blind = tn.tune(load_dataset(broken), tuned, budget, storage=f"sqlite:///{tmp_path / 'b.db'}", progress=False,
+                    config_dir=tmp_path)
+    assert blind.best_value == clean.best_value and blind.best_params == clean.best_params
+
+
+def _trials(storage: str, name: str) -> list:
+    try:
+        return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    except Exception:  # noqa: BLE001 - the study (or its tables) is not created yet, or the file is busy
+        return []
+
+
+def test_a_study_resumes_after_a_kill_and_the_killed_trial_is_failed(tmp_path):
+    tuning, budget_file = _declare(tmp_path / "decl", {"gru": ("gru4rec", GRU_SPACE, {**GRU_FIXED, "n_epochs": 30})},
+                                   {"trials": 2, "core_hours": 1})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    command = [sys.executable, "-m", "sessrec", "tune", "--dataset", str(DEMO), "--tuning", str(tuning),
+               "--budget", str(budget_file), "--storage", storage, "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    worker = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # kill it halfway through its first trial (after an epoch)
+        running = [t for t in _trials(storage, "demo/gru") if t.state == optuna.trial.TrialState.RUNNING]
+        if running and running[0].user_attrs.get("valid_history"):
+            break
+        assert worker.poll() is None, worker.communicate()
+        time.sleep(0.5)
+    else:
+        pytest.fail("the first trial never reported an epoch")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    (killed,) = _trials(storage, "demo/gru")
+    assert killed.state == optuna.trial.TrialState.RUNNING, "nothing has noticed yet"
+
+    # the next start marks it failed, then finishes the budget with shorter trials
+    short = _declare(tmp_path / "decl", {"gru": ("gru4rec", GRU_SPACE, {**GRU_FIXED, "n_epochs": 1})},
+                     {"trials": 2, "core_hours": 1})
+    assert short[0] == tuning
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    trials = _trials(storage, "demo/gru")
+    states = [t.state for t in trials]
+    assert states[0] == optuna.trial.TrialState.FAIL
+    assert trials[0].user_attrs["failed_because"] == "its worker process died"
+    assert states[1:] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert "2/2 trials (2 complete, 0 pruned, 1 failed)" in result.stdout
+
+
+def test_tune_cli_status_export_and_write_config(tmp_path, capsys):
+    tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {})}, {"trials": 2, "core_hours": 1})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    base = ["tune", "--dataset", str(DEMO), "--tuning", str(tuning), "--budget", str(budget_file),
+            "--storage", storage, "--quiet"]
+    assert main(base) == EXIT_OK
+    assert main(base + ["--status", "--export", str(tmp_path / "studies"),
+                        "--write-config", str(tmp_path / "tuned")]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "demo/sr: 2/2 trials (2 complete, 0 pruned, 0 failed)" in out and "done" in out
+    exported = json.loads((tmp_path / "studies" / "demo" / "sr.json").read_text())
+    assert [t["state"] for t in exported["trials"]] == ["complete", "complete"]
+    config = json.loads((tmp_path / "tuned" / "demo.json").read_text())
+    assert config["group"] == "tuned" and config["models"][0]["label"] == "sr-tuned"
+    assert config["models"][0]["tuning"]["trials_complete"] == 2
+    assert main(base + ["--model", "nothing"]) == EXIT_USAGE
+    assert "no tuning declared for nothing" in capsys.readouterr().err
+
+
+def test_validation_split_of_an_untimed_split_is_its_latest_sessions():
+    rows = [(s, item, p) for s in range(1, 21) for p, item in enumerate(range(s % 4 + 2))]
+    train = pd.DataFrame(rows, columns=["SessionId", "ItemId", "Pos"])
+    train_tr, valid = split_last_sessions(train, n_cases=6, min_position=1)
+    assert sorted(valid["SessionId"].unique()) == [18, 19, 20]  # 3 + 4 + 1 ... = the first to reach 6 cases
+    assert prediction_cases(valid, 1) >= 6 > prediction_cases(valid[valid["SessionId"] > 18], 1)
+    assert set(train_tr["SessionId"]) | set(valid["SessionId"]) == set(range(1, 21))
+    assert not set(train_tr["SessionId"]) & set(valid["SessionId"])
+    with pytest.raises(Exception, match="too few"):
+        split_last_sessions(train, n_cases=10_000)
+    assert np.isclose(prediction_cases(train, 2), sum(max(s % 4 + 2 - 2, 0) for s in range(1, 21)))
