@@ -464,7 +464,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import benchmark_settings, resolve_params, train_model
     from sessrec.models.factory import make_model, model_names, parse_assignments
-    from sessrec.models.io import model_class, save_model
+    from sessrec.models.io import save_model
+    from sessrec.models.registry import EPOCHS
+    from sessrec.models.registry import spec as model_spec
 
     params = parse_assignments(args.set or [])
     if args.resume:
@@ -488,8 +490,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.model:
         raise ParameterError("train: give --model NAME, --all, or --resume CHECKPOINT")
     make_model(args.model, resolve_params(args.model, params, args.preset))  # bad parameters fail before any work
-    if args.checkpoint_every_epoch and not hasattr(model_class(args.model), "training_state"):
-        raise ParameterError(f"--checkpoint-every-epoch: {args.model} is not trained by epochs")
+    if args.checkpoint_every_epoch and model_spec(args.model).trains != EPOCHS:
+        raise ParameterError(f"--checkpoint-every-epoch: {args.model} does not train with a per-epoch callback "
+                             "(models that early-stop keep their own per-epoch checkpoints in benchmark runs)")
     dataset = load_dataset(args.dataset)
     # the dataset name is validated on load, so the default path stays under the checkpoint root
     out = Path(args.out) if args.out else Path(args.checkpoints) / dataset.name / f"{args.model}.pt"

@@ -9,30 +9,14 @@ from sessrec.data.dataset import load_dataset, write_dataset
 from sessrec.data.demo import DemoConfig, generate_events
 from sessrec.data.preprocess import PreprocessConfig, preprocess_events
 
-#: GRU4Rec settings for the demo: small and quick to train on 2 cores, still clearly
-#: better than the baselines on the demo's sequential structure.
-DEMO_GRU4REC: dict[str, Any] = {
-    "loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08,
-    "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
-    "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7,
-}
-#: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
-DEMO_NEURAL: dict[str, dict[str, Any]] = {
-    "narm": {"n_epochs": 4, "n_threads": 1, "seed": 7},
-    "sasrec": {"n_epochs": 4, "n_threads": 1, "seed": 7},
-    "srgnn": {"n_epochs": 4, "n_threads": 1, "seed": 7},
-}
-DEMO_MODELS = ("most_popular", "last_item", "item_knn", "gru4rec", "sknn", "vsknn", "stan", "vstan", "sr", "spop",
-               "embedding_knn", *DEMO_NEURAL)
+def demo_params(name: str, checkpoints: Path) -> dict[str, Any]:
+    """Settings of the demo checkpoint of ``name``, as its registry entry declares them
+    (``{checkpoints}`` in a value is the demo checkpoint folder)."""
+    from sessrec.models.registry import spec
 
-
-def demo_params(name: str, checkpoints: Path) -> dict[str, Any] | None:
-    """Settings of the demo checkpoint of ``name`` (None: the model's defaults)."""
-    if name == "gru4rec":
-        return DEMO_GRU4REC
-    if name == "embedding_knn":  # the item vectors of the demo GRU4Rec, saved just before
-        return {"gru4rec_checkpoint": str(checkpoints / "gru4rec.pt")}
-    return DEMO_NEURAL.get(name)
+    declared = spec(name).demo or {}
+    return {key: value.format(checkpoints=checkpoints) if isinstance(value, str) else value
+            for key, value in declared.items()}
 
 
 def build_demo_dataset(out: Path, seed: int = 42, config: DemoConfig | None = None) -> dict[str, Any]:
@@ -58,8 +42,10 @@ def build_demo(out: Path, checkpoints: Path, seed: int = 42, train_models: bool 
     print(f"wrote {out}: " + ", ".join(f"{s} {v['events']} events" for s, v in info["splits"].items()))
     if not train_models:
         return
+    from sessrec.models.registry import demo_models
+
     dataset = load_dataset(out)
-    for name in DEMO_MODELS:
+    for name in demo_models():  # registry order: GRU4Rec before Embedding-KNN, which reads its checkpoint
         params = demo_params(name, checkpoints)
         model, meta = train_model(dataset, name, params=params, progress=progress)
         path = save_model(model, checkpoints / f"{name}.pt", meta)

@@ -25,7 +25,7 @@ def test_by_popularity_uses_shared_edges():
 def test_breakdown_over_run_records(tmp_path):
     for seed, shift in ((1, 0), (2, 30)):
         record = {"run_id": f"m-seed{seed}", "label": "m", "model": "m", "dataset": "d", "seed": seed,
-                  "evaluation": {"metrics": {}}}
+                  "evaluation": {"metrics": {"recall@20": 0.5}, "n_events": 2}}
         arrays = {"ranks": np.array([1.0 + shift, 25.0]), "positions": np.array([1, 2]),
                   "targets": np.array([0, 1]), "target_popularity": np.array([5, 50])}
         write_run(tmp_path, record, arrays)
@@ -41,7 +41,8 @@ def test_by_reclick_and_its_breakdown_only_over_runs_on_the_same_events(tmp_path
     assert by_reclick(np.array([1.0]), np.array([False]))["bucket"].tolist() == ["new to the session"]
 
     for run, targets in (("same", [0, 1, 2]), ("other", [0, 1, 3])):
-        record = {"run_id": run, "label": run, "model": "m", "dataset": "d", "evaluation": {"metrics": {}}}
+        record = {"run_id": run, "label": run, "model": "m", "dataset": "d",
+                  "evaluation": {"metrics": {"recall@20": 2 / 3}, "n_events": 3}}
         write_run(tmp_path, record, {"ranks": np.array([1.0, 1.0, 99.0]), "positions": np.array([1, 2, 3]),
                                      "targets": np.array(targets), "target_popularity": np.array([5, 5, 5])})
     records = load_run_records(tmp_path)

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sessrec.cli import EXIT_DATA, EXIT_OK, main

@@ -121,6 +121,15 @@ def test_a_pruned_trial_is_recorded_as_pruned(tmp_path):
     assert trial.user_attrs["cpu_seconds"] > 0
 
 
+def test_a_model_without_epochs_is_never_pruned(tmp_path):
+    """Its one score is final: a pruner that would stop everything leaves it complete."""
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(load_dataset(DEMO), tn.TunedModel("sr", "sr", SR_SPACE), tn.Budget("demo", 2, 1.0),
+                  storage=storage, progress=False, config_dir=tmp_path,
+                  pruner=optuna.pruners.ThresholdPruner(lower=0.99))
+    assert rep.complete == 2 and rep.pruned == 0 and rep.best_attrs["best_epoch"] is None
+
+
 def test_epoch_models_take_their_best_epoch(tmp_path):
     tuned = tn.TunedModel("gru", "gru4rec", GRU_SPACE, GRU_FIXED)
     storage = f"sqlite:///{tmp_path / 's.db'}"

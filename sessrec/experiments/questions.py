@@ -17,12 +17,11 @@ import pandas as pd
 
 from sessrec.experiments.tables import (compare_shown, is_gru4rec, metric_name, pretty_label, published_cells,
                                         relative_cells, run_table, summary_of)
-from sessrec.models.registry import label_of
+from sessrec.models.registry import label_of, published_models, reproduction_bars
 
 if TYPE_CHECKING:
     from sessrec.experiments.analysis import BenchmarkEvents
 
-BASELINES = ("most_popular", "last_item", "item_knn")
 RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
 REFERENCE_LABEL = "gru4rec-xe"
 FACTORS = {"layers": "hidden units", "batch_size": "batch size", "n_sample": "negative samples",
@@ -217,7 +216,7 @@ def bucket_counts(frame: pd.DataFrame) -> str:
 
 
 #: the modern neural comparators of RQ5, and their names in results/reference_numbers.csv
-MODERN_MODELS = {"narm": "narm", "sasrec": "sasrec", "srgnn": "sr_gnn"}
+MODERN_MODELS = published_models()
 
 
 #: the metrics of RQ5's comparisons (at k = 20, as the papers report them)
@@ -227,7 +226,7 @@ MODERN_METRICS = ("recall", "mrr")
 #: MRR@20 from the published ones that counts as reproducing the paper, judged on the mean of
 #: ``REPRODUCTION_SEEDS`` seeds (the SR-GNN paper's numbers, for SR-GNN and for NARM; SASRec
 #: has no published number on these splits)
-REPRODUCTION_BARS = {"srgnn": 2.0, "narm": 3.0}
+REPRODUCTION_BARS = reproduction_bars()
 REPRODUCTION_SEEDS = 3
 
 

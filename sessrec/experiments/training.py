@@ -15,6 +15,8 @@ import numpy as np
 from sessrec.data.dataset import Dataset
 from sessrec.data.sessions import Sessions
 from sessrec.models.factory import make_model
+from sessrec.models.registry import EARLY_STOPPING, EPOCHS
+from sessrec.models.registry import spec as model_spec
 
 
 def resolve_params(name: str, params: dict[str, Any] | None = None, preset: str | None = None) -> dict[str, Any]:
@@ -99,10 +101,10 @@ def train_model(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
 
-    ``callback(model, epoch_record)`` runs after every epoch of a model whose ``fit``
-    takes a ``callback`` (GRU4Rec), e.g. to save a resumable checkpoint or report
-    progress; returning True stops. Models whose ``fit`` takes a ``valid_callback`` (the
-    neural comparators) early-stop on ``validation`` (see :func:`validation_data`) and,
+    ``callback(model, epoch_record)`` runs after every epoch of a model declared to train
+    in :data:`~sessrec.models.registry.EPOCHS` (GRU4Rec), e.g. to save a resumable checkpoint
+    or report progress; returning True stops. Models declared
+    :data:`~sessrec.models.registry.EARLY_STOPPING` (the neural comparators) early-stop on ``validation`` (see :func:`validation_data`) and,
     with ``checkpoint_path``, save their training state there after every epoch and
     resume from it when it exists.
 
@@ -115,15 +117,16 @@ def train_model(
     """
     params = resolve_params(name, params, preset)
     model = make_model(name, params)
-    fit_params = inspect.signature(model.fit).parameters
-    train, valid = validation_data(dataset, split, validation) if "valid_callback" in fit_params else (dataset.sessions(split), None)
+    trains = model_spec(name).trains
+    early_stopping = trains == EARLY_STOPPING
+    train, valid = validation_data(dataset, split, validation) if early_stopping else (dataset.sessions(split), None)
     started = time.perf_counter()
     options: dict[str, Any] = {}
-    if "progress" in fit_params:
+    if "progress" in inspect.signature(model.fit).parameters:  # a display option, not a capability
         options["progress"] = progress
-    if callback is not None and "callback" in fit_params:
+    if callback is not None and trains == EPOCHS:
         options["callback"] = lambda record: callback(model, record)
-    if "valid_callback" in fit_params:
+    if early_stopping:
         options.update(valid_callback=recall_callback(valid, min_position=dataset.min_position) if valid is not None
                        else None, checkpoint_path=checkpoint_path, resume=checkpoint_path is not None)
     model.fit(train, **options)

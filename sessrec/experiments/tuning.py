@@ -41,6 +41,8 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.experiments.sweep import check_space, open_storage, suggest
 from sessrec.models.factory import make_model, model_parameters
+from sessrec.models.registry import EARLY_STOPPING, EPOCHS, ONCE
+from sessrec.models.registry import spec as model_spec
 
 TUNING_FILE = Path("sweeps") / "tuning.json"
 BUDGET_FILE = Path("sweeps") / "budget.json"
@@ -232,17 +234,6 @@ def fail_dead_trials(study: optuna.Study) -> int:
     return n
 
 
-def _fit_style(model: Any) -> str:
-    """How a model trains: ``epochs`` (a per-epoch ``callback``), ``early_stopping`` (a
-    ``valid_callback`` scored after every epoch) or ``once``."""
-    parameters = inspect.signature(model.fit).parameters
-    if "valid_callback" in parameters:
-        return "early_stopping"
-    if "callback" in parameters:
-        return "epochs"
-    return "once"
-
-
 def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode: str = DEFAULT_TIE_MODE,
                    sessions: Callable[[str], Any] | None = None) -> Callable[[optuna.Trial], float]:
     """The objective of one study: fit on ``train_tr``, score ``metric`` on ``valid``.
@@ -260,6 +251,7 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         history: list[dict[str, float]] = []
         n_events: list[int] = []
+        style = model_spec(tuned.model).trains  # declared in the registry
 
         def score(fitted: Any) -> float:
             result = evaluate(fitted, valid, ks=(int(k),), tie_mode=tie_mode, min_position=dataset.min_position,
@@ -270,6 +262,8 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
                             f"recall@{k}": float(result.metrics[f"recall@{k}"])})
             trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
             trial.set_user_attr("valid_history", history)
+            if style == ONCE:  # one score, final: nothing to prune
+                return value
             trial.report(value, len(history))
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {len(history)} ({metric} = {value:.4f})")
@@ -278,11 +272,10 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
         def after_epoch(record: dict[str, Any]) -> None:  # GRU4Rec's per-epoch callback; None: go on
             score(model)
 
-        style = _fit_style(model)
         quiet = {"progress": False} if "progress" in inspect.signature(model.fit).parameters else {}
-        if style == "epochs":
+        if style == EPOCHS:
             model.fit(train, callback=after_epoch, **quiet)
-        elif style == "early_stopping":
+        elif style == EARLY_STOPPING:
             model.fit(train, valid_callback=score, checkpoint_path=None, resume=False, **quiet)
         else:
             model.fit(train, **quiet)
@@ -290,7 +283,7 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
         best = max(history, key=lambda h: h[metric])
         trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
         trial.set_user_attr("seconds", time.perf_counter() - wall_start)
-        trial.set_user_attr("best_epoch", int(best["epoch"]) if style != "once" else None)
+        trial.set_user_attr("best_epoch", int(best["epoch"]) if style != ONCE else None)
         trial.set_user_attr("n_valid_events", n_events[0])
         trial.set_user_attr("tie_mode", tie_mode)
         return best[metric]

@@ -8,7 +8,6 @@ from typing import Any
 from sessrec.errors import ParameterError
 from sessrec.models.io import MODEL_CLASSES, model_class
 
-BASELINES = ("most_popular", "last_item", "item_knn")
 
 
 def model_names() -> list[str]:

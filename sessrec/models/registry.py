@@ -2,13 +2,22 @@
 
 A new model is one module (or package) under ``sessrec/models/`` plus one
 :class:`ModelSpec` line below, in its family's block. Nothing else in the code names
-models one by one: the CLI, the benchmark runner, the evaluator, the playground and
-Replay all read this table.
+models one by one: the CLI, the benchmark runner, the tuner, the evaluator, the
+playground, Replay and the charts all read this table, including what a model *can do*
+(:attr:`ModelSpec.trains`, :attr:`ModelSpec.device`), which are declared here rather than
+guessed from the names of its ``fit`` arguments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+#: how a model trains (:attr:`ModelSpec.trains`)
+ONCE = "once"  #: one pass over the training data (counts, indexes): ``fit(train)``
+EPOCHS = "epochs"  #: epochs with a per-epoch ``callback(record)`` and a resumable training state (GRU4Rec)
+EARLY_STOPPING = "early_stopping"  #: epochs scored by ``valid_callback(model)``, early stopping, checkpoints
+TRAINING_STYLES = (ONCE, EPOCHS, EARLY_STOPPING)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,27 @@ class ModelSpec:
     scores: str = "scores"  #: what the model's scores are, for captions ("transition counts", ...)
     #: scores below zero are a popularity fallback, not the model's own evidence (count models)
     negative_is_fallback: bool = False
+    #: how it trains: :data:`ONCE`, :data:`EPOCHS` or :data:`EARLY_STOPPING`
+    trains: str = ONCE
+    #: takes a ``device`` parameter (trains and scores with torch on "cpu" or "cuda")
+    device: bool = False
+    #: its colour in every chart and list of the app (distinct across the registry)
+    colour: str = "#868e96"
+    #: shown by default in the playground, at this place (1 = first); ``None``: not by default
+    featured: int | None = None
+    #: in the committed demo: its checkpoint's settings (``{}`` = the model's defaults;
+    #: ``"{checkpoints}"`` in a value is the demo checkpoint folder); ``None``: not in the demo
+    demo: dict[str, Any] | None = field(default_factory=dict)
+    #: the app counts it from the dataset's train split when no checkpoint is chosen (the fallback model)
+    counted_from_data: bool = False
+    #: a modern comparator of RQ5: its name in ``results/reference_numbers.csv``
+    published_as: str | None = None
+    #: RQ5's reproduction bar: the largest difference (%) from the paper that counts as reproducing it
+    reproduction_bar: float | None = None
+
+    @property
+    def trains_in_epochs(self) -> bool:
+        return self.trains != ONCE
 
 
 #: family keys in display order, with their display names
@@ -33,55 +63,94 @@ FAMILIES: dict[str, str] = {
     "rules": "Rules & session popularity",
 }
 
+#: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
+NEURAL_DEMO: dict[str, Any] = {"n_epochs": 4, "n_threads": 1, "seed": 7}
+
 REGISTRY: tuple[ModelSpec, ...] = (
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
-              scores="network outputs (logits)"),
+              scores="network outputs (logits)", trains=EPOCHS, device=True, colour="#d6336c", featured=1,
+              demo={"loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08,
+                    "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
+                    "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7}),
     ModelSpec("narm", "sessrec.models.neural:NARM", "NARM", "neural",
               "GRU encoder with attention over the session (global + local), bilinear decoder",
-              scores="bilinear session-item scores (logits)"),
+              scores="bilinear session-item scores (logits)", trains=EARLY_STOPPING, device=True, colour="#f76707",
+              demo=NEURAL_DEMO, published_as="narm", reproduction_bar=3.0),
     ModelSpec("sasrec", "sessrec.models.neural:SASRec", "SASRec", "neural",
               "causal self-attention over the session's clicks, learned positions",
-              scores="dot products with item embeddings (logits)"),
+              scores="dot products with item embeddings (logits)", trains=EARLY_STOPPING, device=True,
+              colour="#7048e8", demo=NEURAL_DEMO, published_as="sasrec"),
     ModelSpec("srgnn", "sessrec.models.neural:SRGNN", "SR-GNN", "neural",
               "gated graph neural network over the session graph, attention readout",
-              scores="dot products with item embeddings (logits)"),
+              scores="dot products with item embeddings (logits)", trains=EARLY_STOPPING, device=True,
+              colour="#0b7285", featured=2, demo=NEURAL_DEMO, published_as="sr_gnn", reproduction_bar=2.0),
     ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
               "cosine of trained GRU4Rec item embeddings to the session's last item",
-              scores="cosine similarities of item embeddings"),
+              scores="cosine similarities of item embeddings", colour="#e64980",
+              demo={"gru4rec_checkpoint": "{checkpoints}/gru4rec.pt"}),
     # -- simple baselines -----------------------------------------------------------------
     ModelSpec("most_popular", "sessrec.models.popular:MostPopular", "MostPopular", "baseline",
-              "training click counts; ignores the session", scores="training clicks"),
+              "training click counts; ignores the session", scores="training clicks", colour="#868e96",
+              counted_from_data=True),
     ModelSpec("last_item", "sessrec.models.last_item:LastItem", "LastItem", "baseline",
               "first-order transition counts from the session's last item", scores="transition counts",
-              negative_is_fallback=True),
+              negative_is_fallback=True, colour="#1c7ed6", featured=4),
     ModelSpec("item_knn", "sessrec.models.item_knn:ItemKNN", "Item-KNN", "baseline",
               "session co-occurrence similarity to the session's last item", scores="similarities",
-              negative_is_fallback=True),
+              negative_is_fallback=True, colour="#37b24d"),
     # -- session-kNN (session-rec's kNN family) ---------------------------------------------
     ModelSpec("sknn", "sessrec.models.session_knn:SKNN", "SKNN", "session_knn",
               "items of the k most similar past sessions (set similarity)",
-              scores="summed similarities of the neighbour sessions holding the item"),
+              scores="summed similarities of the neighbour sessions holding the item", colour="#a9e34b"),
     ModelSpec("vsknn", "sessrec.models.session_knn:VSKNN", "V-SKNN", "session_knn",
               "SKNN with position-weighted current session, neighbour decay and IDF",
-              scores="summed weighted similarities of the neighbours"),
+              scores="summed weighted similarities of the neighbours", colour="#5c940d"),
     ModelSpec("stan", "sessrec.models.session_knn:STAN", "STAN", "session_knn",
               "session kNN with position, recency and in-neighbour distance decays",
-              scores="summed decayed similarities of the neighbours"),
+              scores="summed decayed similarities of the neighbours", colour="#f59f00"),
     ModelSpec("vstan", "sessrec.models.session_knn:VSTAN", "VSTAN", "session_knn",
               "STAN plus V-SKNN's matched-position decay and IDF",
-              scores="summed decayed similarities of the neighbours"),
+              scores="summed decayed similarities of the neighbours", colour="#862e9c", featured=3),
     # -- rules & session popularity ---------------------------------------------------------
     ModelSpec("sr", "sessrec.models.rules:SequentialRules", "SR", "rules",
               "sequential rules a -> b within a few steps, decayed, from the last item",
-              scores="decayed rule weights"),
+              scores="decayed rule weights", colour="#c92a2a"),
     ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
               "clicks in the current session, training popularity breaks ties",
-              scores="clicks in this session (+ popularity share as tie-break)"),
+              scores="clicks in this session (+ popularity share as tie-break)", colour="#495057"),
 )
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}
+
+
+def featured() -> list[str]:
+    """The models the playground shows by default, in their declared order."""
+    return [s.name for s in sorted(REGISTRY, key=lambda s: s.featured or 0) if s.featured is not None]
+
+
+def demo_models() -> list[str]:
+    """The models with a committed demo checkpoint, in the order they are built."""
+    return [s.name for s in REGISTRY if s.demo is not None]
+
+
+def colour_of(label: str) -> str | None:
+    """The registry colour of a model by its display label (or name), ``None`` for others."""
+    for s in REGISTRY:
+        if label in (s.label, s.name):
+            return s.colour
+    return None
+
+
+def published_models() -> dict[str, str]:
+    """RQ5's modern comparators: model name -> its name among the published numbers."""
+    return {s.name: s.published_as for s in REGISTRY if s.published_as}
+
+
+def reproduction_bars() -> dict[str, float]:
+    """Model name -> RQ5 reproduction bar (%), for the models that have one."""
+    return {s.name: s.reproduction_bar for s in REGISTRY if s.reproduction_bar is not None}
 
 
 def spec(name: str) -> ModelSpec:

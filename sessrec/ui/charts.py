@@ -7,19 +7,23 @@ import json
 import altair as alt
 import pandas as pd
 
-#: one colour per model, the same on every page
-MODEL_COLOURS = {"GRU4Rec": "#d6336c", "MostPopular": "#868e96", "LastItem": "#1c7ed6", "Item-KNN": "#37b24d"}
+from sessrec.models.registry import colour_of
+
+#: colours for labels that are not registered models (run variants, published rows), none a model's
+EXTRA_COLOURS = ("#ffa94d", "#4dabf7", "#69db7c", "#b197fc", "#ff8787", "#3bc9db", "#ffd43b", "#adb5bd")
 
 
 def model_colour_scale(labels) -> alt.Scale:
+    """One colour per label: a registered model's own colour (the same on every page), else the
+    next of :data:`EXTRA_COLOURS`."""
     labels = list(dict.fromkeys(labels))
-    extra = ["#f59f00", "#7048e8", "#0ca678", "#e8590c", "#1098ad", "#5c940d"]
     colours, i = [], 0
     for label in labels:
-        if label in MODEL_COLOURS:
-            colours.append(MODEL_COLOURS[label])
+        own = colour_of(str(label))
+        if own is not None:
+            colours.append(own)
         else:
-            colours.append(extra[i % len(extra)])
+            colours.append(EXTRA_COLOURS[i % len(EXTRA_COLOURS)])
             i += 1
     return alt.Scale(domain=labels, range=colours)
 

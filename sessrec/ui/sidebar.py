@@ -9,6 +9,8 @@ import streamlit as st
 
 from sessrec.ui import resources
 from sessrec.ui.catalogue import Catalogue
+from sessrec.models.registry import featured as featured_models
+from sessrec.models.registry import spec as model_spec
 from sessrec.ui.models import ROLES, CheckpointEntry, default_checkpoint, label_of
 from sessrec.ui.paths import checkpoint_root, data_root, display_path
 from sessrec.ui.playground import ModelSlot
@@ -20,8 +22,6 @@ LINKED_MODELS_KEY = "_linked_models"
 NONE_LABEL = "— none: popularity fallback —"
 #: how many models the playground shows when the user has not chosen (each column costs a rerun)
 DEFAULT_SHOWN = 4
-#: shown first when they have a checkpoint: GRU4Rec and the strongest model of each other family
-FEATURED = ("gru4rec", "srgnn", "vstan", "last_item")
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Selection:
                 out.append(ModelSlot(role, label, model, display_path(path), note=self.warnings.get(path)))
                 continue
             fallback = resources.popularity_fallback(self.dataset_path)
-            if role == "most_popular" and not error:
+            if model_spec(role).counted_from_data and not error:
                 out.append(ModelSlot(role, label, fallback, "counted from the dataset's train split"))
                 continue
             why = error or f"no {label} checkpoint for this dataset"
@@ -217,8 +217,9 @@ def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path:
     if key not in st.session_state and st.session_state.get(LINKED_MODELS_KEY):
         st.session_state[key] = st.session_state.pop(LINKED_MODELS_KEY)  # the link's dataset gets the link's models
     if key not in st.session_state:
-        available = [role for role in order if fitting[role] or role == "most_popular"]
-        featured = [r for r in FEATURED if r in order and (r == "gru4rec" or r in available)]
+        available = [role for role in order if fitting[role] or model_spec(role).counted_from_data]
+        first = featured_models()[0]  # the model the product is about, shown even without a checkpoint
+        featured = [r for r in featured_models() if r in order and (r == first or r in available)]
         preferred = featured + [r for r in available if r not in featured]
         st.session_state[key] = preferred[:DEFAULT_SHOWN]
     if show_models:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from sessrec.models.registry import colour_of
 from sessrec.ui import charts, instruments, live, rec_lists
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
 from sessrec.ui.playground import RecList
@@ -216,7 +217,7 @@ def charts_panel(lists: list[RecList], session: list[int], catalogue: Catalogue,
         tabs = st.tabs(list(CHART_VIEWS), key="pg_chart_tab", on_change="rerun")
         if tabs[0].open:
             with tabs[0]:
-                colour = charts.MODEL_COLOURS.get(rec.slot.label, "#d6336c")
+                colour = colour_of(rec.slot.label) or "#d6336c"
                 st.altair_chart(charts.recommendation_bars(rec.items, colour), width="stretch",
                                 height=charts.bar_height(len(rec.items)))
                 st.caption(f"{chosen}'s top {len(rec.items)} and their scores.")
