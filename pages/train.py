@@ -4,6 +4,7 @@ import streamlit as st
 
 from sessrec.experiments import jobs
 from sessrec.models.registry import REGISTRY
+from sessrec.models.registry import spec as model_spec
 from sessrec.ui import sidebar
 from sessrec.ui import train as ui
 from sessrec.ui.models import label_of
@@ -19,7 +20,7 @@ st.caption(f"Dataset **{selection.dataset_name}** (change it in the sidebar). Tr
 models = [spec.name for spec in REGISTRY]
 model = st.selectbox("Model", models, format_func=label_of, key="train_model")
 preset = None
-if model == "gru4rec":
+if model_spec(model).presets:
     from sessrec.models.presets import PRESETS
 
     preset = st.selectbox("Preset (published GRU4Rec settings; the lines below override it)",

@@ -771,6 +771,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not args.storage.startswith(("sqlite:///", "postgresql", "mysql")):
         raise ParameterError(f"--storage {args.storage[:80]}: expected sqlite:///file.db or postgresql://...")
+    if args.snapshot:
+        print(f"copied {args.storage} to {tn.snapshot_sqlite(args.storage, args.snapshot)}")
+        return EXIT_OK
     reports = []
     for label in labels:
         tuned = declared[label]
@@ -823,6 +826,9 @@ TIE_MODE_HELP = ("how a target tied with other items is ranked: median (default;
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sessrec.models.registry import REGISTRY
+
+    SUBJECT = next(spec.name for spec in REGISTRY if spec.subject)  # noqa: N806 - the subject model's name
     parser = argparse.ArgumentParser(prog="python -m sessrec", description="Session-based recommendation workbench.")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an unexpected error (also: SESSREC_DEBUG=1)")
@@ -994,12 +1000,15 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--write-config", metavar="FOLDER",
                       help="write FOLDER/<dataset>.json, a benchmark config of each study's best setting "
                            "(e.g. benchmarks/tuned), and run no trial")
+    tune.add_argument("--snapshot", metavar="FILE",
+                      help="only copy the SQLite --storage to FILE, consistently even while workers write to it "
+                           "(to commit the studies of a tuning still running)")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     tune.set_defaults(func=cmd_tune)
 
     sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")
     sweep.add_argument("--dataset", required=True, help="prepared dataset folder with train_tr and valid splits")
-    sweep.add_argument("--model", default="gru4rec", help="registry name of the model to tune (default: gru4rec)")
+    sweep.add_argument("--model", default=SUBJECT, help=f"registry name of the model to tune (default: {SUBJECT})")
     sweep.add_argument("--space", required=True, help="JSON parameter space (see sweeps/)")
     sweep.add_argument("--fixed", nargs="*", metavar="KEY=VALUE", help="parameters held fixed")
     sweep.add_argument("--n-trials", type=int_at_least(1), default=20, help="trials run by THIS worker")
@@ -1043,6 +1052,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`sessrec results | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as exc:  # a file system problem outside the checks (disk full, permissions)
         if debug:
             raise
@@ -1054,3 +1066,8 @@ def main(argv: list[str] | None = None) -> int:
         print("(this is a bug or an input sessrec does not check yet; rerun with "
               "`python -m sessrec --debug ...` for the traceback, and please report it)", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def main_entry() -> None:
+    """The ``sessrec`` console command (``pip install -e .``): the same as ``python -m sessrec``."""
+    sys.exit(main())

@@ -87,10 +87,11 @@ def visible(page, selector: str):
     return page.locator(selector).filter(visible=True)
 
 
-def test_click_two_items_in_a_real_browser(app_roots):
+def test_click_two_items_in_a_real_browser(app_roots, tmp_path):
     proc, url = start_server(app_roots.env())
-    artifacts = REPO / "artifacts"
-    artifacts.mkdir(exist_ok=True)
+    # the screenshot goes where SESSREC_ARTIFACTS says (to keep it), else into the test's own folder
+    artifacts = Path(os.environ.get("SESSREC_ARTIFACTS", tmp_path))
+    artifacts.mkdir(parents=True, exist_ok=True)
     try:
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)

@@ -297,3 +297,18 @@ def test_every_subcommand_answers_bad_input_with_one_line_not_a_traceback(tmp_pa
             assert "Traceback" not in result.stderr, (where, result.stderr[-2000:])
             assert result.returncode in (2, 3), (where, result.returncode, result.stderr[-500:])
             assert "error:" in result.stderr.strip().splitlines()[-1], (where, result.stderr[-500:])
+
+
+def test_the_public_api_and_the_console_command():
+    import sessrec
+    from sessrec.models.registry import REGISTRY
+
+    for spec in REGISTRY:  # every registered model by its class name, with no per-model code
+        assert getattr(sessrec, spec.target.split(":")[1]).name == spec.name
+    from sessrec import evaluate, load_dataset  # noqa: F401 - importable from the top
+    assert {"evaluate", "load_dataset", "make_model", "GRU4Rec"} <= set(sessrec.__all__)
+    command = shutil.which("sessrec", path=str(Path(sys.executable).parent))
+    if command is None:
+        pytest.skip("the sessrec command is not installed here (`pip install -e .`, as the README and .ci/run do)")
+    result = subprocess.run([command, "models"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "GRU4Rec" in result.stdout

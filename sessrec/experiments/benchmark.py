@@ -41,6 +41,7 @@ from sessrec.experiments.claims import try_claim
 from sessrec.experiments.records import record_path, run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
+from sessrec.models.registry import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,18 @@ class ModelSpec:
 
 
 
-#: where neural runs keep their per-epoch training checkpoint until the run record is written
+#: where neural runs keep their per-epoch training checkpoint until the run record is written,
+#: relative to the folder holding the results root (``results/`` -> ``checkpoints/partial``)
 PARTIAL_DIR = Path("checkpoints") / "partial"
 
-BASELINE_SPECS = (
-    ModelSpec("most_popular", "most_popular"),
-    ModelSpec("last_item", "last_item"),
-    ModelSpec("item_knn", "item_knn"),
-)
+
+def partial_dir_for(root: str | Path) -> Path:
+    """The per-epoch checkpoint folder of runs written under ``root``: beside it, never in the
+    working directory (so a results folder elsewhere keeps its partial checkpoints with it)."""
+    return Path(root).absolute().parent / PARTIAL_DIR
+
+#: what ``benchmark`` runs without ``--config``: the registry's simple baselines
+BASELINE_SPECS = tuple(ModelSpec(spec.name, spec.name) for spec in REGISTRY if spec.family == "baseline")
 
 
 def load_specs(path: str | Path) -> list[ModelSpec]:
@@ -261,19 +266,21 @@ def run_benchmark(
     tie_mode: str = DEFAULT_TIE_MODE,
     progress: bool = True,
     log=print,
-    partial_dir: str | Path = PARTIAL_DIR,
+    partial_dir: str | Path | None = None,
     sampled: SampledSettings | None = None,
 ) -> list[Path]:
     """Run every spec (seeded ones once per seed), skipping complete runs and runs claimed by others.
 
     Returns the records this process wrote. A damaged record is reported (``warning:``)
     and run again; a run another live process has claimed is left to it. Neural runs
-    save their training state to ``partial_dir/<dataset>/<run_id>.pt`` after every
+    save their training state to ``partial_dir/<dataset>/<run_id>.pt`` (default
+    :func:`partial_dir_for` ``root``) after every
     epoch; re-running the same command resumes them from there, and the file is removed
     once the run record is written. With ``sampled``, the runs are the sampled-protocol
     runs (their own run ids, see the module docstring).
     """
     validate_specs(specs)
+    partial_dir = partial_dir_for(root) if partial_dir is None else partial_dir
     written, waiting_runs = [], []
     for spec in specs:
         order = list(seeds) if spec.seeded else [None]

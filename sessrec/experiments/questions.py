@@ -17,7 +17,7 @@ import pandas as pd
 
 from sessrec.experiments.tables import (compare_shown, is_gru4rec, metric_name, pretty_label, published_cells,
                                         relative_cells, run_table, summary_of)
-from sessrec.models.registry import label_of, published_models, reproduction_bars
+from sessrec.models.registry import is_subject, label_of, published_models, reproduction_bars
 
 if TYPE_CHECKING:
     from sessrec.experiments.analysis import BenchmarkEvents
@@ -75,7 +75,7 @@ def rq1_verdicts(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
     for metric in metrics:
         for k in ks:
             group = frame[(frame["metric"] == metric) & (frame["k"] == k)]
-            is_gru = group["model"].astype(str).str.startswith("gru4rec")
+            is_gru = group["model"].map(is_subject).astype(bool)
             if not is_gru.any() or is_gru.all():
                 continue
             best = group[is_gru].loc[group[is_gru]["mean"].idxmax()]

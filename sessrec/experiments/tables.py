@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sessrec.models.registry import label_of
+from sessrec.models.registry import is_subject, label_of
 
 ACCURACY_METRICS = ("recall", "mrr", "ndcg")
 METRIC_NAMES = {"recall": "Recall", "mrr": "MRR", "ndcg": "NDCG", "hitrate": "HitRate", "coverage": "Coverage",
@@ -234,7 +234,8 @@ def curve_frame(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...]) -
 
 
 def is_gru4rec(record: dict[str, Any]) -> bool:
-    return str(record.get("model", "")).startswith("gru4rec")
+    """Whether the record is a run of the workbench's subject model (GRU4Rec)."""
+    return is_subject(record.get("model"))
 
 
 def references_beside(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:

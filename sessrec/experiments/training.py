@@ -15,7 +15,7 @@ import numpy as np
 from sessrec.data.dataset import Dataset
 from sessrec.data.sessions import Sessions
 from sessrec.models.factory import make_model
-from sessrec.models.registry import EARLY_STOPPING, EPOCHS
+from sessrec.models.registry import EARLY_STOPPING, EPOCHS, REGISTRY
 from sessrec.models.registry import spec as model_spec
 
 
@@ -23,8 +23,9 @@ def resolve_params(name: str, params: dict[str, Any] | None = None, preset: str 
     """Preset values (GRU4Rec only) overridden by explicit ``params``."""
     merged: dict[str, Any] = {}
     if preset:
-        if name != "gru4rec":
-            raise ValueError("presets exist for gru4rec only")
+        if not model_spec(name).presets:
+            raise ValueError(f"{name} has no presets (models with presets: "
+                             f"{', '.join(s.name for s in REGISTRY if s.presets)})")
         from sessrec.models.presets import PRESETS
 
         if preset not in PRESETS:

@@ -380,3 +380,23 @@ def export_trials(study: optuna.Study) -> list[dict[str, Any]]:
                     "cpu_seconds": attrs.get("cpu_seconds"), "seconds": attrs.get("seconds"),
                     "valid_history": attrs.get("valid_history"), "failed_because": attrs.get("failed_because")})
     return out
+
+
+def snapshot_sqlite(storage: str, target: str | Path) -> Path:
+    """Copy a SQLite study storage to ``target`` consistently while workers may be writing to it
+    (SQLite's online backup), e.g. to commit the studies of a tuning still running."""
+    import sqlite3
+
+    if not storage.startswith("sqlite:///"):
+        raise ParameterError(f"--snapshot: the storage {storage[:80]} is not a SQLite file")
+    source = Path(storage.removeprefix("sqlite:///"))
+    if not source.is_file():
+        raise ParameterError(f"--snapshot: no study storage at {source}")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with sqlite3.connect(source) as src, sqlite3.connect(partial) as dst:
+        src.backup(dst)
+    dst.close()
+    partial.replace(target)
+    return target

@@ -43,6 +43,10 @@ class ModelSpec:
     #: in the committed demo: its checkpoint's settings (``{}`` = the model's defaults;
     #: ``"{checkpoints}"`` in a value is the demo checkpoint folder); ``None``: not in the demo
     demo: dict[str, Any] | None = field(default_factory=dict)
+    #: the model the workbench is about: RQ1's verdicts and RQ5 compare every other model with it
+    subject: bool = False
+    #: has named published settings (``--preset``, :mod:`sessrec.models.presets`)
+    presets: bool = False
     #: the app counts it from the dataset's train split when no checkpoint is chosen (the fallback model)
     counted_from_data: bool = False
     #: a modern comparator of RQ5: its name in ``results/reference_numbers.csv``
@@ -71,6 +75,7 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
               scores="network outputs (logits)", trains=EPOCHS, device=True, colour="#d6336c", featured=1,
+              subject=True, presets=True,
               demo={"loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08,
                     "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
                     "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7}),
@@ -123,6 +128,11 @@ REGISTRY: tuple[ModelSpec, ...] = (
 )
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}
+
+
+def is_subject(name: object) -> bool:
+    """Whether registry model ``name`` is the workbench's subject (GRU4Rec)."""
+    return name in SPECS and SPECS[str(name)].subject
 
 
 def featured() -> list[str]:
