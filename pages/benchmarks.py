@@ -55,7 +55,20 @@ if rq1.open:
                     "baselines, sequential rules and session popularity, the session-kNN family, and the modern "
                     "neural models NARM, SASRec and SR-GNN, NARM being GRU4Rec with attention over the session), "
                     "at k = 1, 5, 10, 20, and is the difference significant?")
-        runs = questions.records_for(data.records, "rq1", dataset)
+        default_view = questions.default_settings_view(data.records, dataset)
+        view_name = st.segmented_control(
+            "Settings", list(questions.SETTINGS_VIEWS), default=default_view, key=f"bm_settings::{dataset}",
+            format_func=questions.SETTINGS_VIEWS.get,
+            help="Tuned, equal budget: every model at the best setting of its own study on the validation split, "
+                 "the same number of trials and core-hours for each (`sessrec tune`, sweeps/budget.json). "
+                 "Published settings: each model as its authors or session-rec set it.") or default_view
+        view = questions.settings_view(data.records, dataset, view_name)
+        note = questions.settings_note(view)
+        if note:
+            st.info(note, icon=":material/hourglass_empty:")
+        if view_name == "tuned" and view.untuned:
+            st.caption(f"Shown at their only setting (nothing to tune): {', '.join(map(bm.pretty_label, view.untuned))}.")
+        runs = view.records
         summary = bm.summary_of(runs)
         present = [m for m in bm.ACCURACY_METRICS if m in set(summary["metric"])]
         ks_all = sorted(int(k) for k in summary.loc[summary["metric"].isin(present), "k"].dropna().unique())
@@ -87,6 +100,13 @@ if rq1.open:
         cols.download_button("CSV", wide.to_csv().encode(), f"{dataset}_rq1.csv", "text/csv", icon=":material/download:")
         cols.download_button("LaTeX", bm.to_latex(wide, caption=f"Results on {dataset}", label=f"tab:{dataset}"),
                              f"{dataset}_rq1.tex", "text/x-tex", icon=":material/download:")
+
+        moves = questions.rank_moves(data.records, dataset)
+        if not moves.empty:
+            st.subheader("How the ranks move with tuning")
+            st.altair_chart(charts.rank_moves(moves, "MRR@20"), width="stretch")
+            st.caption("Each model's rank by MRR@20 under its published settings and after equal-budget tuning "
+                       "(models with a run in both views).")
 
         st.subheader("Significance")
         c = st.columns(3)

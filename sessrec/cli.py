@@ -413,7 +413,9 @@ def _print_results(args: argparse.Namespace, data: Any) -> int:
     datasets = args.dataset or available
     if args.breakdown:
         return _print_breakdowns(data.records, datasets, args.breakdown, metrics, ks, args.format, Path(args.data))
-    summaries = {d: tables.summary_of(questions.records_for(data.records, "rq1", d)) for d in datasets}
+    views = {d: questions.settings_view(data.records, d, args.settings or questions.default_settings_view(data.records, d))
+             for d in datasets}
+    summaries = {d: tables.summary_of(views[d].records) for d in datasets}
     wides = {d: tables.wide_table(summaries[d], d, metrics, ks, tied=args.format != "latex") for d in datasets}
     if all(wide.empty for wide in wides.values()):
         raise ParameterError(f"no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))} in "
@@ -422,7 +424,10 @@ def _print_results(args: argparse.Namespace, data: Any) -> int:
     csv_frames = []
     for dataset in datasets:
         summary, wide = summaries[dataset], wides[dataset]
-        title = f"{dataset} ({protocols[dataset]})"
+        title = f"{dataset} ({protocols[dataset]}; settings: {questions.SETTINGS_VIEWS[views[dataset].view]})"
+        note = questions.settings_note(views[dataset])
+        if note:
+            print(f"note: {dataset}: {note}", file=sys.stderr)
         if wide.empty:
             notice = f"{title}: no results for {', '.join(metrics)} at k = {', '.join(map(str, ks))}"
             print(notice, file=sys.stderr) if args.format == "csv" else print(notice + "\n")
@@ -778,7 +783,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for label in labels:
         tuned = declared[label]
         if args.status or args.write_config or args.export:
-            study = tn.open_study(dataset, tuned, args.storage)
+            study = tn.existing_study(dataset, tuned, args.storage)
+            if study is None:
+                print(f"{tn.study_name(dataset.name, label)}: no study yet")
+                continue
             tn.fail_dead_trials(study)
             rep = tn.report(study, tuned, budget, tn.study_starts(tuned, dataset.name))
         else:
@@ -908,6 +916,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "(the Benchmarks page's RQ4)")
     results.add_argument("--data", default="data",
                          help="folder of prepared datasets, for --breakdown reclick (default: data)")
+    results.add_argument("--settings", choices=["tuned", "published"],
+                         help="RQ1 at each model's tuned setting (equal-budget tuning, `sessrec tune`) or at its "
+                              "published one (default: tuned on a dataset where every tunable model has its tuned "
+                              "run, else published)")
     results.add_argument("--check", action="store_true",
                          help="instead of the tables: verify every record under --root (schema, metric ranges, "
                               "counts, ranks file length and checksum) and say what was found; exit 3 on any problem")

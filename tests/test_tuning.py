@@ -244,3 +244,80 @@ def test_validation_split_of_an_untimed_split_is_its_latest_sessions():
     with pytest.raises(Exception, match="too few"):
         split_last_sessions(train, n_cases=10_000)
     assert np.isclose(prediction_cases(train, 2), sum(max(s % 4 + 2 - 2, 0) for s in range(1, 21)))
+
+
+def _write_tuned(root: Path, label: str, model: str, quality: float, seeds=(None,), n_events: int = 400) -> None:
+    from sessrec.evaluation import metrics_from_ranks
+    from sessrec.experiments.records import write_run
+
+    rng = np.random.default_rng(7)
+    for seed in seeds:
+        ranks = np.minimum(rng.geometric(quality, n_events), 2000).astype(float)
+        run_id = f"{label}-tuned" if seed is None else f"{label}-tuned-seed{seed}"
+        record = {"run_id": run_id, "label": f"{label}-tuned", "model": model, "dataset": "demo", "seed": seed,
+                  "group": "tuned", "hyperparameters": {}, "training_log": [], "train_seconds": 1.0,
+                  "tuning": {"study": f"demo/{label}", "trials_complete": 3, "core_hours": 0.1},
+                  "evaluation": {"metrics": metrics_from_ranks(ranks), "tie_mode": "median", "min_position": 1,
+                                 "seconds": 1.0, "n_events": n_events, "n_sessions": 100, "n_items": 2425}}
+        write_run(root, record, {"ranks": ranks, "positions": np.ones(n_events, dtype=np.int32),
+                                 "targets": np.arange(n_events, dtype=np.int32),
+                                 "target_popularity": np.ones(n_events, dtype=np.int32)})
+
+
+def test_settings_views_show_tuned_runs_only_when_every_tunable_model_has_one(tmp_path, capsys):
+    from sessrec.experiments import questions
+    from sessrec.experiments.records import load_run_records
+    from tests.app_support import write_fake_results
+
+    root = tmp_path / "results"
+    root.mkdir()
+    write_fake_results(root, questions=False)
+    tunable = {"gru4rec-xe": "gru4rec", "item_knn": "item_knn", "vstan": "vstan"}  # vstan never ran here
+    _write_tuned(root, "item_knn", "item_knn", 0.5)
+    records = load_run_records(root)
+    published = questions.settings_view(records, "demo", "published", tunable)
+    assert {r["label"] for r in published.records} == {"gru4rec-xe", "most_popular", "last_item", "item_knn"}
+    tuned = questions.settings_view(records, "demo", "tuned", tunable)
+    assert {r["label"] for r in tuned.records} == {"most_popular", "last_item", "item_knn-tuned"}
+    assert tuned.missing == ["gru4rec-xe"] and tuned.untuned == ["last_item", "most_popular"]
+    assert "gru4rec-xe has no tuned run yet" in questions.settings_note(tuned)
+    assert questions.default_settings_view(records, "demo", tunable) == "published"
+
+    _write_tuned(root, "gru4rec-xe", "gru4rec", 0.6, seeds=(1, 2))
+    records = load_run_records(root)
+    assert questions.settings_view(records, "demo", "tuned", tunable).missing == []
+    assert questions.default_settings_view(records, "demo", tunable) == "tuned"
+    moves = questions.rank_moves(records, "demo", tunable=tunable)
+    assert set(moves["View"]) == set(questions.SETTINGS_VIEWS.values())
+    assert set(moves["Model"]) == {"gru4rec-xe", "item_knn", "most_popular", "last_item"}
+    best_tuned = moves[(moves["View"] == "Tuned, equal budget") & (moves["Rank"] == 1)]["Model"].item()
+    assert best_tuned == "gru4rec-xe"  # quality 0.6: the best of the tuned view
+
+    # the CLI and the page both default to the tuned view here (the repository's tuning.json)
+    assert main(["results", "--root", str(root), "--no-strict"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "settings: Tuned, equal budget" in out and "GRU4Rec (cross-entropy, tuned)" in out
+    assert "Item-KNN (tuned)" in out
+    assert main(["results", "--root", str(root), "--no-strict", "--settings", "published"]) == EXIT_OK
+    assert "tuned)" not in capsys.readouterr().out
+
+
+def test_benchmarks_page_has_the_settings_views(tmp_path, app_env, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_support import write_fake_results
+
+    root = tmp_path / "results"
+    root.mkdir()
+    write_fake_results(root, questions=False)
+    _write_tuned(root, "item_knn", "item_knn", 0.5)
+    _write_tuned(root, "gru4rec-xe", "gru4rec", 0.6, seeds=(1, 2))
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(root))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = [str(label) for label in at.dataframe[0].value.index]  # RQ1's first table
+    assert "GRU4Rec (cross-entropy, tuned)" in rows and "Item-KNN (tuned)" in rows, rows
+    assert "GRU4Rec (cross-entropy)" not in rows, "the default view is the tuned one"
+    assert any("How the ranks move" in h.value for h in at.subheader)
+

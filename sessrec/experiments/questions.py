@@ -10,6 +10,8 @@ with their published numbers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,6 +56,92 @@ def records_for(records: list[dict[str, Any]], question: str, dataset: str | Non
                 or (question == "rq3" and r.get("label") == REFERENCE_LABEL):
             out.append(r)
     return out
+
+
+#: the group and label suffix of the runs refitted from ``sessrec tune`` (see :mod:`sessrec.experiments.tuning`)
+TUNED_GROUP, TUNED_SUFFIX = "tuned", "-tuned"
+#: RQ1's two settings views: every model at its tuned setting (equal budget), or at its published one
+SETTINGS_VIEWS = {"tuned": "Tuned, equal budget", "published": "Published settings"}
+
+
+def tunable_models(path: str | Path | None = None) -> dict[str, str]:
+    """Tunable label -> model name, from ``sweeps/tuning.json`` (empty when the file is absent)."""
+    import json
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / "sweeps" / "tuning.json"
+    try:
+        models = json.loads(path.read_text(encoding="utf-8")).get("models", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {label: str(entry.get("model")) for label, entry in models.items() if isinstance(entry, dict)}
+
+
+@dataclass
+class SettingsView:
+    """RQ1's records on one dataset under one settings view."""
+
+    view: str
+    records: list[dict[str, Any]]
+    #: tunable labels that ran at their published setting here but have no tuned run yet
+    missing: list[str]
+    #: labels shown at their only setting (models with nothing to tune)
+    untuned: list[str]
+
+
+def settings_view(records: list[dict[str, Any]], dataset: str, view: str,
+                  tunable: dict[str, str] | None = None) -> SettingsView:
+    """RQ1's records of ``dataset`` in ``view``: ``published`` (every run but the tuned ones) or
+    ``tuned`` (each tunable model's tuned run, beside the models that have nothing to tune)."""
+    if view not in SETTINGS_VIEWS:
+        raise ValueError(f"unknown settings view {view!r} (known: {', '.join(SETTINGS_VIEWS)})")
+    tunable = tunable_models() if tunable is None else tunable
+    rq1 = records_for(records, "rq1", dataset)
+    published = [r for r in rq1 if group_of(r) != TUNED_GROUP]
+    if view == "published":
+        return SettingsView(view, published, [], [])
+    tuned = [r for r in rq1 if group_of(r) == TUNED_GROUP]
+    done = {str(r.get("label", "")).removesuffix(TUNED_SUFFIX) for r in tuned}
+    tuned_models = set(tunable.values())
+    fixed = [r for r in published if r.get("model") not in tuned_models]
+    ran = {r.get("label") for r in published}
+    missing = [label for label in tunable if label not in done and label in ran]
+    return SettingsView(view, fixed + tuned, missing, sorted({str(r.get("label")) for r in fixed}))
+
+
+def default_settings_view(records: list[dict[str, Any]], dataset: str, tunable: dict[str, str] | None = None) -> str:
+    """``tuned`` once every tunable model that ran on ``dataset`` has its tuned run, else ``published``."""
+    tuned = settings_view(records, dataset, "tuned", tunable)
+    has_tuned = any(group_of(r) == TUNED_GROUP for r in tuned.records)
+    return "tuned" if has_tuned and not tuned.missing else "published"
+
+
+def settings_note(view: SettingsView) -> str | None:
+    """What a reader must know about the view's completeness (``None`` when nothing is missing)."""
+    if view.view != "tuned" or not view.missing:
+        return None
+    return (f"Tuning is not finished on this dataset: {', '.join(view.missing)} "
+            f"{'has' if len(view.missing) == 1 else 'have'} no tuned run yet, so "
+            f"{'it is' if len(view.missing) == 1 else 'they are'} missing from this view "
+            "(`python -m sessrec tune --status` says where each study stands).")
+
+
+def rank_moves(records: list[dict[str, Any]], dataset: str, metric: str = "mrr", k: int = 20,
+               tunable: dict[str, str] | None = None) -> pd.DataFrame:
+    """Each model's rank (1 = best mean ``metric@k``) in the published and the tuned view:
+    columns Model, View, Rank, Value; a tuned run is matched to its published label."""
+    from sessrec.experiments.tables import summary_of
+
+    rows = []
+    for view in SETTINGS_VIEWS:
+        summary = summary_of(settings_view(records, dataset, view, tunable).records)
+        part = summary[(summary["metric"] == metric) & (summary["k"] == k) & (summary["dataset"] == dataset)]
+        part = part.assign(base=part["label"].astype(str).str.removesuffix(TUNED_SUFFIX))
+        part = part.sort_values("mean", ascending=False).reset_index(drop=True)
+        for rank, row in enumerate(part.itertuples(), start=1):
+            rows.append({"Model": row.base, "View": SETTINGS_VIEWS[view], "Rank": rank, "Value": float(row.mean)})
+    frame = pd.DataFrame(rows, columns=["Model", "View", "Rank", "Value"])
+    both = frame.groupby("Model")["View"].nunique()
+    return frame[frame["Model"].isin(both[both == 2].index)].reset_index(drop=True)
 
 
 def datasets_with(records: list[dict[str, Any]], question: str) -> list[str]:

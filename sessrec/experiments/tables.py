@@ -41,6 +41,9 @@ PUBLISHED_MODELS = {"s_pop": "S-POP", "bpr_mf": "BPR-MF", "fpmc": "FPMC", "narm"
 def pretty_label(label: str) -> str:
     """Run labels for people: model names as the app writes them (gru4rec -> GRU4Rec)."""
     label = str(label)
+    if label.endswith("-tuned"):  # a refit of `sessrec tune`'s best setting
+        base = pretty_label(label.removesuffix("-tuned"))
+        return f"{base[:-1]}, tuned)" if base.endswith(")") else f"{base} (tuned)"
     return RUN_LABELS.get(label) or PUBLISHED_MODELS.get(label.lower()) or label_of(label)
 
 

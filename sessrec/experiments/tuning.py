@@ -305,6 +305,16 @@ def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int = 0,
         )
 
 
+def existing_study(dataset: Dataset, tuned: TunedModel, storage: str) -> optuna.Study | None:
+    """The study of ``tuned`` on ``dataset`` when it exists in ``storage`` (nothing is created)."""
+    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
+        return None
+    name = study_name(dataset.name, tuned.label)
+    if name not in {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}:
+        return None
+    return open_study(dataset, tuned, storage)
+
+
 def enqueue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> None:
     """Enqueue the starting settings once per study (a restarted study does not add them again)."""
     if study.user_attrs.get("starts_enqueued"):

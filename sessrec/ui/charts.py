@@ -28,6 +28,20 @@ def model_colour_scale(labels) -> alt.Scale:
     return alt.Scale(domain=labels, range=colours)
 
 
+def rank_moves(frame: pd.DataFrame, metric_label: str) -> alt.Chart:
+    """Slope chart: each model's rank under published settings (left) and tuned (right)."""
+    scale = model_colour_scale(frame["Model"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("View:N", sort=["Published settings", "Tuned, equal budget"], title=None,
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("Rank:Q", scale=alt.Scale(reverse=True, domainMin=1), title=f"rank by {metric_label} (1 = best)"),
+        color=alt.Color("Model:N", scale=scale, legend=alt.Legend(columns=2, symbolType="stroke")),
+        detail="Model:N", tooltip=["Model", "View", "Rank", alt.Tooltip("Value:Q", format=".4f")],
+    )
+    return (base.mark_line(point=True) + base.mark_text(align="left", dx=6).encode(text="Model:N")).properties(
+        height=bar_height(frame["Model"].nunique(), 22))
+
+
 def bar_height(n_items: int, per_item: int = 24) -> int:
     return max(140, per_item * n_items + 50)
 
