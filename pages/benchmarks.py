@@ -84,6 +84,12 @@ if rq1.open:
                 st.dataframe(bm.best_style(part, columns), width="stretch")
         st.caption("Best value of each column highlighted, whichever model it is. Mean ± standard deviation over "
                    "seeds for GRU4Rec; the baselines are deterministic. " + bm.TIES_SENTENCE)
+        budget = questions.tuning_table(runs)
+        if not budget.empty:
+            with st.expander(f"Tuning budget and chosen parameters ({len(budget)} tuned models)", expanded=False):
+                st.dataframe(budget, hide_index=True, width="stretch")
+                st.caption("Every study ran on train_tr → valid (never on test) under one budget per dataset "
+                           "(sweeps/budget.json). A model stopped by its core-hour cap got fewer trials than the rest.")
         if not any(bm.is_gru4rec(r) for r in runs):
             st.info("No GRU4Rec run on this dataset yet: only the baselines are shown.", icon=":material/hourglass_empty:")
         verdicts = questions.rq1_verdicts(summary, dataset, metrics, ks)

@@ -772,7 +772,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                              f"(declared: {', '.join(declared)})")
     dataset = load_dataset(args.dataset)
     budget = tn.load_budget(dataset.name, args.budget)
-    if args.quiet:
+    if args.quiet or args.status or args.export or args.write_config:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not args.storage.startswith(("sqlite:///", "postgresql", "mysql")):
         raise ParameterError(f"--storage {args.storage[:80]}: expected sqlite:///file.db or postgresql://...")
@@ -795,6 +795,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             study = tn.open_study(dataset, tuned, args.storage) if args.export else None
         reports.append(rep)
         print(rep.line())
+        for line in rep.start_lines():
+            print(line)
         if args.export:
             out = Path(args.export) / dataset.name / f"{label}.json"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -290,6 +290,9 @@ def test_settings_views_show_tuned_runs_only_when_every_tunable_model_has_one(tm
     moves = questions.rank_moves(records, "demo", tunable=tunable)
     assert set(moves["View"]) == set(questions.SETTINGS_VIEWS.values())
     assert set(moves["Model"]) == {"gru4rec-xe", "item_knn", "most_popular", "last_item"}
+    budget = questions.tuning_table(questions.settings_view(records, "demo", "tuned", tunable).records)
+    assert sorted(budget["Model"]) == ["GRU4Rec (cross-entropy, tuned)", "Item-KNN (tuned)"]
+    assert sorted(budget["Study"]) == ["demo/gru4rec-xe", "demo/item_knn"]
     best_tuned = moves[(moves["View"] == "Tuned, equal budget") & (moves["Rank"] == 1)]["Model"].item()
     assert best_tuned == "gru4rec-xe"  # quality 0.6: the best of the tuned view
 
@@ -320,4 +323,5 @@ def test_benchmarks_page_has_the_settings_views(tmp_path, app_env, monkeypatch):
     assert "GRU4Rec (cross-entropy, tuned)" in rows and "Item-KNN (tuned)" in rows, rows
     assert "GRU4Rec (cross-entropy)" not in rows, "the default view is the tuned one"
     assert any("How the ranks move" in h.value for h in at.subheader)
+    assert any("Tuning budget" in e.label for e in at.expander)
 

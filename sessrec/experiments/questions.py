@@ -125,6 +125,31 @@ def settings_note(view: SettingsView) -> str | None:
             "(`python -m sessrec tune --status` says where each study stands).")
 
 
+def tuning_table(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per tuned label: its study, the budget spent, why it stopped, the best validation
+    score and the chosen parameters (from the records' ``tuning`` blocks; first seed's record)."""
+    from sessrec.experiments.tables import pretty_label
+
+    rows, seen = [], set()
+    for record in records:
+        block = record.get("tuning")
+        label = str(record.get("label"))
+        if not isinstance(block, dict) or label in seen:
+            continue
+        seen.add(label)
+        budget = block.get("budget") or {}
+        done = (block.get("trials_complete") or 0) + (block.get("trials_pruned") or 0)
+        stopped = block.get("stopped_by")
+        rows.append({"Model": pretty_label(label), "Study": block.get("study"),
+                     "Trials": f"{done}/{budget.get('trials', '?')} ({block.get('trials_pruned') or 0} pruned)",
+                     "Core-hours": f"{block.get('core_hours', 0):.2f}/{budget.get('core_hours', '?')}",
+                     "Stopped by": {"trials": "its trials", "core-hour cap": "CORE-HOUR CAP (fewer trials)"}.get(
+                         stopped, "not finished"),
+                     f"Best valid {block.get('metric', '')}": block.get("best_valid"),
+                     "Parameters": ", ".join(f"{k}={v}" for k, v in sorted((block.get("params") or {}).items()))})
+    return pd.DataFrame(rows)
+
+
 def rank_moves(records: list[dict[str, Any]], dataset: str, metric: str = "mrr", k: int = 20,
                tunable: dict[str, str] | None = None) -> pd.DataFrame:
     """Each model's rank (1 = best mean ``metric@k``) in the published and the tuned view:

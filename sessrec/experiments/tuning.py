@@ -167,6 +167,8 @@ class StudyReport:
     best_params: dict[str, Any]
     best_attrs: dict[str, Any]
     starts: list[dict[str, Any]]
+    #: the enqueued starting settings as they scored here: {"source", "state", "value"}
+    start_scores: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counted(self) -> int:
@@ -189,6 +191,11 @@ class StudyReport:
                 f"pruned, {self.failed} failed), {self.core_hours:.2f}/{self.budget.core_hours:g} core-hours, "
                 f"{state}; {best}")
 
+    def start_lines(self) -> list[str]:
+        """How each starting setting (published, official paramfile) scored on this dataset's valid."""
+        return [f"  start {s['source']}: " + (f"valid {self.budget.metric} = {s['value']:.4f}" if s["value"] is not None
+                                              else s["state"]) for s in self.start_scores]
+
     def to_json(self) -> dict[str, Any]:
         """The ``tuning`` block a refit's run record carries."""
         return {"study": self.name, "metric": self.budget.metric, "split": "train_tr -> valid",
@@ -196,7 +203,8 @@ class StudyReport:
                 "core_hours": round(self.core_hours, 4),
                 "budget": {"trials": self.budget.trials, "core_hours": self.budget.core_hours},
                 "stopped_by": self.stopped_by, "best_valid": self.best_value, "params": self.best_params,
-                "selected_epochs": self.best_attrs.get("best_epoch"), "best_trial_source": self.best_attrs.get("start")}
+                "selected_epochs": self.best_attrs.get("best_epoch"), "best_trial_source": self.best_attrs.get("start"),
+                "starts": self.start_scores}
 
 
 def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[dict[str, Any]]) -> StudyReport:
@@ -206,10 +214,12 @@ def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[
     hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials) / 3600.0
     done = [t for t in trials if t.state == states.COMPLETE]
     best = max(done, key=lambda t: t.value) if done else None
+    scored = [{"source": t.user_attrs["start"], "state": t.state.name.lower(),
+               "value": None if t.value is None else float(t.value)} for t in trials if t.user_attrs.get("start")]
     return StudyReport(study.study_name, tuned.label, count[states.COMPLETE], count[states.PRUNED],
                        count[states.FAIL], count[states.RUNNING], hours, budget,
                        None if best is None else float(best.value), {} if best is None else dict(best.params),
-                       {} if best is None else dict(best.user_attrs), starts)
+                       {} if best is None else dict(best.user_attrs), starts, scored)
 
 
 def _alive(pid: int) -> bool:
