@@ -10,7 +10,7 @@ import streamlit as st
 from sessrec.experiments import questions
 from sessrec.experiments import significance as sig
 from sessrec.experiments import tables as bm
-from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar
+from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar, tuning_view
 from sessrec.ui.paths import checkpoint_root, display_path, results_root
 
 TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
@@ -194,6 +194,9 @@ if rq3.open:
             left, right = st.columns(2)
             left.altair_chart(charts.cost_accuracy(table, "_recall@20", "Recall@20", "_point"), width="stretch")
             right.altair_chart(charts.cost_accuracy(table, "_mrr@20", "MRR@20", "_point"), width="stretch")
+
+        st.subheader("What the tuning studies say matters")
+        tuning_view.importance_panel(dataset)
 
 if rq4.open:
     with rq4:

@@ -325,3 +325,38 @@ def test_benchmarks_page_has_the_settings_views(tmp_path, app_env, monkeypatch):
     assert any("How the ranks move" in h.value for h in at.subheader)
     assert any("Tuning budget" in e.label for e in at.expander)
 
+
+
+def test_rq3_shows_the_importances_of_the_gru4rec_study(tmp_path, app_env, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app_support import write_fake_results
+
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    study = optuna.create_study(study_name="demo/gru4rec-xe", storage=storage, direction="maximize")
+    layers = optuna.distributions.IntDistribution(64, 512, step=4)
+    rate = optuna.distributions.FloatDistribution(0.01, 0.25)
+    for i, (units, lr) in enumerate([(64, 0.05), (128, 0.1), (256, 0.05), (512, 0.2), (96, 0.15)]):
+        study.add_trial(optuna.trial.create_trial(params={"layers": units, "learning_rate": lr},
+                                                  distributions={"layers": layers, "learning_rate": rate},
+                                                  value=0.1 + units / 10_000 + 0.001 * i))
+    importances = tn.parameter_importances(study)
+    assert set(importances) == {"layers", "learning_rate"} and importances["layers"] > importances["learning_rate"]
+
+    root = tmp_path / "results"
+    root.mkdir()
+    write_fake_results(root, questions=False)
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(root))
+    monkeypatch.setenv("SESSREC_STUDIES", storage)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/benchmarks.py").run()
+    at.session_state["bm_tab"] = "RQ3 · Factors"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("demo/gru4rec-xe" in m.value and "5 complete trials" in m.value for m in at.markdown)
+    monkeypatch.setenv("SESSREC_STUDIES", f"sqlite:///{tmp_path / 'none.db'}")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
+    at.switch_page("pages/benchmarks.py").run()
+    at.session_state["bm_tab"] = "RQ3 · Factors"
+    at.run()
+    assert not at.exception and any("No GRU4Rec tuning study on **demo** yet" in i.value for i in at.info)

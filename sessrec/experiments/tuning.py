@@ -420,3 +420,19 @@ def snapshot_sqlite(storage: str, target: str | Path) -> Path:
     dst.close()
     partial.replace(target)
     return target
+
+
+def stored_studies(storage: str) -> list[str]:
+    """Names of the studies in ``storage`` (``[]`` when a SQLite file is absent)."""
+    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
+        return []
+    return sorted(s.study_name for s in optuna.get_all_study_summaries(open_storage(storage)))
+
+
+def parameter_importances(study: optuna.Study) -> dict[str, float]:
+    """Optuna's fANOVA importance of each parameter for the study's objective (its complete
+    trials; ``{}`` with fewer than two, or when every trial scored the same)."""
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(done) < 2 or len({t.value for t in done}) < 2:
+        return {}
+    return {name: float(value) for name, value in optuna.importance.get_param_importances(study).items()}

@@ -36,6 +36,11 @@ def results_root() -> Path:
     return _root("SESSREC_RESULTS_ROOT", "results")
 
 
+def studies_storage() -> str:
+    """The Optuna storage of the tuning studies (``SESSREC_STUDIES``, default the committed file)."""
+    return os.environ.get("SESSREC_STUDIES") or f"sqlite:///{_root('', 'sweeps/studies/studies.db')}"
+
+
 def display_path(path: str | Path) -> str:
     """``path`` relative to the working directory or repository where possible."""
     return _display_path(str(path), os.getcwd())
