@@ -145,3 +145,29 @@ def pick(at, item_id: int) -> None:
     trigger.id = _make_trigger_id(element.proto.id, "events")
     trigger.json_trigger_value = json.dumps([{"event": PICK, "value": item_id}])
     at._run(states)
+
+
+BENCH_TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
+              "RQ5 · Modern models", "Published numbers", "All runs")
+
+
+def open_app(page: str | None = None, query: dict | None = None):
+    """The app, run once, on ``page`` (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    if query:
+        at.query_params.update(query)
+    at.run()
+    if page and page != "pages/playground.py":
+        at.switch_page(page).run()
+    return at
+
+
+def open_tab(at, prefix: str):
+    """Open the Benchmarks tab whose label starts with ``prefix`` and run."""
+    label = next(t for t in BENCH_TABS if t.startswith(prefix))
+    at.session_state["bm_tab"] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -46,3 +46,36 @@ class ScriptedModel(BaseSessionModel):
         last, length = state
         rows = torch.where(last >= 0, last, torch.full_like(last, self.n_items))
         return self.table[rows] + 0.001 * length.unsqueeze(1).float()
+
+
+def write_split_files(tmp_path):
+    train = "SessionId\tItemId\tTime\n" + "".join(
+        f"{s}\t{item}\t{s * 100 + pos}\n" for s in range(1, 31) for pos, item in enumerate([1 + s % 4, 5, 6 + s % 3])
+    )
+    test = "SessionId\tItemId\tTime\n100\t2\t5000\n100\t5\t5001\n100\t7\t5002\n101\t3\t5003\n101\t5\t5004\n"
+    (tmp_path / "train.tsv").write_text(train)
+    (tmp_path / "test.tsv").write_text(test)
+
+
+def identity_successor_model(n=6):
+    """Scores make item i+1 the best after item i (rank 1), item i+2 second, etc."""
+    table = np.zeros((n + 1, n))
+    for last in range(n):
+        for j in range(n):
+            table[last, j] = -((j - last - 1) % n)
+    table[n] = -np.arange(n)  # empty session: item 0 first
+    return ScriptedModel(table, item_ids=np.arange(100, 100 + n))
+
+
+def load_script(name: str):
+    """A script of scripts/ as a module (for the tests of scripts that are still run as files)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

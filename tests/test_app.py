@@ -10,20 +10,10 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.app_support import REPO, pick, rec_items, write_fake_results  # noqa: E402
+from tests.app_support import open_app, open_tab, pick, rec_items, write_fake_results  # noqa: E402
 
 PAGES = ["pages/playground.py", "pages/replay.py", "pages/benchmarks.py", "pages/training.py",
          "pages/explorer.py", "pages/how_it_works.py"]
-
-
-def open_app(page: str | None = None, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-    if query:
-        at.query_params.update(query)
-    at.run()
-    if page and page != "pages/playground.py":
-        at.switch_page(page).run()
-    return at
 
 
 def rec_ids(at: AppTest, role: str) -> list[int]:
@@ -151,18 +141,6 @@ def test_benchmarks_empty_then_with_records(app_env, tmp_path, monkeypatch):
     assert not at.exception and at.dataframe
     at.radio(key="tc_measure").set_value("events_per_second").run()
     assert not at.exception and not any("did not log" in i.value for i in at.info), "events/s from the trainer's log"
-
-
-def open_tab(at: AppTest, prefix: str) -> AppTest:
-    label = next(t for t in BENCH_TABS if t.startswith(prefix))
-    at.session_state["bm_tab"] = label
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-BENCH_TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-              "RQ5 · Modern models", "Published numbers", "All runs")
 
 
 def test_benchmark_research_question_views(app_env, tmp_path, monkeypatch):

@@ -8,18 +8,10 @@ import numpy as np
 import pandas as pd
 
 from sessrec.cli import EXIT_DATA, EXIT_OK, main
+from tests.helpers import write_split_files
 from sessrec.experiments.records import aggregate, load_run_records, metrics_table
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_split_files(tmp_path):
-    train = "SessionId\tItemId\tTime\n" + "".join(
-        f"{s}\t{item}\t{s * 100 + pos}\n" for s in range(1, 31) for pos, item in enumerate([1 + s % 4, 5, 6 + s % 3])
-    )
-    test = "SessionId\tItemId\tTime\n100\t2\t5000\n100\t5\t5001\n100\t7\t5002\n101\t3\t5003\n101\t5\t5004\n"
-    (tmp_path / "train.tsv").write_text(train)
-    (tmp_path / "test.tsv").write_text(test)
 
 
 def test_prepare_split_evaluate_and_write_results(tmp_path, capsys):
@@ -126,7 +118,10 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     text = capsys.readouterr().out  # the committed records have modern runs there
     assert "**SR-GNN** (" in text and "Modern neural models on yoochoose1_64" in text
     modern = [line for line in text.split("Modern neural models")[1].splitlines() if line.startswith("| srgnn ")]
-    assert len(modern) == 1 and "| 0.7057 | 0.3094 |" in modern[0]  # SR-GNN's published numbers beside ours
+    references = pd.read_csv(ROOT / "results" / "reference_numbers.csv")  # SR-GNN's published numbers beside ours
+    published = references[(references["dataset"] == "yoochoose1_64") & (references["model"] == "sr_gnn")
+                           & (references["k"] == 20)].set_index("metric")["value"]
+    assert len(modern) == 1 and f"| {published['recall']:.4f} | {published['mrr']:.4f} |" in modern[0]
     assert main(["results", "--root", str(ROOT / "results"), "--dataset", "yoochoose1_64", "--format", "latex"]) == 0
     latex = capsys.readouterr().out
     assert latex.count("\\begin{tabular}") == 2 and "Run & Model & Seeds" in latex

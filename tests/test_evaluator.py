@@ -4,7 +4,7 @@ import torch
 
 from sessrec.evaluation import evaluate, metrics_from_ranks, paired_test, per_event_metric, prepare_test
 from sessrec.evaluation.metrics import ranks_of_targets
-from tests.helpers import ScriptedModel, sessions_of
+from tests.helpers import identity_successor_model, sessions_of
 
 
 def test_ranks_with_each_tie_mode():
@@ -34,16 +34,6 @@ def test_metrics_from_ranks_by_hand():
     assert m["mrr@5"] == pytest.approx((1 + 1 / 3) / 3)
     assert m["ndcg@5"] == pytest.approx((1 + 1 / np.log2(4)) / 3)
     assert per_event_metric(ranks, "hitrate", 5).tolist() == [1, 1, 0]
-
-
-def identity_successor_model(n=6):
-    """Scores make item i+1 the best after item i (rank 1), item i+2 second, etc."""
-    table = np.zeros((n + 1, n))
-    for last in range(n):
-        for j in range(n):
-            table[last, j] = -((j - last - 1) % n)
-    table[n] = -np.arange(n)  # empty session: item 0 first
-    return ScriptedModel(table, item_ids=np.arange(100, 100 + n))
 
 
 def test_evaluate_ranks_every_position_and_is_batch_size_invariant():
@@ -99,7 +89,6 @@ def test_paired_test_detects_a_real_difference_and_rejects_mismatches():
     assert same.p_value == 1.0
     with pytest.raises(ValueError, match="same events"):
         paired_test(worse, worse[:10])
-
 
 
 def test_select_rows_handles_every_builtin_state_kind():

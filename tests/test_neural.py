@@ -17,7 +17,7 @@ from sessrec.models.neural import NARM, SASRec, SRGNN
 from sessrec.models.neural.srgnn import session_graphs
 from sessrec.models.neural.trainer import catalogue_cross_entropy, make_batch, prefix_cases, sequence_cases
 from sessrec.models.registry import spec
-from tests.helpers import sessions_of
+from tests.helpers import load_script, sessions_of
 
 MODELS = {
     "narm": lambda **kw: NARM(hidden_size=16, embedding_dim=12, batch_size=32, learning_rate=0.01, **kw),
@@ -489,26 +489,13 @@ def test_batches_cover_every_case_once_and_bucket_by_length(train: Sessions) -> 
     assert spread(bucketed) < spread(plain)
 
 
-def _script(name: str):
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_changed(tmp_path, capsys) -> None:
     from pathlib import Path
 
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import validation_data
 
-    check = _script("selection_check")
+    check = load_script("selection_check")
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.2,
@@ -534,7 +521,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
     from sessrec.data.dataset import load_dataset, write_dataset
     from sessrec.experiments.training import validation_data
 
-    check = _script("no_refit_check")
+    check = load_script("no_refit_check")
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     toy_path = tmp_path / "toy"
     write_dataset(toy_path, frames, name="toy")
@@ -620,7 +607,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
 def test_first_clicks_ranks_rank_later_events_from_the_sessions_first_clicks(fitted, name) -> None:
     from sessrec.evaluation.evaluator import prepare_test
 
-    check = _script("no_refit_check")
+    check = load_script("no_refit_check")
     model = fitted[name]
     test = pattern_sessions(40, seed=5, start_id=500)  # 2-8 clicks: positions 1..7
     result = evaluate(model, test, beyond_accuracy=False)
@@ -644,7 +631,7 @@ def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, ca
     from sessrec.data.dataset import write_dataset
     from sessrec.experiments.benchmark import ModelSpec
 
-    long_runs = _script("long_runs")
+    long_runs = load_script("long_runs")
     assert long_runs.parse_plan(["a:2", "b:1"]) == {"a": 2, "b": 1}
     for bad in (["a"], ["a:0"], ["a:x"], ["a:1", "a:2"]):
         with pytest.raises(ValueError):
@@ -700,7 +687,7 @@ def test_compare_srgnn_reference_trains_ours_on_every_prefix_and_checks_its_argu
 
     from sessrec.data.dataset import write_dataset
 
-    compare = _script("compare_srgnn_reference")
+    compare = load_script("compare_srgnn_reference")
     frames = {"train": pattern_sessions(60).to_frame(), "test": pattern_sessions(8, seed=3, start_id=900).to_frame()}
     write_dataset(tmp_path / "toy", frames, name="toy")
     args = argparse.Namespace(dataset=str(tmp_path / "toy"), epochs=2, threads=1, seed=1, max_batches=0,
@@ -778,7 +765,7 @@ def test_reference_accuracy_script_resumes_where_it_stopped(tmp_path, capsys, mo
 
     from sessrec.data.dataset import write_dataset
 
-    script = _script("srgnn_reference_accuracy")
+    script = load_script("srgnn_reference_accuracy")
     reference = tmp_path / "reference"
     reference.mkdir()
     (reference / "utils.py").write_text(_REFERENCE_UTILS)

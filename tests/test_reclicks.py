@@ -12,7 +12,7 @@ from sessrec.data.dataset import load_dataset, write_dataset
 from sessrec.experiments.analysis import benchmark_events
 from sessrec.experiments.records import load_ranks, load_run_records
 from tests.helpers import sessions_of
-from tests.test_neural import _script
+from tests.helpers import load_script as _script
 
 TEST_SESSIONS = ([1, 2, 1, 3], [4, 5, 5], [6, 7, 8, 6], [9, 40, 9])  # 40 is never trained: left out
 RECLICK = [False, True, False, False, True, False, False, True, True]  # after dropping item 40

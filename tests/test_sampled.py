@@ -17,8 +17,7 @@ from sessrec.experiments import protocols
 from sessrec.experiments.records import (aggregate, full_ranking_records, load_run_records, metrics_table,
                                          protocol_of, write_run)
 from tests.helpers import sessions_of
-from tests.test_cli import write_split_files
-from tests.test_evaluator import identity_successor_model
+from tests.helpers import identity_successor_model, write_split_files
 
 
 def brute_force(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor) -> tuple[list[int], list[int]]:
@@ -282,7 +281,7 @@ def write_sampled_runs(root, dataset: str = "demo", n_events: int = 400) -> None
 def test_benchmarks_page_shows_sampled_vs_full(app_env, tmp_path, monkeypatch):
     pytest.importorskip("streamlit")
     from tests.app_support import write_fake_results
-    from tests.test_app import open_app
+    from tests.app_support import open_app
 
     results = tmp_path / "results"
     write_fake_results(results, questions=False)

@@ -9,7 +9,7 @@ from sessrec.cli import EXIT_OK, EXIT_USAGE, main
 from sessrec.data.dataset import load_dataset
 from sessrec.models.io import read_checkpoint
 from sessrec.models.registry import REGISTRY
-from tests.test_cli import write_split_files
+from tests.helpers import write_split_files
 
 
 def test_train_all_writes_every_model_with_benchmark_settings(tmp_path, capsys):
