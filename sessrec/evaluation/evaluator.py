@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from sessrec.data.cooccurrence import regularised_cosine
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import SessrecError
 from sessrec.evaluation.metrics import (
@@ -166,16 +167,14 @@ _COSINE_CACHE_SIZE = 2
 
 
 def _cosine_entry(train: Sessions, item_index: ItemIndex) -> tuple[SparseRows, PairTable]:
-    from sessrec.models.item_knn import ItemKNN
-
     key = (train.fingerprint(), hashlib.sha256(np.ascontiguousarray(item_index.item_ids).tobytes()).hexdigest())
     if key in _COSINE_CACHE:
         _COSINE_CACHE.move_to_end(key)
         return _COSINE_CACHE[key]
-    knn = ItemKNN(lambda_=0.0, alpha=0.5, n_neighbors=0).fit(train)
-    if not np.array_equal(knn.item_index.item_ids, item_index.item_ids):
+    if not np.array_equal(ItemIndex.from_items(train.items).item_ids, item_index.item_ids):
         raise ValueError("training data does not match the model's catalogue")
-    _COSINE_CACHE[key] = (knn.similarities, PairTable(knn.similarities, len(item_index.item_ids)))
+    table = SparseRows.from_scipy(regularised_cosine(train, item_index, alpha=0.5, lambda_=0.0))
+    _COSINE_CACHE[key] = (table, PairTable(table, len(item_index.item_ids)))
     while len(_COSINE_CACHE) > _COSINE_CACHE_SIZE:
         _COSINE_CACHE.popitem(last=False)
     return _COSINE_CACHE[key]

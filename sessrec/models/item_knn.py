@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
+from sessrec.data.cooccurrence import regularised_cosine
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.evidence import Evidence, last_item_evidence
@@ -47,20 +47,7 @@ class ItemKNN(LastItemState, BaseSessionModel):
 
     def fit(self, train: Sessions) -> "ItemKNN":
         self.item_index = ItemIndex.from_items(train.items)
-        n = self.n_items
-        idx = self.item_index.to_index(train.items)
-        session_of_event = np.repeat(np.arange(train.n_sessions), train.lengths)
-        incidence = sp.csr_matrix(
-            (np.ones(len(idx), np.float32), (session_of_event, idx)), shape=(train.n_sessions, n)
-        )
-        incidence.sum_duplicates()
-        incidence.data[:] = 1.0  # a session counts once per item, however often it was clicked
-        support = np.asarray(incidence.sum(axis=0)).ravel().astype(np.float64)
-        co = (incidence.T @ incidence).tocoo()
-        off_diagonal = co.row != co.col
-        rows, cols, co_counts = co.row[off_diagonal], co.col[off_diagonal], co.data[off_diagonal]
-        denominator = support[rows] ** self.alpha * support[cols] ** (1.0 - self.alpha) + self.lambda_
-        sims = sp.csr_matrix(((co_counts / denominator).astype(np.float32), (rows, cols)), shape=(n, n))
+        sims = regularised_cosine(train, self.item_index, self.alpha, self.lambda_)
         sims = keep_top_per_row(sims, self.n_neighbors)
         self.similarities = SparseRows.from_scipy(sims)
         self.fallback = popularity_fallback(item_popularity(train, self.item_index))
