@@ -438,7 +438,7 @@ def test_exit_codes_follow_the_readme(monkeypatch, capsys, exc, code):
     def raiser(args):
         raise exc
 
-    monkeypatch.setattr("sessrec.cli.cmd_stats", raiser)
+    monkeypatch.setattr("sessrec.cli.data.cmd_stats", raiser)
     assert main(["stats", "--dataset", "x"]) == code
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
