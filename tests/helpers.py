@@ -79,3 +79,18 @@ def load_script(name: str):
     sys.modules[name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+def toy_model_class():
+    """A model defined outside ``sessrec/models`` (LastItem under another name), for the test that
+    registers a model at run time and finds it on every surface."""
+    from sessrec.models.last_item import LastItem
+
+    class ToyModel(LastItem):
+        name = "toy_model"
+
+    ToyModel.__module__, ToyModel.__qualname__ = __name__, "ToyModel"
+    return ToyModel
+
+
+ToyModel = toy_model_class()

@@ -14,13 +14,13 @@ from sessrec.errors import ParameterError, SessrecError, quote
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.benchmark import BASELINE_SPECS, load_specs, run_benchmark, validate_specs
+    from sessrec.experiments.benchmark import baseline_specs, load_specs, run_benchmark, validate_specs
     from sessrec.experiments.records import aggregate, load_run_records, metrics_table, write_summary
 
     from sessrec.data.dataset import check_known_items
 
     check_output_dir(args.out, "--out")
-    specs = load_specs(args.config) if args.config else list(BASELINE_SPECS)
+    specs = load_specs(args.config) if args.config else baseline_specs()
     if args.only:
         specs = [s for s in specs if s.label in set(args.only)]
         if not specs:

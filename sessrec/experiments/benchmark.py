@@ -87,8 +87,9 @@ def partial_dir_for(root: str | Path) -> Path:
     working directory (so a results folder elsewhere keeps its partial checkpoints with it)."""
     return Path(root).absolute().parent / PARTIAL_DIR
 
-#: what ``benchmark`` runs without ``--config``: the registry's simple baselines
-BASELINE_SPECS = tuple(ModelSpec(spec.name, spec.name) for spec in REGISTRY if spec.family == "baseline")
+def baseline_specs() -> list[ModelSpec]:
+    """What ``benchmark`` runs without ``--config``: the registry's simple baselines."""
+    return [ModelSpec(spec.name, spec.name) for spec in REGISTRY if spec.family == "baseline"]
 
 
 def load_specs(path: str | Path) -> list[ModelSpec]:

@@ -6,19 +6,20 @@ import inspect
 from typing import Any
 
 from sessrec.errors import ParameterError
-from sessrec.models.io import MODEL_CLASSES, model_class
+from sessrec.models.io import model_class
+from sessrec.models.registry import SPECS
 
 
 
 def model_names() -> list[str]:
-    return sorted(MODEL_CLASSES)
+    return sorted(SPECS)
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Any:
     """An unfitted model ``name`` with ``params``; a :class:`ParameterError` for an unknown
     model, an unknown parameter name or a value out of range (checked by the constructor)."""
-    if name not in MODEL_CLASSES:
-        raise ParameterError(f"unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
+    if name not in SPECS:
+        raise ParameterError(f"unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
     params = dict(params or {})
     accepted = model_parameters(name)
     unknown = sorted(set(params) - set(accepted))

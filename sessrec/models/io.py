@@ -37,22 +37,18 @@ import torch
 import sessrec
 from sessrec.data.sessions import ItemIndex
 from sessrec.errors import CheckpointError
-from sessrec.models.registry import REGISTRY
+from sessrec.models.registry import SPECS
 from sessrec.models.training_state import TrainingState
 
 FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
 
 
-#: model name -> "module:Class"; imported on first use (see :mod:`sessrec.models.registry`)
-MODEL_CLASSES: dict[str, str] = {spec.name: spec.target for spec in REGISTRY}
-
-
 def model_class(name: str) -> type:
     """The class of model ``name`` (ValueError for an unknown name)."""
-    if name not in MODEL_CLASSES:
-        raise ValueError(f"unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
-    module, _, cls = MODEL_CLASSES[name].partition(":")
+    if name not in SPECS:  # "module:Class", imported on first use (see sessrec.models.registry)
+        raise ValueError(f"unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
+    module, _, cls = SPECS[name].target.partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
@@ -220,8 +216,8 @@ def load_model(path: str | Path) -> Any:
     """Build the model stored in ``path``. Raises :class:`CheckpointError` on any problem."""
     payload = read_checkpoint(path)
     name = payload["model"]
-    if name not in MODEL_CLASSES:
-        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(MODEL_CLASSES))})")
+    if name not in SPECS:
+        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
     cls = model_class(name)
     item_index = ItemIndex(checked_item_ids(payload["item_ids"], path))
     try:

@@ -70,7 +70,8 @@ FAMILIES: dict[str, str] = {
 #: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
 NEURAL_DEMO: dict[str, Any] = {"n_epochs": 4, "n_threads": 1, "seed": 7}
 
-REGISTRY: tuple[ModelSpec, ...] = (
+#: every registered model, in display order (a list: :func:`register` adds to it in place)
+REGISTRY: list[ModelSpec] = [
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
@@ -125,9 +126,26 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
               "clicks in the current session, training popularity breaks ties",
               scores="clicks in this session (+ popularity share as tie-break)", colour="#495057"),
-)
+]
 
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}
+
+
+def register(new: ModelSpec) -> ModelSpec:
+    """Add a model at run time (a plug-in, a test's toy model): every surface that reads the
+    registry (CLI, benchmark runner, tuner, playground, Replay, Train page, Benchmarks) sees it."""
+    if new.name in SPECS:
+        raise ValueError(f"a model named '{new.name}' is already registered")
+    if new.trains not in TRAINING_STYLES:
+        raise ValueError(f"{new.name}: trains = {new.trains!r} (known: {', '.join(TRAINING_STYLES)})")
+    REGISTRY.append(new)
+    SPECS[new.name] = new
+    return new
+
+
+def unregister(name: str) -> None:
+    """Remove a model added by :func:`register`."""
+    REGISTRY.remove(SPECS.pop(name))
 
 
 def is_subject(name: object) -> bool:

@@ -16,8 +16,9 @@ from sessrec.errors import CheckpointError
 from sessrec.models.registry import REGISTRY, label_of  # noqa: F401 - label_of re-exported for pages
 from sessrec.ui.paths import display_path
 
-#: the models the playground shows, in display order: (model name, label), from the registry
-ROLES: tuple[tuple[str, str], ...] = tuple((spec.name, spec.label) for spec in REGISTRY)
+def roles() -> tuple[tuple[str, str], ...]:
+    """The models the playground shows, in display order: (model name, label), from the registry."""
+    return tuple((spec.name, spec.label) for spec in REGISTRY)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from sessrec.ui import resources
 from sessrec.ui.catalogue import Catalogue
 from sessrec.models.registry import featured as featured_models
 from sessrec.models.registry import spec as model_spec
-from sessrec.ui.models import ROLES, CheckpointEntry, default_checkpoint, label_of
+from sessrec.ui.models import CheckpointEntry, default_checkpoint, label_of
+from sessrec.ui.models import roles as model_roles
 from sessrec.ui.paths import checkpoint_root, data_root, display_path
 from sessrec.ui.playground import ModelSlot
 
@@ -48,7 +49,7 @@ class Selection:
     def slots(self, roles: tuple[str, ...] | None = None) -> list[ModelSlot]:
         """One slot per shown model; a missing or broken model becomes the popularity fallback."""
         out = []
-        for role, label in ROLES:
+        for role, label in model_roles():
             if role not in (roles or self.shown):
                 continue
             path = self.checkpoints.get(role)
@@ -154,7 +155,7 @@ def render(show_models: bool = True) -> Selection:
         _broken_listing(side, broken)
         return selection
     _apply_url_dataset(usable)
-    _apply_url_models([role for role, _ in ROLES])
+    _apply_url_models([role for role, _ in model_roles()])
     if url_notice():
         side.warning(url_notice(), icon=":material/link_off:")
     paths = [d.path for d in usable]
@@ -177,9 +178,9 @@ def render(show_models: bool = True) -> Selection:
     selection.dataset_path = dataset_path
     selection.warnings = {e.path: resources.fit_warning(e, dataset_path) for e in entries if e.ok}
     fitting = {role: [e for e in entries if e.ok and e.model == role and not selection.warnings.get(e.path)]
-               for role, _ in ROLES}
+               for role, _ in model_roles()}
     selection.shown = _shown_models(side, fitting, dataset_path, show_models)
-    for role, label in ROLES:
+    for role, label in model_roles():
         candidates = sorted(fitting[role], key=lambda e: e.path)
         options: list[str | None] = [None] + [e.path for e in candidates]
         default = default_checkpoint(entries, role, selection.dataset_name, selection.warnings)
@@ -213,7 +214,7 @@ def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path:
     models, then the registry's models that have a checkpoint for this dataset, at most
     ``DEFAULT_SHOWN``."""
     key = f"shown_models::{dataset_path}"
-    order = [role for role, _ in ROLES]
+    order = [role for role, _ in model_roles()]
     if key not in st.session_state and st.session_state.get(LINKED_MODELS_KEY):
         st.session_state[key] = st.session_state.pop(LINKED_MODELS_KEY)  # the link's dataset gets the link's models
     if key not in st.session_state:

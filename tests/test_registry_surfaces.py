@@ -1,0 +1,83 @@
+"""A model registered at run time reaches every surface with no other file touched: the CLI,
+the benchmark runner, the playground, Replay, the Train page and the Benchmarks page."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sessrec.cli import EXIT_OK, main
+from sessrec.models.registry import SPECS, ModelSpec, register, unregister
+from tests.app_support import DEMO, REPO
+
+TOY = ModelSpec("toy_model", "tests.helpers:ToyModel", "ToyModel", "baseline", "LastItem under another name",
+                scores="transition counts", colour="#5f3dc4", demo=None)
+
+
+@pytest.fixture
+def toy():
+    register(TOY)
+    try:
+        yield TOY
+    finally:
+        unregister(TOY.name)
+    assert TOY.name not in SPECS
+
+
+def test_a_registered_model_reaches_the_cli_and_the_runner(toy, tmp_path, capsys):
+    assert main(["models"]) == EXIT_OK
+    assert "toy_model" in capsys.readouterr().out
+    out = tmp_path / "toy.pt"
+    assert main(["train", "--dataset", str(DEMO), "--model", "toy_model", "--out", str(out)]) == EXIT_OK
+    assert main(["evaluate", "--dataset", str(DEMO), "--checkpoint", str(out), "--model", "last_item",
+                 "--quiet"]) == EXIT_OK
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.startswith(("toy", "last_item"))}
+    assert rows and len({tuple(v) for v in rows.values()}) == 1, "the toy is LastItem: the same numbers"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"models": [{"label": "toy_model", "model": "toy_model"}]}))
+    assert main(["benchmark", "--dataset", str(DEMO), "--config", str(config), "--out", str(tmp_path / "res"),
+                 "--quiet"]) == EXIT_OK
+    record = json.loads((tmp_path / "res" / "demo" / "toy_model.json").read_text())
+    assert record["model"] == "toy_model" and record["evaluation"]["n_events"] > 0
+
+
+def test_a_registered_model_reaches_every_page(toy, tmp_path, app_env, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from sessrec.data.dataset import load_dataset
+    from sessrec.models import io
+    from tests.app_support import write_fake_results
+    from tests.helpers import ToyModel
+
+    checkpoints = tmp_path / "checkpoints"
+    io.save_model(ToyModel().fit(load_dataset(DEMO).train), checkpoints / "demo" / "toy_model.pt", {"dataset": "demo"})
+    results = tmp_path / "results"
+    results.mkdir()
+    write_fake_results(results, questions=False)
+    record = json.loads((results / "demo" / "last_item.json").read_text())
+    ranks = results / "demo" / "last_item.ranks.npz"
+    from sessrec.experiments.records import write_run
+    with np.load(ranks) as data:
+        write_run(results, {**record, "run_id": "toy_model", "label": "toy_model", "model": "toy_model"},
+                  {k: data[k] for k in data.files})
+    monkeypatch.setenv("SESSREC_CHECKPOINT_ROOT", str(checkpoints))
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.query_params["models"] = "toy_model,last_item"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = at.sidebar.multiselect(key="shown_models::" + str(app_env.data / "demo"))
+    assert "ToyModel" in shown.options and "toy_model" in shown.value
+    from tests.app_support import rec_lists
+    assert "toy_model" in rec_lists(at) and rec_lists(at)["toy_model"], "the toy's list is shown"
+    at.switch_page("pages/replay.py").run()
+    assert not at.exception and any(m.label == "ToyModel" for m in at.metric)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and "ToyModel" in at.selectbox(key="train_model").options
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception
+    assert "ToyModel" in [str(label) for label in at.dataframe[0].value.index]
