@@ -38,7 +38,7 @@ from sessrec.experiments.sweep import check_space, load_space, run_sweep
 from sessrec.models.factory import make_model, parse_assignments
 from sessrec.models.gru4rec import GRU4Rec
 from sessrec.models.gru4rec.batching import session_parallel_schedule
-from sessrec.models.gru4rec.model import _Trainer
+from sessrec.models.gru4rec.trainer import Trainer
 from sessrec.models.gru4rec.optim import EPS
 from sessrec.models.io import load_model, load_training_state, read_checkpoint, save_model
 from sessrec.models.item_knn import ItemKNN
@@ -611,16 +611,16 @@ def test_cli_resume_after_an_interruption(toy_folder, tmp_path, monkeypatch, cap
     full, part = tmp_path / "full.pt", tmp_path / "part.pt"
     assert main(_train_args(toy_folder, full, 3)) == EXIT_OK
     # an interruption during epoch 2 of a run that saves after every epoch
-    real = _Trainer.run_epoch
+    real = Trainer.run_epoch
 
     def interrupted(self, schedule, epoch, progress, tuner=None):
         if epoch == 2:
             raise KeyboardInterrupt
         return real(self, schedule, epoch, progress, tuner)
 
-    monkeypatch.setattr(_Trainer, "run_epoch", interrupted)
+    monkeypatch.setattr(Trainer, "run_epoch", interrupted)
     assert main(_train_args(toy_folder, part, 3, "--checkpoint-every-epoch")) == 130
-    monkeypatch.setattr(_Trainer, "run_epoch", real)
+    monkeypatch.setattr(Trainer, "run_epoch", real)
     assert load_training_state(part).epoch == 1
     assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--quiet"]) == EXIT_OK
     a, b = read_checkpoint(full), read_checkpoint(part)
@@ -720,7 +720,7 @@ def test_full_training_step_matches_autograd(loss, mode):
         if name == "By" or name.endswith(("b_ih", "b_hh")):
             weights[name] = torch.randn(weights[name].shape) * 0.3  # non-zero biases: their gradients matter
     counts = np.random.default_rng(2).integers(1, 20, n_items).astype(np.float64)
-    trainer = _Trainer(model, {k: v.clone() for k, v in weights.items()}, counts, gen)
+    trainer = Trainer(model, {k: v.clone() for k, v in weights.items()}, counts, gen)
 
     # the step's random draws, fixed: negatives (repeats, overlaps with targets) and dropout masks
     X, T = torch.tensor([0, 1, 1, 5]), torch.tensor([2, 3, 2, 0])

@@ -19,7 +19,7 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation.evaluator import evaluate
 from sessrec.models.gru4rec import GRU4Rec
 from sessrec.models.gru4rec.batching import NegativeSampler, alias_table, session_parallel_schedule
-from sessrec.models.gru4rec.model import _Trainer
+from sessrec.models.gru4rec.trainer import Trainer
 from sessrec.models.gru4rec.ops import (
     activation,
     bpr_max_loss,
@@ -278,7 +278,7 @@ def test_training_step_touches_only_used_item_rows(train_sessions: Sessions, mom
     model.item_index = type(model.item_index).from_items(train_sessions.items)
     n = model.n_items
     gen = torch.Generator().manual_seed(0)
-    trainer = _Trainer(model, model._initial_weights(n, gen), np.ones(n), gen)
+    trainer = Trainer(model, model._initial_weights(n, gen), np.ones(n), gen)
     if momentum:
         trainer.out.planes[2].fill_(0.05)  # stale velocity must stay stale
     before = torch.stack(trainer.out.planes, 1).clone()
@@ -387,7 +387,7 @@ def test_training_resets_state_for_new_sessions(train_sessions: Sessions) -> Non
     model.item_index = type(model.item_index).from_items(train_sessions.items)
     gen = torch.Generator().manual_seed(0)
     weights = model._initial_weights(model.n_items, gen)
-    trainer = _Trainer(model, weights, np.ones(model.n_items), gen)
+    trainer = Trainer(model, weights, np.ones(model.n_items), gen)
     model._set_weights(weights)
     items = model.item_index.to_index(train_sessions.items)
     sched = session_parallel_schedule(train_sessions.offsets, items, 8, min_width=2)
@@ -520,7 +520,7 @@ def test_bad_hyperparameters_are_refused() -> None:
 
 
 def test_score_buffers_are_reused_only_when_released() -> None:
-    from sessrec.models.gru4rec.model import ScoreBuffers
+    from sessrec.models.gru4rec.buffers import ScoreBuffers
 
     pool = ScoreBuffers()
     rows, cols = 64, ScoreBuffers.MIN_BYTES // (4 * 64)
@@ -609,7 +609,7 @@ def test_training_step_creates_every_tensor_on_the_model_device(loss: str, mode:
                     dropout_p_hidden=0.3, logq=1.0 if loss == "cross-entropy" else 0.0, sample_cache=60, **mode)
     model.item_index = ItemIndex(np.arange(12, dtype=np.int64))
     gen = torch.Generator().manual_seed(0)
-    trainer = _Trainer(model, model._initial_weights(12, gen), np.ones(12), gen, device="meta")
+    trainer = Trainer(model, model._initial_weights(12, gen), np.ones(12), gen, device="meta")
     hidden = [torch.zeros(4, h, device="meta") for h in model.layers]
     with OneDevice():
         for _ in range(2):
@@ -624,7 +624,7 @@ def test_epoch_and_streaming_run_on_the_model_device(train_sessions: Sessions, m
     model = small_model(dropout_p_hidden=0.2)
     model.item_index = ItemIndex.from_items(train_sessions.items)
     gen = torch.Generator().manual_seed(0)
-    trainer = _Trainer(model, model._initial_weights(model.n_items, gen), np.ones(model.n_items), gen, device="meta")
+    trainer = Trainer(model, model._initial_weights(model.n_items, gen), np.ones(model.n_items), gen, device="meta")
     items = model.item_index.to_index(train_sessions.items)
     schedule = session_parallel_schedule(train_sessions.offsets, items, model.batch_size)
     assert schedule.keep, "the epoch must end with narrowing minibatches"
