@@ -214,6 +214,19 @@ def test_a_study_resumes_after_a_kill_and_the_killed_trial_is_failed(tmp_path):
     assert "2/2 trials (2 complete, 0 pruned, 1 failed)" in result.stdout
 
 
+def test_a_start_whose_trial_failed_is_enqueued_again_and_none_twice(tmp_path):
+    study = optuna.create_study(study_name="demo/sr", storage=f"sqlite:///{tmp_path / 's.db'}")
+    start = [{"source": "published", "params": {"steps": 7, "weighting": "div"}}]
+    tn.enqueue_starts(study, start)
+    tn.enqueue_starts(study, start)
+    assert len(study.trials) == 1, "enqueued once"
+    trial = study.ask()  # the enqueued start, then its worker dies
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    tn.enqueue_starts(study, start)
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].user_attrs["start"] == "published"
+
+
 def test_tune_cli_status_export_and_write_config(tmp_path, capsys):
     tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {})}, {"trials": 2, "core_hours": 1})
     storage = f"sqlite:///{tmp_path / 's.db'}"

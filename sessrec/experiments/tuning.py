@@ -326,12 +326,14 @@ def existing_study(dataset: Dataset, tuned: TunedModel, storage: str) -> optuna.
 
 
 def enqueue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> None:
-    """Enqueue the starting settings once per study (a restarted study does not add them again)."""
-    if study.user_attrs.get("starts_enqueued"):
-        return
+    """Enqueue each starting setting unless a trial of it is done, pruned, running or waiting;
+    so a start whose trial failed (its worker killed, say) is tried again, and none twice."""
+    states = optuna.trial.TrialState
+    alive = (states.COMPLETE, states.PRUNED, states.RUNNING, states.WAITING)
+    had = {t.user_attrs.get("start") for t in study.get_trials(deepcopy=False, states=alive)}
     for start in starts:
-        study.enqueue_trial(start["params"], user_attrs={"start": start["source"]}, skip_if_exists=True)
-    study.set_user_attr("starts_enqueued", [s["source"] for s in starts])
+        if start["source"] not in had:
+            study.enqueue_trial(start["params"], user_attrs={"start": start["source"]})
 
 
 def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = DEFAULT_STORAGE,
