@@ -317,10 +317,7 @@ def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int = 0,
 
 def existing_study(dataset: Dataset, tuned: TunedModel, storage: str) -> optuna.Study | None:
     """The study of ``tuned`` on ``dataset`` when it exists in ``storage`` (nothing is created)."""
-    if storage.startswith("sqlite:///") and not Path(storage.removeprefix("sqlite:///")).is_file():
-        return None
-    name = study_name(dataset.name, tuned.label)
-    if name not in {s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))}:
+    if study_name(dataset.name, tuned.label) not in stored_studies(storage):
         return None
     return open_study(dataset, tuned, storage)
 
