@@ -81,7 +81,7 @@ def load_split(folder: Path) -> tuple[Any, Any, Any, Any]:
     """Train and test sessions, the training catalogue and the prefix cases (dense item indices)."""
     from sessrec.data.dataset import load_dataset
     from sessrec.data.sessions import ItemIndex
-    from sessrec.models.neural.trainer import prefix_cases
+    from sessrec.models.neural.cases import prefix_cases
 
     dataset = load_dataset(folder)
     item_index = ItemIndex.from_items(dataset.train.items)
@@ -162,7 +162,7 @@ def reference_adapter(ref_model: types.ModuleType, ref_utils: types.ModuleType, 
     import torch
 
     from sessrec.models.base import BaseSessionModel
-    from sessrec.models.neural.trainer import SequenceState
+    from sessrec.models.neural.cases import SequenceState
 
     class ReferenceSRGNN(SequenceState, BaseSessionModel):
         name = "srgnn-reference"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sessrec.data.dataset import load_dataset  # noqa: E402
 from sessrec.data.sessions import ItemIndex  # noqa: E402
 from sessrec.models.io import model_class  # noqa: E402
-from sessrec.models.neural.trainer import make_batch  # noqa: E402
+from sessrec.models.neural.cases import make_batch  # noqa: E402
 
 
 def main() -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, overload
 
+import numpy as np
 import torch
 
 from sessrec.errors import ParameterError
@@ -37,11 +38,21 @@ def _fail(owner: str | None, name: str, value: Any, allowed: str) -> ParameterEr
     return ParameterError(f"{prefix}{name} = {_shown(value)} is not allowed (allowed: {allowed})")
 
 
+@overload
+def check_int(name: str, value: Any, *, min: int | None = ..., max: int | None = ...,
+              owner: str | None = ..., allow_none: Literal[False] = ...) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, min: int | None = ..., max: int | None = ...,
+              owner: str | None = ..., allow_none: bool) -> int | None: ...
 def check_int(
-    name: str, value: Any, *, min: int | None = None, max: int | None = None, owner: str | None = None
-) -> int:
-    """``value`` as an int within ``[min, max]`` (integral floats such as ``2.0`` are accepted)."""
-    allowed = _range_text("an integer", min, max, False, False)
+    name: str, value: Any, *, min: int | None = None, max: int | None = None, owner: str | None = None,
+    allow_none: bool = False,
+) -> int | None:
+    """``value`` as an int within ``[min, max]`` (integral floats such as ``2.0`` are accepted);
+    ``None`` passes through when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    allowed = _range_text("an integer", min, max, False, False) + (" or null" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(owner, name, value, allowed)
     if isinstance(value, numbers.Integral):
@@ -56,6 +67,12 @@ def check_int(
     return number
 
 
+@overload
+def check_float(name: str, value: Any, *, min: float | None = ..., max: float | None = ..., min_open: bool = ...,
+                max_open: bool = ..., owner: str | None = ..., allow_none: Literal[False] = ...) -> float: ...
+@overload
+def check_float(name: str, value: Any, *, min: float | None = ..., max: float | None = ..., min_open: bool = ...,
+                max_open: bool = ..., owner: str | None = ..., allow_none: bool) -> float | None: ...
 def check_float(
     name: str,
     value: Any,
@@ -65,9 +82,13 @@ def check_float(
     min_open: bool = False,
     max_open: bool = False,
     owner: str | None = None,
-) -> float:
-    """``value`` as a finite float within the range (``min_open``/``max_open``: bound excluded)."""
-    allowed = "a finite " + _range_text("number", min, max, min_open, max_open)
+    allow_none: bool = False,
+) -> float | None:
+    """``value`` as a finite float within the range (``min_open``/``max_open``: bound excluded);
+    ``None`` passes through when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    allowed = "a finite " + _range_text("number", min, max, min_open, max_open) + (" or null" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(owner, name, value, allowed)
     number = float(value)
@@ -82,17 +103,17 @@ def check_float(
 
 def check_bool(name: str, value: Any, *, owner: str | None = None) -> bool:
     """``value`` as a bool (``0``/``1`` accepted, anything else refused)."""
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, numbers.Integral) and int(value) in (0, 1):
         return bool(value)
     raise _fail(owner, name, value, "true or false")
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any], *, owner: str | None = None) -> Any:
-    """``value`` if it is one of ``choices``."""
+    """``value`` if it is one of ``choices`` (of the same type: ``True`` is not ``1``)."""
     choices = list(choices)
-    if value not in choices:
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
         raise _fail(owner, name, value, "one of " + ", ".join(str(c) for c in choices))
     return value
 

@@ -1,7 +1,8 @@
 """Modern neural comparators for GRU4Rec: NARM, SASRec and SR-GNN (one readable file each).
 
-``trainer`` holds what they share: prefix training cases, the Adam / full-softmax
-mini-batch loop with early stopping, and resumable per-epoch checkpoints.
+What they share: ``base`` (the Adam mini-batch loop with early stopping and resumable
+per-epoch checkpoints), ``cases`` (training cases, padded batches, sequence state) and
+``losses`` (full-softmax cross-entropy over the catalogue).
 """
 
 from sessrec.models.neural.narm import NARM

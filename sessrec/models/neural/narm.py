@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
-from sessrec.errors import ParameterError
-from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, catalogue_cross_entropy, check_float, check_int, prefix_cases,
-)
+from sessrec.models.neural.base import NeuralSessionModel
+from sessrec.models.neural.cases import Batch, Cases, prefix_cases
+from sessrec.models.neural.losses import catalogue_cross_entropy
+from sessrec.models.validation import check_choice, check_float, check_int
 
 
 #: GRU gate functions: the standard logistic sigmoid, or the reference code's hard sigmoid
@@ -147,13 +147,11 @@ class NARM(NeuralSessionModel):
     ) -> None:
         """NARM with the paper's names and defaults (see the module docstring)."""
         super().__init__()
-        self.hidden_size = check_int("hidden_size", hidden_size, 1, 4096)
-        self.embedding_dim = check_int("embedding_dim", embedding_dim, 1, 4096)
-        self.dropout_embed = check_float("dropout_embed", dropout_embed, 0.0, 1.0, high_open=True)
-        self.dropout_context = check_float("dropout_context", dropout_context, 0.0, 1.0, high_open=True)
-        if gates not in GATES:
-            raise ParameterError(f"gates={gates!r} is not allowed (allowed: {', '.join(GATES)})")
-        self.gates = gates
+        self.hidden_size = check_int("hidden_size", hidden_size, min=1, max=4096, owner=self.name)
+        self.embedding_dim = check_int("embedding_dim", embedding_dim, min=1, max=4096, owner=self.name)
+        self.dropout_embed = check_float("dropout_embed", dropout_embed, min=0.0, max=1.0, max_open=True, owner=self.name)
+        self.dropout_context = check_float("dropout_context", dropout_context, min=0.0, max=1.0, max_open=True, owner=self.name)
+        self.gates = check_choice("gates", gates, GATES, owner=self.name)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
                             patience=patience, seed=seed, device=device, n_threads=n_threads,
                             bucket_batches=bucket_batches)

@@ -37,10 +37,10 @@ from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ParameterError
-from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, SequenceState, catalogue_cross_entropy, check_float, check_int, last_window,
-    sequence_cases,
-)
+from sessrec.models.neural.base import NeuralSessionModel
+from sessrec.models.neural.cases import Batch, Cases, SequenceState, last_window, sequence_cases
+from sessrec.models.neural.losses import catalogue_cross_entropy
+from sessrec.models.validation import check_float, check_int
 
 
 class CausalSelfAttention(nn.Module):
@@ -140,15 +140,15 @@ class SASRec(SequenceState, NeuralSessionModel):
         """SASRec with the paper's names and defaults (see the module docstring).
         ``n_negatives=0`` is the full softmax; ``batch_size`` counts sessions."""
         super().__init__()
-        self.hidden_units = check_int("hidden_units", hidden_units, 1, 4096)
-        self.num_blocks = check_int("num_blocks", num_blocks, 1, 64)
-        self.num_heads = check_int("num_heads", num_heads, 1, 64)
+        self.hidden_units = check_int("hidden_units", hidden_units, min=1, max=4096, owner=self.name)
+        self.num_blocks = check_int("num_blocks", num_blocks, min=1, max=64, owner=self.name)
+        self.num_heads = check_int("num_heads", num_heads, min=1, max=64, owner=self.name)
         if self.hidden_units % self.num_heads:
             raise ParameterError(f"num_heads={num_heads!r} is not allowed with hidden_units={hidden_units}: "
                                  "hidden_units must be divisible by num_heads")
-        self.dropout_rate = check_float("dropout_rate", dropout_rate, 0.0, 1.0, high_open=True)
-        self.max_len = check_int("max_len", max_len, 1, 10_000)
-        self.n_negatives = check_int("n_negatives", n_negatives, 0, 10_000_000)
+        self.dropout_rate = check_float("dropout_rate", dropout_rate, min=0.0, max=1.0, max_open=True, owner=self.name)
+        self.max_len = check_int("max_len", max_len, min=1, max=10_000, owner=self.name)
+        self.n_negatives = check_int("n_negatives", n_negatives, min=0, max=10_000_000, owner=self.name)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
                             patience=patience, seed=seed, device=device, n_threads=n_threads,
                             bucket_batches=bucket_batches)

@@ -31,10 +31,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sessrec.data.sessions import Sessions
-from sessrec.models.neural.trainer import (
-    Batch, Cases, NeuralSessionModel, SequenceState, catalogue_cross_entropy, check_float, check_int, last_window,
-    prefix_cases,
-)
+from sessrec.models.neural.base import NeuralSessionModel
+from sessrec.models.neural.cases import Batch, Cases, SequenceState, last_window, prefix_cases
+from sessrec.models.neural.losses import catalogue_cross_entropy
+from sessrec.models.validation import check_float, check_int
 
 
 def session_graphs(items: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -154,12 +154,12 @@ class SRGNN(SequenceState, NeuralSessionModel):
         ``lr_dc`` / ``lr_dc_step`` = decay factor / every how many epochs, ``max_len``:
         keep only the last ``max_len`` clicks of a session, ``None`` keeps all)."""
         super().__init__()
-        self.hidden_size = check_int("hidden_size", hidden_size, 1, 4096)
-        self.step_count = check_int("step", step, 1, 16)
+        self.hidden_size = check_int("hidden_size", hidden_size, min=1, max=4096, owner=self.name)
+        self.step_count = check_int("step", step, min=1, max=16, owner=self.name)
         self.nonhybrid = bool(nonhybrid)
-        self.lr_dc = check_float("lr_dc", lr_dc, 0.0, 1.0, low_open=True)
-        self.lr_dc_step = check_int("lr_dc_step", lr_dc_step, 1, 10_000)
-        self.max_len = None if max_len is None else check_int("max_len", max_len, 1, 10_000)
+        self.lr_dc = check_float("lr_dc", lr_dc, min=0.0, max=1.0, min_open=True, owner=self.name)
+        self.lr_dc_step = check_int("lr_dc_step", lr_dc_step, min=1, max=10_000, owner=self.name)
+        self.max_len = None if max_len is None else check_int("max_len", max_len, min=1, max=10_000, owner=self.name)
         self._init_training(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate, l2=l2,
                             patience=patience, seed=seed, device=device, n_threads=n_threads,
                             bucket_batches=bucket_batches)

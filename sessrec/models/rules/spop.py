@@ -17,7 +17,8 @@ from sessrec.errors import CheckpointError
 from sessrec.models.evidence import CONTRIBUTION, Evidence, dense_index, known_clicks
 from sessrec.models.popular import item_popularity
 from sessrec.models.session_knn.base import SequenceStateModel
-from sessrec.models.session_knn.index import add_scores, check_int
+from sessrec.models.session_knn.index import add_scores
+from sessrec.models.validation import check_int
 
 
 class SessionPop(SequenceStateModel):
@@ -29,7 +30,7 @@ class SessionPop(SequenceStateModel):
 
     def __init__(self, top_n: int = 100) -> None:
         super().__init__()
-        self.top_n = check_int("top_n", top_n, 0)
+        self.top_n = check_int("top_n", top_n, min=0, owner=self.name)
         self.base = torch.zeros(0)
 
     def hyperparameters(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sessrec.models.base import BaseSessionModel
 from sessrec.models.evidence import Evidence, last_item_evidence
 from sessrec.models.last_item import LastItemState
 from sessrec.models.session_knn.decay import STEP_DECAYS, step_decay
-from sessrec.models.session_knn.index import check_choice, check_float, check_int
+from sessrec.models.validation import check_choice, check_float, check_int
 from sessrec.models.sparse_rows import SparseRows
 
 
@@ -53,9 +53,9 @@ class SequentialRules(LastItemState, BaseSessionModel):
 
     def __init__(self, steps: int = 10, weighting: str = "div", pruning: float = 20) -> None:
         super().__init__()
-        self.steps = check_int("steps", steps, 1)
-        self.weighting = check_choice("weighting", weighting, STEP_DECAYS)
-        self.pruning = check_float("pruning", pruning)
+        self.steps = check_int("steps", steps, min=1, owner=self.name)
+        self.weighting = check_choice("weighting", weighting, STEP_DECAYS, owner=self.name)
+        self.pruning = check_float("pruning", pruning, min=0.0, owner=self.name)
         self.rules: SparseRows | None = None
 
     def hyperparameters(self) -> dict[str, Any]:

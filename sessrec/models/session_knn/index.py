@@ -28,40 +28,7 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
-from sessrec.errors import CheckpointError, ParameterError
-
-
-def check_param(name: str, value, ok: bool, allowed: str) -> None:
-    """Raise :class:`ParameterError` naming the parameter, the value and what is allowed."""
-    if not ok:
-        raise ParameterError(f"{name}={value!r} is not allowed (allowed: {allowed})")
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
-    check_param(name, value, ok, f"an integer >= {minimum}")
-    return int(value)
-
-
-def check_choice(name: str, value, choices):
-    ok = any(value is c or (type(value) is type(c) and value == c) for c in choices)
-    check_param(name, value, ok, " | ".join(map(str, choices)))
-    return value
-
-
-def check_bool(name: str, value) -> bool:
-    check_param(name, value, isinstance(value, (bool, np.bool_)) or value in (0, 1), "true | false")
-    return bool(value)
-
-
-def check_float(name: str, value, *, positive: bool = False, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and np.isfinite(float(value)) and (float(value) > 0 if positive else float(value) >= 0)
-    bound = "> 0" if positive else ">= 0"
-    check_param(name, value, ok, f"a finite number {bound}" + (" or null" if allow_none else ""))
-    return float(value)
+from sessrec.errors import CheckpointError
 
 
 def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

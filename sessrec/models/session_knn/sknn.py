@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from sessrec.models.session_knn.base import Contributions, SessionKNNBase
-from sessrec.models.session_knn.index import (
-    Query, candidates, check_choice, check_int, neighbour_items, top_k,
-)
+from sessrec.models.session_knn.index import Query, candidates, neighbour_items, top_k
+from sessrec.models.validation import check_choice, check_int
 
 SIMILARITIES = ("jaccard", "cosine", "tanimoto", "binary")
 
@@ -47,10 +46,10 @@ class SKNN(SessionKNNBase):
     def __init__(self, k: int = 100, sample_size: int = 1000, sampling: str = "recent",
                  similarity: str = "jaccard") -> None:
         super().__init__()
-        self.k = check_int("k", k, 1)
-        self.sample_size = check_int("sample_size", sample_size, 0)
-        self.sampling = check_choice("sampling", sampling, ("recent",))
-        self.similarity = check_choice("similarity", similarity, SIMILARITIES)
+        self.k = check_int("k", k, min=1, owner=self.name)
+        self.sample_size = check_int("sample_size", sample_size, min=0, owner=self.name)
+        self.sampling = check_choice("sampling", sampling, ("recent",), owner=self.name)
+        self.similarity = check_choice("similarity", similarity, SIMILARITIES, owner=self.name)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,

@@ -29,9 +29,9 @@ import numpy as np
 
 from sessrec.models.session_knn.base import Contributions, SessionKNNBase
 from sessrec.models.session_knn.index import (
-    Candidates, Query, SessionIndex, candidates, check_bool, check_choice, check_float, check_int,
-    neighbour_items, top_k,
+    Candidates, Query, SessionIndex, candidates, neighbour_items, top_k,
 )
+from sessrec.models.validation import check_bool, check_choice, check_float, check_int
 
 SECONDS_PER_DAY = 24 * 3600
 
@@ -78,13 +78,13 @@ class STAN(SessionKNNBase):
                  lambda_spw: float | None = 1.02, lambda_snh: float | None = 5.0,
                  lambda_inh: float | None = 2.05) -> None:
         super().__init__()
-        self.k = check_int("k", k, 1)
-        self.sample_size = check_int("sample_size", sample_size, 0)
-        self.sampling = check_choice("sampling", sampling, ("recent",))
-        self.remind = check_bool("remind", remind)
-        self.lambda_spw = check_float("lambda_spw", lambda_spw, positive=True, allow_none=True)
-        self.lambda_snh = check_float("lambda_snh", lambda_snh, positive=True, allow_none=True)
-        self.lambda_inh = check_float("lambda_inh", lambda_inh, positive=True, allow_none=True)
+        self.k = check_int("k", k, min=1, owner=self.name)
+        self.sample_size = check_int("sample_size", sample_size, min=0, owner=self.name)
+        self.sampling = check_choice("sampling", sampling, ("recent",), owner=self.name)
+        self.remind = check_bool("remind", remind, owner=self.name)
+        self.lambda_spw = check_float("lambda_spw", lambda_spw, min=0.0, min_open=True, allow_none=True, owner=self.name)
+        self.lambda_snh = check_float("lambda_snh", lambda_snh, min=0.0, min_open=True, allow_none=True, owner=self.name)
+        self.lambda_inh = check_float("lambda_inh", lambda_inh, min=0.0, min_open=True, allow_none=True, owner=self.name)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling, "remind": self.remind,

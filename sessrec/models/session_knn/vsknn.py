@@ -28,9 +28,8 @@ import numpy as np
 
 from sessrec.models.session_knn.base import Contributions, SessionKNNBase
 from sessrec.models.session_knn.decay import POSITION_WEIGHTS, STEP_DECAYS, position_weight, step_decay
-from sessrec.models.session_knn.index import (
-    Query, candidates, check_bool, check_choice, check_float, check_int, neighbour_items, top_k,
-)
+from sessrec.models.session_knn.index import Query, candidates, neighbour_items, top_k
+from sessrec.models.validation import check_bool, check_choice, check_float, check_int
 
 
 class VSKNN(SessionKNNBase):
@@ -44,14 +43,14 @@ class VSKNN(SessionKNNBase):
                  weighting: str = "div", weighting_score: str = "div", idf_weighting: float = 0.0,
                  remind: bool = True) -> None:
         super().__init__()
-        self.k = check_int("k", k, 1)
-        self.sample_size = check_int("sample_size", sample_size, 0)
-        self.sampling = check_choice("sampling", sampling, ("recent",))
-        self.similarity = check_choice("similarity", similarity, ("vec", "cosine"))
-        self.weighting = check_choice("weighting", weighting, POSITION_WEIGHTS)
-        self.weighting_score = check_choice("weighting_score", weighting_score, STEP_DECAYS)
-        self.idf_weighting = check_float("idf_weighting", 0.0 if idf_weighting is False else idf_weighting)
-        self.remind = check_bool("remind", remind)
+        self.k = check_int("k", k, min=1, owner=self.name)
+        self.sample_size = check_int("sample_size", sample_size, min=0, owner=self.name)
+        self.sampling = check_choice("sampling", sampling, ("recent",), owner=self.name)
+        self.similarity = check_choice("similarity", similarity, ("vec", "cosine"), owner=self.name)
+        self.weighting = check_choice("weighting", weighting, POSITION_WEIGHTS, owner=self.name)
+        self.weighting_score = check_choice("weighting_score", weighting_score, STEP_DECAYS, owner=self.name)
+        self.idf_weighting = check_float("idf_weighting", 0.0 if idf_weighting is False else idf_weighting, min=0.0, owner=self.name)
+        self.remind = check_bool("remind", remind, owner=self.name)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {"k": self.k, "sample_size": self.sample_size, "sampling": self.sampling,

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from sessrec.models.session_knn.base import Contributions
-from sessrec.models.session_knn.index import Query, check_float, top_k
+from sessrec.models.session_knn.index import Query, top_k
+from sessrec.models.validation import check_float
 from sessrec.models.session_knn.stan import STAN, stan_similarity
 
 
@@ -37,8 +38,8 @@ class VSTAN(STAN):
                  lambda_inh: float | None = 2.05, lambda_ipw: float | None = 1.02,
                  lambda_idf: float | None = 5.0) -> None:
         super().__init__(k, sample_size, sampling, remind, lambda_spw, lambda_snh, lambda_inh)
-        self.lambda_ipw = check_float("lambda_ipw", lambda_ipw, positive=True, allow_none=True)
-        self.lambda_idf = check_float("lambda_idf", lambda_idf, allow_none=True)
+        self.lambda_ipw = check_float("lambda_ipw", lambda_ipw, min=0.0, min_open=True, allow_none=True, owner=self.name)
+        self.lambda_idf = check_float("lambda_idf", lambda_idf, min=0.0, allow_none=True, owner=self.name)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "lambda_ipw": self.lambda_ipw, "lambda_idf": self.lambda_idf}

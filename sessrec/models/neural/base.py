@@ -1,4 +1,4 @@
-"""What NARM, SASRec and SR-GNN share: training cases, the mini-batch loop, checkpoints.
+"""The base class of NARM, SASRec and SR-GNN: the mini-batch loop, early stopping, checkpoints.
 
 Training protocol (as in the NARM and SR-GNN papers): every prefix of every training
 session is one case, ``items[0..t-1] -> items[t]`` for ``t >= 1``; cases are shuffled
@@ -20,225 +20,25 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 from tqdm.auto import tqdm
 
 from sessrec.data.sessions import ItemIndex, Sessions
-from sessrec.errors import CheckpointError, ParameterError, TrainingError
+from sessrec.errors import CheckpointError, TrainingError
 from sessrec.models.base import BaseSessionModel
-from sessrec.models.validation import torch_device
+from sessrec.models.neural.cases import Batch, Cases, make_batch
+from sessrec.models.validation import check_device, check_float, check_int, torch_device
 
 #: a callable that scores the model as it is now on held-out data (higher is better)
 ValidCallback = Callable[["NeuralSessionModel"], float]
 
-DEVICES = ("cpu", "cuda")
-
 #: Adam settings that choose how it computes, not what: a resumed run takes them from the code
 OPTIMIZER_IMPLEMENTATION = ("fused", "foreach", "capturable", "differentiable")
-
-
-# -- the loss ------------------------------------------------------------------------------
-
-class _CatalogueCrossEntropy(torch.autograd.Function):
-    """Mean cross-entropy of ``logits`` (B, n_items) against ``targets`` (B,).
-
-    The same loss and gradient as ``F.cross_entropy``, at half its cost on a large
-    catalogue (0.10 s instead of 0.20 s forward and backward for 512 x 43,097 scores on one
-    core). PyTorch's backward first fills a (B, n_items) one-hot gradient and reads it
-    back; here the gradient ``(softmax - one_hot) / B`` is written once, into the saved
-    log-probabilities (nothing else holds them). The gradients differ from PyTorch's in the
-    last bits (its softmax backward uses a slightly different ``exp``); the loss is the same.
-    Training needs one backward pass; a second one, or a second derivative, is refused.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, logits: Tensor, targets: Tensor) -> Tensor:
-        log_probs = torch.log_softmax(logits, 1)
-        ctx.save_for_backward(log_probs, targets)
-        return -log_probs.gather(1, targets[:, None]).mean()
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        log_probs, targets = ctx.saved_tensors
-        # softmax, in place over the saved log-probabilities: a second backward through the same
-        # graph (retain_graph=True) is refused by autograd's version check rather than miscomputed
-        gradient = log_probs.exp_()
-        gradient[torch.arange(len(targets), device=targets.device), targets] -= 1.0
-        return gradient.mul_(grad / len(targets)), None
-
-
-def catalogue_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Full-softmax cross-entropy over the catalogue, mean over the batch (see
-    :class:`_CatalogueCrossEntropy`); ``targets`` are column indices of ``logits``."""
-    if targets.dtype != torch.long or targets.shape != logits.shape[:1]:
-        raise ValueError(f"targets must be {logits.shape[0]} int64 indices, got {tuple(targets.shape)} {targets.dtype}")
-    return _CatalogueCrossEntropy.apply(logits, targets)
-
-
-# -- parameter checks ----------------------------------------------------------------------
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high]`` or a ParameterError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
-        allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-        raise ParameterError(f"{name}={value!r} is not allowed: expected {allowed}")
-    return int(value)
-
-
-def check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a float in the interval (bounds open or closed) or a ParameterError."""
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ParameterError(f"{name}={value!r} is not allowed: expected a number in {interval}")
-    return float(value)
-
-
-def check_device(value: Any) -> str:
-    """``"cpu"`` or ``"cuda"`` (``"cuda:N"`` too); CUDA must be available when asked for."""
-    text = str(value)
-    if text != "cpu" and not (text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit())):
-        raise ParameterError(f"device={value!r} is not allowed: expected one of {', '.join(DEVICES)} (or cuda:N)")
-    return text
-
-
-# -- training cases -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Cases:
-    """Training cases as windows of the flat (dense-index) item array.
-
-    Case ``c`` reads ``flat[start[c] : start[c] + length[c]]``; the item after every
-    position is its next-item target (``flat[start[c] + length[c]]`` for the last one).
-    """
-
-    flat: np.ndarray  # (n_events,) dense item indices of all training sessions
-    start: np.ndarray  # (n_cases,)
-    length: np.ndarray  # (n_cases,)
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-    @property
-    def n_targets(self) -> int:
-        return int(self.length.sum())
-
-
-def prefix_cases(train: Sessions, flat: np.ndarray, max_len: int | None = None) -> Cases:
-    """Every prefix of every session -> its next item; prefixes keep their last ``max_len`` items."""
-    lengths = train.lengths
-    n_cases = np.maximum(lengths - 1, 0)
-    session = np.repeat(np.arange(train.n_sessions), n_cases)
-    # end = number of items in the prefix, 1..n-1 within each session
-    first = np.cumsum(n_cases) - n_cases
-    end = np.arange(len(session)) - np.repeat(first, n_cases) + 1
-    length = end if max_len is None else np.minimum(end, max_len)
-    start = train.offsets[session] + end - length
-    return Cases(flat, start.astype(np.int64), length.astype(np.int64))
-
-
-def sequence_cases(train: Sessions, flat: np.ndarray, max_len: int) -> Cases:
-    """Each session's inputs (all items but the last) in chunks of at most ``max_len``, from the end.
-
-    Every position of every chunk is one prefix case; sessions longer than ``max_len + 1``
-    give several chunks, so every target is trained on exactly once.
-    """
-    starts, lens = [], []
-    n_inputs = np.maximum(train.lengths - 1, 0)
-    remaining = n_inputs.copy()
-    while (remaining > 0).any():
-        take = np.minimum(remaining, max_len)
-        has = take > 0
-        starts.append((train.offsets[:-1] + remaining - take)[has])
-        lens.append(take[has])
-        remaining = remaining - take
-    if not starts:
-        return Cases(flat, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return Cases(flat, np.concatenate(starts).astype(np.int64), np.concatenate(lens).astype(np.int64))
-
-
-@dataclass
-class Batch:
-    """A padded mini-batch: ``items`` (B, L) right-padded with 0, ``lengths`` (B,),
-    ``next_items`` (B, L) the target after each position (-100 at padding), ``targets`` (B,)."""
-
-    items: Tensor
-    lengths: Tensor
-    next_items: Tensor
-    targets: Tensor
-
-    @property
-    def mask(self) -> Tensor:
-        return torch.arange(self.items.shape[1], device=self.items.device)[None, :] < self.lengths[:, None]
-
-
-def make_batch(cases: Cases, index: np.ndarray, device: str = "cpu") -> Batch:
-    """Gather cases ``index`` into a padded :class:`Batch` (vectorised, no Python loop)."""
-    start, length = cases.start[index], cases.length[index]
-    width = int(length.max())
-    pos = np.arange(width)[None, :]
-    valid = pos < length[:, None]
-    where = np.where(valid, start[:, None] + pos, 0)
-    items = np.where(valid, cases.flat[where], 0)
-    nxt = np.where(valid, cases.flat[np.where(valid, where + 1, 0)], -100)
-    targets = cases.flat[start + length]
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device)
-    return Batch(as_t(items), as_t(length), as_t(nxt), as_t(targets))
-
-
-# -- padded sequence state (SASRec, SR-GNN) ---------------------------------------------------
-
-def append_items(state: tuple[Tensor, Tensor], items: Tensor) -> tuple[Tensor, Tensor]:
-    """Sequence state ``(items (B, L), lengths (B,))`` with ``items`` appended; input unchanged."""
-    seq, lengths = state
-    need = int(lengths.max()) + 1 if len(lengths) else 1
-    width = max(need, seq.shape[1])
-    new = torch.zeros(seq.shape[0], width, dtype=torch.long, device=seq.device)
-    new[:, : seq.shape[1]] = seq
-    new[torch.arange(seq.shape[0], device=seq.device), lengths] = items.to(seq.device, torch.long)
-    return new, lengths + 1
-
-
-def last_window(seq: Tensor, lengths: Tensor, max_len: int | None) -> tuple[Tensor, Tensor]:
-    """Each row's last ``max_len`` items, right-padded with 0, and their counts."""
-    kept = lengths if max_len is None else lengths.clamp(max=max_len)
-    width = max(int(kept.max()) if len(kept) else 1, 1)
-    pos = torch.arange(width, device=seq.device)[None, :]
-    valid = pos < kept[:, None]
-    where = (lengths - kept)[:, None] + pos
-    out = torch.where(valid, seq.gather(1, where.clamp(max=seq.shape[1] - 1)), torch.zeros_like(where))
-    return out, kept
-
-
-# -- the shared model base ------------------------------------------------------------------
-
-class SequenceState:
-    """Streaming state of models that read the whole session at scoring time (SASRec,
-    SR-GNN): the padded item sequence and each slot's length; a click appends an item."""
-
-    def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        self._check_fitted()
-        dev = self._dev()
-        return (torch.zeros(batch_size, 1, dtype=torch.long, device=dev),
-                torch.zeros(batch_size, dtype=torch.long, device=dev))
-
-    def reset(self, state: tuple[Tensor, Tensor], mask: Tensor) -> tuple[Tensor, Tensor]:
-        seq, lengths = state
-        return seq, torch.where(mask.to(lengths.device, torch.bool), torch.zeros_like(lengths), lengths)
-
-    def step(self, state: tuple[Tensor, Tensor], items: Tensor) -> tuple[Tensor, Tensor]:
-        return append_items(state, items)
 
 
 class NeuralSessionModel(BaseSessionModel):
@@ -263,15 +63,15 @@ class NeuralSessionModel(BaseSessionModel):
         self, *, n_epochs: int, batch_size: int, learning_rate: float, l2: float, patience: int,
         seed: int, device: str, n_threads: int | None, bucket_batches: int = 64,
     ) -> None:
-        self.n_epochs = check_int("n_epochs", n_epochs, 1, 10_000)
-        self.batch_size = check_int("batch_size", batch_size, 1, 1_000_000)
-        self.learning_rate = check_float("learning_rate", learning_rate, 0.0, 10.0, low_open=True)
-        self.l2 = check_float("l2", l2, 0.0, 1.0)
-        self.patience = check_int("patience", patience, 1, 10_000)
-        self.seed = check_int("seed", seed, 0)
-        self.device = check_device(device)
-        self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, 1, 1024)
-        self.bucket_batches = check_int("bucket_batches", bucket_batches, 1, 1_000_000)
+        self.n_epochs = check_int("n_epochs", n_epochs, min=1, max=10_000, owner=self.name)
+        self.batch_size = check_int("batch_size", batch_size, min=1, max=1_000_000, owner=self.name)
+        self.learning_rate = check_float("learning_rate", learning_rate, min=0.0, max=10.0, min_open=True, owner=self.name)
+        self.l2 = check_float("l2", l2, min=0.0, max=1.0, owner=self.name)
+        self.patience = check_int("patience", patience, min=1, max=10_000, owner=self.name)
+        self.seed = check_int("seed", seed, min=0, owner=self.name)
+        self.device = check_device("device", device, owner=self.name)
+        self.n_threads = None if n_threads is None else check_int("n_threads", n_threads, min=1, max=1024, owner=self.name)
+        self.bucket_batches = check_int("bucket_batches", bucket_batches, min=1, max=1_000_000, owner=self.name)
 
     # -- to provide -----------------------------------------------------------------------
     def _build_module(self, n_items: int) -> nn.Module:
