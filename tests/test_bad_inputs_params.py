@@ -643,6 +643,36 @@ def test_cli_resume_after_an_interruption(toy_folder, tmp_path, monkeypatch, cap
     assert read_checkpoint(part)["hyperparameters"]["device"] == "cpu"
 
 
+@pytest.mark.parametrize("name", ["narm", "sasrec", "srgnn"])
+def test_cli_resume_works_for_the_neural_models_too(name, toy_folder, tmp_path, monkeypatch):
+    """One resume mechanism: an interrupted `train --checkpoint-every-epoch` of a neural model
+    continues with `train --resume` to the weights of the uninterrupted run."""
+    from sessrec.models.neural.base import NeuralSessionModel
+
+    args = lambda out, *extra: ["train", "--dataset", str(toy_folder), "--model", name, "--set", "n_epochs=3",
+                                "n_threads=1", "batch_size=16", "--out", str(out), "--quiet", *extra]
+    full, part = tmp_path / "full.pt", tmp_path / "part.pt"
+    assert main(args(full)) == EXIT_OK
+    real = NeuralSessionModel._run_epoch
+
+    def interrupted(self, cases, epoch, device, progress):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return real(self, cases, epoch, device, progress)
+
+    monkeypatch.setattr(NeuralSessionModel, "_run_epoch", interrupted)
+    assert main(args(part, "--checkpoint-every-epoch")) == 130
+    monkeypatch.setattr(NeuralSessionModel, "_run_epoch", real)
+    assert load_training_state(part).epoch == 2
+    assert main(["train", "--dataset", str(toy_folder), "--resume", str(part), "--quiet"]) == EXIT_OK
+    a, b = read_checkpoint(full), read_checkpoint(part)
+    assert a["tensors"].keys() == b["tensors"].keys()
+    for key, tensor in a["tensors"].items():
+        assert torch.equal(tensor, b["tensors"][key]), key
+    assert [r["epoch"] for r in b["meta"]["training_log"]] == [1, 2, 3]
+    assert load_training_state(part).epoch == 3
+
+
 def test_training_state_helpers_round_trip_an_optimizer():
     torch.manual_seed(0)
     net = torch.nn.Linear(3, 2)

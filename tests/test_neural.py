@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sessrec.data.sessions import Sessions
-from sessrec.errors import ParameterError
+from sessrec.errors import CheckpointError, ParameterError
 from sessrec.evaluation.evaluator import evaluate
 from sessrec.evaluation.metrics import metrics_from_ranks
 from sessrec.models.io import load_model, read_checkpoint, save_model
@@ -227,9 +227,10 @@ def test_attention_per_click_in_the_explain_view(fitted: dict, name: str) -> Non
 @pytest.mark.parametrize("name", list(MODELS))
 def test_checkpoint_round_trip(fitted: dict, name: str, tmp_path) -> None:
     model = fitted[name]
-    path = save_model(model, tmp_path / f"{name}.pt", {"dataset": "pattern"})
+    path = save_model(model, tmp_path / f"{name}.pt", {"dataset": "pattern"}, training_state=model.training_state())
     payload = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and data only
-    assert any(k.startswith("opt.") for k in payload["tensors"]), "Adam state is saved"
+    assert any(k.startswith("opt.") for k in payload["training_state"]["tensors"]), "Adam state is saved"
+    assert not any(k.startswith("opt.") for k in payload["tensors"]), "the weights are weights only"
     loaded = load_model(path)
     assert isinstance(loaded, type(model)) and loaded.hyperparameters() == model.hyperparameters()
     session = model.item_index.to_ids(np.array([4, 5, 6]))
@@ -253,6 +254,28 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train: Sessions, 
 
 
 @pytest.mark.parametrize("name", list(MODELS))
+def test_a_loaded_checkpoint_resumes_with_its_training_state(train: Sessions, name: str, tmp_path) -> None:
+    """The contract GRU4Rec has too: load_model + load_training_state, then fit(resume=state)."""
+    from sessrec.models.io import load_training_state
+
+    torch.set_num_threads(1)
+    full = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, progress=False)
+    first = MODELS[name](n_epochs=2, n_threads=1, seed=7).fit(train, progress=False)
+    path = save_model(first, tmp_path / "two.pt", {}, training_state=first.training_state())
+    state = load_training_state(path)
+    assert state is not None and state.epoch == 2
+    resumed = load_model(path)
+    resumed.n_epochs = 3
+    resumed.fit(train, progress=False, resume=state)
+    assert [r["epoch"] for r in resumed.training_log] == [1, 2, 3]
+    for (k, a), (_, b) in zip(full.module.state_dict().items(), resumed.module.state_dict().items()):
+        assert torch.equal(a, b), k
+    other = pattern_sessions(30, n_items=40, seed=9)  # a catalogue of 40 items, not 30
+    with pytest.raises(CheckpointError, match="items differ"):
+        load_model(path).fit(other, progress=False, resume=state)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
 def test_adam_is_fused_with_the_papers_betas(fitted: dict, name: str) -> None:
     group = fitted[name].optimizer.param_groups[0]
     assert group["fused"] is True
@@ -269,6 +292,9 @@ def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path)
     meta = first.training_meta()
     for group in meta["optimizer_param_groups"]:
         group.update(fused=None, foreach=None, maximize=0, eps=1e-6)  # as the unfused Adam wrote them
+    # the older layout: Adam's state among the weights, no training-state key
+    legacy = {**first._tensors(), **first.training_state().tensors}
+    first._tensors = lambda: legacy
     save_model(first, ckpt, {"resumable": True, **meta})
     resumed = MODELS["narm"](n_epochs=2, n_threads=1, seed=7)
     resumed.fit(train, progress=False, checkpoint_path=ckpt, resume=True)

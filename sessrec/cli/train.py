@@ -16,7 +16,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.experiments.training import benchmark_settings, resolve_params, train_model
     from sessrec.models.factory import make_model, model_names, parse_assignments
     from sessrec.models.io import save_model
-    from sessrec.models.registry import EPOCHS
     from sessrec.models.registry import spec as model_spec
 
     params = parse_assignments(args.set or [])
@@ -41,9 +40,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.model:
         raise ParameterError("train: give --model NAME, --all, or --resume CHECKPOINT")
     make_model(args.model, resolve_params(args.model, params, args.preset))  # bad parameters fail before any work
-    if args.checkpoint_every_epoch and model_spec(args.model).trains != EPOCHS:
-        raise ParameterError(f"--checkpoint-every-epoch: {args.model} does not train with a per-epoch callback "
-                             "(models that early-stop keep their own per-epoch checkpoints in benchmark runs)")
+    if args.checkpoint_every_epoch and not model_spec(args.model).trains_in_epochs:
+        raise ParameterError(f"--checkpoint-every-epoch: {args.model} does not train in epochs "
+                             "(it is fitted in one pass; there is nothing to save between epochs)")
     dataset = load_dataset(args.dataset)
     # the dataset name is validated on load, so the default path stays under the checkpoint root
     out = Path(args.out) if args.out else Path(args.checkpoints) / dataset.name / f"{args.model}.pt"
@@ -57,8 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _training_state_of(model: Any) -> Any:
-    """The model's training state when it has one (GRU4Rec), so the checkpoint can be resumed."""
-    return model.training_state() if hasattr(model, "training_state") else None
+    """The model's training state when it trains in epochs, so the checkpoint can be resumed."""
+    from sessrec.models.registry import spec as model_spec
+
+    return model.training_state() if model_spec(model.name).trains_in_epochs else None
 
 
 def _epoch_saver(out: Path, dataset: Any, args: argparse.Namespace, split: str):
@@ -85,8 +86,10 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from sessrec.models.io import load_model, load_training_state, save_model
     from sessrec.models.validation import check_device, check_int
 
+    from sessrec.models.registry import spec as model_spec
+
     model = load_model(args.resume)
-    if not hasattr(model, "training_state"):
+    if not model_spec(model.name).trains_in_epochs:
         raise ParameterError(f"--resume: {model.name} is not trained by epochs; there is nothing to continue")
     state = load_training_state(args.resume)
     if state is None:

@@ -102,9 +102,9 @@ def train_model(
 ) -> tuple[Any, dict[str, Any]]:
     """Fit model ``name`` on ``dataset``'s ``split``; returns ``(model, checkpoint meta)``.
 
-    ``callback(model, epoch_record)`` runs after every epoch of a model declared to train
-    in :data:`~sessrec.models.registry.EPOCHS` (GRU4Rec), e.g. to save a resumable checkpoint
-    or report progress; returning True stops. Models declared
+    ``callback(model, epoch_record)`` runs after every epoch of a model that trains in
+    epochs (GRU4Rec and the neural comparators), e.g. to save a resumable checkpoint
+    (weights + ``model.training_state()``) or report progress; returning True stops. Models declared
     :data:`~sessrec.models.registry.EARLY_STOPPING` (the neural comparators) early-stop on ``validation`` (see :func:`validation_data`) and,
     with ``checkpoint_path``, save their training state there after every epoch and
     resume from it when it exists.
@@ -125,7 +125,7 @@ def train_model(
     options: dict[str, Any] = {}
     if "progress" in inspect.signature(model.fit).parameters:  # a display option, not a capability
         options["progress"] = progress
-    if callback is not None and trains == EPOCHS:
+    if callback is not None and trains in (EPOCHS, EARLY_STOPPING):
         options["callback"] = lambda record: callback(model, record)
     if early_stopping:
         options.update(valid_callback=recall_callback(valid, min_position=dataset.min_position) if valid is not None

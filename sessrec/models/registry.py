@@ -15,8 +15,12 @@ from typing import Any
 
 #: how a model trains (:attr:`ModelSpec.trains`)
 ONCE = "once"  #: one pass over the training data (counts, indexes): ``fit(train)``
-EPOCHS = "epochs"  #: epochs with a per-epoch ``callback(record)`` and a resumable training state (GRU4Rec)
-EARLY_STOPPING = "early_stopping"  #: epochs scored by ``valid_callback(model)``, early stopping, checkpoints
+#: epochs with a per-epoch ``callback(record)``; ``training_state()`` and ``fit(..., resume=state)``
+#: continue an interrupted training (GRU4Rec)
+EPOCHS = "epochs"
+#: the same contract, plus early stopping on ``valid_callback(model)`` and a per-epoch
+#: ``checkpoint_path`` (the neural comparators)
+EARLY_STOPPING = "early_stopping"
 TRAINING_STYLES = (ONCE, EPOCHS, EARLY_STOPPING)
 
 

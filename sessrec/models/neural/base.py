@@ -32,6 +32,7 @@ from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, TrainingError
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.neural.cases import Batch, Cases, make_batch
+from sessrec.models.training_state import TrainingState
 from sessrec.models.validation import check_device, check_float, check_int, torch_device
 
 #: a callable that scores the model as it is now on held-out data (higher is better)
@@ -112,7 +113,7 @@ class NeuralSessionModel(BaseSessionModel):
         *,
         progress: bool = True,
         checkpoint_path: str | Path | None = None,
-        resume: bool = False,
+        resume: bool | TrainingState = False,
         callback: Callable[[dict[str, Any]], bool | None] | None = None,
     ) -> "NeuralSessionModel":
         """Train on every prefix of ``train``'s sessions for up to ``n_epochs`` epochs.
@@ -122,13 +123,26 @@ class NeuralSessionModel(BaseSessionModel):
         the best epoch's weights are kept and training stops after ``patience`` epochs
         without improvement. With ``checkpoint_path`` the full training state is written
         there after every epoch; ``resume=True`` continues from it when it exists.
-        ``callback(record)`` sees each epoch's log record; returning True stops training.
+        ``resume`` may also be a :class:`TrainingState` (the one GRU4Rec uses too): the
+        state saved with this model's weights (a checkpoint loaded with
+        :func:`sessrec.models.io.load_model` and :func:`~sessrec.models.io.load_training_state`),
+        continued on the same training data. ``callback(record)`` sees each epoch's log
+        record after the epoch is done (:meth:`training_state` is then that epoch's);
+        returning True stops training.
         """
         device = self._torch_device()
         threads_before = torch.get_num_threads()
         if self.n_threads:
             torch.set_num_threads(self.n_threads)
         try:
+            loaded: dict[str, Tensor] | None = None
+            if isinstance(resume, TrainingState):  # continue the weights this model holds
+                if self.module is None or not np.array_equal(ItemIndex.from_items(train.items).item_ids,
+                                                             self.item_index.item_ids):
+                    raise CheckpointError(f"{self.name}: cannot resume: the training data's items differ from the "
+                                          "checkpoint's; resume on the same dataset and split")
+                loaded = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+                best_loaded = self._best_state
             self.item_index = ItemIndex.from_items(train.items)
             flat = self.item_index.to_index(train.items)
             cases = self._cases(train, flat)
@@ -139,16 +153,23 @@ class NeuralSessionModel(BaseSessionModel):
             self.optimizer = self._make_optimizer()
             self.training_log, self._best_state = [], None
             state = {"epoch": 0, "best_score": None, "best_epoch": 0, "bad_epochs": 0, "finished": False}
-            if resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-                state = self._restore_training(checkpoint_path)
+            source = None
+            if loaded is not None:
+                assert isinstance(resume, TrainingState)
+                self.module.load_state_dict(loaded)
+                self._best_state = best_loaded
+                state, source = self._load_training_state(resume), "the loaded checkpoint"
+            elif resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
+                state, source = self._restore_training(checkpoint_path), str(checkpoint_path)
+            if source is not None:
                 selected = any("valid" in r for r in self.training_log)
                 if selected != (valid_callback is not None):
                     raise CheckpointError(
-                        f"{checkpoint_path}: written by a run {'with' if selected else 'without'} early stopping on "
+                        f"{source}: written by a run {'with' if selected else 'without'} early stopping on "
                         f"validation data, and this run has {'none' if valid_callback is None else 'it'}: "
                         "another run's checkpoint; delete it or give this run its own checkpoint path")
                 if progress:
-                    tqdm.write(f"{self.name}: resuming after epoch {state['epoch']} from {checkpoint_path}")
+                    tqdm.write(f"{self.name}: resuming after epoch {state['epoch']} from {source}")
             self.clear_live_cache()
             epoch = state["epoch"]
             while not state["finished"] and epoch < self.n_epochs:
@@ -177,12 +198,12 @@ class NeuralSessionModel(BaseSessionModel):
                 if not math.isfinite(record["loss"]):
                     raise TrainingError(f"{self.name}: the training loss became {record['loss']} in epoch {epoch}; "
                                         "lower learning_rate or check the data")
-                if callback is not None and callback(record):
-                    state["finished"] = True
                 state["epoch"] = epoch
                 if epoch >= self.n_epochs:
                     state["finished"] = True
                 self._train_state = state
+                if callback is not None and callback(record):
+                    state["finished"] = True
                 if checkpoint_path is not None:
                     self.save_training_checkpoint(checkpoint_path)
             self._train_state = state
@@ -254,13 +275,9 @@ class NeuralSessionModel(BaseSessionModel):
 
     # -- checkpoints (sessrec.models.io) ------------------------------------------------------
     def _tensors(self) -> dict[str, Tensor]:
-        """Module weights, plus (after training) Adam's state and the best weights."""
+        """Module weights, plus the best epoch's weights where validation chose one (Adam's
+        state belongs to the :meth:`training_state`)."""
         out = {f"w.{k}": v for k, v in self.module.state_dict().items()}
-        if self.optimizer is not None and self.optimizer.state:
-            opt = self.optimizer.state_dict()
-            for pid, slots in opt["state"].items():
-                for slot, value in slots.items():
-                    out[f"opt.{pid}.{slot}"] = torch.as_tensor(value)
         if self._best_state is not None:
             out.update({f"best.{k}": v for k, v in self._best_state.items()})
         return out
@@ -275,11 +292,25 @@ class NeuralSessionModel(BaseSessionModel):
             ]
         return meta
 
+    def training_state(self) -> TrainingState:
+        """Adam's state, epochs done, early-stopping state and training log of the last :meth:`fit`.
+
+        Save it with the weights (``save_model(model, path, meta, training_state=...)``)
+        so that ``fit(train, resume=...)`` can continue, as with GRU4Rec.
+        """
+        if self.optimizer is None:
+            raise RuntimeError(f"{self.name}: no training state: this model was not trained in this process")
+        tensors: dict[str, Tensor] = {}
+        for pid, slots in self.optimizer.state_dict()["state"].items():
+            for slot, value in slots.items():
+                tensors[f"opt.{pid}.{slot}"] = torch.as_tensor(value)
+        return TrainingState(int(self._train_state.get("epoch", 0)), tensors, self.training_meta())
+
     def save_training_checkpoint(self, path: str | Path) -> Path:
         """Write the model with its full training state (used after every epoch by ``fit``)."""
         from sessrec.models.io import save_model
 
-        return save_model(self, path, {"resumable": True, **self.training_meta()})
+        return save_model(self, path, {"resumable": True, **self.training_meta()}, training_state=self.training_state())
 
     @classmethod
     def _from_tensors(cls, params: dict[str, Any], tensors: dict[str, Tensor], item_index: ItemIndex) -> "NeuralSessionModel":
@@ -294,7 +325,7 @@ class NeuralSessionModel(BaseSessionModel):
         return model
 
     def _restore_training(self, path: str | Path) -> dict[str, Any]:
-        """Load weights, Adam state, best weights and the log from a training checkpoint."""
+        """Load weights, best weights and the training state from a training checkpoint."""
         from sessrec.models.io import read_checkpoint
 
         payload = read_checkpoint(path)
@@ -307,14 +338,26 @@ class NeuralSessionModel(BaseSessionModel):
             raise CheckpointError(f"{path}: written with other hyperparameters (checkpoint, now): {diff}")
         if not torch.equal(payload["item_ids"], torch.from_numpy(self.item_index.item_ids)):
             raise CheckpointError(f"{path}: written for another catalogue; cannot resume on this training data")
-        meta = payload["meta"]
-        if "training_state" not in meta:
+        tensors, meta = payload["tensors"], payload["meta"]
+        if "training_state" in payload:
+            training = TrainingState.from_payload(payload["training_state"], str(path))
+        elif "training_state" in meta:  # written before the training state had its own key: Adam's among the weights
+            training = TrainingState(int(meta["training_state"].get("epoch", 0)),
+                                     {k: v for k, v in tensors.items() if k.startswith("opt.")}, meta)
+        else:
             raise CheckpointError(f"{path}: not a resumable training checkpoint")
-        tensors = payload["tensors"]
         device = next(self.module.parameters()).device
         self.module.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("w.")})
+        self._best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
+        return self._load_training_state(training)
+
+    def _load_training_state(self, training: TrainingState) -> dict[str, Any]:
+        """Adam's state and the training log from ``training``; returns the early-stopping state."""
+        meta = training.meta
+        if "training_state" not in meta:
+            raise CheckpointError(f"{self.name}: not a resumable training state")
         opt_state: dict[int, dict[str, Tensor]] = {}
-        for key, value in tensors.items():
+        for key, value in training.tensors.items():
             if key.startswith("opt."):
                 _, pid, slot = key.split(".", 2)
                 opt_state.setdefault(int(pid), {})[slot] = value
@@ -330,8 +373,6 @@ class NeuralSessionModel(BaseSessionModel):
                             value = bool(value)
                         group[key] = value
             self.optimizer.load_state_dict({"state": opt_state, "param_groups": groups})
-        best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
-        self._best_state = best or None
         self.training_log = list(meta.get("training_log", []))
         state = dict(meta["training_state"])
         # a larger n_epochs than the checkpoint was written with continues the run
