@@ -28,12 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sessrec.data.readers import read_session_table  # noqa: E402
-from sessrec.data.sessions import Sessions  # noqa: E402
-from sessrec.evaluation.evaluator import evaluate  # noqa: E402
-from sessrec.models.gru4rec import GRU4Rec  # noqa: E402
+from sessrec.data.readers import read_session_table
+from sessrec.data.sessions import Sessions
+from sessrec.evaluation.evaluator import evaluate
+from sessrec.models.gru4rec import GRU4Rec
 
 FILES = {
     "rsc15_100k": ("yoochoose-clicks-100k_train_full.txt.gz", "yoochoose-clicks-100k_test.txt.gz"),

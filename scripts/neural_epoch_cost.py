@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sessrec.data.dataset import load_dataset  # noqa: E402
-from sessrec.data.sessions import ItemIndex  # noqa: E402
-from sessrec.models.io import model_class  # noqa: E402
-from sessrec.models.neural.cases import make_batch  # noqa: E402
+from sessrec.data.dataset import load_dataset
+from sessrec.data.sessions import ItemIndex
+from sessrec.models.io import model_class
+from sessrec.models.neural.cases import make_batch
 
 
 def main() -> None:

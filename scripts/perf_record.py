@@ -43,16 +43,15 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from sessrec.data.dataset import load_dataset  # noqa: E402
-from sessrec.data.sessions import Sessions  # noqa: E402
-from sessrec.evaluation import evaluate  # noqa: E402
-from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test  # noqa: E402
-from sessrec.models.factory import make_model  # noqa: E402
-from sessrec.models.registry import REGISTRY  # noqa: E402
-from sessrec.data.sessions import ItemIndex  # noqa: E402
-from sessrec.runtime import available_cpus, peak_rss_mb  # noqa: E402
+from sessrec.data.dataset import load_dataset
+from sessrec.data.sessions import Sessions
+from sessrec.evaluation import evaluate
+from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test
+from sessrec.models.factory import make_model
+from sessrec.models.registry import REGISTRY
+from sessrec.data.sessions import ItemIndex
+from sessrec.runtime import available_cpus, peak_rss_mb
 
 #: official RSC15 best parameters (cross-entropy, shared embedding)
 REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,

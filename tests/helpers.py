@@ -67,20 +67,6 @@ def identity_successor_model(n=6):
     return ScriptedModel(table, item_ids=np.arange(100, 100 + n))
 
 
-def load_script(name: str):
-    """A script of scripts/ as a module (for the tests of scripts that are still run as files)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def toy_model_class():
     """A model defined outside ``sessrec/models`` (LastItem under another name), for the test that
     registers a model at run time and finds it on every surface."""

@@ -18,8 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sessrec"
 LAYERS = ("data", "models", "evaluation", "experiments", "ui")
 #: modules below every layer: any layer may use them, they use no layer
 BASE = ("errors", "runtime")
-#: the command line and the demo builder sit above every layer: nothing in the package imports them
-TOP = ("cli", "demo_build", "__main__")
+#: the command line, the user tools, the reference comparisons and the demo builder sit above
+#: every layer: nothing in the layers imports them
+TOP = ("cli", "tools", "reference", "demo_build", "__main__")
 
 
 def layer_of(module: str) -> str | None:

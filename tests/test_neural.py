@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -18,7 +19,7 @@ from sessrec.models.neural.srgnn import session_graphs
 from sessrec.models.neural.cases import make_batch, prefix_cases, sequence_cases
 from sessrec.models.neural.losses import catalogue_cross_entropy
 from sessrec.models.registry import spec
-from tests.helpers import load_script, sessions_of
+from tests.helpers import sessions_of
 
 MODELS = {
     "narm": lambda **kw: NARM(hidden_size=16, embedding_dim=12, batch_size=32, learning_rate=0.01, **kw),
@@ -522,7 +523,7 @@ def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_
     from sessrec.data.dataset import load_dataset
     from sessrec.experiments.training import validation_data
 
-    check = load_script("selection_check")
+    check = importlib.import_module("sessrec.tools.selection_check")
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "validation": 0.2,
@@ -548,7 +549,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
     from sessrec.data.dataset import load_dataset, write_dataset
     from sessrec.experiments.training import validation_data
 
-    check = load_script("no_refit_check")
+    check = importlib.import_module("sessrec.tools.no_refit_check")
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     toy_path = tmp_path / "toy"
     write_dataset(toy_path, frames, name="toy")
@@ -634,7 +635,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
 def test_first_clicks_ranks_rank_later_events_from_the_sessions_first_clicks(fitted, name) -> None:
     from sessrec.evaluation.evaluator import prepare_test
 
-    check = load_script("no_refit_check")
+    check = importlib.import_module("sessrec.tools.no_refit_check")
     model = fitted[name]
     test = pattern_sessions(40, seed=5, start_id=500)  # 2-8 clicks: positions 1..7
     result = evaluate(model, test, beyond_accuracy=False)
@@ -658,7 +659,7 @@ def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, ca
     from sessrec.data.dataset import write_dataset
     from sessrec.experiments.benchmark import ModelSpec
 
-    long_runs = load_script("long_runs")
+    long_runs = importlib.import_module("sessrec.tools.long_runs")
     assert long_runs.parse_plan(["a:2", "b:1"]) == {"a": 2, "b": 1}
     for bad in (["a"], ["a:0"], ["a:x"], ["a:1", "a:2"]):
         with pytest.raises(ValueError):
@@ -714,7 +715,7 @@ def test_compare_srgnn_reference_trains_ours_on_every_prefix_and_checks_its_argu
 
     from sessrec.data.dataset import write_dataset
 
-    compare = load_script("compare_srgnn_reference")
+    compare = importlib.import_module("sessrec.reference.srgnn")
     frames = {"train": pattern_sessions(60).to_frame(), "test": pattern_sessions(8, seed=3, start_id=900).to_frame()}
     write_dataset(tmp_path / "toy", frames, name="toy")
     args = argparse.Namespace(dataset=str(tmp_path / "toy"), epochs=2, threads=1, seed=1, max_batches=0,
@@ -792,7 +793,7 @@ def test_reference_accuracy_script_resumes_where_it_stopped(tmp_path, capsys, mo
 
     from sessrec.data.dataset import write_dataset
 
-    script = load_script("srgnn_reference_accuracy")
+    script = importlib.import_module("sessrec.reference.srgnn_accuracy")
     reference = tmp_path / "reference"
     reference.mkdir()
     (reference / "utils.py").write_text(_REFERENCE_UTILS)

@@ -1,7 +1,8 @@
-"""Re-clicks: the test events' flags (``analysis.benchmark_events``) and ``scripts/reclicks.py``."""
+"""Re-clicks: the test events' flags (``analysis.benchmark_events``) and ``sessrec.tools.reclicks``."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -12,14 +13,13 @@ from sessrec.data.dataset import load_dataset, write_dataset
 from sessrec.experiments.analysis import benchmark_events
 from sessrec.experiments.records import load_ranks, load_run_records
 from tests.helpers import sessions_of
-from tests.helpers import load_script as _script
 
 TEST_SESSIONS = ([1, 2, 1, 3], [4, 5, 5], [6, 7, 8, 6], [9, 40, 9])  # 40 is never trained: left out
 RECLICK = [False, True, False, False, True, False, False, True, True]  # after dropping item 40
 
 
 def test_reclicks_splits_each_models_recall_by_targets_already_in_the_session(tmp_path, capsys) -> None:
-    reclicks = _script("reclicks")
+    reclicks = importlib.import_module("sessrec.tools.reclicks")
     rng = np.random.default_rng(0)
     train = [list(rng.integers(1, 31, size=int(rng.integers(2, 7)))) for _ in range(200)]
     write_dataset(tmp_path / "toy", {"train": sessions_of(*train).to_frame(),

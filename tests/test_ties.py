@@ -167,7 +167,7 @@ def test_benchmark_record_keeps_the_tie_mode_the_tied_share_and_consistent_ranks
 
 def _retie_fake_results(root, shares: dict[str, float]) -> None:
     """Turn write_fake_results' records into median-tie records: baselines get a tied share, GRU4Rec
-    runs are re-labelled the way scripts/retie_results.py does (share unknown, a note)."""
+    runs are re-labelled the way the median-ties migration of issue 8 did (share unknown, a note)."""
     for path in root.glob("*/*.json"):
         record = json.loads(path.read_text())
         record["evaluation"]["tie_mode"] = "median"

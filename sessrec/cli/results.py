@@ -106,6 +106,10 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.check:
         return cmd_results_check(args)
     data = tables.load(args.root)
+    if args.sampled:
+        return _print_sampled(args, data)
+    if args.format == "records":
+        return _print_record_tables(args)
     notices = _record_notices(data)
     for line in notices:
         print(f"warning: {line}", file=sys.stderr)
@@ -116,6 +120,35 @@ def cmd_results(args: argparse.Namespace) -> int:
               "`python -m sessrec results --check` lists them; --no-strict accepts them)", file=sys.stderr)
         return EXIT_DATA
     return status
+
+
+def _print_sampled(args: argparse.Namespace, data: Any) -> int:
+    """``results --sampled``: the sampled-protocol runs, full ranking beside sampled."""
+    from sessrec.experiments import protocols
+    from sessrec.experiments.records import load_run_records
+
+    records = [r for r in load_run_records(args.root) if args.dataset is None or r.get("dataset") in args.dataset]
+    text = protocols.sampled_markdown(records, args.ks[0] if args.ks else 10)
+    if not text:
+        raise ParameterError(f"no sampled-protocol run records under {args.root}"
+                             + (f" for {', '.join(args.dataset)}" if args.dataset else ""))
+    print(text)
+    return EXIT_OK
+
+
+def _print_record_tables(args: argparse.Namespace) -> int:
+    """``results --format records``: every full-ranking run of the chosen groups, one table a dataset."""
+    from sessrec.experiments import tables
+    from sessrec.experiments.records import load_run_records
+
+    groups = set(args.group.split(","))
+    records = [r for r in load_run_records(args.root) if (args.dataset is None or r.get("dataset") in args.dataset)
+               and ("all" in groups or r.get("group", "main") in groups)]
+    text = tables.record_tables_markdown(records, (args.ks or [20])[0])
+    if not text:
+        raise ParameterError(f"no full-ranking run records under {args.root} for group {args.group}")
+    print(text)
+    return EXIT_OK
 
 
 def _print_results(args: argparse.Namespace, data: Any) -> int:
@@ -130,7 +163,7 @@ def _print_results(args: argparse.Namespace, data: Any) -> int:
     if unknown:
         raise ParameterError(f"no results for {', '.join(unknown)} under {args.root} (results exist for: "
                              f"{', '.join(available)})")
-    metrics, ks = tuple(args.metrics), tuple(args.ks)
+    metrics, ks = tuple(args.metrics), tuple(args.ks or [20])
     datasets = args.dataset or available
     if args.breakdown:
         return _print_breakdowns(data.records, datasets, args.breakdown, metrics, ks, args.format, Path(args.data))
@@ -194,10 +227,15 @@ def add_commands(sub: Any, subject: str) -> None:
     results.add_argument("--dataset", nargs="+", help="datasets to print (default: every dataset with results)")
     results.add_argument("--metrics", nargs="+", default=["recall", "mrr"], choices=["recall", "mrr", "ndcg"],
                          help="accuracy metrics (default: recall mrr)")
-    results.add_argument("--ks", nargs="+", type=int_at_least(1), default=[20], help="cut-offs (default: 20)")
-    results.add_argument("--format", choices=["markdown", "latex", "csv"], default="markdown",
+    results.add_argument("--ks", nargs="+", type=int_at_least(1),
+                         help="cut-offs (default: 20; with --sampled: 10, and the first one given)")
+    results.add_argument("--format", choices=["markdown", "latex", "csv", "records"], default="markdown",
                          help="markdown (default; the best value per column in bold, then the verdict lines), "
-                              "latex (booktabs; verdicts as comments) or csv")
+                              "latex (booktabs; verdicts as comments), csv, or records: every run label of "
+                              "--group, mean ± std over seeds with tie share, seeds and seconds (the README's tables)")
+    results.add_argument("--group", default="main,modern",
+                         help="with --format records: run groups, comma-separated (main, modern, losses, factors) "
+                              "or all (default: main,modern)")
     results.add_argument("--breakdown", choices=["position", "popularity", "reclick"],
                          help="instead of the tables: RQ4, every model's metrics by the position of the predicted "
                               "click, by the training popularity of the true item, or by whether the true item was "
@@ -209,6 +247,9 @@ def add_commands(sub: Any, subject: str) -> None:
                          help="RQ1 at each model's tuned setting (equal-budget tuning, `sessrec tune`) or at its "
                               "published one (default: tuned on a dataset where every tunable model has its tuned "
                               "run, else published)")
+    results.add_argument("--sampled", action="store_true",
+                         help="instead of the tables: the sampled-protocol runs, each model's full-ranking metrics "
+                              "beside its sampled ones and the rank changes (k from --ks, default 10)")
     results.add_argument("--check", action="store_true",
                          help="instead of the tables: verify every record under --root (schema, metric ranges, "
                               "counts, ranks file length and checksum) and say what was found; exit 3 on any problem")

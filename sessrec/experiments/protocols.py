@@ -172,3 +172,30 @@ def catalogue_size(records: list[dict[str, Any]], dataset: str) -> int | None:
     sizes = {r["evaluation"].get("n_items") for r in sampled_records(records) if r["dataset"] == dataset}
     sizes.discard(None)
     return int(max(sizes)) if sizes else None
+
+
+def sampled_markdown(records: list[dict[str, Any]], k: int = 10) -> str:
+    """Markdown tables of the sampled-protocol runs: each model's full-ranking Recall@k and
+    MRR@k beside its sampled HitRate@k and MRR@k from the same run, its rank under both
+    (by Recall / HitRate) and how the ranking moved; one table per dataset and sampling scheme."""
+    parts = []
+    for dataset in datasets_with_sampled(records):
+        for variant in variants(records, dataset):
+            settings = variant_settings(records, variant)
+            recall = comparison_table(records, dataset, variant, "recall", k)
+            mrr = comparison_table(records, dataset, variant, "mrr", k).set_index("label")
+            pairs = swapped_pairs(recall)
+            lines = [f"**{dataset}**, {settings['negatives']} {settings['sampling']} negatives "
+                     f"(seed {', '.join(map(str, settings['seeds']))}), k = {k}; Kendall's tau (Recall vs HitRate) "
+                     f"{kendall_tau(recall):.2f}, {len(pairs)} of {len(recall) * (len(recall) - 1) // 2} pairs swapped",
+                     "", f"| model | full Recall@{k} | full MRR@{k} | sampled HitRate@{k} | sampled MRR@{k} | "
+                     "rank full | rank sampled |", "|---|---|---|---|---|---|---|"]
+            for _, row in recall.iterrows():
+                change = int(row["change"])
+                move = "" if change == 0 else (f" (↑{change})" if change > 0 else f" (↓{-change})")
+                lines.append(f"| {row['label']} | {row['full']:.4f} | {mrr.loc[row['label'], 'full']:.4f} | "
+                             f"{row['sampled']:.4f} | {mrr.loc[row['label'], 'sampled']:.4f} | {row['full_rank']} | "
+                             f"{row['sampled_rank']}{move} |")
+            parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+

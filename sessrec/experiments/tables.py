@@ -426,3 +426,46 @@ def best_style(table: pd.DataFrame, columns: list[str] | None = None, higher: bo
         return ["font-weight: bold; background-color: rgba(55, 178, 77, 0.18)" if v == best else "" for v in values]
 
     return table.style.apply(column_style, axis=0, subset=columns)
+
+
+def record_tables_markdown(records: list[dict[str, Any]], k: int = 20) -> str:
+    """One Markdown table per dataset of the full-ranking ``records`` (the README's tables):
+    Recall@k and MRR@k as mean ± std over seeds (the best in bold), the share of test events
+    whose target is tied with another item ("n/m": not measured), the tie mode, the number of
+    seeds, mean training seconds (every epoch, the choice of epochs included) and evaluation
+    seconds; rows by MRR@k, best first."""
+    from sessrec.experiments.records import TIED_SHARE, aggregate, full_ranking_records, metrics_table
+
+    records = full_ranking_records(records)
+    if not records:
+        return ""
+    summary = aggregate(metrics_table(records))
+    table = summary[summary["k"] == k]
+    timing = pd.DataFrame([{"dataset": r["dataset"], "label": r["label"], "train_s": training_seconds(r),
+                            "eval_s": r["evaluation"]["seconds"]} for r in records])
+    timing = timing.groupby(["dataset", "label"]).mean()
+    tied = summary[summary["metric"] == TIED_SHARE].set_index(["dataset", "label"])["mean"]
+    ties: dict[tuple[str, str], set[str]] = {}
+    for r in records:
+        ties.setdefault((r["dataset"], r["label"]), set()).add(r["evaluation"].get("tie_mode", "?"))
+    parts = []
+    for dataset, part in table.groupby("dataset"):
+        lines = [f"**{dataset}** (k = {k})", "",
+                 f"| model | Recall@{k} | MRR@{k} | tied | ties | seeds | train s | eval s |",
+                 "|---|---|---|---|---|---|---|---|"]
+        wide = part.pivot_table(index="label", columns="metric", values=["mean", "std", "n"])
+        best = {m: wide[("mean", m)].max() for m in ("recall", "mrr")}
+        for label in wide.sort_values(("mean", "mrr"), ascending=False).index:
+            cells = []
+            for m in ("recall", "mrr"):
+                mean, std = wide.loc[label, ("mean", m)], wide.loc[label, ("std", m)]
+                text = f"{mean:.4f} ± {std:.4f}" if wide.loc[label, ("n", m)] > 1 else f"{mean:.4f}"
+                cells.append(f"**{text}**" if mean == best[m] else text)
+            t = timing.loc[(dataset, label)]
+            share = f"{tied.loc[(dataset, label)]:.1%}" if (dataset, label) in tied.index else "n/m"
+            mode = "/".join(sorted(ties[(dataset, label)]))
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} | {share} | {mode} | "
+                         f"{int(wide.loc[label, ('n', 'mrr')])} | {t['train_s']:.1f} | {t['eval_s']:.1f} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+

@@ -5,7 +5,7 @@ The reference code (CRIPAC-DIG/SR-GNN, folder ``pytorch_code``: ``model.py`` and
 ``--reference`` at it; it is imported from there at run time::
 
     git clone https://github.com/CRIPAC-DIG/SR-GNN ../scratch/SR-GNN
-    python scripts/compare_srgnn_reference.py --reference ../scratch/SR-GNN/pytorch_code \\
+    python -m sessrec.reference.srgnn --reference ../scratch/SR-GNN/pytorch_code \\
         --dataset data/yoochoose1_64 --pairs 3 --epochs 1 --threads 2
 
 For ``--pairs`` interleaved rounds (the reference first in odd rounds, last in even
@@ -67,7 +67,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
 
 #: the paper's and the reference code's settings (its main.py defaults), for both
 HIDDEN, BATCH, LR, L2, STEP, LR_DC, LR_DC_STEP = 100, 100, 0.001, 1e-5, 1, 0.1, 3
@@ -260,7 +259,6 @@ def run_reference(args: argparse.Namespace) -> dict[str, Any]:
 # -- driver ---------------------------------------------------------------------------------
 
 def worker(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(ROOT))
     import torch
 
     from sessrec.runtime import peak_rss_mb
@@ -272,7 +270,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def spawn(impl: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one implementation in a fresh interpreter; its RESULT line as a dict."""
-    command = [sys.executable, __file__, "--worker", impl, "--reference", args.reference, "--dataset", args.dataset,
+    command = [sys.executable, "-m", "sessrec.reference.srgnn", "--worker", impl, "--reference", args.reference, "--dataset", args.dataset,
                "--epochs", str(args.epochs), "--threads", str(args.threads), "--seed", str(args.seed),
                "--max-batches", str(args.max_batches), "--bucket-batches", str(args.bucket_batches)]
     threads = str(args.threads)

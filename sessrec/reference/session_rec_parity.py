@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/parity_session_rec.py /path/to/session-rec --dataset data/rsc15_100k \
+    python -m sessrec.reference.session_rec_parity /path/to/session-rec --dataset data/rsc15_100k \
         [--models vsknn stan sr] [--events 2000] [--json out.json]
 
 For the first test sessions (at least ``--events`` prediction events; unknown items
@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _session_rec import (  # noqa: E402
+from sessrec.reference.session_rec import (
     PARITY_MODELS, import_session_rec, make_session_rec, test_events, top_n, train_frame,
 )
 
-from sessrec.data.dataset import load_dataset  # noqa: E402
-from sessrec.models.factory import make_model  # noqa: E402
+from sessrec.data.dataset import load_dataset
+from sessrec.models.factory import make_model
 
 
 def hit_and_rr(top: np.ndarray, target: int) -> tuple[float, float]:

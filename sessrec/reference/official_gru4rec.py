@@ -4,7 +4,7 @@ The official code is *not* part of sessrec (its licence forbids reuse): fetch it
 scratch folder beside this checkout and point ``--official`` at it::
 
     git clone https://github.com/hidasib/GRU4Rec_PyTorch_Official ../scratch/gru4rec_official
-    python scripts/compare_official.py --official ../scratch/gru4rec_official \\
+    python -m sessrec.reference.official_gru4rec --official ../scratch/gru4rec_official \\
         --dataset data/yoochoose1_64 --batch-sizes 32 128 --pairs 3
 
 For every batch size, ``--pairs`` interleaved pairs are run (official first in odd
@@ -30,7 +30,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 
 #: official RSC15 best parameters (cross-entropy, shared embedding), both implementations
 REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
@@ -40,7 +39,6 @@ CUTOFFS = (5, 20)
 
 
 def run_official(folder: Path, batch_size: int, official: Path) -> dict:
-    sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(official))
     import torch
     from evaluation import batch_eval  # official code
@@ -68,7 +66,6 @@ def run_official(folder: Path, batch_size: int, official: Path) -> dict:
 
 
 def run_sessrec(folder: Path, batch_size: int) -> dict:
-    sys.path.insert(0, str(ROOT))
     import torch
 
     from sessrec.data.dataset import load_dataset
@@ -100,7 +97,7 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def spawn(impl: str, args: argparse.Namespace, batch_size: int) -> dict:
-    command = [sys.executable, __file__, "--worker", impl, "--dataset", args.dataset,
+    command = [sys.executable, "-m", "sessrec.reference.official_gru4rec", "--worker", impl, "--dataset", args.dataset,
                "--batch-size", str(batch_size), "--official", args.official]
     done = subprocess.run(command, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]

@@ -1,14 +1,14 @@
 """Accuracy of the authors' SR-GNN code on a prepared split, epoch by epoch (prints figures; not a test).
 
 Trains the reference PyTorch code (CRIPAC-DIG/SR-GNN ``pytorch_code``, kept outside this
-checkout, never committed) exactly as ``scripts/compare_srgnn_reference.py`` does, on
+checkout, never committed) exactly as ``sessrec/reference/srgnn.py`` does, on
 every training prefix with the paper's settings, and after *every* epoch scores the test
 split with our evaluator (Recall@20 / MRR@20, every test prefix, whole catalogue,
 ``median`` ties). The reference's own ``main.py`` reports the best test value over its
 epochs (each metric's maximum on its own); that line is printed too, beside each epoch's
 numbers, so its published figure can be set against what its code reaches on our split::
 
-    python scripts/srgnn_reference_accuracy.py --reference ../scratch/SR-GNN/pytorch_code \\
+    python -m sessrec.reference.srgnn_accuracy --reference ../scratch/SR-GNN/pytorch_code \\
         --dataset data/diginetica --epochs 5 --threads 1 --state ../scratch/srgnn_ref_dig.pt
 
 The run is long (a reference epoch on Diginetica takes about half an hour on two cores),
@@ -29,10 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import compare_srgnn_reference as compare  # noqa: E402
+from sessrec.reference import srgnn as compare
 
 
 def run_settings(ref: Any, args: argparse.Namespace) -> dict[str, Any]:

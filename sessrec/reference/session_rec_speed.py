@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/bench_knn.py /path/to/session-rec --dataset data/diginetica \
+    python -m sessrec.reference.session_rec_speed /path/to/session-rec --dataset data/diginetica \
         [--models vsknn stan sr] [--session-rec-events 1000] [--json out.json]
 
 Ours: fit, then the full score vector after every prefix of every test session (the whole
@@ -13,7 +13,7 @@ returns the full score vector and no ranking, so scoring against scoring is the 
 session-rec: its fit, then ``predict_next`` over the catalogue for the first
 ``--session-rec-events`` prediction events, the way its evaluation loop calls it (its
 per-event pure-Python cost is flat, so events/s over a prefix extrapolates). Settings: the
-published ones in ``_session_rec.PARITY_MODELS``. Prints events/s of both, the ratio, and
+published ones in ``session_rec.PARITY_MODELS``. Prints events/s of both, the ratio, and
 the 1-minute load average before and after (the machine may be shared).
 """
 
@@ -31,13 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
-from _session_rec import PARITY_MODELS, import_session_rec, make_session_rec, test_events, train_frame  # noqa: E402
+from sessrec.reference.session_rec import PARITY_MODELS, import_session_rec, make_session_rec, test_events, train_frame
 
-from sessrec.data.dataset import load_dataset  # noqa: E402
+from sessrec.data.dataset import load_dataset
 
 
 def score_all(model, test, batch_size: int = 512) -> tuple[int, float]:
@@ -131,7 +128,7 @@ def main() -> None:
     rows = []
     for name in args.models:
         load_before = os.getloadavg()[0]
-        command = [sys.executable, __file__, "--dataset", args.dataset, "--ours-only", name]
+        command = [sys.executable, "-m", "sessrec.reference.session_rec_speed", "--dataset", args.dataset, "--ours-only", name]
         out = subprocess.run(command + (["--with-evaluator"] if args.with_evaluator else []),
                              check=True, capture_output=True, text=True, env=env)
         mine = json.loads(out.stdout.strip().splitlines()[-1])
