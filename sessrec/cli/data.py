@@ -122,10 +122,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from sessrec.models.registry import FAMILIES, REGISTRY
+    from sessrec.models.registry import FAMILIES, SPECS
 
     for family, title in FAMILIES.items():
-        members = [spec for spec in REGISTRY if spec.family == family]
+        members = [spec for spec in SPECS.values() if spec.family == family]
         if members:
             print(title)
             for spec in members:

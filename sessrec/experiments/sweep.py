@@ -25,7 +25,6 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.metrics import DEFAULT_KS
 from sessrec.experiments.training import train_model
-from sessrec.models.registry import SPECS
 
 #: metrics a sweep can maximise (computed on the validation split at every cut-off of DEFAULT_KS)
 SWEEP_METRICS = ("recall", "mrr", "ndcg")
@@ -108,8 +107,9 @@ def check_sweep(model: str, space: dict[str, dict[str, Any]], fixed: dict[str, A
     from sessrec.models.factory import make_model, model_parameters
 
     check_space(space)
-    if model not in SPECS:
-        raise ParameterError(f"unknown model '{model}' (known: {', '.join(sorted(SPECS))})")
+    from sessrec.experiments.training import check_session_model
+
+    check_session_model(model)
     accepted = set(model_parameters(model))
     unknown = sorted((set(space) | set(fixed)) - accepted)
     if unknown:

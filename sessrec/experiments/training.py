@@ -14,13 +14,26 @@ import numpy as np
 
 from sessrec.data.dataset import Dataset
 from sessrec.data.sessions import Sessions
-from sessrec.models.factory import make_model
-from sessrec.models.registry import EARLY_STOPPING, EPOCHS, REGISTRY
+from sessrec.errors import ParameterError
+from sessrec.models.factory import make_model, model_names
+from sessrec.models.registry import EARLY_STOPPING, EPOCHS, REGISTRY, SESSION, SPECS
 from sessrec.models.registry import spec as model_spec
 
 
+def check_session_model(name: str) -> None:
+    """A ParameterError unless ``name`` is a registered model of the session task (the task
+    this module trains for; user-context models go through :mod:`sessrec.evaluation.user_context`)."""
+    if name not in SPECS:
+        raise ParameterError(f"unknown model '{name}' (known: {', '.join(model_names())})")
+    if model_spec(name).task != SESSION:
+        raise ParameterError(f"{name} is a {model_spec(name).task.replace('_', '-')} model, not a session model: "
+                             f"it scores items for a known user, not the next click of a session "
+                             f"(session models: {', '.join(model_names())})")
+
+
 def resolve_params(name: str, params: dict[str, Any] | None = None, preset: str | None = None) -> dict[str, Any]:
-    """Preset values (GRU4Rec only) overridden by explicit ``params``."""
+    """Preset values (GRU4Rec only) overridden by explicit ``params``, for session model ``name``."""
+    check_session_model(name)
     merged: dict[str, Any] = {}
     if preset:
         if not model_spec(name).presets:

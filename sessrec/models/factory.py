@@ -7,12 +7,12 @@ from typing import Any
 
 from sessrec.errors import ParameterError
 from sessrec.models.io import model_class
-from sessrec.models.registry import SPECS
+from sessrec.models.registry import SESSION, SPECS, models_of
 
 
-
-def model_names() -> list[str]:
-    return sorted(SPECS)
+def model_names(task: str = SESSION) -> list[str]:
+    """The registered models of ``task`` (default: the session models), sorted by name."""
+    return sorted(spec.name for spec in models_of(task))
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Any:

@@ -23,6 +23,12 @@ EPOCHS = "epochs"
 EARLY_STOPPING = "early_stopping"
 TRAINING_STYLES = (ONCE, EPOCHS, EARLY_STOPPING)
 
+#: what a model is asked (:attr:`ModelSpec.task`)
+SESSION = "session"  #: the next item of an anonymous session (:class:`~sessrec.models.base.SessionModel`)
+#: items for a known user in a context (:class:`~sessrec.models.user_context.base.UserContextModel`)
+USER_CONTEXT = "user_context"
+TASKS = (SESSION, USER_CONTEXT)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -38,6 +44,8 @@ class ModelSpec:
     negative_is_fallback: bool = False
     #: how it trains: :data:`ONCE`, :data:`EPOCHS` or :data:`EARLY_STOPPING`
     trains: str = ONCE
+    #: its task: :data:`SESSION` (the playground, Replay, the session evaluator) or :data:`USER_CONTEXT`
+    task: str = SESSION
     #: takes a ``device`` parameter (trains and scores with torch on "cpu" or "cuda")
     device: bool = False
     #: its colour in every chart and list of the app (distinct across the registry)
@@ -69,12 +77,13 @@ FAMILIES: dict[str, str] = {
     "baseline": "Simple baselines",
     "session_knn": "Session-kNN",
     "rules": "Rules & session popularity",
+    "user_context": "User-context (known users, no session)",
 }
 
 #: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
 NEURAL_DEMO: dict[str, Any] = {"n_epochs": 4, "n_threads": 1, "seed": 7}
 
-#: every registered model, in display order (a list: :func:`register` adds to it in place)
+#: every registered session model, in display order (a list: :func:`register` adds to it in place)
 REGISTRY: list[ModelSpec] = [
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
@@ -132,7 +141,23 @@ REGISTRY: list[ModelSpec] = [
               scores="clicks in this session (+ popularity share as tie-break)", colour="#495057"),
 ]
 
-SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY}
+#: the models of the user-context task, in display order (the session surfaces never see them)
+USER_CONTEXT_REGISTRY: list[ModelSpec] = [
+    ModelSpec("context_pop", "sessrec.models.user_context.popularity:ContextPopularity", "ContextPop",
+              "user_context", "item popularity within each context value; ignores the user",
+              scores="shares of the context's positive interactions", task=USER_CONTEXT, colour="#adb5bd",
+              demo=None),
+]
+
+#: every model of every task by name (checkpoints, the factory)
+SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in REGISTRY + USER_CONTEXT_REGISTRY}
+
+
+def models_of(task: str) -> list[ModelSpec]:
+    """The registered models of ``task``, in display order (the list itself: :func:`register` adds to it)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r} (known: {', '.join(TASKS)})")
+    return REGISTRY if task == SESSION else USER_CONTEXT_REGISTRY
 
 
 def register(new: ModelSpec) -> ModelSpec:
@@ -142,14 +167,15 @@ def register(new: ModelSpec) -> ModelSpec:
         raise ValueError(f"a model named '{new.name}' is already registered")
     if new.trains not in TRAINING_STYLES:
         raise ValueError(f"{new.name}: trains = {new.trains!r} (known: {', '.join(TRAINING_STYLES)})")
-    REGISTRY.append(new)
+    models_of(new.task).append(new)
     SPECS[new.name] = new
     return new
 
 
 def unregister(name: str) -> None:
     """Remove a model added by :func:`register`."""
-    REGISTRY.remove(SPECS.pop(name))
+    removed = SPECS.pop(name)
+    models_of(removed.task).remove(removed)
 
 
 def is_subject(name: object) -> bool:
