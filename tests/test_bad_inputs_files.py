@@ -448,8 +448,8 @@ def test_exit_codes_follow_the_readme(monkeypatch, capsys, exc, code):
             main(["--debug", "stats", "--dataset", "x"])
 
 
-def test_readme_states_the_exit_codes():
-    text = (REPO / "README.md").read_text()
+def test_the_docs_state_the_exit_codes():
+    text = (REPO / "docs" / "cli.md").read_text()
     assert "2 bad usage or parameter" in text and "3 bad input data or checkpoint" in text
 
 

@@ -58,10 +58,10 @@ def test_summary_csv_is_the_summary_of_the_records(tmp_path):
 
 
 def test_readme_tables_are_the_committed_results():
-    """The README's per-dataset tables are ``sessrec results --format records``'s output, unedited
+    """The results page's per-dataset tables are ``sessrec results --format records``'s output, unedited
     (after a run lands: rerun it and paste its output over the tables)."""
     repo = RESULTS.parent
     tables = subprocess.run([sys.executable, "-m", "sessrec", "results", "--format", "records", "--root", str(RESULTS)],
                             capture_output=True, text=True, check=True, cwd=repo).stdout.strip("\n")
     assert tables.count("| model |") == len({r["dataset"] for r in valid_records(RECORDS)})
-    assert tables in (repo / "README.md").read_text()
+    assert tables in (repo / "docs" / "results.md").read_text()

@@ -1,5 +1,5 @@
 """A model registered at run time reaches every surface with no other file touched: the CLI,
-the benchmark runner, the playground, Replay, the Train page and the Benchmarks page."""
+the benchmark runner, the playground, Replay, the Train page, the Benchmarks page and the docs."""
 
 from __future__ import annotations
 
@@ -81,3 +81,12 @@ def test_a_registered_model_reaches_every_page(toy, tmp_path, app_env, monkeypat
     at.switch_page("pages/benchmarks.py").run()
     assert not at.exception
     assert "ToyModel" in [str(label) for label in at.dataframe[0].value.index]
+
+
+def test_a_registered_model_reaches_the_docs(toy):
+    from sessrec.experiments.docs import models_markdown
+
+    page = models_markdown()
+    assert "### ToyModel (`toy_model`)" in page and "LastItem under another name." in page
+    assert page.index("## Simple baselines") < page.index("ToyModel") < page.index("## Session-kNN")
+

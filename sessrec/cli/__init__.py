@@ -9,7 +9,7 @@ traceback). Output paths are checked before any work starts.
 Commands are grouped by module, each adding its own subcommands: :mod:`~sessrec.cli.data`
 (prepare, demo, stats, models), :mod:`~sessrec.cli.results`, :mod:`~sessrec.cli.train`,
 :mod:`~sessrec.cli.evaluate` and :mod:`~sessrec.cli.experiments` (benchmark, progress, tune,
-sweep); :mod:`~sessrec.cli.common` holds what they share.
+sweep) and :mod:`~sessrec.cli.docs`; :mod:`~sessrec.cli.common` holds what they share.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import argparse
 import os
 import sys
 
-from sessrec.cli import data, evaluate, experiments, results, train
+from sessrec.cli import data, docs, evaluate, experiments, results, train
 from sessrec.cli.common import (EXIT_DATA, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SHARED_DATASETS, check_output_dir,
                                 check_output_file)
 from sessrec.errors import OutputPathError, ParameterError, SessrecError, TrainingError, clip
@@ -35,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an unexpected error (also: SESSREC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, results, train, evaluate, experiments):  # each module adds its own subcommands
+    for group in (data, results, train, evaluate, experiments, docs):  # each module adds its own subcommands
         group.add_commands(sub, SUBJECT)
     return parser
 
 
-def _fail(exc: BaseException, code: int) -> int:
+def _fail(exc: BaseException | str, code: int) -> int:
     print(f"error: {clip(str(exc))}", file=sys.stderr)
     return code
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = args.debug or os.environ.get("SESSREC_DEBUG", "") not in ("", "0")
     try:
         # commands that never compute with torch stay light
-        if args.command not in ("models", "stats", "results", "progress"):
+        if args.command not in ("models", "stats", "results", "progress", "docs"):
             from sessrec.runtime import configure_torch_threads
 
             configure_torch_threads()

@@ -1,0 +1,182 @@
+"""What the README and the documentation site show, generated from the run records and the registry.
+
+``python -m sessrec docs`` writes these (and ``--check`` fails when a committed copy has
+drifted from the records), so no number in the README is typed by hand:
+
+* :func:`headline_markdown`: one verdict sentence per dataset and one table (RQ1 at 20,
+  each dataset in its default settings view, GRU4Rec's configurations beside the best model);
+* :func:`headline_svg`: one figure, every configuration's MRR@20 per dataset, GRU4Rec marked;
+* :func:`models_markdown`: the model reference page, one entry per registered model.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from sessrec.experiments import questions, tables
+from sessrec.models.registry import FAMILIES, SPECS, colour_of, is_subject
+
+METRIC_K = 20
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One configuration (run label) on one dataset: mean metrics over its seeds and its rank."""
+
+    label: str
+    model: str
+    recall: float
+    mrr: float
+    seeds: int
+    rank: int  #: by MRR@20 among the dataset's configurations, 1 = best
+
+
+@dataclass(frozen=True)
+class DatasetHeadline:
+    dataset: str
+    view: str  #: the RQ1 settings view the dataset is shown in
+    missing: list[str]  #: tunable labels without a tuned run yet (why the view is not "tuned")
+    standings: list[Standing]  #: best MRR@20 first
+
+    @property
+    def best(self) -> Standing:
+        return self.standings[0]
+
+    @property
+    def subject(self) -> list[Standing]:
+        return [s for s in self.standings if is_subject(s.model)]
+
+
+def headlines(records: list[dict[str, Any]]) -> list[DatasetHeadline]:
+    """RQ1 at k = 20 on every dataset with results, each in its default settings view."""
+    out = []
+    for dataset in sorted({str(r["dataset"]) for r in records}):
+        view = questions.settings_view(records, dataset, questions.default_settings_view(records, dataset))
+        if not view.records:
+            continue
+        summary = tables.summary_of(view.records)
+        rows = summary[(summary["k"] == METRIC_K) & summary["metric"].isin(["recall", "mrr"])]
+        wide = rows.pivot_table(index=["label", "model"], columns="metric", values=["mean", "n"])
+        ordered = wide.sort_values(("mean", "mrr"), ascending=False)
+        standings = [Standing(str(label), str(model), float(row[("mean", "recall")]), float(row[("mean", "mrr")]),
+                              int(row[("n", "mrr")]), rank)
+                     for rank, ((label, model), row) in enumerate(ordered.iterrows(), start=1)]
+        missing = questions.settings_view(records, dataset, "tuned").missing
+        out.append(DatasetHeadline(dataset, view.view, list(missing), standings))
+    return out
+
+
+def _pair(s: Standing) -> str:
+    return f"{s.recall:.4f} / {s.mrr:.4f}"
+
+
+def _view_text(h: DatasetHeadline) -> str:
+    if h.view == "tuned":
+        return "tuned, equal budget"
+    return "published settings" + (f"; equal-budget tuning unfinished, {len(h.missing)} configurations without "
+                                    "a tuned run" if h.missing else "")
+
+
+def headline_markdown(records: list[dict[str, Any]]) -> str:
+    """The verdict sentences and the table (see the module docstring)."""
+    heads = headlines(records)
+    if not heads:
+        return "No run records yet (`python -m sessrec benchmark`)."
+    sentences = []
+    for h in heads:
+        n = len(h.standings)
+        ranks = ", ".join(f"{pretty(s.label)} {ordinal(s.rank)}" for s in h.subject) or "no GRU4Rec run"
+        if h.subject and h.subject[0].rank == 1:
+            verdict = f"GRU4Rec is best on MRR@{METRIC_K} ({pretty(h.best.label)} {_pair(h.best)})"
+            by_recall = max(h.standings, key=lambda s: s.recall)
+            if not is_subject(by_recall.model):
+                verdict += f", {pretty(by_recall.label)} on Recall@{METRIC_K} ({_pair(by_recall)})"
+        else:
+            verdict = (f"GRU4Rec **loses**: {pretty(h.best.label)} is best ({_pair(h.best)}); "
+                       f"GRU4Rec ranks {ranks} of {n}")
+        sentences.append(f"- **{h.dataset}** ({_view_text(h)}): {verdict}.")
+    header = (f"| dataset | settings | best configuration (Recall@{METRIC_K} / MRR@{METRIC_K}) | "
+              f"GRU4Rec configurations (Recall@{METRIC_K} / MRR@{METRIC_K}, rank by MRR@{METRIC_K}) | configurations |")
+    lines = [header, "|---|---|---|---|---|"]
+    for h in heads:
+        ours = "; ".join(f"{pretty(s.label)} {_pair(s)} ({ordinal(s.rank)})" for s in h.subject) or "-"
+        lines.append(f"| {h.dataset} | {_view_text(h)} | {pretty(h.best.label)} {_pair(h.best)} | {ours} | "
+                     f"{len(h.standings)} |")
+    return "\n".join(sentences) + "\n\n" + "\n".join(lines)
+
+
+def pretty(label: str) -> str:
+    """A run label for people: the model's display name where the label is the model's name."""
+    return tables.pretty_label(label)
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def headline_svg(records: list[dict[str, Any]], width: int = 760) -> str:
+    """Every configuration's MRR@20 per dataset as dots on one axis; GRU4Rec's in its colour."""
+    heads = headlines(records)
+    row_h, left, right, top = 46, 130, 160, 40
+    height = top + row_h * max(len(heads), 1) + 40
+    values = [s.mrr for h in heads for s in h.standings] or [0.0, 1.0]
+    low, high = 0.0, max(values) * 1.08
+    x = lambda v: left + (width - left - right) * (v - low) / (high - low)  # noqa: E731
+    subject_colour = next((colour_of(s.label) for s in SPECS.values() if s.subject), None) or "#d6336c"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{left}" y="20" font-size="14" font-weight="bold">MRR@{METRIC_K} of every configuration '
+             f'(mean over seeds; full ranking, median ties)</text>']
+    step = 0.05 if high <= 0.5 else 0.1
+    tick = 0.0
+    while tick <= high:
+        parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 6}" x2="{x(tick):.1f}" y2="{height - 34}" stroke="#e9ecef"/>')
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 20}" text-anchor="middle" fill="#495057">{tick:.2f}</text>')
+        tick = round(tick + step, 10)
+    for i, h in enumerate(heads):
+        y = top + row_h * i + row_h / 2
+        parts.append(f'<text x="{left - 10}" y="{y + 4:.1f}" text-anchor="end">{html.escape(h.dataset)}</text>')
+        for s in sorted(h.standings, key=lambda s: is_subject(s.model)):  # GRU4Rec drawn last, on top
+            mine = is_subject(s.model)
+            colour = subject_colour if mine else "#adb5bd"
+            radius = 6 if mine else 4
+            parts.append(f'<circle cx="{x(s.mrr):.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}" fill-opacity="0.85">'
+                         f'<title>{html.escape(pretty(s.label))}: {s.mrr:.4f}</title></circle>')
+        parts.append(f'<text x="{x(h.best.mrr) + 8:.1f}" y="{y - 8:.1f}" fill="#212529">'
+                     f'{html.escape(pretty(h.best.label))}</text>')
+    legend_y = height - 6
+    parts.append(f'<circle cx="{left + 6}" cy="{legend_y - 4}" r="6" fill="{subject_colour}"/>'
+                 f'<text x="{left + 16}" y="{legend_y}">GRU4Rec</text>'
+                 f'<circle cx="{left + 96}" cy="{legend_y - 4}" r="4" fill="#adb5bd"/>'
+                 f'<text x="{left + 106}" y="{legend_y}">every other configuration (best one named)</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def models_markdown() -> str:
+    """The model reference: every registered model by family and task, from the registry."""
+    from sessrec.models.io import model_class
+
+    lines = ["# Model reference", "",
+             "Generated from the model registry (`sessrec/models/registry.py`) by `python -m sessrec docs`; "
+             "a model registered there appears here with no other file touched.", ""]
+    for family, title in FAMILIES.items():
+        members = [s for s in SPECS.values() if s.family == family]
+        if not members:
+            continue
+        lines += [f"## {title}", ""]
+        for s in members:
+            doc = (model_class(s.name).__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+            facts = [f"task: {s.task.replace('_', '-')}", f"trains: {s.trains.replace('_', ' ')}",
+                     f"scores: {s.scores}"]
+            if s.device:
+                facts.append("device: cpu or cuda")
+            if s.subject:
+                facts.append("the workbench's subject")
+            lines += [f"### {s.label} (`{s.name}`)", "", s.summary[:1].upper() + s.summary[1:] + ".", "",
+                      *([doc, ""] if doc else []), "- " + "; ".join(facts), ""]
+    return "\n".join(lines).rstrip() + "\n"
+

@@ -1,0 +1,57 @@
+"""The README and the documentation site: generated parts in step with the records, the site builds."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from sessrec.cli import EXIT_DATA, EXIT_OK, main
+from sessrec.cli.docs import END, START, readme_with_headline
+from sessrec.errors import DataFormatError
+from tests.app_support import REPO, write_fake_results
+
+
+def test_the_committed_docs_are_what_the_records_give(capsys):
+    assert main(["docs", "--check", "--repo", str(REPO), "--root", str(REPO / "results")]) == EXIT_OK
+    assert "0 out of date" in capsys.readouterr().out
+
+
+def test_a_changed_record_makes_the_check_fail_until_regenerated(tmp_path, capsys):
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    shutil.copy(REPO / "README.md", repo / "README.md")
+    results = tmp_path / "results"
+    write_fake_results(results, questions=False)
+    assert main(["docs", "--check", "--repo", str(repo), "--root", str(results)]) == EXIT_DATA
+    assert "out of date" in capsys.readouterr().err
+    assert main(["docs", "--repo", str(repo), "--root", str(results)]) == EXIT_OK
+    assert main(["docs", "--check", "--repo", str(repo), "--root", str(results)]) == EXIT_OK
+    readme = (repo / "README.md").read_text()
+    verdict = readme[readme.index(START):readme.index(END)]
+    assert "**demo**" in verdict and "| demo |" in verdict  # the fake records' dataset, not the committed ones
+    assert (repo / "docs" / "index.md").read_text() == readme.replace("](docs/", "](")
+    assert (repo / "docs" / "figures" / "headline.svg").read_text().startswith("<svg")
+
+
+def test_the_readme_needs_its_markers():
+    with pytest.raises(DataFormatError, match="headline:start"):
+        readme_with_headline("no markers here", "x")
+    assert readme_with_headline(f"a\n{START}\nold\n{END}\nb", "new") == f"a\n{START}\nnew\n{END}\nb"
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands():
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 200
+    assert "pip install -r requirements.txt -e . && streamlit run app.py" in text
+    assert "pip install -r requirements-dev.txt -e . && python -m pytest" in text
+
+
+def test_the_documentation_site_builds_without_warnings(tmp_path):
+    pytest.importorskip("mkdocs", reason="mkdocs is in requirements-dev.txt; install it to build the site")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "reference" / "models" / "index.html").is_file()
