@@ -31,7 +31,7 @@ import contextlib
 import functools
 import os
 import time
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
 THREADS_ENV = "SESSREC_THREADS"
 
@@ -192,6 +192,7 @@ class ThreadTuner:
                 self._switch(home)
             else:
                 self.mean = rate  # the probed count's speed now
+            assert self.mean is not None  # a probe starts only after a fair window set the mean
             self.recent_best = self.mean
             self.windows = 0
             return
@@ -207,7 +208,8 @@ class ThreadTuner:
         if dropped and not persistent:
             return
         if self.windows >= self.probe_every or persistent:
-            self._reference = max(rate, previous_drop) if persistent else self.mean
+            # persistent: the previous window dropped too, so previous_drop is its rate
+            self._reference = max(rate, cast(float, previous_drop)) if persistent else self.mean
             self._last_dropped = None
             self.probing_from = self.current
             self._switch(self.counts[1] if self.current == self.counts[0] else self.counts[0])

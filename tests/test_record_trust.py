@@ -271,6 +271,7 @@ def _bad_invocations(tmp: Path) -> dict[str, list[list[str]]]:
         "demo": [["--out", str(not_json), "--no-models"]],
         "stats": [["--dataset", missing], ["--dataset", str(tmp)]],
         "models": [],  # takes no input
+        "docs": [["--repo", missing], ["--root", missing]],
         "results": [["--root", missing], ["--root", str(tmp), "--dataset", "nothing"]],
         "train": [["--dataset", missing], ["--dataset", demo, "--model", "no_such_model"],
                   ["--dataset", demo, "--model", "gru4rec", "--set", "layers=-3"]],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sessrec.cli.common import EXIT_DATA, EXIT_OK
-from sessrec.errors import DataFormatError
+from sessrec.errors import DataFormatError, ParameterError
 
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
 
@@ -72,6 +72,10 @@ def generated_files(repo: Path, results_root: Path) -> dict[Path, str]:
 
 def cmd_docs(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
+    if not (repo / "README.md").is_file():
+        raise ParameterError(f"--repo {repo}: no README.md there (give the sessrec checkout)")
+    if not Path(args.root).is_dir():
+        raise ParameterError(f"--root {args.root}: no such folder of run records")
     files = generated_files(repo, Path(args.root))
     stale = [path for path, text in files.items()
              if not path.is_file() or path.read_text(encoding="utf-8") != text]

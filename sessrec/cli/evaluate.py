@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -104,7 +104,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         Path(args.ranks).parent.mkdir(parents=True, exist_ok=True)
         arrays = {label: res.ranks for label, res in results}
         arrays.update({f"sampled_{label}": res.sampled.ranks for label, res in results if res.sampled is not None})
-        np.savez_compressed(args.ranks, **arrays)
+        # Any: savez_compressed types its **arrays like its allow_pickle flag, and these are arrays
+        np.savez_compressed(args.ranks, **cast(dict[str, Any], arrays))
         print(f"wrote per-event ranks to {args.ranks}")
     if not args.out and not args.ranks:
         print("(results not saved: add --out results.json or .csv, and --ranks ranks.npz for significance tests)")

@@ -112,6 +112,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         for line in rep.start_lines():
             print(line)
         if args.export:
+            assert study is not None  # found or opened above whenever --export is given
             out = Path(args.export) / dataset.name / f"{label}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps({"study": rep.to_json(), "trials": tn.export_trials(study)}, indent=2) + "\n")

@@ -299,7 +299,7 @@ def find_datasets(root: str | Path = "data") -> list[tuple[Path, Dataset | None,
     A folder that cannot be opened is listed with its error; it never stops the others.
     """
     root = Path(root)
-    found = []
+    found: list[tuple[Path, Dataset | None, str | None]] = []
     for info in sorted(root.glob(f"*/{INFO_FILE}")):
         try:
             found.append((info.parent, load_dataset(info.parent), None))

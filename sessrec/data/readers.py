@@ -13,7 +13,7 @@ import io
 import zlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -212,6 +212,7 @@ def read_session_table(
             f"{path}: missing column(s) {', '.join(missing)} (found: {_column_list(columns)}); "
             "name them with --session-col / --item-col"
         )
+    assert session is not None and item is not None  # a missing one raised above
     if raw.empty:
         raise DataFormatError(f"{path}: the file has a header but no events")
     time = _match_column(columns, "Time", time_col, path)
@@ -312,7 +313,7 @@ def read_diginetica_views(path: str | Path) -> pd.DataFrame:
     )
 
 
-RAW_READERS = {
+RAW_READERS: dict[str, Callable[..., pd.DataFrame]] = {
     "yoochoose": read_yoochoose_clicks,
     "retailrocket": read_retailrocket_events,
     "diginetica": read_diginetica_views,

@@ -353,6 +353,7 @@ def evaluate(
                 written += len(rows)
                 bar.update(len(rows))
                 if extra is not None:
+                    assert top is not None  # the ranker lists the top max_k >= 1 items when extra is on
                     extra.add(top)
                 if sampled is not None:
                     sampled.add(chosen, torch.from_numpy(target))

@@ -85,9 +85,9 @@ def _ranked(
     n_pool_chunks = top_k + 1  # chunks searched for the top k (see below)
     n_candidate_chunks = max(CANDIDATE_CHUNKS, n_pool_chunks)
     if not use_pool or n_chunks <= n_candidate_chunks:  # the whole rows
-        better, tied = rank_counts(scores, torch.from_numpy(targets), finite=True)
+        row_better, row_tied = rank_counts(scores, torch.from_numpy(targets), finite=True)
         top = torch.topk(scores, top_k, dim=1).indices.numpy() if top_k else None
-        return better.numpy(), tied.numpy(), top, 0
+        return row_better.numpy(), row_tied.numpy(), top, 0
 
     body_length = n_chunks * CHUNK
     body = scores[:, :body_length].reshape(n_rows, n_chunks, CHUNK)  # a view of a contiguous block

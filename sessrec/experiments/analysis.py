@@ -121,6 +121,7 @@ def breakdown(records: list[dict[str, Any]], by: str = "position", metric: str =
         if by == "position":
             table = by_position(ranks, load_ranks(record, "positions"), metric, k)
         elif by == "reclick":
+            assert known is not None  # records without their events were skipped above
             table = by_reclick(ranks, known.reclick, metric, k)
         else:
             pop = load_ranks(record, "target_popularity")

@@ -284,7 +284,7 @@ def run_benchmark(
     partial_dir = partial_dir_for(root) if partial_dir is None else partial_dir
     written, waiting_runs = [], []
     for spec in specs:
-        order = list(seeds) if spec.seeded else [None]
+        order: list[int | None] = list(seeds) if spec.seeded else [None]
         if spec.epochs_from_seed in order:  # the seed that chooses the epochs goes first
             order.remove(spec.epochs_from_seed)
             order.insert(0, spec.epochs_from_seed)

@@ -244,7 +244,9 @@ def run_agreement(records: list[dict[str, Any]], k: int = 20,
     ``left_out`` with the reason. Raises ``ValueError`` when fewer than two runs line up.
     """
     if load is None:
-        from sessrec.experiments.records import load_ranks as load
+        from sessrec.experiments.records import load_ranks
+
+        load = load_ranks
     runs = first_seeds(records)
     left_out: list[str] = []
     if len({r.get("dataset") for r in runs}) > 1:

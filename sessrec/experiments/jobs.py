@@ -174,6 +174,7 @@ def cancel_job(folder: str | Path) -> bool:
     view = read_job(folder)
     if view.finished or not pid_alive(view.pid):
         return False
+    assert view.pid is not None  # pid_alive(None) is False
     try:
         os.kill(int(view.pid), signal.SIGTERM)
     except ProcessLookupError:

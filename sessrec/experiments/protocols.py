@@ -142,7 +142,7 @@ SIDE_BY_SIDE: tuple[tuple[str, str, str], ...] = (
 def side_by_side(records: list[dict[str, Any]], dataset: str, variant: str, k: int = 10) -> pd.DataFrame:
     """Every model (rows, by label) with its full-ranking and sampled metrics at ``k`` (mean over
     runs), from the same runs; columns named ``Full Recall@10``, ``Sampled HitRate@10``, ..."""
-    rows = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     for r in sampled_records(records):
         if r["dataset"] != dataset or protocol_of(r) != variant:
             continue

@@ -139,7 +139,7 @@ def tuning_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         seen.add(label)
         budget = block.get("budget") or {}
         done = (block.get("trials_complete") or 0) + (block.get("trials_pruned") or 0)
-        stopped = block.get("stopped_by")
+        stopped: Any = block.get("stopped_by")  # a string, or None (not finished, or an older record)
         rows.append({"Model": pretty_label(label), "Study": block.get("study"),
                      "Trials": f"{done}/{budget.get('trials', '?')} ({block.get('trials_pruned') or 0} pruned)",
                      "Core-hours": f"{block.get('core_hours', 0):.2f}/{budget.get('core_hours', '?')}",
@@ -290,7 +290,8 @@ def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     table.insert(2, "Change", values)
     for metric in ("recall@20", "mrr@20"):
         ref = float(ref_rows.iloc[0][f"_{metric}"]) if len(ref_rows) else float("nan")
-        table[f"Δ {metric_name(*metric.split('@'))}"] = table[f"_{metric}"] - ref
+        name, k = metric.split("@")
+        table[f"Δ {metric_name(name, int(k))}"] = table[f"_{metric}"] - ref
     ref_secs = float(ref_rows.iloc[0]["Train s"]) if len(ref_rows) else float("nan")
     table["Time × ref"] = table["Train s"] / ref_secs
     table["_order"] = [("0" if f == "(reference)" else "1" + f) for f in factors]

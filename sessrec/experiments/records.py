@@ -32,7 +32,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
@@ -246,7 +246,8 @@ def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.nda
 
     def write_npz(tmp: str) -> None:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            # Any: savez_compressed types its **arrays like its allow_pickle flag, and these are arrays
+            np.savez_compressed(handle, **cast(dict[str, Any], arrays))
         checksum.append(file_sha256(tmp))
 
     _atomic_write_bytes(ranks_path, write_npz)

@@ -3,7 +3,7 @@ kept with the run records, folded over seeds and drawn as a GRU4Rec × model mat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ def significance(records: list[dict[str, Any]], dataset: str, metric: str, k: in
                 continue
             res = paired_test(ra, rb, metric, k, test)
             rows.append({
-                "GRU4Rec run": a.get("run_id"), "Seed": a.get("seed"), "Baseline": pretty_label(b.get("label", b.get("model"))),
+                "GRU4Rec run": a.get("run_id"), "Seed": a.get("seed"), "Baseline": pretty_label(cast(str, b.get("label", b.get("model")))),
                 f"{metric_name(metric, k)} GRU4Rec": res.mean_a, f"{metric_name(metric, k)} baseline": res.mean_b,
                 "Difference": res.difference, "p-value": res.p_value, "Events": res.n_events,
                 "Significant (p<0.05)": bool(res.p_value < 0.05),

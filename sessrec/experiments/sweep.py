@@ -122,6 +122,7 @@ def check_sweep(model: str, space: dict[str, dict[str, Any]], fixed: dict[str, A
     base = {name: spec["choices"][0] if spec["type"] == "categorical" else spec["low"] for name, spec in space.items()}
     if "layers" in base and isinstance(base["layers"], int):
         base["layers"] = [base["layers"]]
+    corner: dict[str, Any]
     for corner in [{}] + _space_corners(space):  # every end of every range must build a model
         make_model(model, {**fixed, **base, **corner})
     if "device" in fixed:  # a device this machine lacks fails here, not inside the first trial

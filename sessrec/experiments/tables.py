@@ -49,7 +49,7 @@ def pretty_label(label: str) -> str:
 
 def default_dataset(records: list[dict[str, Any]], wanted: str | None) -> str:
     """``wanted`` when it has runs; else the dataset with the most GRU4Rec runs (then the most runs)."""
-    datasets = sorted({r["dataset"] for r in records})
+    datasets: list[str] = sorted({r["dataset"] for r in records})
     if wanted in datasets:
         return wanted
     return max(datasets, key=lambda d: (sum(is_gru4rec(r) for r in records if r["dataset"] == d),
@@ -138,7 +138,7 @@ def wide_table(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks
     column "Tied targets" gives each model's tied-target share (mean over seeds, "not
     measured" for runs evaluated before it was recorded)."""
     frame = summary[(summary["dataset"] == dataset) & summary["metric"].isin(metrics) & summary["k"].isin(ks)]
-    rows = {}
+    rows: dict[str, dict[str, str]] = {}
     for (label, metric, k), group in frame.groupby(["label", "metric", "k"]):
         row = group.iloc[0]
         cell = f"{row['mean']:.{digits}f}" + (f" ± {row['std']:.{digits}f}" if row["n"] > 1 else "")
@@ -280,7 +280,7 @@ def summary_of(records: list[dict[str, Any]]) -> pd.DataFrame:
 def training_speed(record: dict[str, Any]) -> float | None:
     """Mean training events per second over the epochs of a run (None for the baselines)."""
     log = record.get("training_log") or []
-    values = [e.get("events_per_s", e.get("events_per_second")) for e in log if isinstance(e, dict)]
+    values: list[Any] = [e.get("events_per_s", e.get("events_per_second")) for e in log if isinstance(e, dict)]
     values = [float(v) for v in values if v is not None]
     return float(np.mean(values)) if values else None
 
@@ -293,7 +293,7 @@ def training_seconds(record: dict[str, Any]) -> float | None:
     epochs = record.get("train_seconds_epochs")
     if epochs:
         return float(epochs)
-    logged = [e.get("seconds") for log in ("training_log", "selection_log") for e in record.get(log) or []
+    logged: list[Any] = [e.get("seconds") for log in ("training_log", "selection_log") for e in record.get(log) or []
               if isinstance(e, dict)]
     if logged and all(isinstance(v, (int, float)) for v in logged):
         return float(sum(logged))

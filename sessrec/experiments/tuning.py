@@ -32,7 +32,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import optuna
 
@@ -213,13 +213,15 @@ def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[
     count = {s: sum(t.state == s for t in trials) for s in states}
     hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials) / 3600.0
     done = [t for t in trials if t.state == states.COMPLETE]
-    best = max(done, key=lambda t: t.value) if done else None
+    # cast: optuna types a trial's value Optional, and a COMPLETE trial always has one
+    best = max(done, key=lambda t: cast(float, t.value)) if done else None
     scored = [{"source": t.user_attrs["start"], "state": t.state.name.lower(),
                "value": None if t.value is None else float(t.value)} for t in trials if t.user_attrs.get("start")]
     return StudyReport(study.study_name, tuned.label, count[states.COMPLETE], count[states.PRUNED],
                        count[states.FAIL], count[states.RUNNING], hours, budget,
-                       None if best is None else float(best.value), {} if best is None else dict(best.params),
-                       {} if best is None else dict(best.user_attrs), starts, scored)
+                       None if best is None else float(cast(float, best.value)),
+                       {} if best is None else dict(best.params), {} if best is None else dict(best.user_attrs),
+                       starts, scored)
 
 
 def _alive(pid: int) -> bool:

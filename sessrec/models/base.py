@@ -39,7 +39,9 @@ State = Any
 class SessionModel(Protocol):
     """Structural type of a next-item model (see the module docstring)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # a read-only member: models declare it on the class
+
     item_index: ItemIndex
 
     @property

@@ -62,7 +62,7 @@ def table_entry(rows: SparseRows, row: int, column: int) -> float | None:
     return None
 
 
-def last_item_evidence(model, rows: SparseRows, fallback: torch.Tensor | None, session_items, item_id: int,
+def last_item_evidence(model, rows: SparseRows | None, fallback: torch.Tensor | None, session_items, item_id: int,
                        kind: str, value_name: str, what: str) -> Evidence:
     """Evidence of a model that scores ``rows[last click, item]`` (LastItem, Item-KNN, SR).
 
@@ -71,6 +71,7 @@ def last_item_evidence(model, rows: SparseRows, fallback: torch.Tensor | None, s
     entry for the last click the score is ``fallback[item]`` (0 when there is no fallback).
     """
     target = dense_index(model, item_id)
+    assert rows is not None  # a model that knows the item is fitted, so it has its table
     positions, ids, idx = known_clicks(model, session_items)
     values = [table_entry(rows, int(i), target) for i in idx]
     last = len(idx) - 1

@@ -44,7 +44,7 @@ FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
 
 
-def model_class(name: str) -> type:
+def model_class(name: str) -> type[Any]:
     """The class of model ``name`` (ValueError for an unknown name)."""
     if name not in SPECS:  # "module:Class", imported on first use (see sessrec.models.registry)
         raise ValueError(f"unknown model '{name}' (known: {', '.join(sorted(SPECS))})")

@@ -55,6 +55,7 @@ class ItemKNN(LastItemState, BaseSessionModel):
         return self
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
+        assert self.similarities is not None  # set by fit or a checkpoint
         return self.similarities.dense_rows(state, self.fallback)
 
     def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
@@ -72,6 +73,7 @@ class ItemKNN(LastItemState, BaseSessionModel):
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         s = self.similarities
+        assert s is not None  # saved models are fitted or loaded
         return {"indptr": s.indptr, "indices": s.indices, "values": s.values, "fallback": self.fallback}
 
     @classmethod

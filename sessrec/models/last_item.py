@@ -63,6 +63,7 @@ class LastItem(LastItemState, BaseSessionModel):
         return self
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
+        assert self.transitions is not None  # set by fit or a checkpoint
         return self.transitions.dense_rows(state, self.fallback)
 
     def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
@@ -73,6 +74,7 @@ class LastItem(LastItemState, BaseSessionModel):
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         t = self.transitions
+        assert t is not None  # saved models are fitted or loaded
         return {"indptr": t.indptr, "indices": t.indices, "values": t.values, "fallback": self.fallback}
 
     @classmethod

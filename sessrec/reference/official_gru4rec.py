@@ -29,10 +29,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 
 #: official RSC15 best parameters (cross-entropy, shared embedding), both implementations
-REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
+REFERENCE: dict[str, Any] = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
                  learning_rate=0.1, momentum=0.0, n_sample=2048, sample_alpha=0.75, logq=1.0,
                  constrained_embedding=True)
 CUTOFFS = (5, 20)

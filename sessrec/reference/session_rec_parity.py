@@ -65,6 +65,7 @@ def compare(checkout: str, dataset_path: str, name: str, max_events: int) -> dic
             seconds["session_rec"] += time.perf_counter() - started
             if skip:
                 continue
+            assert ours_scores is not None  # scored whenever the event is not skipped
             their_scores = np.nan_to_num(series.to_numpy(np.float64), nan=0.0)
             a, b = top_n(ours_scores.astype(np.float64)), top_n(their_scores)
             stats["events"] += 1

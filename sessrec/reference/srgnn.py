@@ -115,7 +115,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     epochs: list[dict[str, Any]] = []
     run_epoch, make_batches = model._run_epoch, model._batches
     if args.max_batches:
-        model._batches = lambda c: make_batches(c)[: args.max_batches]  # type: ignore[method-assign]
+        model._batches = lambda cases: make_batches(cases)[: args.max_batches]  # type: ignore[method-assign]
 
     def timed_epoch(*a: Any, **kw: Any) -> dict[str, Any]:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -139,6 +139,7 @@ def import_reference(folder: Path) -> tuple[types.ModuleType, types.ModuleType]:
     modules = []
     for name in ("model", "utils"):
         spec = importlib.util.spec_from_file_location(f"srgnn_reference_{name}", folder / f"{name}.py")
+        assert spec is not None and spec.loader is not None  # a .py file always has a source loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         modules.append(module)

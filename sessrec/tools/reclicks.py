@@ -52,6 +52,7 @@ def reclick_table(records: list[dict], events: BenchmarkEvents, k: int = 20) -> 
                      "rarest fifth: re-clicks": _mean(hit, rare & reclick), "rarest fifth: new": _mean(hit, rare & ~reclick)})
     if not rows:
         return pd.DataFrame(), {"skipped": skipped}
+    assert rare is not None  # set with the first row
     table = pd.DataFrame(rows).groupby("Model").mean().sort_values("new", ascending=False)
     counts = {"events": len(reclick), "reclicks": int(reclick.sum()), "rare": int(rare.sum()),
               "rare_reclicks": int((rare & reclick).sum()), "skipped": skipped}

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no entry labelled {args.label!r} in {args.config}")
     if spec.validation is None:
         parser.error(f"entry {args.label!r} has no 'validation': it chooses no epochs to check against")
-    reference = []
+    reference: list[dict] = []  # the record's per-epoch selection log
     if args.record:
         record = json.loads(Path(args.record).read_text())
         reference = record.get("selection_log") or []
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
               "n_epochs": args.epochs, "patience": args.epochs}
     dataset = load_dataset(args.dataset)
     train, valid = validation_data(dataset, "train", spec.validation)
+    assert valid is not None  # spec.validation is set (checked above)
     model = make_model(spec.model, params)
     score = recall_callback(valid, min_position=dataset.min_position)
     print(f"{spec.label} on {dataset.name}, seed {args.seed}, changed: {changes or 'nothing'}; "

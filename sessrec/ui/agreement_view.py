@@ -79,7 +79,7 @@ def show(root: str | Path, stamp: tuple, dataset: str) -> None:
                 "with many events that only one of them gets right could be combined.")
     cols = st.columns([1, 3])
     k = int(cols[0].selectbox("k", [1, 5, 10, 20], index=3, key="bm_agree_k"))
-    measure = cols[1].selectbox("Heatmap", list(MEASURES), format_func=MEASURES.get, key="bm_agree_measure")
+    measure = cols[1].selectbox("Heatmap", list(MEASURES), format_func=MEASURES.__getitem__, key="bm_agree_measure")
     found, problem = _agreement(str(root), stamp, dataset, k)
     if found is None:
         st.warning(f"No test-set agreement on **{dataset}**: {problem}.", icon=":material/block:")

@@ -155,7 +155,7 @@ def load_checkpoint(path: str | Path) -> Any:
         return model
 
 
-def _importable_models() -> dict[str, type]:
+def _importable_models() -> dict[str, type[Any]]:
     import importlib
 
     found = {}

@@ -138,7 +138,7 @@ def list_view(rec: RecList, *, heading: str | None = None, highlight: set[int] |
     for rank, item, name, category, score in zip(frame["Rank"].tolist(), frame["ItemId"].tolist(),
                                                  frame["Name"].tolist(), frame["Category"].tolist(), scores.tolist()):
         rows.append({
-            "id": item, "rank": rank, "name": str(name), "star": bool(highlight) and item in highlight,
+            "id": item, "rank": rank, "name": str(name), "star": highlight is not None and item in highlight,
             "change": change_badge((changes or {}).get(item, "")),
             "score": "by popularity" if fallback_marks and score < 0 else fmt_score(score, integral),
             "title": f"{name} · {category} · id {item} · score {score:.5g} — click to add",

@@ -103,7 +103,8 @@ def render(records: list[dict[str, Any]], dataset: str) -> None:
     uniform = [i for i, v in enumerate(variants) if settings[v].get("sampling") == "uniform"]  # the usual one first
     variant = c[0].selectbox("Sampled protocol", variants, format_func=lambda v: variant_name(v, settings[v]),
                              index=uniform[0] if uniform else 0, key="bm_sampled_variant")
-    metric = c[1].selectbox("Metric", list(METRIC_CHOICES), format_func=METRIC_CHOICES.get, key="bm_sampled_metric")
+    metric = c[1].selectbox("Metric", list(METRIC_CHOICES), format_func=METRIC_CHOICES.__getitem__,
+                            key="bm_sampled_metric")
     k = c[2].selectbox("k (sampled)", [1, 5, 10, 20], index=2, key="bm_sampled_k")
     full_k = c[3].selectbox("k (full)", [1, 5, 10, 20], index=2, key="bm_sampled_full_k")
 

@@ -44,6 +44,7 @@ class Selection:
         return resources.get_dataset(self.dataset_path)
 
     def catalogue(self) -> Catalogue:
+        assert self.dataset_path is not None  # pages ask for it only when the selection is ok
         return resources.get_catalogue(self.dataset_path)
 
     def slots(self, roles: tuple[str, ...] | None = None) -> list[ModelSlot]:
@@ -55,8 +56,10 @@ class Selection:
             path = self.checkpoints.get(role)
             model, error = resources.get_model(path) if path else (None, None)
             if model is not None:
+                assert path is not None  # the model was loaded from it
                 out.append(ModelSlot(role, label, model, display_path(path), note=self.warnings.get(path)))
                 continue
+            assert self.dataset_path is not None  # pages ask for slots only when the selection is ok
             fallback = resources.popularity_fallback(self.dataset_path)
             if model_spec(role).counted_from_data and not error:
                 out.append(ModelSlot(role, label, fallback, "counted from the dataset's train split"))
@@ -261,6 +264,7 @@ def _checkpoint_listing(side, entries: list[CheckpointEntry], selection: Selecti
             if not e.ok:
                 st.caption(f"❌ `{e.name}` — {e.error}")
             else:
+                assert e.model is not None  # a readable checkpoint names its model
                 fits = selection.warnings.get(e.path)
                 mark = "➖" if fits else "✅"
                 extra = f" — not offered: {fits}" if fits else ""

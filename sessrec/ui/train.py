@@ -75,8 +75,9 @@ def job_panel(view: jobs.JobView) -> None:
         if view.message:
             (st.error if view.state == "failed" else st.caption)(view.message)
         if not view.finished:
-            st.button("Cancel", key=f"cancel_{view.job_id}", on_click=jobs.cancel_job, args=(str(view.folder),),
-                      icon=":material/stop_circle:")
+            # streamlit types on_click as returning None; it ignores what the callback returns
+            st.button("Cancel", key=f"cancel_{view.job_id}", on_click=jobs.cancel_job,  # type: ignore[arg-type]
+                      args=(str(view.folder),), icon=":material/stop_circle:")
         with st.expander("Output log"):
             st.code(jobs.output_log(view.folder) or "(nothing yet)", language=None)
         with st.expander("Hyperparameters"):

@@ -5,6 +5,8 @@ callback of :mod:`sessrec.ui.live`; the recommendation lists are drawn by
 
 from __future__ import annotations
 
+from typing import Literal
+
 import streamlit as st
 
 from sessrec.models.registry import colour_of
@@ -59,7 +61,7 @@ def session_controls(items: list[int], dataset_path: str) -> None:
 
 
 def item_button(item_id: int, name: str, category: str, popularity: int, key: str, dataset_path: str,
-                label: str | None = None, type: str = "secondary") -> None:
+                label: str | None = None, type: Literal["primary", "secondary", "tertiary"] = "secondary") -> None:
     st.button(
         label or _short(name), key=key, help=f"{name} · {category} · id {item_id} · {popularity:,} training clicks",
         on_click=live.add_item, args=(dataset_path, int(item_id)), width="stretch", type=type,

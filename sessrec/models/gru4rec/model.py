@@ -35,7 +35,7 @@ from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, DataFormatError, ParameterError
 from sessrec.models.base import BaseSessionModel
 from sessrec.models.gru4rec.batching import session_parallel_schedule
-from sessrec.models.gru4rec.ops import activation, gru_forward
+from sessrec.models.gru4rec.ops import Activation, activation, gru_forward
 from sessrec.models.gru4rec.buffers import ScoreBuffers
 from sessrec.models.gru4rec.trainer import GRU_PARAMS, Trainer
 from sessrec.models.training_state import TrainingState
@@ -74,7 +74,7 @@ def _check_layers(layers: Any) -> list[int]:
     return [check_int("layers", layers, min=1, owner="gru4rec")]
 
 
-def _check_activation(name: str, spec: Any):
+def _check_activation(name: str, spec: Any) -> Activation:
     if not isinstance(spec, str):
         raise ParameterError(f"gru4rec: {name} = {spec!r} is not allowed (allowed: linear, tanh, relu, elu-<a>, leaky-<a>)")
     try:
@@ -170,7 +170,7 @@ class GRU4Rec(BaseSessionModel):
         self._final = _check_activation("final_act", final_act) if final_act != "softmax" else None
         self._hidden = _check_activation("hidden_act", hidden_act)
         self.batch_size = check_int("batch_size", batch_size, min=1, owner=own)
-        probability = dict(min=0.0, max=1.0, max_open=True, owner=own)  # [0, 1)
+        probability: dict[str, Any] = dict(min=0.0, max=1.0, max_open=True, owner=own)  # [0, 1)
         self.dropout_p_embed = check_float("dropout_p_embed", dropout_p_embed, **probability)
         self.dropout_p_hidden = check_float("dropout_p_hidden", dropout_p_hidden, **probability)
         self.learning_rate = check_float("learning_rate", learning_rate, min=0.0, min_open=True, owner=own)
@@ -445,8 +445,10 @@ class GRU4Rec(BaseSessionModel):
         if self.input_mode == "constrained":
             x = self.Wy.index_select(0, items)
         elif self.input_mode == "separate":
+            assert self.E is not None  # the separate input mode always has its embedding
             x = self.E.index_select(0, items)
         else:
+            assert self.Wx0 is not None  # the one-hot input mode always has its input weights
             x = self.Wx0.index_select(0, items)
         new = []
         for l, p in enumerate(self.gru):
@@ -493,7 +495,7 @@ class GRU4Rec(BaseSessionModel):
         if set(expected) != set(tensors):
             raise ValueError(f"weights {sorted(tensors)} do not match the hyperparameters ({sorted(expected)})")
         for name, t in tensors.items():
-            want = expected[name].shape
+            want: tuple[int, ...] = expected[name].shape
             if name in ("Wy", "By", "E", "Wx0"):
                 want = (item_index.n_items, *want[1:])
             if tuple(t.shape) != tuple(want):

@@ -75,6 +75,7 @@ class RowTable:
         adagrad_momentum_(gathered[0], gathered[1], mom, grad, lr, self.momentum)
         if restore is not None:
             column, touched = restore
+            assert saved is not None  # saved above whenever restore is given
             for g, old in zip(gathered, saved):
                 g[:, column] = torch.where(touched, g[:, column], old)
         for plane, g in zip(self.planes, gathered):

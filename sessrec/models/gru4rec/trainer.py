@@ -251,6 +251,7 @@ class Trainer:
         else:
             in_ids, in_where = torch.unique(X, return_inverse=True)
             in_ids, in_where = in_ids.to(dev), in_where.to(dev)
+            assert self.inp is not None  # every input mode but the constrained one has an input table
             in_rows = self.inp.gather(in_ids)
             x = in_rows[0].index_select(0, in_where)
         embed_mask = self.embed_masks.next(B) if self.embed_masks is not None else None
@@ -261,7 +262,8 @@ class Trainer:
         for l, p in enumerate(self.layer_params):
             gi = layer_in + p["b_ih"] if "W_ih" not in p else torch.addmm(p["b_ih"], layer_in, p["W_ih"])
             h1, cache = gru_forward(gi, hidden[l], p["W_hh"], p["b_hh"], m._hidden)
-            mask = self.hidden_masks[l].next(B) if self.hidden_masks[l] is not None else None
+            layer_masks = self.hidden_masks[l]
+            mask = layer_masks.next(B) if layer_masks is not None else None
             if mask is not None:
                 h1 = h1 * mask
             hidden[l] = h1  # the carried state is the dropped-out one, as in the official code
@@ -282,6 +284,7 @@ class Trainer:
             loss, d_scores = xe_loss(scores, target, torch.log(weight), target_offset, m.batch_size)
         else:
             copies = (as_target + as_negative).float()
+            assert m._final is not None  # only cross-entropy goes with softmax (checked in GRU4Rec.__init__)
             if m.loss == "bpr-max":
                 loss, d_scores = bpr_max_loss(scores, target, copies, m.bpreg, m._final, m.batch_size)
             elif m.loss == "top1":

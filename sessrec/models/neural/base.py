@@ -88,6 +88,7 @@ class NeuralSessionModel(BaseSessionModel):
         # fused: one pass over each parameter instead of about fifteen, 6x faster on the
         # 43k x 100 item embeddings of Diginetica (4 ms against 27 ms a step on one core);
         # the updates equal the default Adam's up to rounding
+        assert self.module is not None  # built by fit before the optimiser
         return torch.optim.Adam(self.module.parameters(), lr=self.learning_rate, betas=self.adam_betas,
                                 weight_decay=self.l2, fused=True)
 
@@ -152,7 +153,8 @@ class NeuralSessionModel(BaseSessionModel):
             self.module = self._build_module(self.n_items).to(device)
             self.optimizer = self._make_optimizer()
             self.training_log, self._best_state = [], None
-            state = {"epoch": 0, "best_score": None, "best_epoch": 0, "bad_epochs": 0, "finished": False}
+            state: dict[str, Any] = {"epoch": 0, "best_score": None, "best_epoch": 0, "bad_epochs": 0,
+                                     "finished": False}
             source = None
             if loaded is not None:
                 assert isinstance(resume, TrainingState)
@@ -221,6 +223,7 @@ class NeuralSessionModel(BaseSessionModel):
         torch.manual_seed(self.seed * 100_003 + epoch)
         batches = self._batches(cases)
         lr = self._epoch_lr(epoch)
+        assert self.module is not None and self.optimizer is not None  # fit builds both before the first epoch
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.module.train()
@@ -257,7 +260,7 @@ class NeuralSessionModel(BaseSessionModel):
         """
         order = torch.randperm(len(cases)).numpy()
         window = self.bucket_batches * self.batch_size
-        batches = []
+        batches: list[np.ndarray] = []
         for w in range(0, len(order), window):
             chunk = order[w : w + window]
             chunk = chunk[np.argsort(cases.length[chunk], kind="stable")]
@@ -277,6 +280,7 @@ class NeuralSessionModel(BaseSessionModel):
     def _tensors(self) -> dict[str, Tensor]:
         """Module weights, plus the best epoch's weights where validation chose one (Adam's
         state belongs to the :meth:`training_state`)."""
+        assert self.module is not None  # saved models are fitted or loaded
         out = {f"w.{k}": v for k, v in self.module.state_dict().items()}
         if self._best_state is not None:
             out.update({f"best.{k}": v for k, v in self._best_state.items()})
@@ -346,6 +350,7 @@ class NeuralSessionModel(BaseSessionModel):
                                      {k: v for k, v in tensors.items() if k.startswith("opt.")}, meta)
         else:
             raise CheckpointError(f"{path}: not a resumable training checkpoint")
+        assert self.module is not None  # fit builds the module before it restores into it
         device = next(self.module.parameters()).device
         self.module.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("w.")})
         self._best_state = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")} or None
@@ -357,11 +362,12 @@ class NeuralSessionModel(BaseSessionModel):
         if "training_state" not in meta:
             raise CheckpointError(f"{self.name}: not a resumable training state")
         opt_state: dict[int, dict[str, Tensor]] = {}
-        for key, value in training.tensors.items():
+        for key, tensor in training.tensors.items():
             if key.startswith("opt."):
                 _, pid, slot = key.split(".", 2)
-                opt_state.setdefault(int(pid), {})[slot] = value
+                opt_state.setdefault(int(pid), {})[slot] = tensor
         if opt_state:
+            assert self.optimizer is not None  # fit builds the optimiser before it loads a training state
             groups = copy.deepcopy(self.optimizer.state_dict()["param_groups"])
             for group, saved in zip(groups, meta.get("optimizer_param_groups", [])):
                 for key, value in saved.items():
@@ -382,6 +388,7 @@ class NeuralSessionModel(BaseSessionModel):
 
     # -- shared streaming helpers -------------------------------------------------------------
     def _dev(self) -> torch.device:
+        assert self.module is not None  # callers check that the model is fitted
         return next(self.module.parameters()).device
 
     def _check_items(self, session_items: list[int] | np.ndarray) -> Tensor:

@@ -10,6 +10,7 @@ state is the padded item sequence (:class:`SequenceState`, :func:`append_items`)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -127,6 +128,10 @@ def last_window(seq: Tensor, lengths: Tensor, max_len: int | None) -> tuple[Tens
 class SequenceState:
     """Streaming state of models that read the whole session at scoring time (SASRec,
     SR-GNN): the padded item sequence and each slot's length; a click appends an item."""
+
+    if TYPE_CHECKING:  # provided by the model class this is mixed into (NeuralSessionModel)
+        def _check_fitted(self) -> None: ...
+        def _dev(self) -> torch.device: ...
 
     def init_state(self, batch_size: int) -> tuple[Tensor, Tensor]:
         self._check_fitted()

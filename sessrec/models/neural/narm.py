@@ -21,7 +21,7 @@ attention.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 import torch
@@ -66,10 +66,10 @@ class NARMModule(nn.Module):
         normal = lambda w, fan_in: nn.init.normal_(w, 0.0, (2.0 / fan_in) ** 0.5)
         normal(self.embedding.weight, n_items)
         normal(self.gru.weight_ih_l0, embedding_dim)
-        for gate in self.gru.weight_hh_l0.chunk(3, 0):
+        for gate in cast(Tensor, self.gru.weight_hh_l0).chunk(3, 0):
             nn.init.orthogonal_(gate)
-        nn.init.zeros_(self.gru.bias_ih_l0)
-        nn.init.zeros_(self.gru.bias_hh_l0)
+        nn.init.zeros_(cast(Tensor, self.gru.bias_ih_l0))
+        nn.init.zeros_(cast(Tensor, self.gru.bias_hh_l0))
         normal(self.a1.weight, hidden)
         normal(self.a2.weight, hidden)
         normal(self.v.weight, 1)
@@ -100,8 +100,11 @@ class NARMModule(nn.Module):
         """``torch.nn.GRU``'s step on its own weights, with ``gate`` squashing the reset and
         update gates (``torch.sigmoid`` gives ``nn.GRU`` itself)."""
         g = self.gru
-        r_i, z_i, n_i = (x @ g.weight_ih_l0.t() + g.bias_ih_l0).chunk(3, 1)
-        r_h, z_h, n_h = (h @ g.weight_hh_l0.t() + g.bias_hh_l0).chunk(3, 1)
+        # nn.GRU registers its weights by name, so their type is only Tensor | Module
+        w_ih, b_ih = cast(Tensor, g.weight_ih_l0), cast(Tensor, g.bias_ih_l0)
+        w_hh, b_hh = cast(Tensor, g.weight_hh_l0), cast(Tensor, g.bias_hh_l0)
+        r_i, z_i, n_i = (x @ w_ih.t() + b_ih).chunk(3, 1)
+        r_h, z_h, n_h = (h @ w_hh.t() + b_hh).chunk(3, 1)
         r, z = gate(r_i + r_h), gate(z_i + z_h)
         n = torch.tanh(n_i + r * n_h)
         return (1 - z) * n + z * h
@@ -127,6 +130,7 @@ class NARM(NeuralSessionModel):
     """NARM as a :class:`SessionModel`; the state holds every hidden state so far."""
 
     name = "narm"
+    module: NARMModule | None  # the base class's module, as _build_module makes it
 
     def __init__(
         self,
@@ -162,7 +166,7 @@ class NARM(NeuralSessionModel):
                 **self._training_hyperparameters()}
 
     # -- training -------------------------------------------------------------------------
-    def _build_module(self, n_items: int) -> nn.Module:
+    def _build_module(self, n_items: int) -> NARMModule:
         return NARMModule(n_items, self.embedding_dim, self.hidden_size, self.dropout_embed, self.dropout_context,
                           hard_gates=self.gates == "hard_sigmoid")
 
@@ -170,6 +174,7 @@ class NARM(NeuralSessionModel):
         return prefix_cases(train, flat)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
+        assert self.module is not None  # fit builds the module before the first batch
         return catalogue_cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
 
     # -- streaming interface: state = (hidden states (B, T, H), lengths (B,)) ------------------
@@ -191,6 +196,7 @@ class NARM(NeuralSessionModel):
         rows = torch.arange(B, device=states.device)
         prev = states[rows, (lengths - 1).clamp(min=0)] if T > 0 else torch.zeros(B, H, device=states.device)
         prev = torch.where(lengths[:, None] > 0, prev, torch.zeros_like(prev))
+        assert self.module is not None  # a state comes from init_state, which checks that the model is fitted
         with torch.no_grad():
             h = self.module.gru_step(items.to(states.device, torch.long), prev)
         width = max(T, int(lengths.max()) + 1)
@@ -203,6 +209,7 @@ class NARM(NeuralSessionModel):
         states, lengths = state
         if states.shape[1] == 0:
             return torch.zeros(len(lengths), self.n_items)
+        assert self.module is not None  # a state comes from init_state, which checks that the model is fitted
         with torch.no_grad():
             context, _ = self.module.attend(states, lengths.clamp(min=1))
             out = self.module.decode(context).float()
@@ -211,6 +218,7 @@ class NARM(NeuralSessionModel):
     def attention(self, session_items: list[int] | np.ndarray) -> np.ndarray:
         """Attention weight of each (known) click of a session on the local encoder, oldest first (sums to 1)."""
         items = self._check_items(session_items)
+        assert self.module is not None  # _check_items needs the module's device
         with torch.no_grad():
             n = torch.tensor([items.shape[1]], device=items.device)
             _, alpha = self.module.attend(self.module.encode(items), n)

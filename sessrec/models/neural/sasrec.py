@@ -118,6 +118,7 @@ class SASRec(SequenceState, NeuralSessionModel):
     name = "sasrec"
     adam_betas = (0.9, 0.98)  # the reference code's
     _counts_positions = True
+    module: SASRecModule | None  # the base class's module, as _build_module makes it
 
     def __init__(
         self,
@@ -159,13 +160,14 @@ class SASRec(SequenceState, NeuralSessionModel):
                 **self._training_hyperparameters()}
 
     # -- training -------------------------------------------------------------------------
-    def _build_module(self, n_items: int) -> nn.Module:
+    def _build_module(self, n_items: int) -> SASRecModule:
         return SASRecModule(n_items, self.hidden_units, self.num_blocks, self.num_heads, self.dropout_rate, self.max_len)
 
     def _cases(self, train: Sessions, flat: np.ndarray) -> Cases:
         return sequence_cases(train, flat, self.max_len)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
+        assert self.module is not None  # fit builds the module before the first batch
         out, _ = self.module.encode(batch.items, batch.lengths)
         mask = batch.mask
         h, target = out[mask], batch.next_items[mask]  # only real positions reach the output layer
@@ -182,6 +184,7 @@ class SASRec(SequenceState, NeuralSessionModel):
     def scores(self, state: tuple[Tensor, Tensor]) -> Tensor:
         seq, lengths = state
         items, kept = last_window(seq, lengths, self.max_len)
+        assert self.module is not None  # a state comes from init_state, which checks that the model is fitted
         with torch.no_grad():
             out = (self.module.last_output(items, kept.clamp(min=1)) @ self.module.item_emb.weight.t()).float()
         return torch.where(kept[:, None] > 0, out, torch.zeros_like(out)).cpu()
@@ -189,6 +192,7 @@ class SASRec(SequenceState, NeuralSessionModel):
     def attention(self, session_items: list[int] | np.ndarray) -> np.ndarray:
         """Last block's attention of the newest click over the session's clicks (mean over heads), oldest first."""
         items = self._check_items(session_items)[:, -self.max_len :]
+        assert self.module is not None  # _check_items needs the module's device
         with torch.no_grad():
             _, weights = self.module.encode(items, torch.tensor([items.shape[1]], device=items.device))
         return weights[-1][0, :, -1, :].mean(0).cpu().numpy()

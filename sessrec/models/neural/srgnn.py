@@ -131,6 +131,7 @@ class SRGNN(SequenceState, NeuralSessionModel):
     """SR-GNN as a :class:`SessionModel`; the state is the session's items so far."""
 
     name = "srgnn"
+    module: SRGNNModule | None  # the base class's module, as _build_module makes it
 
     def __init__(
         self,
@@ -170,13 +171,14 @@ class SRGNN(SequenceState, NeuralSessionModel):
                 **self._training_hyperparameters()}
 
     # -- training -------------------------------------------------------------------------
-    def _build_module(self, n_items: int) -> nn.Module:
+    def _build_module(self, n_items: int) -> SRGNNModule:
         return SRGNNModule(n_items, self.hidden_size, self.step_count, self.nonhybrid)
 
     def _cases(self, train: Sessions, flat: np.ndarray) -> Cases:
         return prefix_cases(train, flat, self.max_len)
 
     def _batch_loss(self, batch: Batch) -> Tensor:
+        assert self.module is not None  # fit builds the module before the first batch
         return catalogue_cross_entropy(self.module(batch.items, batch.lengths), batch.targets)
 
     def _epoch_lr(self, epoch: int) -> float:
@@ -187,6 +189,7 @@ class SRGNN(SequenceState, NeuralSessionModel):
     def scores(self, state: tuple[Tensor, Tensor]) -> Tensor:
         seq, lengths = state
         items, kept = last_window(seq, lengths, self.max_len)
+        assert self.module is not None  # a state comes from init_state, which checks that the model is fitted
         with torch.no_grad():
             out = self.module(items, kept.clamp(min=1)).float()
         return torch.where(kept[:, None] > 0, out, torch.zeros_like(out)).cpu()
@@ -196,6 +199,7 @@ class SRGNN(SequenceState, NeuralSessionModel):
         items = self._check_items(session_items)
         if self.max_len is not None:
             items = items[:, -self.max_len :]
+        assert self.module is not None  # _check_items needs the module's device
         with torch.no_grad():
             _, alpha = self.module.session_vectors(items, torch.tensor([items.shape[1]], device=items.device))
         return alpha[0].cpu().numpy()

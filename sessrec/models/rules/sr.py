@@ -94,6 +94,7 @@ class SequentialRules(LastItemState, BaseSessionModel):
 
     def scores(self, state: torch.Tensor) -> torch.Tensor:
         self._check_fitted()
+        assert self.rules is not None  # set by fit or a checkpoint
         return self.rules.dense_rows(state, torch.zeros(self.n_items))
 
     def evidence(self, session_items: list[int] | np.ndarray, item_id: int) -> Evidence:
@@ -105,6 +106,7 @@ class SequentialRules(LastItemState, BaseSessionModel):
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         r = self.rules
+        assert r is not None  # saved models are fitted or loaded
         return {"indptr": r.indptr, "indices": r.indices, "values": r.values}
 
     @classmethod

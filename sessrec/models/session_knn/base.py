@@ -183,11 +183,13 @@ class SessionKNNBase(SequenceStateModel):
 
     def _session_items(self, sess: int) -> list[int]:
         """Original ids of a training session's distinct items, by their last click."""
+        assert self.index is not None  # evidence comes from a fitted model
         start, end = self.index.sess_indptr[sess], self.index.sess_indptr[sess + 1]
         order = np.argsort(self.index.sess_pos[start:end], kind="stable")
         return [int(i) for i in self.item_index.to_ids(self.index.sess_items[start:end][order])]
 
     def _tensors(self) -> dict[str, torch.Tensor]:
+        assert self.index is not None  # saved models are fitted or loaded
         return self.index.tensors()
 
     @classmethod

@@ -39,7 +39,7 @@ def position_weight(name: str, i: np.ndarray, length: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown position weighting '{name}'")
 
 
-def step_decay(name: str, step: np.ndarray) -> np.ndarray:
+def step_decay(name: str, step: np.ndarray | int) -> np.ndarray:
     """Decay of something ``step`` (>= 1) steps away."""
     step = np.asarray(step, np.float64)
     if name == "linear":

@@ -282,9 +282,8 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray | None, sa
             # rows are sorted by session number = recency: keep the last sample_size of each row
             row_end = np.cumsum(counts)[row]
             keep = (row_end - np.arange(n)) <= sample_size
-            row, sess, n_shared, weight_sum, last, nb_last = (
-                None if a is None else a[keep] for a in (row, sess, n_shared, weight_sum, last, nb_last)
-            )
+            row, sess, n_shared = row[keep], sess[keep], n_shared[keep]
+            weight_sum, last, nb_last = (None if a is None else a[keep] for a in (weight_sum, last, nb_last))
     return Candidates(row, sess, n_shared, weight_sum, last, nb_last)
 
 

@@ -57,6 +57,7 @@ class SKNN(SessionKNNBase):
 
     def _contributions(self, query: Query) -> Contributions:
         idx = self.index
+        assert idx is not None  # scoring checks that the model is fitted
         cand = candidates(idx, query, None, self.sample_size, last_shared=False, nb_last_shared=False)
         current_size = np.bincount(query.row, minlength=query.n_rows)
         sim = set_similarity(self.similarity, cand.n_shared, current_size[cand.row], idx.sess_size[cand.sess])

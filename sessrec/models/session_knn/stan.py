@@ -47,6 +47,7 @@ def stan_similarity(index: SessionIndex, query: Query, lambda_spw: float | None,
     else:
         w = np.ones(len(query.item))
     cand = candidates(index, query, w, sample_size, last_shared=last_shared)
+    assert cand.weight_sum is not None  # candidates() sums the weights it is given
     norm = np.sqrt(np.bincount(query.row, weights=w * w, minlength=query.n_rows))
     denom = norm[cand.row] * index.sess_size_sqrt[cand.sess]
     sim = np.divide(cand.weight_sum, denom, out=np.zeros(len(denom)), where=denom > 0)
@@ -93,9 +94,11 @@ class STAN(SessionKNNBase):
     def _neighbour_values(self, query: Query, cand: Candidates, keep: np.ndarray, sim: np.ndarray):
         """(row, item, value) of every (neighbour, item) pair before the model's extra factors."""
         nb_row, nb_sess, nb_sim = cand.row[keep], cand.sess[keep], sim[keep]
+        assert self.index is not None  # scoring checks that the model is fitted
         owner, item, pos = neighbour_items(self.index, nb_sess, with_pos=self.lambda_inh is not None)
         value = nb_sim[owner]
         if self.lambda_inh is not None:
+            assert cand.nb_last_shared is not None  # stan_similarity asks candidates() for it
             distance = np.abs(pos - cand.nb_last_shared[keep][owner])
             value = value * self._inh_decay()[distance]
         row = nb_row[owner]
@@ -109,12 +112,16 @@ class STAN(SessionKNNBase):
         Distances are small integers (positions run from 1 to the longest session), so a
         table lookup replaces one ``exp`` per (neighbour, item) pair with the same values.
         """
-        def make() -> np.ndarray:
-            return np.exp(-np.arange(int(self.index.sess_pos.max(initial=0)) + 1) / self.lambda_inh)
+        index, lambda_inh = self.index, self.lambda_inh
+        assert index is not None and lambda_inh is not None  # only used when fitted, with lambda_inh set
 
-        return self.index.cached("inh_decay", self.lambda_inh, make)
+        def make() -> np.ndarray:
+            return np.exp(-np.arange(int(index.sess_pos.max(initial=0)) + 1) / lambda_inh)
+
+        return index.cached("inh_decay", lambda_inh, make)
 
     def _contributions(self, query: Query) -> Contributions:
+        assert self.index is not None  # scoring checks that the model is fitted
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size)
         keep = top_k(cand.row, cand.sess, sim, self.k)
         row, item, value, owner = self._neighbour_values(query, cand, keep, sim)

@@ -36,6 +36,7 @@ class VSKNN(SessionKNNBase):
     """Vector-multiplication session kNN."""
 
     name = "vsknn"
+    _idf_cache: np.ndarray  # set by _idf()
     contribution_rule = ("their similarity times a decay of how far back the session's latest click they share "
                          "lies (times 1 + idf weight of the item, when IDF weighting is on)")
 
@@ -60,8 +61,10 @@ class VSKNN(SessionKNNBase):
 
     def _contributions(self, query: Query) -> Contributions:
         idx = self.index
+        assert idx is not None  # scoring checks that the model is fitted
         w = position_weight(self.weighting, query.last, query.lengths[query.row])
         cand = candidates(idx, query, w, self.sample_size, nb_last_shared=False)
+        assert cand.weight_sum is not None and cand.last_shared is not None  # asked of candidates() above
         if self.similarity == "vec":
             n_distinct = np.bincount(query.row, minlength=query.n_rows).astype(np.float64)
             sim = cand.weight_sum / n_distinct[cand.row]
@@ -82,6 +85,7 @@ class VSKNN(SessionKNNBase):
         return Contributions(nb_row, nb_sess, sim[keep], owner, nb_row[owner], item, value)
 
     def _idf(self) -> np.ndarray:
+        assert self.index is not None  # scoring checks that the model is fitted
         if getattr(self, "_idf_cache", None) is None or len(self._idf_cache) != self.n_items:
             self._idf_cache = self.index.idf()
         return self._idf_cache

@@ -30,6 +30,7 @@ class VSTAN(STAN):
     """STAN with V-SKNN's position decay of the matched item and IDF weighting."""
 
     name = "vstan"
+    _idf_cache: np.ndarray  # set in _contributions with lambda_idf
     contribution_rule = (STAN.contribution_rule + ", times 1 + lambda_idf * idf of the item, times "
                          "exp(-(clicks since the latest shared click) / lambda_ipw)")
 
@@ -45,6 +46,7 @@ class VSTAN(STAN):
         return {**super().hyperparameters(), "lambda_ipw": self.lambda_ipw, "lambda_idf": self.lambda_idf}
 
     def _contributions(self, query: Query) -> Contributions:
+        assert self.index is not None  # scoring checks that the model is fitted
         cand, sim = stan_similarity(self.index, query, self.lambda_spw, self.lambda_snh, self.sample_size,
                                     last_shared=self.lambda_ipw is not None)
         keep = top_k(cand.row, cand.sess, sim, self.k)
@@ -54,6 +56,7 @@ class VSTAN(STAN):
                 self._idf_cache = self.index.idf()
             value = value * (1.0 + self.lambda_idf * self._idf_cache[item])
         if self.lambda_ipw is not None:
+            assert cand.last_shared is not None  # asked of stan_similarity when lambda_ipw is set
             lengths = query.lengths[cand.row[keep]]
             ipw = np.exp((cand.last_shared[keep] - lengths) / self.lambda_ipw)
             value = value * ipw[owner]
