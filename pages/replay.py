@@ -22,7 +22,8 @@ def _random_session() -> None:
 
 
 c = st.columns([2, 1, 3], vertical_alignment="bottom")
-index = c[0].number_input("Test session #", 1, max(test.n_sessions, 1), 1, key="rp_index")
+# no default value: the Random button sets the key, and a default beside it makes Streamlit warn
+index = c[0].number_input("Test session #", 1, max(test.n_sessions, 1), key="rp_index")
 c[1].button("Random", icon=":material/casino:", on_click=_random_session, key="rp_random")
 items = [int(i) for i in test.session(int(index) - 1)]
 c[2].caption(f"session id {test.session_ids[int(index) - 1]} · {len(items)} clicks")
@@ -47,7 +48,9 @@ else:
 st.dataframe(replay.step_summary(ranks), hide_index=True, width="stretch",
              column_config={"MRR@20": st.column_config.NumberColumn(format="%.3f")})
 
-step = st.slider("Step: the models have read this many clicks", 1, len(items) - 1, 1, key=f"rp_step::{index}")
+# a two-click session has one step only, and a slider from 1 to 1 is an error in Streamlit
+step = (st.slider("Step: the models have read this many clicks", 1, len(items) - 1, 1, key=f"rp_step::{index}")
+        if len(items) > 2 else 1)
 k = 10
 seen = " → ".join(f"{i + 1}. {catalogue.name(x)}" for i, x in enumerate(items[:step]))
 st.markdown(f"**Read so far:** {seen}")

@@ -138,3 +138,21 @@ def test_pair_matrix_reads_rows_against_columns():
     both = pair_matrix(found, "both").set_index(["Row", "Column"])["Value"]
     assert both[("x", "x")] == 0.5 and both[("x", "y")] == 0.25  # diagonal: the model's own hit rate
     assert isinstance(pair_matrix(found, "Jaccard"), pd.DataFrame)
+
+
+def test_replay_of_a_two_click_session_and_random_run_clean(committed):
+    """A two-click session has one step: Replay shows it without a slider (a 1..1 slider used to
+    raise), and the Random button sets the session without a Session State warning."""
+    from sessrec.data.dataset import load_dataset
+
+    test = load_dataset(DEMO).test
+    two = next(i for i in range(test.n_sessions) if len(test.session(i)) == 2)
+    at = open_app(["gru4rec", "item_knn"])
+    at.switch_page("pages/replay.py").run()
+    at.number_input(key="rp_index").set_value(two + 1).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.slider, "one step: nothing to slide"
+    assert any("True next item" in m.value for m in at.markdown)
+    at.button(key="rp_random").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning or all("rp_index" not in w.value for w in at.warning)
