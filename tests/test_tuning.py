@@ -121,6 +121,35 @@ def test_a_pruned_trial_is_recorded_as_pruned(tmp_path):
     assert trial.user_attrs["cpu_seconds"] > 0
 
 
+def test_a_diverged_trial_scores_zero_and_the_study_goes_on(tmp_path, monkeypatch):
+    """A setting whose loss becomes NaN is a bad setting: the trial completes with 0 and says why,
+    and the next trial still runs (a diverged trial used to end the whole tune command)."""
+    from sessrec.errors import TrainingError
+
+    real = tn.make_model
+    calls = []
+
+    def diverging(name, params):  # every other trial diverges
+        model = real(name, params)
+        calls.append(name)
+        if len(calls) % 2 == 1:
+            def fit(*args, **kwargs):
+                raise TrainingError("gru4rec: training diverged: the loss became nan in epoch 1")
+            model.fit = fit
+        return model
+
+    monkeypatch.setattr(tn, "make_model", diverging)
+    tuned = tn.TunedModel("gru", "gru4rec", GRU_SPACE, {**GRU_FIXED, "n_epochs": 1})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 4, 1.0), storage=storage, progress=False,
+                  config_dir=tmp_path)
+    trials = optuna.load_study(study_name="demo/gru", storage=storage).trials
+    assert rep.complete == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    diverged, healthy = trials[0::2], trials[1::2]
+    assert all(t.value == 0.0 and "diverged" in t.user_attrs["diverged"] for t in diverged)
+    assert all(t.value > 0.0 and "diverged" not in t.user_attrs for t in healthy)
+
+
 def test_a_model_without_epochs_is_never_pruned(tmp_path):
     """Its one score is final: a pruner that would stop everything leaves it complete."""
     storage = f"sqlite:///{tmp_path / 's.db'}"
@@ -244,6 +273,32 @@ def test_tune_cli_status_export_and_write_config(tmp_path, capsys):
     assert config["models"][0]["tuning"]["trials_complete"] == 2
     assert main(base + ["--model", "nothing"]) == EXIT_USAGE
     assert "no tuning declared for nothing" in capsys.readouterr().err
+
+
+def test_the_budget_rule_keeps_the_expensive_models_at_published_settings(tmp_path, capsys):
+    """sweeps/budget.json: 20 trials for every model on rsc15_100k, 12 on the larger datasets, where
+    NARM, SR-GNN and SASRec are not tuned (one run costs CPU-hours) and `tune` refuses them in one line."""
+    committed = REPO / "sweeps" / "budget.json"
+    assert tn.load_budget("rsc15_100k", committed).trials == 20
+    assert not tn.load_budget("rsc15_100k", committed).published_only
+    for dataset in ("yoochoose1_64", "diginetica", "retailrocket"):
+        budget = tn.load_budget(dataset, committed)
+        assert budget.trials == 12 and set(budget.published_only) == {"narm", "srgnn", "sasrec"}
+        assert all("CPU-hours" in why for why in budget.published_only.values())
+    budget = tn.Budget("demo", 2, 1.0, published_only={"sr": "too dear here"})
+    with pytest.raises(ParameterError, match="sr is not tuned on demo .*too dear here"):
+        tn.tune(load_dataset(DEMO), tn.TunedModel("sr", "sr", SR_SPACE), budget,
+                storage=f"sqlite:///{tmp_path / 's.db'}", progress=False, config_dir=tmp_path)
+    # the CLI: named on purpose, refused; in the default list, left out with its reason
+    tuning, budget_file = _declare(tmp_path / "decl", {"sr": ("sr", SR_SPACE, {}), "sknn": ("sr", SR_SPACE, {})},
+                                   {"trials": 1, "core_hours": 1, "published_only": {"sr": "too dear here"}})
+    base = ["tune", "--dataset", str(DEMO), "--tuning", str(tuning), "--budget", str(budget_file),
+            "--storage", f"sqlite:///{tmp_path / 'c.db'}", "--quiet"]
+    assert main(base + ["--model", "sr"]) == EXIT_USAGE
+    assert "sr is not tuned on demo" in capsys.readouterr().err
+    assert main(base + ["--status"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "demo/sr: published settings only (too dear here)" in out and "demo/sknn: no study yet" in out
 
 
 def test_validation_split_of_an_untimed_split_is_its_latest_sessions():

@@ -96,6 +96,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     reports = []
     for label in labels:
         tuned = declared[label]
+        if label in budget.published_only:
+            if args.model:  # named on purpose: refuse; the default list just says why it is left out
+                budget.check_tunable(label)
+            print(f"{tn.study_name(dataset.name, label)}: published settings only ({budget.published_only[label]})")
+            continue
         if args.status or args.write_config or args.export:
             study = tn.existing_study(dataset, tuned, args.storage)
             if study is None:

@@ -37,7 +37,7 @@ from typing import Any, Callable, cast
 import optuna
 
 from sessrec.data.dataset import Dataset
-from sessrec.errors import ParameterError
+from sessrec.errors import ParameterError, TrainingError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.experiments.sweep import check_space, open_storage, suggest
 from sessrec.models.factory import make_model, model_parameters
@@ -71,6 +71,14 @@ class Budget:
     trials: int
     core_hours: float
     metric: str = "mrr@20"
+    #: labels not tuned on this dataset -> why (they run at their published settings there)
+    published_only: dict[str, str] = field(default_factory=dict)
+
+    def check_tunable(self, label: str) -> None:
+        """Refuse, in one line, a label the rule keeps at its published settings on this dataset."""
+        if label in self.published_only:
+            raise ParameterError(f"{label} is not tuned on {self.dataset} (sweeps/budget.json 'published_only': "
+                                 f"{self.published_only[label]}); it runs at its published settings there")
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -118,7 +126,10 @@ def load_budget(dataset: str, path: str | Path = BUDGET_FILE) -> Budget:
         raise ParameterError(f"{path}: '{dataset}': trials = {trials!r} (allowed: an integer >= 1)")
     if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not math.isfinite(hours) or hours <= 0:
         raise ParameterError(f"{path}: '{dataset}': core_hours = {hours!r} (allowed: a number > 0)")
-    return Budget(dataset, trials, float(hours), str(data.get("metric", "mrr@20")))
+    published = entry.get("published_only") or {}
+    if not isinstance(published, dict) or not all(isinstance(v, str) and v for v in published.values()):
+        raise ParameterError(f"{path}: '{dataset}': published_only maps labels to the reason they are not tuned")
+    return Budget(dataset, trials, float(hours), str(data.get("metric", "mrr@20")), dict(published))
 
 
 def published_start(tuned: TunedModel, dataset: str, config_dir: str | Path = "benchmarks") -> dict[str, Any] | None:
@@ -285,18 +296,25 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
             score(model)
 
         quiet = {"progress": False} if "progress" in inspect.signature(model.fit).parameters else {}
-        if style == EPOCHS:
-            model.fit(train, callback=after_epoch, **quiet)
-        elif style == EARLY_STOPPING:
-            model.fit(train, valid_callback=score, checkpoint_path=None, resume=False, **quiet)
-        else:
-            model.fit(train, **quiet)
-            score(model)
+        try:
+            if style == EPOCHS:
+                model.fit(train, callback=after_epoch, **quiet)
+            elif style == EARLY_STOPPING:
+                model.fit(train, valid_callback=score, checkpoint_path=None, resume=False, **quiet)
+            else:
+                model.fit(train, **quiet)
+                score(model)
+        except TrainingError as exc:
+            # a setting whose training diverges is a bad setting, not a broken study: it counts as a
+            # complete trial scored by its best epoch before the divergence (0 with none), and says so
+            trial.set_user_attr("diverged", str(exc)[:300])
+            if not history:
+                history.append({"epoch": 1, metric: 0.0, f"recall@{k}": 0.0})
         best = max(history, key=lambda h: h[metric])
         trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
         trial.set_user_attr("seconds", time.perf_counter() - wall_start)
         trial.set_user_attr("best_epoch", int(best["epoch"]) if style != ONCE else None)
-        trial.set_user_attr("n_valid_events", n_events[0])
+        trial.set_user_attr("n_valid_events", n_events[0] if n_events else None)
         trial.set_user_attr("tie_mode", tie_mode)
         return best[metric]
 
@@ -343,6 +361,7 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
     more trials by this worker); returns where it stands. Resumes an existing study."""
     from tqdm.auto import tqdm
 
+    budget.check_tunable(tuned.label)
     if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
         raise ParameterError(f"dataset {dataset.name} has no train_tr/valid split to tune on "
                              "(`python -m sessrec prepare` writes one)")
