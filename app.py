@@ -13,6 +13,7 @@ navigation = st.navigation(
         "Live demo": [
             st.Page("pages/playground.py", title="Session playground", icon=":material/touch_app:", default=True),
             st.Page("pages/replay.py", title="Session replay", icon=":material/replay:"),
+            st.Page("pages/known_users.py", title="Known users", icon=":material/person_search:"),
         ],
         "Models": [
             st.Page("pages/train.py", title="Train", icon=":material/model_training:"),

@@ -16,6 +16,14 @@ st.subheader("Offline: from raw logs to checkpoints and benchmark numbers")
 st.graphviz_chart(diagrams.offline_pipeline(), width="stretch")
 st.caption("Commands: `python -m sessrec prepare …` → `train` → `evaluate` / `benchmark`; "
            "`python -m sessrec demo` builds the demo dataset and its checkpoints.")
+st.subheader("Known users: training and serving the user-context models")
+st.caption("Offline steps in blue, online steps in yellow, database steps in green, model steps in purple, "
+           "decisions in red. The same flow as Mermaid code is below, to paste into a document.")
+st.graphviz_chart(diagrams.user_system_graphviz(), width="stretch")
+with st.expander("Mermaid flowchart code"):
+    st.code(diagrams.user_system_mermaid(), language="text")
+    st.download_button("Download .mmd", diagrams.user_system_mermaid(), file_name="sessrec-user-system.mmd",
+                       mime="text/plain", key="hw_mermaid")
 st.subheader("Online: one click in the playground")
 st.graphviz_chart(diagrams.online_inference(), width="stretch")
 st.markdown(

@@ -168,3 +168,36 @@ def test_dataset_switch_sticks_and_unknown_dataset_link_is_explained(app_roots):
                 browser.close()
     finally:
         stop_server(proc)
+
+
+def test_known_users_page_shows_models_cache_hits_and_the_fallback(tmp_path):
+    """The online path in a real browser, on the committed demo users and models: a computed
+    answer with four lists and one chosen, the same request again from the cache, a new user
+    on the fallback."""
+    env = {"SESSREC_DATA_ROOT": str(REPO / "data"), "SESSREC_CHECKPOINT_ROOT": str(REPO / "checkpoints"),
+           "SESSREC_DB": f"sqlite:///{tmp_path / 'online.db'}"}
+    proc, url = start_server(env)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1400})
+                page.goto(f"{url}/known_users", timeout=60_000)
+                page.wait_for_selector("text=Computed by the models", timeout=90_000)
+                wait_idle(page)
+                main = page.locator("[data-testid=stMain]")
+                text = main.inner_text()
+                for label in ("BMF", "NeuMF", "ENCM", "LNCM", "Fallback heuristic"):
+                    assert label in text
+                assert text.count("⭐ chosen") == 1 and "P@10" in text
+                page.reload()
+                page.wait_for_selector("text=From the cache", timeout=60_000)
+                main.locator("[data-testid=stSelectbox]").filter(has_text="User").first.click()
+                page.locator("[role=option]").filter(has_text="a new user").first.click()
+                page.wait_for_selector("text=Fallback ·", timeout=60_000)
+                wait_idle(page)
+                assert "is not in shop_users" in main.inner_text()
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)

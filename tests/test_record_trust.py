@@ -263,7 +263,7 @@ def _bad_invocations(tmp: Path) -> dict[str, list[list[str]]]:
     """Every subcommand with inputs that pass argparse but are wrong (exit 2 or 3 expected)."""
     missing, not_json = str(tmp / "no_such_folder"), tmp / "bad.json"
     not_json.write_text("{ not json")
-    demo = str(REPO / "data" / "demo")
+    demo, users = str(REPO / "data" / "demo"), str(REPO / "data" / "shop_users")
     return {
         "prepare raw": [["--format", "yoochoose", "--input", str(tmp / "none.dat"), "--out", str(tmp / "o1")]],
         "prepare split": [["--train", str(tmp / "none.tsv"), "--test", str(tmp / "none.tsv"), "--out", str(tmp / "o2")]],
@@ -283,6 +283,16 @@ def _bad_invocations(tmp: Path) -> dict[str, list[list[str]]]:
                  ["--dataset", demo, "--model", "no_such_label"]],
         "sweep": [["--dataset", demo, "--space", str(not_json), "--storage", f"sqlite:///{tmp / 's.db'}"],
                   ["--dataset", demo, "--space", str(REPO / "sweeps" / "gru4rec_xe.json"), "--storage", "ftp://x"]],
+        "users prepare": [["demo", "--n-users", "0", "--out", str(tmp / "u1")],
+                          ["movielens", "--source", missing, "--out", str(tmp / "u2")]],
+        "users train": [["--dataset", missing, "--out", str(tmp / "c")]],
+        "users evaluate": [["--dataset", missing]],
+        "users table": [["--dataset", "nothing", "--results", missing]],
+        "users recommend": [["--dataset", missing, "--user", "1"],
+                            ["--dataset", users, "--checkpoints", missing, "--user", "1"]],
+        "users db": [["--dataset", missing, "--db", f"sqlite:///{tmp / 'u.db'}"],
+                     ["--dataset", users, "--db", "nosuch://x"]],
+        "users migrate-encoders": [["--checkpoints", missing, "--db", f"sqlite:///{tmp / 'm.db'}"]],
     }
 
 

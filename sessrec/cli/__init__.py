@@ -9,7 +9,8 @@ traceback). Output paths are checked before any work starts.
 Commands are grouped by module, each adding its own subcommands: :mod:`~sessrec.cli.data`
 (prepare, demo, stats, models), :mod:`~sessrec.cli.results`, :mod:`~sessrec.cli.train`,
 :mod:`~sessrec.cli.evaluate` and :mod:`~sessrec.cli.experiments` (benchmark, progress, tune,
-sweep) and :mod:`~sessrec.cli.docs`; :mod:`~sessrec.cli.common` holds what they share.
+sweep), :mod:`~sessrec.cli.user_context` (``users``: the user-context task) and
+:mod:`~sessrec.cli.docs`; :mod:`~sessrec.cli.common` holds what they share.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import os
 import sys
 
-from sessrec.cli import data, docs, evaluate, experiments, results, train
+from sessrec.cli import data, docs, evaluate, experiments, results, train, user_context
 from sessrec.cli.common import (EXIT_DATA, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SHARED_DATASETS, check_output_dir,
                                 check_output_file)
 from sessrec.errors import OutputPathError, ParameterError, SessrecError, TrainingError, clip
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an unexpected error (also: SESSREC_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, results, train, evaluate, experiments, docs):  # each module adds its own subcommands
+    for group in (data, results, train, evaluate, experiments, user_context, docs):  # each module adds its own subcommands
         group.add_commands(sub, SUBJECT)
     return parser
 

@@ -56,6 +56,7 @@ def generated_files(repo: Path, results_root: Path) -> dict[Path, str]:
     """Path -> the content the records and the registry give it."""
     from sessrec.experiments import docs
     from sessrec.experiments.records import load_run_records, valid_records
+    from sessrec.experiments.user_context import all_results_markdown
 
     records = valid_records(load_run_records(results_root))
     readme = repo / "README.md"
@@ -67,6 +68,7 @@ def generated_files(repo: Path, results_root: Path) -> dict[Path, str]:
         repo / "docs" / "figures" / "headline.svg": docs.headline_svg(records),
         repo / "docs" / "reference" / "models.md": docs.models_markdown(),
         repo / "docs" / "reference" / "commands.md": commands_markdown(),
+        repo / "docs" / "reference" / "users-results.md": all_results_markdown(results_root / "users"),
     }
 
 

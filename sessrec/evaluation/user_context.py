@@ -6,7 +6,9 @@ held out; everything else trains. At evaluation the held-out item is ranked amon
 never interacted with (in train or test), with a fixed seed so every model meets the same
 negatives. Ranks follow the session evaluator's tie rule (``median`` by default: the
 expected rank under random tie-breaking), and the metrics are the same functions
-(HitRate@k is Recall@k with one relevant item, MRR@k, NDCG@k).
+(HitRate@k is Recall@k with one relevant item, MRR@k, NDCG@k), plus AUC: the share of
+the case's negatives scored below the held-out item (ties count one half), averaged over
+the cases, which is ``1 - (rank - 1) / negatives`` under median ties.
 """
 
 from __future__ import annotations
@@ -89,21 +91,24 @@ def evaluate_user_context(
     ks: tuple[int, ...] = (10,),
     seed: int = 0,
     tie_mode: str = DEFAULT_TIE_MODE,
+    also_seen: Interactions | None = None,
 ) -> UserContextResult:
     """Rank each test case's item among ``negatives`` sampled items (see the module docstring).
 
     The catalogue is every item of ``train`` and ``test``; a user's seen items are all of
-    theirs in both. ``model`` must be fitted on ``train``.
+    theirs in both, and in ``also_seen`` (e.g. the rest of a test part the cases were taken
+    from). ``model`` must be fitted on ``train``.
     """
     if len(test) == 0:
         raise ValueError("evaluate_user_context: no test case")
     if isinstance(negatives, bool) or not isinstance(negatives, (int, np.integer)) or negatives < 1:
         raise ValueError(f"negatives = {negatives!r} is not allowed (allowed: an integer >= 1)")
     started = time.perf_counter()
-    catalogue = np.unique(np.concatenate([train.item, test.item]))
+    parts = [train, test] + ([also_seen] if also_seen is not None else [])
+    catalogue = np.unique(np.concatenate([p.item for p in parts]))
     seen: dict[int, set[int]] = {}
-    for user, item in zip(np.concatenate([train.user, test.user]).tolist(),
-                          np.concatenate([train.item, test.item]).tolist()):
+    for user, item in zip(np.concatenate([p.user for p in parts]).tolist(),
+                          np.concatenate([p.item for p in parts]).tolist()):
         seen.setdefault(user, set()).add(item)
     sampled = draw_negatives(test, seen, catalogue, int(negatives), seed)
     width = 1 + sampled.shape[1]
@@ -122,4 +127,5 @@ def evaluate_user_context(
     ranks = np.asarray(ranks_from_counts(better, tied, tie_mode), dtype=np.float64)
     metrics = {k.replace("recall@", "hitrate@"): v for k, v in metrics_from_ranks(ranks, ks).items()
                if k.split("@")[0] in ("recall", "mrr", "ndcg")}
+    metrics["auc"] = float(np.mean((negatives - better - 0.5 * tied) / negatives))
     return UserContextResult(metrics, ranks, int(negatives), seed, time.perf_counter() - started)

@@ -77,11 +77,16 @@ FAMILIES: dict[str, str] = {
     "baseline": "Simple baselines",
     "session_knn": "Session-kNN",
     "rules": "Rules & session popularity",
+    "linear": "Linear item-item (closed form)",
     "user_context": "User-context (known users, no session)",
 }
 
 #: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
 NEURAL_DEMO: dict[str, Any] = {"n_epochs": 4, "n_threads": 1, "seed": 7}
+
+#: the four neural user-context models on the demo users (16 dimensions: with 32 they overfit
+#: the 1,000 users; 20 epochs, Adam at 0.001)
+USER_CONTEXT_DEMO: dict[str, Any] = {"embedding_dim": 16, "n_epochs": 20, "seed": 1}
 
 #: every registered session model, in display order (a list: :func:`register` adds to it in place)
 REGISTRY: list[ModelSpec] = [
@@ -139,6 +144,10 @@ REGISTRY: list[ModelSpec] = [
     ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
               "clicks in the current session, training popularity breaks ties",
               scores="clicks in this session (+ popularity share as tie-break)", colour="#495057"),
+    # -- linear item-item (closed form) -----------------------------------------------------
+    ModelSpec("slist", "sessrec.models.linear:SLIST", "SLIST", "linear",
+              "dense item-item weights in closed form from whole and partial sessions (SLIS + SLIT)",
+              scores="recency-weighted sums of the clicks' item-item weights", colour="#15aabf", demo=None),
 ]
 
 #: the models of the user-context task, in display order (the session surfaces never see them)
@@ -147,6 +156,22 @@ USER_CONTEXT_REGISTRY: list[ModelSpec] = [
               "user_context", "item popularity within each context value; ignores the user",
               scores="shares of the context's positive interactions", task=USER_CONTEXT, colour="#adb5bd",
               demo=None),
+    ModelSpec("bmf", "sessrec.models.user_context.bmf:BMF", "BMF", "user_context",
+              "biased matrix factorisation: user · item + user, item and global biases; no context",
+              scores="logits (BCE on positives vs sampled negatives)", trains=EPOCHS, device=True,
+              task=USER_CONTEXT, colour="#1864ab", demo=USER_CONTEXT_DEMO),
+    ModelSpec("neumf", "sessrec.models.user_context.neumf:NeuMF", "NeuMF", "user_context",
+              "GMF and MLP branches over user and item embeddings, fused (He et al., 2017); no context",
+              scores="logits (BCE on positives vs sampled negatives)", trains=EPOCHS, device=True,
+              task=USER_CONTEXT, colour="#e8590c", demo=USER_CONTEXT_DEMO),
+    ModelSpec("encm", "sessrec.models.user_context.encm:ENCM", "ENCM", "user_context",
+              "user, item and context-feature embeddings concatenated, then an MLP",
+              scores="logits (BCE on positives vs sampled negatives)", trains=EPOCHS, device=True,
+              task=USER_CONTEXT, colour="#2b8a3e", demo=USER_CONTEXT_DEMO),
+    ModelSpec("lncm", "sessrec.models.user_context.lncm:LNCM", "LNCM", "user_context",
+              "a blend: α · matrix-factorisation dot product + (1 - α) · MLP over the same embeddings; no context",
+              scores="logits (BCE on positives vs sampled negatives)", trains=EPOCHS, device=True,
+              task=USER_CONTEXT, colour="#5f3dc4", demo=USER_CONTEXT_DEMO),
 ]
 
 #: every model of every task by name (checkpoints, the factory)

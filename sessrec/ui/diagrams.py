@@ -63,3 +63,73 @@ def online_inference() -> str:
   topk -> click [style=dashed, label="next click", constraint=false];
 }
 """
+
+
+# -- the user-context system: one description, drawn as Graphviz here and offered as Mermaid --------
+#: node kinds and their colours: offline steps, online steps, database steps, model steps, decisions
+USER_SYSTEM_KINDS: dict[str, tuple[str, str]] = {
+    "offline": ("#dbe4ff", "#364fc7"), "online": ("#fff3bf", "#e67700"), "database": ("#d3f9d8", "#2b8a3e"),
+    "model": ("#f3d9fa", "#862e9c"), "decision": ("#ffe3e3", "#c92a2a"),
+}
+#: (id, label, kind)
+USER_SYSTEM_NODES: list[tuple[str, str, str]] = [
+    ("raw", "Raw interactions, items, users", "offline"),
+    ("clean", "Clean: missing values, duplicates (counts printed)", "offline"),
+    ("encode", "Encode users, items, context values", "offline"),
+    ("split", "Split 80/20 per user, test from a positive", "offline"),
+    ("epoch", "Epoch: fresh negatives, Adam on BCE", "model"),
+    ("more", "More epochs?", "decision"),
+    ("ckpt", "Checkpoint: weights + JSON config + encoders", "offline"),
+    ("evaluate", "Evaluate: leave-one-out, 99 negatives; P@10, MAP@10, HR, NDCG, AUC, RMSE", "offline"),
+    ("db_load", "Database: products, users, interactions, encoders", "database"),
+    ("request", "Request: user + context (or now)", "online"),
+    ("cache", "Cached answer for user, context, model versions?", "decision"),
+    ("db_cache", "Database: read the cache", "database"),
+    ("load", "Load models, encoders, configs; encode the request", "online"),
+    ("bmf", "BMF", "model"), ("neumf", "NeuMF", "model"), ("encm", "ENCM", "model"), ("lncm", "LNCM", "model"),
+    ("judge", "Judge each top-10 on held-out positives: P@10, MAP@10", "online"),
+    ("usable", "A model ran and can be judged?", "decision"),
+    ("best", "Pick the best by MAP@10, then P@10", "online"),
+    ("fallback", "Fallback: rating 45%, count 15%, views 15%, discount 15%, intent 10%; backfill category, brand, popular",
+     "online"),
+    ("db_write", "Database: write the cache and model_runs", "database"),
+    ("answer", "Answer: products with name, price, category", "online"),
+]
+#: (from, to, label)
+USER_SYSTEM_EDGES: list[tuple[str, str, str]] = [
+    ("raw", "clean", ""), ("clean", "encode", ""), ("encode", "split", ""), ("split", "epoch", "train"),
+    ("epoch", "more", ""), ("more", "epoch", "yes"), ("more", "ckpt", "no"), ("ckpt", "evaluate", ""),
+    ("split", "db_load", "load"), ("request", "cache", ""), ("cache", "db_cache", "yes"), ("db_cache", "answer", ""),
+    ("cache", "load", "no"), ("ckpt", "load", "models"), ("load", "bmf", "in parallel"), ("load", "neumf", ""),
+    ("load", "encm", ""), ("load", "lncm", ""), ("bmf", "judge", ""), ("neumf", "judge", ""), ("encm", "judge", ""),
+    ("lncm", "judge", ""), ("judge", "usable", ""), ("usable", "best", "yes"), ("usable", "fallback", "no"),
+    ("db_load", "fallback", "product statistics"), ("best", "db_write", ""), ("fallback", "db_write", ""),
+    ("db_write", "answer", ""),
+]
+
+
+def user_system_mermaid() -> str:
+    """The user-context system's training and inference flow as Mermaid flowchart code."""
+    lines = ["flowchart TD"]
+    for node, label, kind in USER_SYSTEM_NODES:
+        text = label.replace('"', "'")
+        shape = f'{{"{text}"}}' if kind == "decision" else (f'[("{text}")]' if kind == "database" else f'["{text}"]')
+        lines.append(f"    {node}{shape}:::{kind}")
+    for source, target, label in USER_SYSTEM_EDGES:
+        lines.append(f"    {source} -->|{label}| {target}" if label else f"    {source} --> {target}")
+    for kind, (fill, stroke) in USER_SYSTEM_KINDS.items():
+        lines.append(f"    classDef {kind} fill:{fill},stroke:{stroke},color:#212529")
+    return "\n".join(lines) + "\n"
+
+
+def user_system_graphviz() -> str:
+    """The same flow as Graphviz DOT, for the page (Streamlit draws DOT without a network)."""
+    lines = ["digraph {", "  rankdir=TB; nodesep=0.3; ranksep=0.35;",
+             '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];']
+    for node, label, kind in USER_SYSTEM_NODES:
+        fill, stroke = USER_SYSTEM_KINDS[kind]
+        shape = {"decision": "diamond", "database": "cylinder"}.get(kind, "box")
+        lines.append(f'  {node} [label="{label}", shape={shape}, fillcolor="{fill}", color="{stroke}"];')
+    for source, target, label in USER_SYSTEM_EDGES:
+        lines.append(f'  {source} -> {target} [label="{label}", fontsize=10];' if label else f"  {source} -> {target};")
+    return "\n".join(lines + ["}"])

@@ -1,0 +1,220 @@
+"""`users`: the user-context task (known users in a context): prepare, train, evaluate, table, recommend, db.
+
+``users prepare demo`` writes the demo shop's users (``data/shop_users``, committed);
+``users prepare movielens --source WHEEL`` reads MovieLens-100k from RecBole's wheel;
+``users train`` trains every model once and saves its checkpoint (the online path's models);
+``users evaluate`` trains every model with seeds, evaluates it and writes the records;
+``users table`` prints the comparison and the significance test from the records;
+``users recommend`` runs the online path (cache, models in parallel, fallback) for one
+user in one context; ``users db`` creates and fills the database; ``users migrate-encoders``
+copies the checkpoints' encoders into it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sessrec.cli.common import EXIT_OK, check_output_dir, int_at_least
+from sessrec.errors import ParameterError
+
+DEFAULT_RESULTS = "results/users"
+DEMO_USERS = "data/shop_users"
+
+
+def _print_report(lines: list[str]) -> None:
+    for line in lines:
+        print(line)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from sessrec.data.user_data import clean_interactions, write_user_dataset
+
+    out = check_output_dir(args.out or (DEMO_USERS if args.source_kind == "demo" else "data/ml-100k"), "--out")
+    if args.source_kind == "demo":
+        import pandas as pd
+
+        from sessrec.data.shop_users import ShopUsersConfig, generate_shop_users, shop_users_info
+
+        catalogue = Path(args.catalogue)
+        if not catalogue.is_file():
+            raise ParameterError(f"--catalogue {catalogue}: no such file (the demo shop's items.csv)")
+        config = ShopUsersConfig(seed=args.seed, n_users=args.n_users)
+        interactions, items, users = generate_shop_users(pd.read_csv(catalogue), config)
+        info = shop_users_info(config, catalogue)
+    else:
+        from sessrec.data.movielens import movielens_info, read_movielens_100k
+
+        if not args.source:
+            raise ParameterError("users prepare movielens needs --source (RecBole's wheel, e.g. "
+                                 "`pip download recbole --no-deps -d /tmp/recbole`, or a folder with ml-100k.*)")
+        interactions, items, users = read_movielens_100k(args.source)
+        info = movielens_info(Path(args.source))
+    interactions, report = clean_interactions(interactions)
+    _print_report(report.lines())
+    write_user_dataset(out, interactions, items, users, info)
+    from sessrec.data.user_data import load_user_dataset
+
+    stats = load_user_dataset(out).info["stats"]
+    print(f"wrote {out}: {stats['users']:,} users, {stats['items']:,} items, {stats['interactions']:,} interactions "
+          f"({stats['positives']:,} positive, {stats['ratings']:,} rated); train {stats['train']['interactions']:,}, "
+          f"test {stats['test']['interactions']:,}")
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from sessrec.experiments.user_context import PipelineSettings, user_context_models
+    from sessrec.models.factory import parse_assignments
+
+    models = args.model or user_context_models()
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in args.set or []:
+        if ":" not in item.split("=", 1)[0]:
+            raise ParameterError(f"--set {item}: expected MODEL:KEY=VALUE, e.g. encm:learning_rate=0.002")
+        model, assignment = item.split(":", 1)
+        overrides.setdefault(model, {}).update(parse_assignments([assignment]))
+    return PipelineSettings(models=list(models), seeds=list(range(1, args.seeds + 1)), negatives=args.negatives,
+                            overrides=overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.experiments.user_context import train_and_save
+
+    dataset = load_user_dataset(args.dataset)
+    out = check_output_dir(args.out, "--out")
+    settings = _settings(argparse.Namespace(model=args.model, set=args.set, seeds=1, negatives=99))
+    for line in train_and_save(dataset, settings.models, out, settings.overrides or {}, progress=not args.quiet):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.experiments.user_context import run_models
+
+    dataset = load_user_dataset(args.dataset)
+    out = check_output_dir(args.out, "--out")
+    run_models(dataset, _settings(args), out=out, progress=not args.quiet)
+    return cmd_table(argparse.Namespace(results=args.out, dataset=dataset.name, metric="ndcg@10"))
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from sessrec.experiments.user_context import load_records, results_markdown
+
+    records = load_records(Path(args.results), args.dataset)
+    if not records:
+        raise ParameterError(f"no user-context record of '{args.dataset}' under {args.results} "
+                             "(python -m sessrec users evaluate --dataset ...)")
+    print(results_markdown(records, args.dataset, args.metric))
+    return EXIT_OK
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from sessrec.serving.online import OnlineRecommender, parse_context
+
+    if args.checkpoints is not None and not Path(args.checkpoints).is_dir():
+        # a missing model is served by the fallback, but a mistyped folder is the caller's error
+        raise ParameterError(f"--checkpoints {args.checkpoints}: no such folder")
+    service = OnlineRecommender.open(args.dataset, args.checkpoints, db_url=args.db)
+    answer = service.recommend(args.user, parse_context(args.context or []), k=args.k, use_cache=not args.no_cache)
+    for line in answer.report_lines():
+        print(line)
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.serving.store import Store
+
+    dataset = load_user_dataset(args.dataset)  # before connecting: a bad folder creates no database file
+    store = Store.connect(args.db)
+    counts = store.load_dataset(dataset)
+    print(f"{store.url_for_display}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()))
+    return EXIT_OK
+
+
+def cmd_migrate_encoders(args: argparse.Namespace) -> int:
+    from sessrec.models.user_context.neural import read_user_checkpoint
+    from sessrec.serving.store import Store
+
+    folder = Path(args.checkpoints)
+    paths = sorted(folder.glob("*.pt"))
+    if not paths:
+        raise ParameterError(f"--checkpoints {folder}: no user-context checkpoint (*.pt) there")
+    store = Store.connect(args.db)
+    for path in paths:
+        payload = read_user_checkpoint(path)
+        dataset = str(payload.get("meta", {}).get("dataset") or args.dataset_name or folder.parent.name)
+        rows = store.save_encoders(dataset, str(payload["model"]), payload["encoders"])
+        print(f"{path}: {rows:,} encoder rows of {payload['model']} ({dataset}) -> {store.url_for_display}")
+    return EXIT_OK
+
+
+def add_commands(sub: Any, subject: str) -> None:
+    """Add the ``users`` command and its subcommands."""
+    users = sub.add_parser("users", help="the user-context task: known users in a context (ENCM, LNCM, NeuMF, BMF)")
+    actions = users.add_subparsers(dest="users_command", required=True)
+
+    prepare = actions.add_parser("prepare", help="write a prepared user-context dataset (demo users or MovieLens-100k)")
+    prepare.add_argument("source_kind", choices=["demo", "movielens"],
+                         help="demo: the demo shop's generated users; movielens: MovieLens-100k from RecBole's files")
+    prepare.add_argument("--source", help="movielens: RecBole's wheel (.whl), an installed recbole folder, or a "
+                         "folder with ml-100k.inter/.user/.item")
+    prepare.add_argument("--out", help=f"output folder (default: {DEMO_USERS} or data/ml-100k)")
+    prepare.add_argument("--catalogue", default="data/demo/items.csv", help="demo: the shop's items (default: %(default)s)")
+    prepare.add_argument("--seed", type=int, default=42, help="demo: generator seed (default: %(default)s)")
+    prepare.add_argument("--n-users", type=int_at_least(10), default=1000, help="demo: users (default: %(default)s)")
+    prepare.set_defaults(func=cmd_prepare)
+
+    train = actions.add_parser("train", help="train every user-context model once and save its checkpoint")
+    train.add_argument("--dataset", required=True, help=f"prepared user-context folder, e.g. {DEMO_USERS}")
+    train.add_argument("--model", nargs="+", help="models (default: every registered user-context model)")
+    train.add_argument("--set", nargs="*", metavar="MODEL:KEY=VALUE", help="hyperparameters, e.g. bmf:embedding_dim=64")
+    train.add_argument("--out", required=True, help="checkpoint folder, e.g. checkpoints/ml-100k/users")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=cmd_train)
+
+    bench = actions.add_parser("evaluate", help="train every user-context model with seeds, evaluate, write records")
+    bench.add_argument("--dataset", required=True, help=f"prepared user-context folder, e.g. {DEMO_USERS}")
+    bench.add_argument("--model", nargs="+", help="models (default: every registered user-context model)")
+    bench.add_argument("--seeds", type=int_at_least(1), default=3, help="training seeds (default: %(default)s)")
+    bench.add_argument("--negatives", type=int_at_least(1), default=99, help="sampled negatives (default: %(default)s)")
+    bench.add_argument("--set", nargs="*", metavar="MODEL:KEY=VALUE", help="hyperparameters, e.g. bmf:embedding_dim=64")
+    bench.add_argument("--out", default=DEFAULT_RESULTS, help="records folder (default: %(default)s)")
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(func=cmd_evaluate)
+
+    table = actions.add_parser("table", help="the comparison and significance tables of the records")
+    table.add_argument("--dataset", required=True, help="dataset name, e.g. shop_users or ml-100k")
+    table.add_argument("--results", default=DEFAULT_RESULTS, help="records folder (default: %(default)s)")
+    table.add_argument("--metric", default="ndcg@10", choices=["ndcg@10", "hitrate@10", "map@10"],
+                       help="per-case metric of the significance test (default: %(default)s)")
+    table.set_defaults(func=cmd_table)
+
+    rec = actions.add_parser("recommend", help="the online path for one user in one context")
+    rec.add_argument("--dataset", default=DEMO_USERS, help="prepared user-context folder (default: %(default)s)")
+    rec.add_argument("--checkpoints", default="checkpoints/demo/users",
+                     help="folder of the trained models (default: %(default)s)")
+    rec.add_argument("--user", type=int, required=True, help="user id")
+    rec.add_argument("--context", nargs="*", metavar="FEATURE=VALUE",
+                     help="context, e.g. time_of_day=evening device=mobile (default: now, and the user's device)")
+    rec.add_argument("--k", type=int_at_least(1), default=10, help="list length (default: %(default)s)")
+    rec.add_argument("--db", help="database URL (default: SESSREC_DB or sqlite:///<home>/.sessrec/sessrec.db)")
+    rec.add_argument("--no-cache", action="store_true", help="recompute even when the cache holds an answer")
+    rec.set_defaults(func=cmd_recommend)
+
+    db = actions.add_parser("db", help="create the database tables and load a prepared dataset into them")
+    db.add_argument("--dataset", default=DEMO_USERS, help="prepared user-context folder (default: %(default)s)")
+    db.add_argument("--db", help="database URL: sqlite:///file.db, mysql+pymysql://..., postgresql+psycopg://... "
+                    "(default: SESSREC_DB or sqlite:///<home>/.sessrec/sessrec.db)")
+    db.set_defaults(func=cmd_db)
+
+    migrate = actions.add_parser("migrate-encoders",
+                                 help="copy the encoders (user, item, context value -> index) of checkpoints into the database")
+    migrate.add_argument("--checkpoints", default="checkpoints/demo/users",
+                         help="folder of user-context checkpoints (default: %(default)s)")
+    migrate.add_argument("--dataset-name", help="dataset name where a checkpoint does not record one")
+    migrate.add_argument("--db", help="database URL (default: SESSREC_DB or sqlite:///<home>/.sessrec/sessrec.db)")
+    migrate.set_defaults(func=cmd_migrate_encoders)
