@@ -210,7 +210,7 @@ def test_rq5_lists_the_runs_still_in_progress(tmp_path, monkeypatch):
     partial.mkdir(parents=True)
     train = sessions_of(*[[1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 1]] * 4)
     NARM(hidden_size=8, embedding_dim=8, batch_size=16, n_epochs=2, n_threads=1).fit(
-        train, lambda model: 0.5, progress=False, checkpoint_path=partial / "narm-seed1.pt")
+        train, validate=lambda model: 0.5, progress=False, checkpoint=partial / "narm-seed1.pt")
     claim = {"pid": os.getpid(), "host": socket.gethostname(), "created": 0}
     (results / "yoochoose1_64" / "narm-seed1.claim").write_text(json.dumps(claim))
     monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))

@@ -491,18 +491,18 @@ def test_fit_is_reproducible_with_a_seed(train_sessions: Sessions) -> None:
 def test_validate_and_callback(train_sessions: Sessions, test_sessions: Sessions) -> None:
     seen, validated = [], []
 
-    def validate(model: GRU4Rec) -> dict[str, float]:
+    def validate(model: GRU4Rec) -> float:
         # the model holds the epoch's weights: its recall equals a fresh evaluation's
         validated.append(evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics["recall@20"])
-        return {"valid_recall@20": validated[-1]}
+        return validated[-1]
 
     stop_at_once = lambda record: seen.append(record) or True  # noqa: E731
     model = small_model(n_epochs=3).fit(train_sessions, validate=validate, progress=True, callback=stop_at_once)
     assert len(seen) == 1 and len(model.training_log) == 1
-    assert seen[0]["valid_recall@20"] == validated[0] > 0
+    assert seen[0]["valid"] == validated[0] > 0
     assert validated[0] == evaluate(model, test_sessions, ks=(20,), beyond_accuracy=False).metrics["recall@20"]
     with pytest.raises(ParameterError, match="validate must be a function"):  # sessions, as the old `valid` took
-        small_model(n_epochs=1).fit(train_sessions, test_sessions, progress=False)
+        small_model(n_epochs=1).fit(train_sessions, validate=test_sessions, progress=False)
 
 
 def test_presets_build_models() -> None:

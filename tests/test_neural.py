@@ -243,11 +243,11 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(train: Sessions, 
     torch.set_num_threads(1)
     valid = pattern_sessions(20, seed=2, start_id=5000)
     score = lambda m: evaluate(m, valid, ks=(20,), beyond_accuracy=False).metrics["mrr@20"]
-    full = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, score, progress=False)
+    full = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, validate=score, progress=False)
     ckpt = tmp_path / "run.pt"
-    MODELS[name](n_epochs=2, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt)
+    MODELS[name](n_epochs=2, n_threads=1, seed=7).fit(train, validate=score, progress=False, checkpoint=ckpt)
     assert read_checkpoint(ckpt)["meta"]["training_state"]["epoch"] == 2
-    resumed = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt, resume=True)
+    resumed = MODELS[name](n_epochs=3, n_threads=1, seed=7).fit(train, validate=score, progress=False, checkpoint=ckpt)
     assert [r["epoch"] for r in resumed.training_log] == [1, 2, 3]
     for (k, a), (_, b) in zip(full.module.state_dict().items(), resumed.module.state_dict().items()):
         assert torch.equal(a, b), k
@@ -289,7 +289,7 @@ def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path)
     from sessrec.models.io import save_model
 
     ckpt = tmp_path / "run.pt"
-    first = MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, progress=False, checkpoint_path=ckpt)
+    first = MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, progress=False, checkpoint=ckpt)
     meta = first.training_meta()
     for group in meta["optimizer_param_groups"]:
         group.update(fused=None, foreach=None, maximize=0, eps=1e-6)  # as the unfused Adam wrote them
@@ -298,7 +298,7 @@ def test_a_resumed_run_computes_adam_as_the_code_says(train: Sessions, tmp_path)
     first._tensors = lambda: legacy
     save_model(first, ckpt, {"resumable": True, **meta})
     resumed = MODELS["narm"](n_epochs=2, n_threads=1, seed=7)
-    resumed.fit(train, progress=False, checkpoint_path=ckpt, resume=True)
+    resumed.fit(train, progress=False, checkpoint=ckpt)
     assert [r["epoch"] for r in resumed.training_log] == [1, 2]
     group = resumed.optimizer.param_groups[0]
     assert group["fused"] is True and group["maximize"] is False and group["eps"] == 1e-6
@@ -310,9 +310,9 @@ def test_a_run_without_validation_refuses_a_selection_checkpoint(train: Sessions
     valid = pattern_sessions(20, seed=2, start_id=5000)
     score = lambda m: evaluate(m, valid, ks=(20,), beyond_accuracy=False).metrics["mrr@20"]
     ckpt = tmp_path / "run.pt"
-    MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, score, progress=False, checkpoint_path=ckpt)
+    MODELS["narm"](n_epochs=1, n_threads=1, seed=7).fit(train, validate=score, progress=False, checkpoint=ckpt)
     with pytest.raises(CheckpointError, match="another run's checkpoint"):
-        MODELS["narm"](n_epochs=2, n_threads=1, seed=7).fit(train, progress=False, checkpoint_path=ckpt, resume=True)
+        MODELS["narm"](n_epochs=2, n_threads=1, seed=7).fit(train, progress=False, checkpoint=ckpt)
 
 
 def test_early_stopping_keeps_the_best_epoch(train: Sessions) -> None:
@@ -323,7 +323,7 @@ def test_early_stopping_keeps_the_best_epoch(train: Sessions) -> None:
         snapshots.append({k: v.clone() for k, v in model.module.state_dict().items()})
         return next(scores)
 
-    model = MODELS["srgnn"](n_epochs=6, patience=2, n_threads=1).fit(train, callback, progress=False)
+    model = MODELS["srgnn"](n_epochs=6, patience=2, n_threads=1).fit(train, validate=callback, progress=False)
     assert len(model.training_log) == 4  # best at epoch 2, two bad epochs, stop
     for k, v in model.module.state_dict().items():
         assert torch.equal(v, snapshots[1][k])
@@ -448,10 +448,10 @@ def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp
     partials, results = tmp_path / "partials" / "toy", tmp_path / "results" / "toy"
     partials.mkdir(parents=True)
     results.mkdir(parents=True)
-    MODELS["narm"](n_epochs=2, n_threads=1, seed=1).fit(train, score, progress=False,
-                                                         checkpoint_path=partials / "narm-seed1.pt")
+    MODELS["narm"](n_epochs=2, n_threads=1, seed=1).fit(train, validate=score, progress=False,
+                                                         checkpoint=partials / "narm-seed1.pt")
     MODELS["narm"](n_epochs=3, n_threads=1, seed=2).fit(train, progress=False,
-                                                         checkpoint_path=partials / "narm-seed2.epochs-3.pt")
+                                                         checkpoint=partials / "narm-seed2.epochs-3.pt")
     (partials / "srgnn-seed1.pt").write_bytes(b"not a checkpoint")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     host = socket.gethostname()
@@ -465,7 +465,7 @@ def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp
     # the refit of the chosen epochs: one line for the run, the refit's, with the claim and the choice
     chosen = read_checkpoint(partials / "narm-seed1.pt")["meta"]["training_state"]["best_epoch"]
     MODELS["narm"](n_epochs=chosen, n_threads=1, seed=1).fit(
-        train, progress=False, checkpoint_path=partials / f"narm-seed1.refit-{chosen}.pt")
+        train, progress=False, checkpoint=partials / f"narm-seed1.refit-{chosen}.pt")
     assert main(["progress", "--out", str(tmp_path / "results"), "--partials", str(tmp_path / "partials")]) == 0
     runs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("toy/narm-seed1:")]
     assert len(runs) == 1 and runs[0].startswith(f"toy/narm-seed1: refit on all of train (the selection chose "
@@ -563,7 +563,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
 
     ckpt = tmp_path / "narm-seed1.pt"
     MODELS["narm"](n_epochs=2, patience=5, n_threads=1, seed=3).fit(
-        train, callback, progress=False, checkpoint_path=ckpt)
+        train, validate=callback, progress=False, checkpoint=ckpt)
     tensors = read_checkpoint(ckpt)["tensors"]
     assert any(not torch.equal(tensors[f"w.{k}"], v) for k, v in snapshots[0].items()), "last epoch = best epoch"
 
@@ -598,7 +598,7 @@ def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path
 
     refit = tmp_path / "narm-seed1.refit-1.pt"  # trained without a validation callback: no best weights
     MODELS["narm"](n_epochs=1, n_threads=1).fit(
-        train, progress=False, checkpoint_path=refit)
+        train, progress=False, checkpoint=refit)
     with pytest.raises(SystemExit):
         check.main([str(toy_path), str(refit)])
     assert "no best-epoch weights" in capsys.readouterr().err

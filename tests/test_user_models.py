@@ -31,7 +31,7 @@ def one_thread():
 def test_every_model_trains_with_a_falling_loss_and_scores_unknown_ids(name) -> None:
     train, test = leave_one_out(planted_shop())
     seen = []
-    model = make_model(name, {**FAST, "n_epochs": 4}).fit(train, epoch_callback=lambda m, r: seen.append(r))
+    model = make_model(name, {**FAST, "n_epochs": 4}).fit(train, callback=seen.append)
     assert [r["epoch"] for r in seen] == [1, 2, 3, 4] and model.loss_history == [r["loss"] for r in seen]
     assert model.loss_history[-1] < model.loss_history[0]
     scores = model.score_pairs(np.array([1, 99999]), np.array([1, 99999]), {"device": np.array(["mobile", "tv"])})
@@ -123,7 +123,7 @@ def test_checkpoints_round_trip_and_training_resumes(name, tmp_path) -> None:
     ctx = {"device": train.context["device"][:50]}
     assert np.allclose(again.score_pairs(users, items, ctx), half.score_pairs(users, items, ctx))
     again.n_epochs = 4
-    again.fit(train, resume=True)
+    again.fit(train, resume=again.training_state())
     assert again.epochs_done == 4 and len(again.loss_history) == 4
     assert np.allclose(again.loss_history, full.loss_history, rtol=1e-4)  # resuming = never stopping
     assert np.allclose(again.score_pairs(users, items, ctx), full.score_pairs(users, items, ctx), atol=1e-4)

@@ -64,11 +64,9 @@ class ModelSpec:
     def seeded(self) -> bool:
         """Runs once per seed when the model takes a ``seed`` (GRU4Rec, the neural models,
         Embedding-KNN); deterministic models (baselines, rules, session-kNN) run once."""
-        import inspect
+        from sessrec.models.factory import model_parameters
 
-        from sessrec.models.io import model_class
-
-        return "seed" in inspect.signature(model_class(self.model).__init__).parameters
+        return "seed" in model_parameters(self.model)
 
     def run_id(self, seed: int | None, sampled: SampledSettings | None = None) -> str:
         """``label``, ``label-seed<n>``, plus ``-sampled-<sampling>-<negatives>-s<seed>`` for sampled runs."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import platform
 import time
@@ -15,8 +14,8 @@ import numpy as np
 from sessrec.data.dataset import Dataset
 from sessrec.data.sessions import Sessions
 from sessrec.errors import ParameterError
-from sessrec.models.factory import make_model, model_names
-from sessrec.models.registry import EARLY_STOPPING, EPOCHS, REGISTRY, SESSION, SPECS
+from sessrec.models.factory import make_model, model_names, model_parameters
+from sessrec.models.registry import EARLY_STOPPING, REGISTRY, SESSION, SPECS
 from sessrec.models.registry import spec as model_spec
 
 
@@ -135,14 +134,13 @@ def train_model(
     early_stopping = trains == EARLY_STOPPING
     train, valid = validation_data(dataset, split, validation) if early_stopping else (dataset.sessions(split), None)
     started = time.perf_counter()
-    options: dict[str, Any] = {}
-    if "progress" in inspect.signature(model.fit).parameters:  # a display option, not a capability
-        options["progress"] = progress
-    if callback is not None and trains in (EPOCHS, EARLY_STOPPING):
+    # the one training contract (sessrec.models.contract): what a model does not use, it ignores
+    options: dict[str, Any] = {"progress": progress}
+    if callback is not None:
         options["callback"] = lambda record: callback(model, record)
     if early_stopping:
-        options.update(valid_callback=recall_callback(valid, min_position=dataset.min_position) if valid is not None
-                       else None, checkpoint_path=checkpoint_path, resume=checkpoint_path is not None)
+        options.update(validate=recall_callback(valid, min_position=dataset.min_position) if valid is not None
+                       else None, checkpoint=checkpoint_path)
     model.fit(train, **options)
     held_out_part = "train_tr" if validation == "valid" else f"{split} minus a random {validation} of sessions"
     selection: dict[str, Any] = {}
@@ -155,8 +153,7 @@ def train_model(
         model = make_model(name, {**params, "n_epochs": best_epoch})
         # named by the epoch count, so a partial refit is only ever resumed for the same selection
         refit_path = None if checkpoint_path is None else Path(checkpoint_path).with_suffix(f".refit-{best_epoch}.pt")
-        model.fit(dataset.sessions(split), **{**options, "valid_callback": None, "checkpoint_path": refit_path,
-                                              "resume": refit_path is not None})
+        model.fit(dataset.sessions(split), **{**options, "validate": None, "checkpoint": refit_path})
     seconds = time.perf_counter() - started
     refitted = bool(selection)
     epochs_seconds = float(sum(r.get("seconds", 0.0) for r in getattr(model, "training_log", [])))
@@ -216,14 +213,8 @@ def benchmark_settings(dataset_name: str, models: list[str], config_dir: str | P
             out.append(Settings(name))
             continue
         params = dict(entry.get("params") or {})
-        if "seed" in _constructor_parameters(name):
+        if "seed" in model_parameters(name):
             params.setdefault("seed", 1)
         out.append(Settings(name, params, entry.get("preset"), f"{path} '{entry.get('label', name)}'",
                             entry.get("validation")))
     return out
-
-
-def _constructor_parameters(name: str) -> set[str]:
-    from sessrec.models.io import model_class
-
-    return set(inspect.signature(model_class(name).__init__).parameters)

@@ -23,7 +23,6 @@ model gets and a cap in core-hours). Every trial trains on ``train_tr`` and is s
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -295,14 +294,13 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
         def after_epoch(record: dict[str, Any]) -> None:  # GRU4Rec's per-epoch callback; None: go on
             score(model)
 
-        quiet = {"progress": False} if "progress" in inspect.signature(model.fit).parameters else {}
-        try:
+        try:  # the one training contract (sessrec.models.contract); the registry says how it trains
             if style == EPOCHS:
-                model.fit(train, callback=after_epoch, **quiet)
+                model.fit(train, callback=after_epoch, progress=False)
             elif style == EARLY_STOPPING:
-                model.fit(train, valid_callback=score, checkpoint_path=None, resume=False, **quiet)
+                model.fit(train, validate=score, progress=False)
             else:
-                model.fit(train, **quiet)
+                model.fit(train, progress=False)
                 score(model)
         except TrainingError as exc:
             # a setting whose training diverges is a bad setting, not a broken study: it counts as a

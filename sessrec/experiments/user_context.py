@@ -155,7 +155,7 @@ class PipelineSettings:
 
 
 def train_user_model(name: str, train: Interactions, seed: int, params: dict[str, Any] | None = None,
-                     epoch_callback: Callable[..., Any] | None = None, progress: bool = False) -> tuple[Any, float]:
+                     progress: bool = False) -> tuple[Any, float]:
     """Fit one registered user-context model; ``(model, seconds)``."""
     spec = SPECS[name]
     settings = {**(spec.demo or {}), **(params or {})}
@@ -163,10 +163,7 @@ def train_user_model(name: str, train: Interactions, seed: int, params: dict[str
         settings["seed"] = seed
     model = make_model(name, settings)
     started = time.perf_counter()
-    if spec.trains_in_epochs:
-        model.fit(train, epoch_callback=epoch_callback, progress=progress)
-    else:
-        model.fit(train)
+    model.fit(train, progress=progress)
     return model, time.perf_counter() - started
 
 

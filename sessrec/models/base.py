@@ -23,6 +23,7 @@ up to the item's score, :mod:`sessrec.models.evidence`).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -31,6 +32,8 @@ import numpy as np
 import torch
 
 from sessrec.data.sessions import ItemIndex, Sessions
+from sessrec.models.contract import EpochCallback, TrainsOnce, Validate
+from sessrec.models.training_state import TrainingState
 
 State = Any
 
@@ -47,7 +50,9 @@ class SessionModel(Protocol):
     @property
     def n_items(self) -> int: ...
 
-    def fit(self, train: Sessions) -> "SessionModel": ...
+    def fit(self, train: Sessions, *, validate: Validate | None = None, progress: bool = True,
+            checkpoint: str | Path | None = None, resume: TrainingState | None = None,
+            callback: EpochCallback | None = None) -> "SessionModel": ...  # sessrec.models.contract
 
     def init_state(self, batch_size: int) -> State: ...
 
@@ -83,11 +88,12 @@ class Recommendation:
     all_scores: np.ndarray | None = None  # (n_items,) full score vector, if asked for
 
 
-class BaseSessionModel:
+class BaseSessionModel(TrainsOnce):
     """Shared behaviour: the live ``recommend`` with prefix-state caching, and naming.
 
-    Subclasses implement ``fit``, ``init_state``, ``reset``, ``step``, ``scores`` and the
-    checkpoint hooks ``_tensors`` / ``_from_tensors`` (see :mod:`sessrec.models.io`).
+    Subclasses implement ``fit_once`` (models trained in one pass) or override ``fit`` (models
+    trained in epochs; the contract of :mod:`sessrec.models.contract`), and ``init_state``,
+    ``reset``, ``step``, ``scores`` and the checkpoint hooks ``_tensors`` / ``_from_tensors`` (see :mod:`sessrec.models.io`).
     """
 
     name: ClassVar[str] = "base"
@@ -100,9 +106,6 @@ class BaseSessionModel:
         self._live_lock = threading.Lock()
 
     # -- to be provided by subclasses -------------------------------------------------
-    def fit(self, train: Sessions) -> "BaseSessionModel":
-        raise NotImplementedError
-
     def init_state(self, batch_size: int) -> State:
         raise NotImplementedError
 

@@ -50,7 +50,7 @@ class EmbeddingKNN(LastItemState, BaseSessionModel):
         return {"gru4rec_checkpoint": self.gru4rec_checkpoint, "gru4rec_params": self.gru4rec_params,
                 "seed": self.seed}
 
-    def fit(self, train: Sessions) -> "EmbeddingKNN":
+    def fit_once(self, train: Sessions) -> "EmbeddingKNN":
         from sessrec.models.gru4rec import GRU4Rec
         from sessrec.models.io import load_model
 

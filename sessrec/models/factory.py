@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from sessrec.errors import ParameterError
@@ -31,18 +30,9 @@ def make_model(name: str, params: dict[str, Any] | None = None) -> Any:
 
 
 def model_parameters(name: str) -> list[str]:
-    """Names of the constructor parameters of model ``name`` (a ``**kwargs`` passed on to the
-    base class stands for the base class's own parameters)."""
-    names: list[str] = []
-    for cls in model_class(name).__mro__:
-        if "__init__" not in vars(cls):
-            continue
-        parameters = inspect.signature(vars(cls)["__init__"]).parameters
-        names += [p for p, v in parameters.items()
-                  if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p not in names]
-        if not any(v.kind == v.VAR_KEYWORD for v in parameters.values()):
-            break
-    return names
+    """Names of the parameters of model ``name``: the keys of a default instance's
+    ``hyperparameters()``, which every model returns complete (its checkpoints rebuild it from them)."""
+    return list(model_class(name)().hyperparameters())
 
 
 def parse_value(text: str) -> Any:

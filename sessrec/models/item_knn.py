@@ -45,7 +45,7 @@ class ItemKNN(LastItemState, BaseSessionModel):
     def hyperparameters(self) -> dict[str, Any]:
         return {"lambda_": self.lambda_, "alpha": self.alpha, "n_neighbors": self.n_neighbors}
 
-    def fit(self, train: Sessions) -> "ItemKNN":
+    def fit_once(self, train: Sessions) -> "ItemKNN":
         self.item_index = ItemIndex.from_items(train.items)
         sims = regularised_cosine(train, self.item_index, self.alpha, self.lambda_)
         sims = keep_top_per_row(sims, self.n_neighbors)

@@ -46,7 +46,7 @@ class LastItem(LastItemState, BaseSessionModel):
         self.transitions: SparseRows | None = None
         self.fallback = torch.zeros(0)
 
-    def fit(self, train: Sessions) -> "LastItem":
+    def fit_once(self, train: Sessions) -> "LastItem":
         self.item_index = ItemIndex.from_items(train.items)
         idx = self.item_index.to_index(train.items)
         same_session = np.ones(len(idx), dtype=bool)

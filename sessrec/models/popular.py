@@ -28,7 +28,7 @@ class MostPopular(BaseSessionModel):
         super().__init__()
         self.popularity = torch.zeros(0)
 
-    def fit(self, train: Sessions) -> "MostPopular":
+    def fit_once(self, train: Sessions) -> "MostPopular":
         self.item_index = ItemIndex.from_items(train.items)
         self.popularity = item_popularity(train, self.item_index)
         self.clear_live_cache()

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         return value
 
-    model.fit(train, valid_callback=scored, progress=False)
+    model.fit(train, validate=scored, progress=False)
     for entry in model.training_log:
         print(f"epoch {entry['epoch']:>3}  training loss {entry['loss']:.3f}")
     best = max(model.training_log, key=lambda e: e["valid"])

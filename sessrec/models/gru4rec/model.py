@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from tqdm.auto import tqdm
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, DataFormatError, ParameterError
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.contract import EpochCallback, Validate
 from sessrec.models.gru4rec.batching import session_parallel_schedule
 from sessrec.models.gru4rec.ops import Activation, activation, gru_forward
 from sessrec.models.gru4rec.buffers import ScoreBuffers
@@ -285,18 +287,20 @@ class GRU4Rec(BaseSessionModel):
     def fit(
         self,
         train: Sessions,
-        validate: Callable[["GRU4Rec"], dict[str, float]] | None = None,
+        *,
+        validate: Validate | None = None,
         progress: bool = True,
-        callback: Callable[[dict[str, Any]], bool | None] | None = None,
+        checkpoint: str | Path | None = None,
         resume: TrainingState | None = None,
+        callback: EpochCallback | None = None,
     ) -> "GRU4Rec":
         """Train on ``train`` (sessions in start-time order), ``n_epochs`` passes.
 
         After every epoch a record (loss, seconds, minibatches/s, events/s) is appended
         to ``self.training_log`` and passed to ``callback``; a callback returning ``True``
         stops training. ``validate(model)``, when given, runs first with the model holding
-        the epoch's weights; the metrics it returns (e.g. ``{"valid_recall@20": ...}`` from
-        an evaluation on held-out sessions) are added to the record. The model does not
+        the epoch's weights; the score it returns (e.g. Recall@20 from an evaluation on
+        held-out sessions) is added to the record as ``"valid"``. The model does not
         evaluate itself: the evaluator sits a layer above the models. Inside
         the callback the model holds the epoch's weights and :meth:`training_state`
         what is needed to continue (save both to survive an interruption).
@@ -305,10 +309,13 @@ class GRU4Rec(BaseSessionModel):
         weights (a checkpoint loaded with :func:`sessrec.models.io.load_model`), from
         epoch ``resume.epoch + 1`` to ``n_epochs``, on the same training data. With the
         same thread setting (and device) the result equals the uninterrupted training exactly.
+
+        ``checkpoint`` is accepted and ignored (:mod:`sessrec.models.contract`): GRU4Rec keeps no
+        per-epoch file of its own; save it from ``callback`` (``train --checkpoint-every-epoch``).
         """
         device = torch_device(self.device)  # CUDA asked for but absent: fail before any work
         if validate is not None and not callable(validate):  # e.g. validation sessions passed as before
-            raise ParameterError(f"gru4rec: validate must be a function of the model returning metrics, not a "
+            raise ParameterError(f"gru4rec: validate must be a function of the model returning a score, not a "
                                  f"{type(validate).__name__}; evaluate held-out sessions inside it")
         item_index = ItemIndex.from_items(train.items)
         if resume is not None:
@@ -360,7 +367,7 @@ class GRU4Rec(BaseSessionModel):
                 if validate is not None or callback is not None:  # they may use the model as it is now
                     self._set_weights(trainer.weights())
                     installed = True
-                validation = validate(self) if validate is not None else {}
+                validation = {"valid": float(validate(self))} if validate is not None else {}
                 record.update(validation)
                 self.training_log.append(record)
                 if progress:

@@ -246,7 +246,7 @@ class SLIST(SequenceStateModel):
             cross = cross + weighted @ targets
         return gram.tocsr(), cross.tocsr()
 
-    def fit(self, train: Sessions) -> "SLIST":
+    def fit_once(self, train: Sessions) -> "SLIST":
         self.item_index = ItemIndex.from_items(train.items)
         n = self.n_items
         gram, cross = self.gram_matrices(train)

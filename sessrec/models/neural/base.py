@@ -21,7 +21,7 @@ import copy
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,12 +31,10 @@ from tqdm.auto import tqdm
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError, TrainingError
 from sessrec.models.base import BaseSessionModel
+from sessrec.models.contract import EpochCallback, Validate
 from sessrec.models.neural.cases import Batch, Cases, make_batch
 from sessrec.models.training_state import TrainingState
 from sessrec.models.validation import check_device, check_float, check_int, torch_device
-
-#: a callable that scores the model as it is now on held-out data (higher is better)
-ValidCallback = Callable[["NeuralSessionModel"], float]
 
 #: Adam settings that choose how it computes, not what: a resumed run takes them from the code
 OPTIMIZER_IMPLEMENTATION = ("fused", "foreach", "capturable", "differentiable")
@@ -110,21 +108,21 @@ class NeuralSessionModel(BaseSessionModel):
     def fit(
         self,
         train: Sessions,
-        valid_callback: ValidCallback | None = None,
         *,
+        validate: Validate | None = None,
         progress: bool = True,
-        checkpoint_path: str | Path | None = None,
-        resume: bool | TrainingState = False,
-        callback: Callable[[dict[str, Any]], bool | None] | None = None,
+        checkpoint: str | Path | None = None,
+        resume: TrainingState | None = None,
+        callback: EpochCallback | None = None,
     ) -> "NeuralSessionModel":
         """Train on every prefix of ``train``'s sessions for up to ``n_epochs`` epochs.
 
-        ``valid_callback(model)`` is called after each epoch with the model in eval mode
-        and returns a score (higher is better, e.g. Recall@20 on a validation split);
-        the best epoch's weights are kept and training stops after ``patience`` epochs
-        without improvement. With ``checkpoint_path`` the full training state is written
-        there after every epoch; ``resume=True`` continues from it when it exists.
-        ``resume`` may also be a :class:`TrainingState` (the one GRU4Rec uses too): the
+        The contract of :mod:`sessrec.models.contract`: ``validate(model)`` is called after each
+        epoch with the model in eval mode and returns a score (higher is better, e.g. Recall@20
+        on a validation split); the best epoch's weights are kept and training stops after
+        ``patience`` epochs without improvement. With ``checkpoint`` the full training state is
+        written there after every epoch, and training continues from it when it exists.
+        ``resume`` is a :class:`TrainingState` (the one GRU4Rec uses too): the
         state saved with this model's weights (a checkpoint loaded with
         :func:`sessrec.models.io.load_model` and :func:`~sessrec.models.io.load_training_state`),
         continued on the same training data. ``callback(record)`` sees each epoch's log
@@ -161,14 +159,14 @@ class NeuralSessionModel(BaseSessionModel):
                 self.module.load_state_dict(loaded)
                 self._best_state = best_loaded
                 state, source = self._load_training_state(resume), "the loaded checkpoint"
-            elif resume and checkpoint_path is not None and Path(checkpoint_path).is_file():
-                state, source = self._restore_training(checkpoint_path), str(checkpoint_path)
+            elif checkpoint is not None and Path(checkpoint).is_file():
+                state, source = self._restore_training(checkpoint), str(checkpoint)
             if source is not None:
                 selected = any("valid" in r for r in self.training_log)
-                if selected != (valid_callback is not None):
+                if selected != (validate is not None):
                     raise CheckpointError(
                         f"{source}: written by a run {'with' if selected else 'without'} early stopping on "
-                        f"validation data, and this run has {'none' if valid_callback is None else 'it'}: "
+                        f"validation data, and this run has {'none' if validate is None else 'it'}: "
                         "another run's checkpoint; delete it or give this run its own checkpoint path")
                 if progress:
                     tqdm.write(f"{self.name}: resuming after epoch {state['epoch']} from {source}")
@@ -177,11 +175,11 @@ class NeuralSessionModel(BaseSessionModel):
             while not state["finished"] and epoch < self.n_epochs:
                 epoch += 1
                 record = self._run_epoch(cases, epoch, device, progress)
-                if valid_callback is not None:
+                if validate is not None:
                     self.module.eval()
                     self.clear_live_cache()
                     with torch.no_grad():
-                        score = float(valid_callback(self))
+                        score = float(validate(self))
                     record["valid"] = score
                     if state["best_score"] is None or score >= state["best_score"]:
                         state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
@@ -206,8 +204,8 @@ class NeuralSessionModel(BaseSessionModel):
                 self._train_state = state
                 if callback is not None and callback(record):
                     state["finished"] = True
-                if checkpoint_path is not None:
-                    self.save_training_checkpoint(checkpoint_path)
+                if checkpoint is not None:
+                    self.save_training_checkpoint(checkpoint)
             self._train_state = state
             if self._best_state is not None:  # early stopping keeps the best epoch
                 self.module.load_state_dict(self._best_state)

@@ -36,7 +36,7 @@ class SessionPop(SequenceStateModel):
     def hyperparameters(self) -> dict[str, Any]:
         return {"top_n": self.top_n}
 
-    def fit(self, train: Sessions) -> "SessionPop":
+    def fit_once(self, train: Sessions) -> "SessionPop":
         self.item_index = ItemIndex.from_items(train.items)
         counts = item_popularity(train, self.item_index).double()
         top = torch.argsort(-counts, stable=True)[: self.top_n]  # ties: lower index first

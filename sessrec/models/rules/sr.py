@@ -61,7 +61,7 @@ class SequentialRules(LastItemState, BaseSessionModel):
     def hyperparameters(self) -> dict[str, Any]:
         return {"steps": self.steps, "weighting": self.weighting, "pruning": self.pruning}
 
-    def fit(self, train: Sessions) -> "SequentialRules":
+    def fit_once(self, train: Sessions) -> "SequentialRules":
         self.item_index = ItemIndex.from_items(train.items)
         n = self.n_items
         idx = self.item_index.to_index(train.items)

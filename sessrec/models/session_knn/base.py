@@ -138,7 +138,7 @@ class SessionKNNBase(SequenceStateModel):
         super().__init__()
         self.index: SessionIndex | None = None
 
-    def fit(self, train: Sessions) -> "SessionKNNBase":
+    def fit_once(self, train: Sessions) -> "SessionKNNBase":
         self.item_index = ItemIndex.from_items(train.items)
         self.index = SessionIndex.build(train, self.item_index)
         self.clear_live_cache()

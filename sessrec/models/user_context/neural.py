@@ -24,7 +24,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,13 +33,13 @@ from tqdm.auto import tqdm
 
 from sessrec.data.interactions import Interactions
 from sessrec.errors import CheckpointError, DataFormatError
+from sessrec.models.contract import EpochCallback, Validate
+from sessrec.models.training_state import TrainingState
 from sessrec.models.user_context.base import IdEncoder, ValueEncoder
 from sessrec.models.validation import check_device, check_float, check_int, torch_device
 
 FORMAT = "sessrec-user-context-checkpoint"
 FORMAT_VERSION = 1
-#: one epoch's record: ``{"epoch", "loss", "seconds"}``; returning True stops training
-EpochCallback = Callable[["NeuralUserContextModel", dict[str, Any]], bool | None]
 
 
 class NeuralUserContextModel:
@@ -87,14 +87,25 @@ class NeuralUserContextModel:
         return self.network is not None
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, train: Interactions, *, epoch_callback: EpochCallback | None = None,
-            resume: bool = False, progress: bool = False) -> "NeuralUserContextModel":
-        """Train for the epochs left (all of them, or after :attr:`epochs_done` with ``resume``)."""
+    def fit(self, train: Interactions, *, validate: Validate | None = None, progress: bool = True,
+            checkpoint: str | Path | None = None, resume: TrainingState | None = None,
+            callback: EpochCallback | None = None) -> "NeuralUserContextModel":
+        """Train for ``n_epochs`` (the contract of :mod:`sessrec.models.contract`).
+
+        ``resume``: the :meth:`training_state` saved with the weights this model holds (a
+        checkpoint read back with :meth:`from_payload`); training goes on after its epoch.
+        ``validate(model)`` is recorded in each epoch's record as ``"valid"``; ``checkpoint``
+        is ignored (save the model from ``callback`` with :meth:`save`).
+        """
         positive = train.label >= 1.0
         if not positive.any():
             raise DataFormatError(f"{self.name}: the training data holds no positive interaction (label >= 1)")
         device = torch_device(self.device)
-        if not (resume and self.network is not None):
+        if resume is not None and (self.network is None or resume.epoch != self.epochs_done):
+            raise CheckpointError(f"{self.name}: cannot resume: the state is after epoch {resume.epoch}, the "
+                                  f"weights this model holds after epoch {self.epochs_done}"
+                                  + (" (none: load the checkpoint first)" if self.network is None else ""))
+        if resume is None:
             self._build_encoders(train)
             torch.manual_seed(self.seed)
             self.network = self._new_network().to(device)
@@ -142,10 +153,18 @@ class NeuralUserContextModel:
             self.epochs_done = epoch + 1
             self._optimizer_state = optimizer.state_dict()
             record = {"epoch": epoch + 1, "loss": mean, "seconds": time.perf_counter() - started}
-            if epoch_callback is not None and epoch_callback(self, record):
+            if validate is not None:
+                network.eval()
+                record["valid"] = float(validate(self))
+            if callback is not None and callback(record):
                 break
         network.eval()
         return self
+
+    def training_state(self) -> TrainingState:
+        """What ``fit(train, resume=...)`` needs besides the weights: the epochs done (Adam's state
+        stays on the model and travels in its checkpoint)."""
+        return TrainingState(epoch=self.epochs_done, meta={"loss_history": list(self.loss_history)})
 
     def _build_encoders(self, train: Interactions) -> None:
         self.users = IdEncoder(train.user)

@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from sessrec.data.interactions import Interactions
+from sessrec.models.contract import TrainsOnce
 from sessrec.models.user_context.base import IdEncoder, ValueEncoder
 from sessrec.models.validation import check_float
 
 
-class ContextPopularity:
+class ContextPopularity(TrainsOnce):
     """Item popularity within each context value (see the module docstring)."""
 
     name = "context_pop"
@@ -32,7 +33,7 @@ class ContextPopularity:
     def hyperparameters(self) -> dict[str, Any]:
         return {"positive_label": self.positive_label}
 
-    def fit(self, train: Interactions) -> "ContextPopularity":
+    def fit_once(self, train: Interactions) -> "ContextPopularity":
         positive = train.label >= self.positive_label
         if not positive.any():
             raise ValueError(f"{self.name}: no positive interaction (label >= {self.positive_label}) to count")
