@@ -13,8 +13,9 @@ from sessrec.experiments import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar, tuning_view
 from sessrec.ui.paths import checkpoint_root, display_path, results_root
 
-TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-        "RQ5 · Modern models", "Published numbers", "All runs", "Agreement", "Sampled vs full")
+TABS = (  # short enough that every tab fits a 980 px main column
+    "RQ1 · vs other models", "RQ2 · Losses", "RQ3 · Factors", "RQ4 · Wins and losses",
+    "RQ5 · Modern models", "Published", "All runs", "Agreement", "Sampled vs full")
 NUM = st.column_config.NumberColumn
 
 selection = sidebar.current()
@@ -39,10 +40,13 @@ if selection.dataset_name in datasets:  # the sidebar decides, as on every page
 else:
     st.info(f"No benchmark results for the sidebar's dataset **{selection.dataset_name}**; "
             "pick one of the datasets that have results:", icon=":material/info:")
-    start = bm.default_dataset(data.records, selection.dataset_name)
+    # the pick outlives the widget (Streamlit forgets a widget's value once its page is left)
+    kept = st.session_state.get("bm_dataset_kept")
+    start = kept if kept in datasets else bm.default_dataset(data.records, selection.dataset_name)
     dataset = st.columns([2, 3])[0].selectbox(
         "Dataset with results", datasets, key="bm_dataset", index=datasets.index(start),
-        format_func=lambda d: bm.dataset_caption(data.records, d))
+        format_func=lambda d: bm.dataset_caption(data.records, d),
+        on_change=lambda: st.session_state.update(bm_dataset_kept=st.session_state["bm_dataset"]))
 with st.container(border=True):
     st.markdown(bm.protocol_markdown(data.records, dataset))
 
@@ -79,10 +83,11 @@ if rq1.open:
         wide = bm.wide_table(summary, dataset, metrics, ks, tied=True)
         for metric in metrics:  # one table per metric: fits the page without scrolling sideways
             columns = [c for c in wide.columns if c.split("@")[0] == bm.metric_name(metric)]
-            if columns:
-                part = wide[columns + [c for c in (bm.TIED_COLUMN,) if c in wide.columns]]
-                st.dataframe(bm.best_style(part, columns), width="stretch")
-        st.caption("Best value of each column highlighted, whichever model it is. Mean ± standard deviation over "
+            if columns:  # best first by the largest cut-off, every row shown (no inner scroll)
+                part = bm.ranked_by(wide[columns + [c for c in (bm.TIED_COLUMN,) if c in wide.columns]], columns[-1])
+                st.dataframe(bm.best_style(part, columns), width="stretch", height=charts.table_height(len(part)))
+        st.caption("Rows best first by the largest cut-off; the best value of each column highlighted, whichever "
+                   "model it is. Mean ± standard deviation over "
                    "seeds for GRU4Rec; the baselines are deterministic. " + bm.TIES_SENTENCE)
         budget = questions.tuning_table(runs)
         if not budget.empty:

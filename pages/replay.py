@@ -62,7 +62,7 @@ for column, slot in zip(st.columns(len(slots)), slots):
     column.metric(slot.label, "unknown item" if rank != rank else f"rank {rank:,g}")
 table = replay.top_k_side_by_side(recs)
 st.dataframe(replay.highlight_item(table, catalogue.name(items[step])), width="stretch",
-             height=36 * (len(table) + 1) + 3)
+             height=charts.table_height(len(table)))
 st.caption(f"Each model's top {k} after reading the clicks so far; the true next item is highlighted where it "
            "appears. Scores per model are on the Session playground.")
 instruments.why_panel(recs, items[:step], catalogue, exclude=False, key="rp", focus=items[step])

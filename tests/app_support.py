@@ -147,8 +147,8 @@ def pick(at, item_id: int) -> None:
     at._run(states)
 
 
-BENCH_TABS = ("RQ1 · GRU4Rec vs other models", "RQ2 · Loss functions", "RQ3 · Factors", "RQ4 · Where it wins and loses",
-              "RQ5 · Modern models", "Published numbers", "All runs")
+BENCH_TABS = ("RQ1 · vs other models", "RQ2 · Losses", "RQ3 · Factors", "RQ4 · Wins and losses",
+              "RQ5 · Modern models", "Published", "All runs")
 
 
 def open_app(page: str | None = None, query: dict | None = None):

@@ -3,6 +3,8 @@ clicks, bad input gives friendly messages; plus the plain helpers behind the pag
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from tests.app_support import open_app, open_tab, pick, rec_items, write_fake_results  # noqa: E402
+from tests.app_support import open_app, open_tab, pick, rec_items, rec_lists, write_fake_results  # noqa: E402
 
 PAGES = ["pages/playground.py", "pages/replay.py", "pages/benchmarks.py", "pages/training.py",
          "pages/explorer.py", "pages/how_it_works.py"]
@@ -83,7 +85,9 @@ def test_playground_search_and_k(app_env):
     at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("pg_query"))).input("zzzz-nothing").run()
     assert any("No item matches" in w.value for w in at.warning)
     at.slider(key="pg_k").set_value(5).run()
-    assert len(rec_ids(at, "last_item")) == 5 and not at.exception
+    assert len(rec_ids(at, "gru4rec")) == 5 and not at.exception
+    # before the first click LastItem has no evidence: a one-line note, no borrowed ranking
+    assert rec_ids(at, "last_item") == []
 
 
 def test_shared_link_with_unknown_ids_is_a_friendly_warning(app_env):
@@ -97,10 +101,10 @@ def test_shared_link_with_unknown_ids_is_a_friendly_warning(app_env):
 def test_models_link_chooses_the_columns_and_names_unknown_models(app_env):
     at = open_app(query={"dataset": "demo", "models": "item_knn,gru4rec,nosuchmodel"})
     assert not at.exception
-    assert rec_ids(at, "item_knn") and rec_ids(at, "gru4rec") and not rec_ids(at, "last_item")
+    assert set(rec_lists(at)) == {"item_knn", "gru4rec"}  # the columns, whatever they show before a click
     assert "nosuchmodel" in " ".join(w.value for w in at.sidebar.warning)
     every = open_app(query={"models": "all"})
-    assert not every.exception and rec_ids(every, "sr") and rec_ids(every, "narm") and rec_ids(every, "most_popular")
+    assert not every.exception and {"sr", "narm", "most_popular"} <= set(rec_lists(every))
 
 
 def test_broken_and_foreign_checkpoints_do_not_take_the_app_down(app_env):
@@ -413,3 +417,61 @@ def test_diagrams_are_dot():
 
     for dot in (diagrams.offline_pipeline(), diagrams.online_inference()):
         assert dot.startswith("digraph") and dot.count("{") == dot.count("}")
+
+
+def test_an_empty_session_offers_a_random_test_session(app_env):
+    at = open_app()
+    assert session_keys(at) == []
+    at.button(key="pg_random_session").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    clicks = session_keys(at)
+    assert clicks, "a real test session's clicks are loaded"
+    assert rec_ids(at, "last_item"), "after a click LastItem ranks again"
+    assert not [b for b in at.button if b.key == "pg_random_session"], "offered only while the session is empty"
+
+
+def test_the_demo_checkpoints_the_session_pages_list_all_load():
+    """The user-context models (checkpoints/demo/users/) are the Known users page's; the session
+    pages neither list them nor call them unreadable."""
+    from sessrec.ui.models import find_checkpoint_files, load_checkpoint
+
+    root = Path(__file__).resolve().parents[1] / "checkpoints"
+    files = find_checkpoint_files(root)
+    assert files and not [p for p in files if p.parent.name == "users"]
+    assert (root / "demo" / "users" / "encm.pt").is_file()
+    for path in files:
+        load_checkpoint(path)  # raises CheckpointError for an unreadable one
+
+
+def test_rq1_tables_rank_models_best_first_and_show_every_row(app_env, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    write_fake_results(results, questions=False)
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_app("pages/benchmarks.py")
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [d for d in at.dataframe if any(str(c).startswith("MRR@") for c in d.value.columns)]
+    assert tables
+    for table in tables:
+        frame = table.value
+        last = [c for c in frame.columns if str(c).startswith("MRR@")][-1]
+        means = [float(str(v).split("±")[0]) for v in frame[last]]
+        assert means == sorted(means, reverse=True), "best first by the largest cut-off"
+    # the page sizes each table to its rows (AppTest does not expose the height; the helper's rule)
+    from sessrec.ui.charts import table_height
+
+    assert all(table_height(n) >= 35 * (n + 1) for n in (1, 15, 40))
+
+
+def test_the_benchmarks_dataset_pick_survives_leaving_the_page(app_env, tmp_path, monkeypatch):
+    """The sidebar's dataset (demo) has no results: the page's own picker chooses, and keeps its
+    choice when the user goes to another page and comes back."""
+    results = tmp_path / "results"
+    write_fake_results(results, dataset="rsc15_100k", questions=False)
+    write_fake_results(results, dataset="diginetica", questions=False)
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_app("pages/benchmarks.py")
+    at.selectbox(key="bm_dataset").set_value("rsc15_100k").run()
+    at.switch_page("pages/replay.py").run()
+    at.switch_page("pages/benchmarks.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="bm_dataset").value == "rsc15_100k"

@@ -59,3 +59,15 @@ def test_highlight_and_change_marks():
 
 def test_caption_says_what_was_skipped():
     assert caption(make_list([1.0], unknown=[5, 6])).endswith("skipped 2 session item(s) it does not know")
+
+
+def test_a_list_that_ranks_nothing_says_so_in_one_line_instead_of_rows():
+    flat = list_view(make_list([0.0, 0.0, 0.0]))
+    assert flat["rows"] == [] and "same score" in flat["note"] and "LastItem" in flat["note"]
+    borrowed = list_view(make_list([-1.0, -2.0, -3.0]), negative_is_fallback=True)
+    assert borrowed["rows"] == [] and "would only repeat the popularity ranking" in borrowed["note"]
+    # the popularity fallback column is a ranking of its own; a model with evidence keeps its rows
+    assert list_view(make_list([-1.0, -2.0], is_fallback=True), negative_is_fallback=True)["note"] is None
+    assert len(list_view(make_list([3.0, -1.0]), negative_is_fallback=True)["rows"]) == 2
+    # what the scores mean travels with each list
+    assert list_view(make_list([2.0, 1.0]), meaning="transition counts")["meaning"] == "transition counts"

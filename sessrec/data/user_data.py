@@ -37,6 +37,9 @@ POSITIVE_RATING = 4.0
 DEFAULT_TEST_SHARE = 0.2
 ITEM_COLUMNS = ("ItemId", "Name", "Category", "Brand", "Price", "Discount")
 
+#: the folder under ``<checkpoints>/<dataset>/`` that holds a dataset's user-context models
+USER_MODELS_DIR = "users"
+
 
 def label_of(action: pd.Series, rating: pd.Series) -> pd.Series:
     """1.0 for a cart or purchase, or a rating >= 4 where there is one; else 0.0."""
@@ -126,7 +129,7 @@ class UserDataset:
     @property
     def models_folder(self) -> str:
         """Its trained models' folder, relative to the checkpoint root."""
-        return str(self.info.get("models") or f"{self.name}/users")
+        return str(self.info.get("models") or f"{self.name}/{USER_MODELS_DIR}")
 
     @property
     def has_ratings(self) -> bool:

@@ -124,7 +124,7 @@ def headline_svg(records: list[dict[str, Any]], width: int = 760) -> str:
     values = [s.mrr for h in heads for s in h.standings] or [0.0, 1.0]
     low, high = 0.0, max(values) * 1.08
     x = lambda v: left + (width - left - right) * (v - low) / (high - low)  # noqa: E731
-    subject_colour = next((colour_of(s.label) for s in SPECS.values() if s.subject), None) or "#d6336c"
+    subject_colour = next((colour_of(s.label) for s in SPECS.values() if s.subject), None) or "#be0032"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>',

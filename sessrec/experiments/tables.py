@@ -164,6 +164,14 @@ def numeric_wide(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], 
     return frame.pivot_table(index="label", columns="column", values="mean", aggfunc="first")
 
 
+def ranked_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``table`` (cells "mean ± std") best first by ``column``'s means; rows without a number last."""
+    if column not in table.columns:
+        return table
+    descending = (-table[column].map(_leading_number)).fillna(np.inf).to_numpy()
+    return table.iloc[np.argsort(descending, kind="stable")]
+
+
 def _leading_number(cell: object) -> float:
     """The mean of a "mean ± std" cell (NaN for text such as "47.1%" or "not measured")."""
     try:

@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: how a model trains (:attr:`ModelSpec.trains`)
-ONCE = "once"  #: one pass over the training data (counts, indexes): ``fit(train)``
+#: how a model trains (:attr:`ModelSpec.trains`); every model takes the same ``fit`` options
+#: (:mod:`sessrec.models.contract`), and this says which of them it uses
+ONCE = "once"  #: one pass over the training data (counts, indexes, a closed-form solve)
 #: epochs with a per-epoch ``callback(record)``; ``training_state()`` and ``fit(..., resume=state)``
-#: continue an interrupted training (GRU4Rec)
+#: continue an interrupted training (GRU4Rec, the user-context models)
 EPOCHS = "epochs"
-#: the same contract, plus early stopping on ``valid_callback(model)`` and a per-epoch
-#: ``checkpoint_path`` (the neural comparators)
+#: the same, plus early stopping on ``validate(model)`` and its own per-epoch ``checkpoint``
+#: file (the neural comparators)
 EARLY_STOPPING = "early_stopping"
 TRAINING_STYLES = (ONCE, EPOCHS, EARLY_STOPPING)
 
@@ -93,61 +94,61 @@ REGISTRY: list[ModelSpec] = [
     # -- neural ---------------------------------------------------------------------------
     ModelSpec("gru4rec", "sessrec.models.gru4rec:GRU4Rec", "GRU4Rec", "neural",
               "GRU over the session, session-parallel training with sampled negatives",
-              scores="network outputs (logits)", trains=EPOCHS, device=True, colour="#d6336c", featured=1,
+              scores="network outputs (logits)", trains=EPOCHS, device=True, colour="#be0032", featured=1,
               subject=True, presets=True,
               demo={"loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08,
                     "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
                     "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7}),
     ModelSpec("narm", "sessrec.models.neural:NARM", "NARM", "neural",
               "GRU encoder with attention over the session (global + local), bilinear decoder",
-              scores="bilinear session-item scores (logits)", trains=EARLY_STOPPING, device=True, colour="#f76707",
+              scores="bilinear session-item scores (logits)", trains=EARLY_STOPPING, device=True, colour="#f38400",
               demo=NEURAL_DEMO, published_as="narm", reproduction_bar=3.0),
     ModelSpec("sasrec", "sessrec.models.neural:SASRec", "SASRec", "neural",
               "causal self-attention over the session's clicks, learned positions",
               scores="dot products with item embeddings (logits)", trains=EARLY_STOPPING, device=True,
-              colour="#7048e8", demo=NEURAL_DEMO, published_as="sasrec"),
+              colour="#604e97", demo=NEURAL_DEMO, published_as="sasrec"),
     ModelSpec("srgnn", "sessrec.models.neural:SRGNN", "SR-GNN", "neural",
               "gated graph neural network over the session graph, attention readout",
               scores="dot products with item embeddings (logits)", trains=EARLY_STOPPING, device=True,
-              colour="#0b7285", featured=2, demo=NEURAL_DEMO, published_as="sr_gnn", reproduction_bar=2.0),
+              colour="#0067a5", featured=2, demo=NEURAL_DEMO, published_as="sr_gnn", reproduction_bar=2.0),
     ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
               "cosine of trained GRU4Rec item embeddings to the session's last item",
-              scores="cosine similarities of item embeddings", colour="#e64980",
+              scores="cosine similarities of item embeddings", colour="#e68fac",
               demo={"gru4rec_checkpoint": "{checkpoints}/gru4rec.pt"}),
     # -- simple baselines -----------------------------------------------------------------
     ModelSpec("most_popular", "sessrec.models.popular:MostPopular", "MostPopular", "baseline",
-              "training click counts; ignores the session", scores="training clicks", colour="#868e96",
+              "training click counts; ignores the session", scores="training clicks", colour="#848482",
               counted_from_data=True),
     ModelSpec("last_item", "sessrec.models.last_item:LastItem", "LastItem", "baseline",
               "first-order transition counts from the session's last item", scores="transition counts",
-              negative_is_fallback=True, colour="#1c7ed6", featured=4),
+              negative_is_fallback=True, colour="#a1caf1", featured=4),
     ModelSpec("item_knn", "sessrec.models.item_knn:ItemKNN", "Item-KNN", "baseline",
               "session co-occurrence similarity to the session's last item", scores="similarities",
-              negative_is_fallback=True, colour="#37b24d"),
+              negative_is_fallback=True, colour="#008856"),
     # -- session-kNN (session-rec's kNN family) ---------------------------------------------
     ModelSpec("sknn", "sessrec.models.session_knn:SKNN", "SKNN", "session_knn",
               "items of the k most similar past sessions (set similarity)",
-              scores="summed similarities of the neighbour sessions holding the item", colour="#a9e34b"),
+              scores="summed similarities of the neighbour sessions holding the item", colour="#8db600"),
     ModelSpec("vsknn", "sessrec.models.session_knn:VSKNN", "V-SKNN", "session_knn",
               "SKNN with position-weighted current session, neighbour decay and IDF",
-              scores="summed weighted similarities of the neighbours", colour="#5c940d"),
+              scores="summed weighted similarities of the neighbours", colour="#2b3d26"),
     ModelSpec("stan", "sessrec.models.session_knn:STAN", "STAN", "session_knn",
               "session kNN with position, recency and in-neighbour distance decays",
-              scores="summed decayed similarities of the neighbours", colour="#f59f00"),
+              scores="summed decayed similarities of the neighbours", colour="#f3c300"),
     ModelSpec("vstan", "sessrec.models.session_knn:VSTAN", "VSTAN", "session_knn",
               "STAN plus V-SKNN's matched-position decay and IDF",
-              scores="summed decayed similarities of the neighbours", colour="#862e9c", featured=3),
+              scores="summed decayed similarities of the neighbours", colour="#cf1c90", featured=3),
     # -- rules & session popularity ---------------------------------------------------------
     ModelSpec("sr", "sessrec.models.rules:SequentialRules", "SR", "rules",
               "sequential rules a -> b within a few steps, decayed, from the last item",
-              scores="decayed rule weights", colour="#c92a2a"),
+              scores="decayed rule weights", colour="#882d17"),
     ModelSpec("spop", "sessrec.models.rules:SessionPop", "S-POP", "rules",
               "clicks in the current session, training popularity breaks ties",
-              scores="clicks in this session (+ popularity share as tie-break)", colour="#495057"),
+              scores="clicks in this session (+ popularity share as tie-break)", colour="#c2b280"),
     # -- linear item-item (closed form) -----------------------------------------------------
     ModelSpec("slist", "sessrec.models.linear:SLIST", "SLIST", "linear",
               "dense item-item weights in closed form from whole and partial sessions (SLIS + SLIT)",
-              scores="recency-weighted sums of the clicks' item-item weights", colour="#15aabf", demo=None),
+              scores="recency-weighted sums of the clicks' item-item weights", colour="#00a6a6", demo=None),
 ]
 
 #: the models of the user-context task, in display order (the session surfaces never see them)

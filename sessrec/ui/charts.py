@@ -7,46 +7,59 @@ import json
 import altair as alt
 import pandas as pd
 
-from sessrec.models.registry import colour_of
+from sessrec.ui.palette import label_colours
 
-#: colours for labels that are not registered models (run variants, published rows), none a model's
-EXTRA_COLOURS = ("#ffa94d", "#4dabf7", "#69db7c", "#b197fc", "#ff8787", "#3bc9db", "#ffd43b", "#adb5bd")
+def table_height(n_rows: int) -> int:
+    """Pixels for an ``st.dataframe`` of ``n_rows`` rows with no inner scroll (header included)."""
+    return 35 * (n_rows + 1) + 3
 
 
 def model_colour_scale(labels) -> alt.Scale:
-    """One colour per label: a registered model's own colour (the same on every page), else the
-    next of :data:`EXTRA_COLOURS`."""
-    labels = list(dict.fromkeys(labels))
-    colours, i = [], 0
-    for label in labels:
-        own = colour_of(str(label))
-        if own is not None:
-            colours.append(own)
-        else:
-            colours.append(EXTRA_COLOURS[i % len(EXTRA_COLOURS)])
-            i += 1
-    return alt.Scale(domain=labels, range=colours)
+    """One colour per label from the app's one palette (:mod:`sessrec.ui.palette`): a model's own
+    colour, a shade of it for its variants, a distinct colour for anything else."""
+    colours = label_colours(labels)
+    return alt.Scale(domain=list(colours), range=list(colours.values()))
+
+
+def model_legend(n_labels: int, title: str | None = None, **options) -> alt.Legend:
+    """A legend that shows every label: no symbol limit, long labels kept; past 10 labels it goes
+    below the chart in four columns, where it adds to the chart's height instead of being cut at it."""
+    many = n_labels > 10
+    return alt.Legend(title=title, symbolLimit=0, labelLimit=260, columns=4 if many else 1,
+                      orient="bottom" if many else "right", symbolStrokeWidth=3, **options)
+
+
+def legend_room(labels, plot_height: int) -> int:
+    """The height to give a chart so its plot keeps ``plot_height`` px above a :func:`model_legend`
+    placed below it (Streamlit fits the whole chart, legend included, into the height)."""
+    n = len(set(labels))
+    return plot_height + (26 * -(-n // 4) + 30 if n > 10 else 0)
+
+
+def model_colour(frame: pd.DataFrame, field: str = "Model", title: str | None = None, **legend) -> alt.Color:
+    """Colour by ``field`` with the palette and :func:`model_legend`."""
+    scale = model_colour_scale(frame[field])
+    return alt.Color(f"{field}:N", scale=scale, legend=model_legend(len(scale.domain), title or field, **legend))
 
 
 def rank_moves(frame: pd.DataFrame, metric_label: str) -> alt.Chart:
     """Slope chart: each model's rank under published settings (left) and tuned (right)."""
-    scale = model_colour_scale(frame["Model"])
     base = alt.Chart(frame).encode(
         x=alt.X("View:N", sort=["Published settings", "Tuned, equal budget"], title=None,
                 axis=alt.Axis(labelAngle=0)),
         y=alt.Y("Rank:Q", scale=alt.Scale(reverse=True, domainMin=1), title=f"rank by {metric_label} (1 = best)"),
-        color=alt.Color("Model:N", scale=scale, legend=alt.Legend(columns=2, symbolType="stroke")),
+        color=model_colour(frame, symbolType="stroke"),
         detail="Model:N", tooltip=["Model", "View", "Rank", alt.Tooltip("Value:Q", format=".4f")],
     )
     return (base.mark_line(point=True) + base.mark_text(align="left", dx=6).encode(text="Model:N")).properties(
-        height=bar_height(frame["Model"].nunique(), 22))
+        height=legend_room(frame["Model"], bar_height(frame["Model"].nunique(), 22)))
 
 
 def bar_height(n_items: int, per_item: int = 24) -> int:
     return max(140, per_item * n_items + 50)
 
 
-def recommendation_bars(frame: pd.DataFrame, colour: str = "#d6336c") -> alt.Chart:
+def recommendation_bars(frame: pd.DataFrame, colour: str = "#be0032") -> alt.Chart:
     """Horizontal bars: the top-k items (best at the top) and their scores."""
     data = frame.assign(Label=[f"{r}. {n}" for r, n in zip(frame["Rank"], frame["Name"])])
     return (
@@ -96,7 +109,7 @@ def score_histogram(hist: pd.DataFrame, threshold: float | None) -> alt.LayerCha
     )
     if threshold is None:
         return bars
-    rule = alt.Chart(pd.DataFrame({"x": [threshold]})).mark_rule(color="#d6336c", strokeDash=[4, 3]).encode(
+    rule = alt.Chart(pd.DataFrame({"x": [threshold]})).mark_rule(color="#be0032", strokeDash=[4, 3]).encode(
         x="x:Q", tooltip=[alt.Tooltip("x:Q", title="score of the k-th item", format=".4g")])
     return bars + rule
 
@@ -108,7 +121,7 @@ def grouped_bars(frame: pd.DataFrame, value: str = "mean", error: str | None = "
     base = alt.Chart(frame).encode(
         x=alt.X("Metric:N", title=None, axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("Model:N", scale=alt.Scale(domain=scale.domain)),
-        color=alt.Color("Model:N", scale=scale),
+        color=model_colour(frame),
     )
     tooltip = ["Model", "Metric", alt.Tooltip(f"{value}:Q", format=".4f")]
     if error:
@@ -120,20 +133,19 @@ def grouped_bars(frame: pd.DataFrame, value: str = "mean", error: str | None = "
             x=alt.X("Metric:N"), xOffset=alt.XOffset("Model:N", scale=alt.Scale(domain=scale.domain)),
             y=alt.Y("lo:Q", title="value"), y2="hi:Q")
         chart = chart + bars
-    chart = chart.properties(height=300)
+    chart = chart.properties(height=legend_room(frame["Model"], 300))
     return chart
 
 
 def metric_curves(frame: pd.DataFrame) -> alt.Chart:
     """frame: Model, metric, k, mean -> one small panel per metric, value vs k."""
-    scale = model_colour_scale(frame["Model"])
     return (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
             x=alt.X("k:Q", title="cut-off k", scale=alt.Scale(type="log"), axis=alt.Axis(values=sorted(frame["k"].unique().tolist()))),
             y=alt.Y("mean:Q", title=None),
-            color=alt.Color("Model:N", scale=scale),
+            color=model_colour(frame),
             tooltip=["Model", "metric", "k", alt.Tooltip("mean:Q", format=".4f")],
         )
         .properties(width=260, height=220)
@@ -151,10 +163,10 @@ def loss_curves(frame: pd.DataFrame, y: str = "loss", title: str = "training los
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y(f"{y}:Q", title=title, scale=alt.Scale(zero=False)),
-            color=alt.Color("Run:N", title="run", legend=alt.Legend(labelLimit=320)),
+            color=model_colour(frame, "Run", "run", symbolSize=120),
             tooltip=["Run", "epoch", alt.Tooltip(f"{y}:Q", format=".4g"), *hover],
         )
-        .properties(height=300)
+        .properties(height=legend_room(frame["Run"], 300))
     )
 
 
@@ -163,7 +175,7 @@ def mean_curves(frame: pd.DataFrame, title: str = "training loss") -> alt.Chart:
     with a ±1 std band over its seeds."""
     base = alt.Chart(frame).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("Config:N", title="configuration", legend=alt.Legend(labelLimit=320)),
+        color=model_colour(frame, "Config", "configuration", symbolSize=120),
     )
     band = base.mark_area(opacity=0.18).encode(y=alt.Y("lower:Q", title=title, scale=alt.Scale(zero=False)),
                                                 y2="upper:Q")
@@ -171,7 +183,7 @@ def mean_curves(frame: pd.DataFrame, title: str = "training loss") -> alt.Chart:
         y=alt.Y("mean:Q", title=title, scale=alt.Scale(zero=False)),
         tooltip=["Config", "epoch", alt.Tooltip("mean:Q", format=".4g"), alt.Tooltip("std:Q", format=".2g"), "seeds"],
     )
-    return (band + line).properties(height=300)
+    return (band + line).properties(height=legend_room(frame["Config"], 300))
 
 
 def log_histogram(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, colour: str = "#1c7ed6") -> alt.Chart:
@@ -203,7 +215,6 @@ def log_log_points(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: s
 
 def replay_ranks(frame: pd.DataFrame, max_rank: int) -> alt.Chart:
     """frame: Step, Model, Rank (of the true next item)."""
-    scale = model_colour_scale(frame["Model"])
     return (
         alt.Chart(frame)
         .mark_line(point=True)
@@ -211,10 +222,10 @@ def replay_ranks(frame: pd.DataFrame, max_rank: int) -> alt.Chart:
             x=alt.X("Step:O", title="position predicted", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("Rank:Q", title="rank of the true next item (log, 1 = top)",
                     scale=alt.Scale(type="log", reverse=True, domainMin=1, domainMax=max(max_rank, 2))),
-            color=alt.Color("Model:N", scale=scale),
+            color=model_colour(frame),
             tooltip=["Step", "Model", "Rank", "Target"],
         )
-        .properties(height=300)
+        .properties(height=legend_room(frame["Model"], 300))
     )
 
 
@@ -236,7 +247,6 @@ def spec_json(chart: alt.TopLevelMixin) -> str:
 
 def breakdown_lines(frame: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
     """frame: Model, bucket, order, value, n -> one line per model over the buckets."""
-    scale = model_colour_scale(frame["Model"])
     order = frame.drop_duplicates("bucket").sort_values("order")["bucket"].tolist()
     return (
         alt.Chart(frame)
@@ -244,11 +254,11 @@ def breakdown_lines(frame: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
         .encode(
             x=alt.X("bucket:N", sort=order, title=x_title, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("value:Q", title=title),
-            color=alt.Color("Model:N", scale=scale),
+            color=model_colour(frame),
             tooltip=["Model", alt.Tooltip("bucket:N", title=x_title), alt.Tooltip("value:Q", format=".4f"),
                      alt.Tooltip("n:Q", title="test events", format=",")],
         )
-        .properties(height=300)
+        .properties(height=legend_room(frame["Model"], 300))
     )
 
 
@@ -261,9 +271,9 @@ def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run")
         .encode(
             x=alt.X("Train s:Q", title="training time (s, mean over seeds)", scale=alt.Scale(zero=False)),
             y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
-            color=alt.Color(f"{label}:N", title="run", legend=alt.Legend(labelLimit=220)),
+            color=model_colour(frame, label, "run"),
             shape=alt.Shape(f"{label}:N", legend=None),
             tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")],
         )
-        .properties(height=320)
+        .properties(height=legend_room(frame[label], 320))
     )

@@ -81,10 +81,15 @@ def short_error(message: str, limit: int = 300) -> str:
 
 
 def find_checkpoint_files(root: str | Path) -> list[Path]:
+    """The session-model checkpoints below ``root``: every ``*.pt`` except the user-context models
+    (``<root>/<dataset>/users/``, the Known users page's), which no session page can load."""
+    from sessrec.data.user_data import USER_MODELS_DIR
+
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.rglob("*.pt") if p.is_file())
+    return sorted(p for p in root.rglob("*.pt") if p.is_file()
+                  and not (len(p.relative_to(root).parts) >= 3 and p.parent.name == USER_MODELS_DIR))
 
 
 def is_training_state(path: str | Path) -> bool:

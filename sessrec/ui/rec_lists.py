@@ -43,6 +43,7 @@ _CSS = """
 .sr-list .sr-change.sr-new { padding: 0 0.3rem; border-radius: var(--st-base-radius);
   background: var(--st-primary-color); color: #fff; }
 .sr-list .sr-score { flex: 0 0 auto; opacity: 0.6; font-variant-numeric: tabular-nums; }
+.sr-list .sr-note { font-style: italic; opacity: 0.75; padding: 0.2rem 0.35rem; }
 """
 
 # Rows are built with DOM calls and textContent only (names come from data files).
@@ -69,6 +70,11 @@ export default function ({ data, parentElement, setTriggerValue }) {
     box.dataset.recList = list.role;
     box.append(list.heading ? el("h4", "", list.heading) : el("div", "sr-label", list.label));
     box.append(el("div", "sr-caption", list.caption));
+    if (list.meaning) box.append(el("div", "sr-caption", `Scores: ${list.meaning}`));
+    if (list.note) {
+      box.append(el("div", "sr-note", list.note));
+      return box;
+    }
     const ol = el("ol");
     for (const row of list.rows) {
       const button = el("button");
@@ -119,9 +125,31 @@ def change_badge(change: str) -> str:
     return f"{'↑' if direction == 'up' else '↓'}{steps}"
 
 
+def no_ranking_note(rec: RecList, negative_is_fallback: bool = False) -> str | None:
+    """One line instead of the rows when the list ranks nothing, else ``None``.
+
+    A model whose every shown score is equal (SR-GNN or VSTAN before the first click) or, for a
+    model whose negative scores mean "no evidence, ranked by popularity", every shown score
+    negative (LastItem before the first click) would otherwise show an arbitrary or borrowed
+    order as if it were its own. The popularity fallback column is a ranking and keeps its rows.
+    """
+    scores = rec.items["Score"].to_numpy(float)
+    if rec.slot.is_fallback or len(scores) < 2:
+        return None
+    if np.all(scores == scores[0]):
+        return (f"Nothing to rank yet: {rec.slot.label} gives every item the same score "
+                f"({scores[0]:.3g}) for this session.")
+    if negative_is_fallback and np.all(scores < 0):
+        return (f"No evidence yet: {rec.slot.label} has nothing to go on for this session and would only "
+                "repeat the popularity ranking.")
+    return None
+
+
 def list_view(rec: RecList, *, heading: str | None = None, highlight: set[int] | None = None,
-              changes: dict[int, str] | None = None, negative_is_fallback: bool = False) -> dict[str, Any]:
-    """What one list shows, as plain JSON: heading, caption and one row per recommendation.
+              changes: dict[int, str] | None = None, negative_is_fallback: bool = False,
+              meaning: str = "") -> dict[str, Any]:
+    """What one list shows, as plain JSON: heading, caption, what its scores mean and one row
+    per recommendation, or a ``note`` and no rows when it ranks nothing (:func:`no_ranking_note`).
 
     Scores are formatted as in the rest of the app (counts without decimals); a negative
     score of a model whose negative scores mean "no evidence, ranked by popularity" reads
@@ -143,7 +171,9 @@ def list_view(rec: RecList, *, heading: str | None = None, highlight: set[int] |
             "score": "by popularity" if fallback_marks and score < 0 else fmt_score(score, integral),
             "title": f"{name} · {category} · id {item} · score {score:.5g} — click to add",
         })
-    return {"role": rec.slot.role, "label": rec.slot.label, "heading": heading, "caption": caption(rec), "rows": rows}
+    note = no_ranking_note(rec, negative_is_fallback)
+    return {"role": rec.slot.role, "label": rec.slot.label, "heading": heading, "caption": caption(rec),
+            "meaning": meaning, "note": note, "rows": [] if note else rows}
 
 
 def show(views: list[dict[str, Any]], dataset_path: str, key: str, columns: int = 1) -> None:

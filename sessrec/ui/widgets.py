@@ -111,8 +111,21 @@ def catalogue_browser(catalogue: Catalogue, dataset_path: str) -> None:
 
 def _view(rec: RecList, heading: str | None = None, highlight: set[int] | None = None,
           changes: dict[str, dict[int, str]] | None = None) -> dict:
+    meaning = "training clicks (popularity fallback)" if rec.slot.is_fallback else spec_of(rec.slot.role).scores
     return rec_lists.list_view(rec, heading=heading, highlight=highlight, changes=(changes or {}).get(rec.slot.role),
-                               negative_is_fallback=spec_of(rec.slot.role).negative_is_fallback)
+                               negative_is_fallback=spec_of(rec.slot.role).negative_is_fallback, meaning=meaning)
+
+
+def _random_test_session(selection, catalogue: Catalogue, dataset_path: str) -> None:
+    """Load a random test session, all but its last click, whose clicks the catalogue knows."""
+    import random
+
+    test = selection.dataset().test
+    for _ in range(200):
+        items = [int(i) for i in test.session(random.randrange(test.n_sessions))][:-1]
+        if items and all(catalogue.known(items)):
+            live.load(dataset_path, items)
+            return
 
 
 def slot_notice(slot) -> None:
@@ -142,6 +155,10 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
         with head[1]:
             session_controls(session, dataset_path)
         session_timeline(session, catalogue, dataset_path)
+        if not session and selection.dataset().test.n_sessions:
+            st.button("Start from a random test session", key="pg_random_session", icon=":material/casino:",
+                      on_click=_random_test_session, args=(selection, catalogue, dataset_path),
+                      help="Loads a real test session of this dataset, all but its last click")
     instruments.edit_panel(session, catalogue, dataset_path)
 
     browse, results = st.columns([5, 6], gap="large")
@@ -163,9 +180,10 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
                        f"{main.slot.label} checkpoint in the sidebar.")
         else:
             heading = f"{main.slot.label} — top {k}"
+        main_view = _view(main, heading=heading, changes=changes)
         with st.container(border=True, key="primary_list"):
-            rec_lists.show([_view(main, heading=heading, changes=changes)], dataset_path, key="pg_lists_main")
-    highlight = set() if main.slot.is_fallback else set(main.items["ItemId"].tolist())
+            rec_lists.show([main_view], dataset_path, key="pg_lists_main")
+    highlight = set() if main.slot.is_fallback or main_view["note"] else set(main.items["ItemId"].tolist())
     if others:
         # drawn before the catalogue, so every list is final before the browser draws the catalogue
         st.markdown("#### Other models, same session")
@@ -175,14 +193,12 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
         st.subheader("Catalogue")
         catalogue_browser(catalogue, dataset_path)
 
-    meanings = "; ".join(f"{rec.slot.label}: {'training clicks (fallback)' if rec.slot.is_fallback else spec_of(rec.slot.role).scores}"
-                         for rec in lists)
     fallback_note = (" \"by popularity\": the model has no evidence for that item after this session "
                      "(no transition, no similarity), so it ranks it by training popularity below every item it has "
                      "evidence for." if any(spec_of(r.slot.role).negative_is_fallback for r in lists) else "")
     st.caption((f"★ also in {main.slot.label}'s top {k}. " if highlight else "") +
-               "Click any recommendation to add it to the session. Scores are each model's own: "
-               f"{meanings}.{fallback_note} Choose the models shown in the sidebar.")
+               "Click any recommendation to add it to the session. Scores are each model's own, on its own "
+               f"scale (under each list: what they are).{fallback_note} Choose the models shown in the sidebar.")
     instruments.why_panel(lists, session, catalogue, exclude)
     instruments.agreement_panel(lists, k)
     charts_panel(lists, session, catalogue, exclude)
@@ -219,7 +235,7 @@ def charts_panel(lists: list[RecList], session: list[int], catalogue: Catalogue,
         tabs = st.tabs(list(CHART_VIEWS), key="pg_chart_tab", on_change="rerun")
         if tabs[0].open:
             with tabs[0]:
-                colour = colour_of(rec.slot.label) or "#d6336c"
+                colour = colour_of(rec.slot.label) or "#be0032"
                 st.altair_chart(charts.recommendation_bars(rec.items, colour), width="stretch",
                                 height=charts.bar_height(len(rec.items)))
                 st.caption(f"{chosen}'s top {len(rec.items)} and their scores.")
