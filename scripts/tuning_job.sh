@@ -43,7 +43,7 @@ for entry in "${QUEUE[@]}"; do
   fi
   echo "$(date -u +%FT%TZ) start $dataset/$label"
   nice -n 15 python -m sessrec tune --dataset "data/$dataset" --model "$label" \
-    --storage "sqlite:///$LIVE" --quiet &
+    --storage "sqlite:///$LIVE" --only-worker --quiet &
   worker=$!
   while kill -0 "$worker" 2>/dev/null; do
     for _ in $(seq "$((SNAPSHOT_MINUTES * 6))"); do

@@ -243,6 +243,18 @@ def test_a_study_resumes_after_a_kill_and_the_killed_trial_is_failed(tmp_path):
     assert "2/2 trials (2 complete, 0 pruned, 1 failed)" in result.stdout
 
 
+def test_a_trial_left_running_on_another_machine_is_failed_by_the_only_worker(tmp_path):
+    """Studies travel between machines in the committed SQLite file: a trial another machine was
+    running stays 'running' there; the one worker of the queue (--only-worker) marks it failed."""
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    trial = study.ask()
+    trial.set_user_attr("worker", {"host": "a-machine-long-gone", "pid": 1})
+    assert tn.fail_dead_trials(study) == 0, "another host's trial may still be running there"
+    assert tn.fail_dead_trials(study, only_worker=True) == 1
+    (failed,) = study.get_trials()
+    assert failed.state == optuna.trial.TrialState.FAIL and failed.user_attrs["failed_because"]
+
+
 def test_a_start_whose_trial_failed_is_enqueued_again_and_none_twice(tmp_path):
     study = optuna.create_study(study_name="demo/sr", storage=f"sqlite:///{tmp_path / 's.db'}")
     start = [{"source": "published", "params": {"steps": 7, "weighting": "div"}}]

@@ -110,7 +110,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
             rep = tn.report(study, tuned, budget, tn.study_starts(tuned, dataset.name))
         else:
             rep = tn.tune(dataset, tuned, budget, storage=args.storage, seed=args.seed, progress=not args.quiet,
-                          max_trials=args.max_trials)
+                          max_trials=args.max_trials, only_worker=args.only_worker)
             study = tn.open_study(dataset, tuned, args.storage) if args.export else None
         reports.append(rep)
         print(rep.line())
@@ -198,6 +198,9 @@ def add_commands(sub: Any, subject: str) -> None:
     tune.add_argument("--snapshot", metavar="FILE",
                       help="only copy the SQLite --storage to FILE, consistently even while workers write to it "
                            "(to commit the studies of a tuning still running)")
+    tune.add_argument("--only-worker", action="store_true",
+                      help="this is the only worker on --storage: a trial still marked running was left by a "
+                           "process that is gone (another machine, an ended session) and is marked failed first")
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     tune.set_defaults(func=cmd_tune)
 

@@ -244,12 +244,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fail_dead_trials(study: optuna.Study) -> int:
-    """Mark as failed the running trials whose worker on this host has died; returns how many."""
+def fail_dead_trials(study: optuna.Study, only_worker: bool = False) -> int:
+    """Mark as failed the running trials whose worker on this host has died, or with
+    ``only_worker`` (no other worker uses the storage) every running trial; returns how many."""
     host, n = socket.gethostname(), 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker") or {}
-        if worker.get("host") == host and isinstance(worker.get("pid"), int) and not _alive(worker["pid"]):
+        here = worker.get("host") == host and isinstance(worker.get("pid"), int)
+        if (here and not _alive(worker["pid"])) or (only_worker and not (here and worker["pid"] == os.getpid())):
             study._storage.set_trial_user_attr(trial._trial_id, "failed_because", "its worker process died")
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             n += 1
@@ -354,9 +356,10 @@ def enqueue_starts(study: optuna.Study, starts: list[dict[str, Any]]) -> None:
 def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = DEFAULT_STORAGE,
          seed: int = 0, progress: bool = True, max_trials: int | None = None,
          config_dir: str | Path = "benchmarks", sessions: Callable[[str], Any] | None = None,
-         pruner: optuna.pruners.BasePruner | None = None) -> StudyReport:
+         pruner: optuna.pruners.BasePruner | None = None, only_worker: bool = False) -> StudyReport:
     """Run the study of ``tuned`` on ``dataset`` until its budget is spent (or ``max_trials``
-    more trials by this worker); returns where it stands. Resumes an existing study."""
+    more trials by this worker); returns where it stands. Resumes an existing study; with
+    ``only_worker``, trials left running by a process that is gone are marked failed first."""
     from tqdm.auto import tqdm
 
     budget.check_tunable(tuned.label)
@@ -365,7 +368,7 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
                              "(`python -m sessrec prepare` writes one)")
     starts = study_starts(tuned, dataset.name, config_dir)
     study = open_study(dataset, tuned, storage, seed, pruner)
-    fail_dead_trials(study)
+    fail_dead_trials(study, only_worker)
     enqueue_starts(study, starts)
     objective = make_objective(dataset, tuned, budget.metric, sessions=sessions)
     state = report(study, tuned, budget, starts)
