@@ -40,17 +40,22 @@ for slot in slots:
         st.warning(f"{slot.label}: {slot.note}; the popularity fallback stands in.", icon=":material/info:")
 ranks = replay.replay_ranks(slots, items, catalogue)
 ranked = ranks.dropna(subset=["Rank"])
-if ranked.empty:
-    st.info("None of this session's next items is in the training catalogue, so no model can rank them "
-            "(the evaluator removes such events and counts them). Pick another session.", icon=":material/info:")
-else:
-    st.altair_chart(charts.replay_ranks(ranked, int(ranked["Rank"].max())), width="stretch")
-st.dataframe(replay.step_summary(ranks), hide_index=True, width="stretch",
+chart_area = st.container()  # drawn once the step below is known, to mark it
+summary = replay.step_summary(ranks)
+st.dataframe(summary, hide_index=True, width="stretch", height=charts.table_height(len(summary)),
              column_config={"MRR@20": st.column_config.NumberColumn(format="%.3f")})
+st.caption(f"Hits@k: of this session's {len(items) - 1} predicted clicks, how many the model ranked in its top k "
+           "(Recall@k counted, not averaged); MRR@20: the mean of 1/rank over the same clicks, 0 beyond rank 20.")
 
 # a two-click session has one step only, and a slider from 1 to 1 is an error in Streamlit
 step = (st.slider("Step: the models have read this many clicks", 1, len(items) - 1, 1, key=f"rp_step::{index}")
         if len(items) > 2 else 1)
+with chart_area:
+    if ranked.empty:
+        st.info("None of this session's next items is in the training catalogue, so no model can rank them "
+                "(the evaluator removes such events and counts them). Pick another session.", icon=":material/info:")
+    else:
+        st.altair_chart(charts.replay_ranks(ranked, int(ranked["Rank"].max()), step=step), width="stretch")
 k = 10
 seen = " → ".join(f"{i + 1}. {catalogue.name(x)}" for i, x in enumerate(items[:step]))
 st.markdown(f"**Read so far:** {seen}")

@@ -18,14 +18,16 @@ datasets = sorted(runs["Dataset"].dropna().unique())
 # the sidebar's dataset first; every dataset when it has no training logs
 start = [selection.dataset_name] if selection.dataset_name in datasets else datasets
 c = st.columns([2, 5])
-wanted = c[0].multiselect("Datasets", datasets, default=start, key="tc_datasets") or datasets
+# keyed by the sidebar's dataset: changing it there starts this page from that dataset again
+wanted = c[0].multiselect("Datasets", datasets, default=start, key=f"tc_datasets::{selection.dataset_name}") or datasets
 in_scope = runs[runs["Dataset"].isin(wanted)]
 aggregate = st.toggle("Aggregate seeds (mean line, ±1 std band)", value=True, key="tc_aggregate",
                       help="Off: one line per run (seed)")
 unit = "Config" if aggregate else "Run"
 pool = list(dict.fromkeys(in_scope[unit]))
+# keyed by the datasets chosen: adding one shows its runs instead of keeping the old selection
 chosen_units = c[1].multiselect("Configurations" if aggregate else "Runs", pool, default=pool,
-                                key=f"tc_{unit}") or pool
+                                key=f"tc_{unit}::{','.join(wanted)}") or pool
 frame = in_scope[in_scope[unit].isin(chosen_units)].copy()
 chosen = list(dict.fromkeys(frame["Run"]))
 if len(chosen_units) > 12:
@@ -47,7 +49,7 @@ else:
         and plot["Loss function"].nunique() > 1 else [(None, plot)]
     for loss_name, part in groups:
         if loss_name is not None:
-            st.markdown(f"**{loss_name}** loss")
+            st.markdown(f"Loss function: **{loss_name}**")
         if aggregate:
             st.altair_chart(charts.mean_curves(curves.aggregate_seeds(part, measure), title), width="stretch")
         else:
@@ -61,8 +63,9 @@ st.dataframe(curves.epoch_summary(frame), width="stretch",
                             "s / epoch": st.column_config.NumberColumn(format="%.2f"),
                             "events / s": st.column_config.NumberColumn(format="%,.0f")})
 st.subheader("Hyperparameters")
-params = curves.hyperparameter_table(data.records, selection.entries, chosen)
-if params.empty:
+tables = curves.hyperparameter_tables(data.records, selection.entries, chosen)
+if not tables:
     st.caption("No hyperparameters recorded for these runs.")
-else:
-    st.dataframe(params.astype(str), width="stretch")
+for model, params in tables.items():  # one table per model: only the settings its runs have
+    st.markdown(f"**{model}**")
+    st.dataframe(params.astype(object).fillna("").astype(str), width="stretch", height=charts.table_height(len(params)))

@@ -475,3 +475,30 @@ def test_the_benchmarks_dataset_pick_survives_leaving_the_page(app_env, tmp_path
     at.switch_page("pages/benchmarks.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="bm_dataset").value == "rsc15_100k"
+
+
+def test_how_it_works_draws_every_registered_session_model():
+    from sessrec.models.registry import SESSION, models_of
+    from sessrec.ui import diagrams
+
+    drawn = diagrams.online_inference()
+    assert all(spec.label in drawn for spec in models_of(SESSION))
+    assert drawn.count("-> topk;") == drawn.count("cache -> m_"), "every family node feeds the lists"
+
+
+def test_training_curves_name_each_loss_and_give_each_model_its_own_settings_table():
+    from sessrec.ui import curves
+
+    assert curves.loss_name({"loss": "bpr-max"}, "gru4rec") == "bpr-max"
+    assert curves.loss_name({"hidden_size": 100}, "narm") == "NARM's own"
+    records = [
+        {"dataset": "d", "run_id": "g-seed1", "model": "gru4rec", "train_seconds": 3.0,
+         "hyperparameters": {"loss": "cross-entropy", "layers": [100, 100]}, "training_log": [{"epoch": 1}]},
+        {"dataset": "d", "run_id": "n-seed1", "model": "narm", "train_seconds": 5.0,
+         "hyperparameters": {"hidden_size": 100, "extra": {"a": 1}}, "training_log": [{"epoch": 1}]},
+    ]
+    tables = curves.hyperparameter_tables(records, [], ["d · g-seed1", "d · n-seed1"])
+    assert set(tables) == {"GRU4Rec", "NARM"}
+    assert "hidden_size" not in tables["GRU4Rec"] and "loss" not in tables["NARM"], "no empty columns"
+    assert tables["GRU4Rec"].loc["d · g-seed1", "layers"] == "100, 100"
+    assert tables["NARM"].loc["d · n-seed1", "extra"] == "a=1", "nested settings as text, not JSON"

@@ -44,3 +44,11 @@ def test_variants_are_shades_of_their_model_and_stable_across_charts():
     assert len(set(strangers.values())) == 20
     scale = model_colour_scale(["GRU4Rec", "GRU4Rec"])
     assert scale.domain == ["GRU4Rec"] and scale.range == [gru]
+
+
+def test_training_curve_labels_take_their_models_colour_and_repeats_get_shades():
+    narm = next(s.colour for s in REGISTRY if s.name == "narm")
+    colours = label_colours(["diginetica · narm", "rsc15_100k · narm", "diginetica · gru4rec-seed1"])
+    assert colours["diginetica · narm"] == narm
+    assert colours["rsc15_100k · narm"] != narm and distance(colours["rsc15_100k · narm"], narm) >= MIN_DISTANCE
+    assert base_colour("diginetica · gru4rec-seed1") == next(s.colour for s in REGISTRY if s.name == "gru4rec")

@@ -102,3 +102,18 @@ def test_train_page_runs_a_tiny_training_to_completion(tmp_path, monkeypatch):
     at.switch_page("pages/playground.py").run()
     key = f"checkpoint::last_item::{roots.data / 'demo'}"
     assert any(str(o).endswith("demo/from_app.pt") for o in at.sidebar.selectbox(key=key).options)
+
+
+def test_the_form_is_prefilled_on_every_dataset_and_one_epoch_draws_a_point():
+    import pandas as pd
+
+    from sessrec.ui import charts
+    from sessrec.ui.train import STATE_ICONS, default_params_text
+
+    text, source = default_params_text("demo", "gru4rec")
+    assert "layers=" in text and "demo checkpoint" in source, "the demo has no benchmark config"
+    text, source = default_params_text("demo", "vstan")
+    assert "k=" in text and "defaults" in source
+    spec = charts.job_loss(pd.DataFrame({"epoch": [1], "loss": [0.5]})).to_dict()
+    assert spec["encoding"]["x"]["scale"]["domain"] == [1, 2] and spec["encoding"]["x"]["axis"]["format"] == "d"
+    assert all(icon.startswith(":material/") for icon in STATE_ICONS.values()), "no emoji that need a font"

@@ -26,7 +26,7 @@ def model_legend(n_labels: int, title: str | None = None, **options) -> alt.Lege
     below the chart in four columns, where it adds to the chart's height instead of being cut at it."""
     many = n_labels > 10
     return alt.Legend(title=title, symbolLimit=0, labelLimit=260, columns=4 if many else 1,
-                      orient="bottom" if many else "right", symbolStrokeWidth=3, **options)
+                      orient="bottom" if many else "right", symbolStrokeWidth=3, symbolOpacity=1, **options)
 
 
 def legend_room(labels, plot_height: int) -> int:
@@ -53,6 +53,23 @@ def rank_moves(frame: pd.DataFrame, metric_label: str) -> alt.Chart:
     )
     return (base.mark_line(point=True) + base.mark_text(align="left", dx=6).encode(text="Model:N")).properties(
         height=legend_room(frame["Model"], bar_height(frame["Model"].nunique(), 22)))
+
+
+def job_loss(frame: pd.DataFrame) -> alt.Chart:
+    """A training job's loss per epoch: whole-number epochs on the axis, a point even after one epoch."""
+    data = frame.assign(epoch=frame["epoch"] if "epoch" in frame else range(1, len(frame) + 1))
+    last = int(data["epoch"].max())
+    return (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(last, 2)]),
+                    axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)),
+            tooltip=["epoch", alt.Tooltip("loss:Q", format=".4f")],
+        )
+        .properties(height=160)
+    )
 
 
 def bar_height(n_items: int, per_item: int = 24) -> int:
@@ -213,9 +230,9 @@ def log_log_points(frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: s
     )
 
 
-def replay_ranks(frame: pd.DataFrame, max_rank: int) -> alt.Chart:
-    """frame: Step, Model, Rank (of the true next item)."""
-    return (
+def replay_ranks(frame: pd.DataFrame, max_rank: int, step: int | None = None) -> alt.Chart:
+    """frame: Step, Model, Rank (of the true next item); ``step``: the one shown below, marked."""
+    lines = (
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
@@ -225,8 +242,12 @@ def replay_ranks(frame: pd.DataFrame, max_rank: int) -> alt.Chart:
             color=model_colour(frame),
             tooltip=["Step", "Model", "Rank", "Target"],
         )
-        .properties(height=legend_room(frame["Model"], 300))
     )
+    if step is not None:
+        mark = alt.Chart(pd.DataFrame({"Step": [step]})).mark_rule(color="#495057", strokeDash=[4, 3]).encode(
+            x="Step:O", tooltip=[alt.Tooltip("Step:O", title="the step shown below")])
+        lines = lines + mark
+    return lines.properties(height=legend_room(frame["Model"], 300))
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

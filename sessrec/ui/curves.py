@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
@@ -24,7 +23,8 @@ def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) 
         for entry in log:
             rows.append({"Run": name, "Config": config, "Source": "run record", "Dataset": record.get("dataset"),
                          "Model": label_of(str(record.get("model"))),
-                         "Loss function": str((record.get("hyperparameters") or {}).get("loss", "?")), **_epoch_row(entry)})
+                         "Loss function": loss_name(record.get("hyperparameters"), record.get("model")),
+                         **_epoch_row(entry)})
     for entry in entries:
         if not entry.ok or not entry.training_log:
             continue
@@ -32,11 +32,17 @@ def collect_runs(records: list[dict[str, Any]], entries: list[CheckpointEntry]) 
         for row in entry.training_log:
             rows.append({"Run": name, "Config": name, "Source": "checkpoint", "Dataset": entry.dataset,
                          "Model": label_of(str(entry.model)),
-                         "Loss function": str((entry.hyperparameters or {}).get("loss", "?")), **_epoch_row(row)})
+                         "Loss function": loss_name(entry.hyperparameters, entry.model), **_epoch_row(row)})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["Run", "Config", "Source", "Dataset", "Model", "Loss function", "epoch", *LOG_COLUMNS])
     return frame
+
+
+def loss_name(params: dict[str, Any] | None, model: object) -> str:
+    """The run's loss function: its ``loss`` setting (GRU4Rec), else the model's own loss."""
+    loss = (params or {}).get("loss")
+    return str(loss) if loss else f"{label_of(str(model))}'s own"
 
 
 def _epoch_row(entry: dict[str, Any]) -> dict[str, Any]:
@@ -69,27 +75,41 @@ def aggregate_seeds(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return out
 
 
-def hyperparameter_table(records: list[dict[str, Any]], entries: list[CheckpointEntry], runs: list[str]) -> pd.DataFrame:
-    """Run x hyperparameter, for the runs in ``runs``; values that are lists shown as text."""
-    rows = []
+def hyperparameter_tables(records: list[dict[str, Any]], entries: list[CheckpointEntry],
+                          runs: list[str]) -> dict[str, pd.DataFrame]:
+    """Model -> a table of its runs in ``runs`` x the settings any of them has (values as text:
+    lists as "100, 100", nested settings as "key=value; ..."); one table per model, so no
+    column of another model's settings stands empty."""
+    rows: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         name = f"{record.get('dataset')} · {record.get('run_id', record.get('label'))}"
         if name in runs:
-            rows.append({"Run": name, "train seconds": _round(training_seconds(record)),
-                         **_plain(record.get("hyperparameters") or {})})
+            rows.setdefault(label_of(str(record.get("model"))), []).append(
+                {"Run": name, "train seconds": _round(training_seconds(record)),
+                 **_plain(record.get("hyperparameters") or {})})
     for entry in entries:
         name = f"{entry.dataset} · {display_path(entry.path)}"
         if entry.ok and name in runs:
-            rows.append({"Run": name, "train seconds": _round(entry.train_seconds), **_plain(entry.hyperparameters)})
-    return pd.DataFrame(rows).set_index("Run") if rows else pd.DataFrame()
+            rows.setdefault(label_of(str(entry.model)), []).append(
+                {"Run": name, "train seconds": _round(entry.train_seconds), **_plain(entry.hyperparameters)})
+    return {model: pd.DataFrame(part).set_index("Run").dropna(axis=1, how="all") for model, part in rows.items()}
 
 
 def _round(value: Any, digits: int = 1) -> Any:
     return round(float(value), digits) if isinstance(value, (int, float)) else value
 
 
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else json.dumps(v) for k, v in params.items()}
+    """Settings as table cells: scalars kept, lists and nested settings as readable text."""
+    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else _text(v) for k, v in params.items()}
 
 
 def epoch_summary(frame: pd.DataFrame) -> pd.DataFrame:

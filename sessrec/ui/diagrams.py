@@ -40,28 +40,51 @@ def offline_pipeline() -> str:
 """
 
 
+def _quoted(text: str) -> str:
+    """Text for a Graphviz label: quotes and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _model_nodes() -> tuple[list[str], list[str]]:
+    """Graphviz nodes of every registered session model, one per family (the subject model on
+    its own), and their ids; read from the registry when drawn, so a model registered later
+    appears too."""
+    from sessrec.models.registry import FAMILIES, SESSION, models_of
+
+    specs = models_of(SESSION)
+    nodes, ids = [], []
+    for spec in (s for s in specs if s.subject):
+        ids.append("m_subject")
+        nodes.append(f'    m_subject [label="{_quoted(spec.label)}\\n{_quoted(spec.scores)}", '
+                     'fillcolor="#fff0f6", color="#f783ac"];')
+    for family, title in FAMILIES.items():
+        names = [s.label for s in specs if s.family == family and not s.subject]
+        if names:
+            rows = [" · ".join(names[i:i + 3]) for i in range(0, len(names), 3)]
+            ids.append(f"m_{family}")
+            nodes.append(f'    m_{family} [label="{_quoted(title)}\\n' + "\\n".join(map(_quoted, rows)) + '"];')
+    return nodes, ids
+
+
 def online_inference() -> str:
-    """One click in the playground, through every model, to the top-k lists (drawn top to
-    bottom: left to right it is too wide to read at page width)."""
+    """One click in the playground, through every registered model, to the top-k lists (drawn top
+    to bottom: left to right it is too wide to read at page width)."""
+    nodes, ids = _model_nodes()
+    edges = "".join(f"  cache -> {i};\n  {i} -> topk;\n" for i in ids)
     return "digraph online {" + _STYLE.replace("rankdir=LR", "rankdir=TB") + """
   click [label="Click on an item\\n(catalogue or a recommendation)", shape=oval, fillcolor="#e7f5ff", color="#74c0fc"];
   state [label="Session state\\nst.session_state + URL ?session=…\\n(one per browser tab)", fillcolor="#fff9db", color="#fcc419"];
   cache [label="Prefix-state cache\\nin each model (recommend)\\nsession[:-1] already computed", shape=cylinder];
   subgraph cluster_models {
-    label="Models: loaded once per process, shared by all tabs (st.cache_resource)"; style="rounded,dashed"; color="#ced4da"; fontsize=11;
-    gru  [label="GRU4Rec\\none GRU step → hidden state\\nscores = state · item embeddings", fillcolor="#fff0f6", color="#f783ac"];
-    pop  [label="MostPopular\\ntraining click counts"];
-    last [label="LastItem\\ntransitions from the last item"];
-    knn  [label="Item-KNN\\nco-occurrence similarity\\nto the last item"];
+    label="Every registered model, by family: loaded once per process, shared by all tabs (st.cache_resource)"; style="rounded,dashed"; color="#ced4da"; fontsize=11;
+""" + "\n".join(nodes) + """
   }
   fallback [label="Popularity fallback\\nwhen a checkpoint is missing,\\nunreadable or for another dataset", shape=note, fillcolor="#f8f9fa", color="#adb5bd", fontcolor="#495057"];
   topk [label="Top-k per model\\n(exclude clicked items?)\\nlists with scores; charts on request", shape=oval, fillcolor="#ebfbee", color="#69db7c"];
   click -> state -> cache;
-  cache -> gru; cache -> pop; cache -> last; cache -> knn;
-  fallback -> gru [style=dashed, arrowhead=empty, label="stands in"];
-  gru -> topk; pop -> topk; last -> topk; knn -> topk;
+""" + edges + f"""  fallback -> {ids[0] if ids else "topk"} [style=dashed, arrowhead=empty, label="stands in for any model"];
   topk -> click [style=dashed, label="next click", constraint=false];
-}
+}}
 """
 
 

@@ -2,7 +2,9 @@
 
 * A registered model keeps its registry colour (:attr:`~sessrec.models.registry.ModelSpec.colour`).
 * A variant of a model, a label that starts with the model's label or name ("GRU4Rec (BPR-max)",
-  "VSTAN (tuned)", "gru4rec-seed1"), gets a lighter or darker shade of that model's colour.
+  "VSTAN (tuned)", "gru4rec-seed1"), gets a lighter or darker shade of that model's colour; so
+  does a second label of the same model in one chart. A label "<dataset> · <run>" (the training
+  curves) is read by its part after the last " · ".
 * Any other label (a published row, an ablation) gets a colour generated around the hue circle.
 
 Within one chart no two labels are closer than :data:`MIN_DISTANCE` (CIE76 ΔE in Lab), so
@@ -57,15 +59,20 @@ def _mix(colour: str, amount: float) -> str:
     return "#" + "".join(f"{round(c + (target - c) * abs(amount)):02x}" for c in channels)
 
 
+def stem(label: str) -> str:
+    """The part of a label that names the run: after the last " · " ("diginetica · narm" -> "narm")."""
+    return str(label).rsplit(" · ", 1)[-1]
+
+
 def base_colour(label: str) -> str | None:
     """The colour of the registered model ``label`` is a variant of (longest matching label or name)."""
-    text = str(label).lower()
+    text = stem(label).lower()
     best: tuple[int, str] | None = None
     for spec in REGISTRY:
-        for stem in (spec.label.lower(), spec.name.lower()):
-            if text.startswith(stem) and len(text) > len(stem) and not text[len(stem)].isalnum():
-                if best is None or len(stem) > best[0]:
-                    best = (len(stem), spec.colour)
+        for prefix in (spec.label.lower(), spec.name.lower()):
+            if text.startswith(prefix) and len(text) > len(prefix) and not text[len(prefix)].isalnum():
+                if best is None or len(prefix) > best[0]:
+                    best = (len(prefix), spec.colour)
     return best[1] if best else None
 
 
@@ -85,10 +92,14 @@ def _stable(label: str) -> int:
 def label_colours(labels: Iterable[object]) -> dict[str, str]:
     """A colour for each distinct label (see the module docstring)."""
     ordered = list(dict.fromkeys(str(label) for label in labels))
-    chosen = {label: own for label in ordered if (own := colour_of(label)) is not None}
+    chosen: dict[str, str] = {}
+    for label in ordered:  # a model's own colour, for the first label that is exactly that model
+        own = colour_of(stem(label))
+        if own is not None and own not in chosen.values():
+            chosen[label] = own
     registry = [spec.colour for spec in REGISTRY]
     for label in sorted(set(ordered) - set(chosen)):
-        base = base_colour(label)
+        base = colour_of(stem(label)) or base_colour(label)
         shift = _stable(label)
         if base is not None:
             shades = [_mix(base, SHADES[(shift + i) % len(SHADES)]) for i in range(len(SHADES))]

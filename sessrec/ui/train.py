@@ -10,10 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from sessrec.experiments import jobs
+from sessrec.ui import charts
 from sessrec.ui.models import label_of
 from sessrec.ui.paths import checkpoint_root, display_path
 
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "⏹️"}
+#: Material icons (Streamlit draws them on every machine; emoji need a font the machine may lack)
+STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/directions_run:",
+               "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/stop_circle:"}
 
 
 def jobs_root() -> Path:
@@ -24,12 +27,25 @@ def default_params_text(dataset_name: str, model: str) -> tuple[str, str]:
     """``(key=value lines, where they come from)``: the dataset's benchmark settings."""
     from sessrec.experiments.training import benchmark_settings
 
+    from sessrec.models.factory import make_model
+    from sessrec.models.registry import spec as model_spec
+
     try:
         settings = benchmark_settings(dataset_name, [model])[0]
     except ValueError as exc:
-        return "", f"benchmark config unreadable ({exc}); model defaults"
-    lines = [f"{key}={_text(value)}" for key, value in settings.params.items()]
-    return "\n".join(lines), settings.source
+        settings, problem = None, f"benchmark config unreadable ({exc}); "
+    else:
+        problem = ""
+    if settings is not None and settings.params:
+        params, source = dict(settings.params), settings.source
+    else:  # no benchmark setting: the demo checkpoint's settings on the demo, else every default
+        demo = model_spec(model).demo
+        if dataset_name == "demo" and demo:
+            params = {k: v for k, v in demo.items() if "{checkpoints}" not in str(v)}
+            source = problem + "the committed demo checkpoint's settings (sessrec.models.registry)"
+        else:
+            params, source = make_model(model).hyperparameters(), problem + "the model's defaults"
+    return "\n".join(f"{key}={_text(value)}" for key, value in params.items() if value is not None), source
 
 
 def _text(value: Any) -> str:
@@ -65,8 +81,7 @@ def job_panel(view: jobs.JobView) -> None:
             frame = pd.DataFrame(view.epochs)
             cols = st.columns([3, 2])
             if "loss" in frame:
-                cols[0].line_chart(frame.set_index("epoch")[["loss"]] if "epoch" in frame else frame[["loss"]],
-                                   height=160)
+                cols[0].altair_chart(charts.job_loss(frame), width="stretch")
             last = view.epochs[-1]
             speed = last.get("events_per_s") or last.get("events_per_second")
             cols[1].metric("events / s (last epoch)", f"{speed:,.0f}" if isinstance(speed, (int, float)) else "–")
