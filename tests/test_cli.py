@@ -75,6 +75,16 @@ def test_benchmark_writes_records_and_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(["benchmark", "--dataset", str(out), "--out", str(results), "--quiet"]) == 0
     assert capsys.readouterr().out.count("already complete") == 3
+    # a config whose setting changed since (a tuned setting chosen again): that run is redone
+    config = tmp_path / "changed.json"
+    config.write_text(json.dumps({"models": [{"label": "item_knn", "model": "item_knn", "params": {"alpha": 0.3}},
+                                             {"label": "last_item", "model": "last_item"}]}))
+    assert main(["benchmark", "--dataset", str(out), "--config", str(config), "--out", str(results), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "item_knn: the existing record was made with other settings (alpha: 0.5 -> 0.3)" in printed
+    assert printed.count("already complete") == 1
+    rerun = next(r for r in load_run_records(results) if r["run_id"] == "item_knn")
+    assert rerun["hyperparameters"]["alpha"] == 0.3
 
 
 def test_module_entry_point_help():

@@ -243,6 +243,22 @@ def test_a_study_resumes_after_a_kill_and_the_killed_trial_is_failed(tmp_path):
     assert "2/2 trials (2 complete, 0 pruned, 1 failed)" in result.stdout
 
 
+def test_a_study_of_a_larger_budget_is_read_as_the_smaller_one(tmp_path):
+    """The 30-trial kNN studies under today's 12/20 rule: only their first trials count (a seeded
+    sampler makes them the trials a smaller study would have run), and the best is chosen among those."""
+    tuned = tn.TunedModel("sr", "sr", SR_SPACE)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 5, 1.0), storage=storage, progress=False,
+            config_dir=tmp_path)
+    study = optuna.load_study(study_name="demo/sr", storage=storage)
+    first3 = sorted(study.trials, key=lambda t: t.number)[:3]
+    rep = tn.report(study, tuned, tn.Budget("demo", 3, 1.0), [])
+    assert rep.counted == 3 and rep.beyond_budget == 2 and rep.stopped_by == "trials"
+    assert rep.best_value == max(t.value for t in first3)
+    assert "2 later trials of an older, larger budget not counted" in rep.line()
+    assert rep.to_json()["trials_beyond_budget"] == 2
+
+
 def test_a_trial_left_running_on_another_machine_is_failed_by_the_only_worker(tmp_path):
     """Studies travel between machines in the committed SQLite file: a trial another machine was
     running stays 'running' there; the one worker of the queue (--only-worker) marks it failed."""

@@ -25,6 +25,7 @@ sampled-protocol run reuses the sampled run of that seed.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,32 @@ class ModelSpec:
         base = self.label if seed is None else f"{self.label}-seed{seed}"
         return base if sampled is None else f"{base}-{sampled.key}-s{sampled.seed}"
 
+
+
+STALE = "the existing record was made with other settings"
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return bool(a == b)
+
+
+def stale_settings(root: str | Path, dataset: str, run_id: str, spec: ModelSpec) -> str | None:
+    """Why a complete run's record does not hold ``spec``'s settings (say a tuned config whose chosen
+    setting changed since), or ``None`` when every setting the config names is the record's.
+    The seed is the run's own, and a run that chose its epochs on validation data keeps its choice."""
+    try:
+        record = json.loads(record_path(root, dataset, run_id).read_text())
+    except (OSError, ValueError):
+        return None  # run_problem has judged the file
+    stored = record.get("hyperparameters") or {}
+    ignore = {"seed"} | ({"n_epochs"} if spec.validation is not None else set())
+    changed = [f"{key}: {stored.get(key)!r} -> {value!r}" for key, value in spec.params.items()
+               if key not in ignore and not _same_value(stored.get(key), value)]
+    return f"{STALE} ({'; '.join(changed)})" if changed else None
 
 
 #: where neural runs keep their per-epoch training checkpoint until the run record is written,
@@ -288,7 +315,7 @@ def run_benchmark(
             order.insert(0, spec.epochs_from_seed)
         for seed in order:
             run_id = spec.run_id(seed, sampled)
-            problem = run_problem(root, dataset.name, run_id)
+            problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec)
             if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
                 continue
@@ -303,11 +330,14 @@ def run_benchmark(
                     "(delete its .claim file if that process is gone)")
                 continue
             with claim:
-                problem = run_problem(root, dataset.name, run_id)  # another process may have finished it meanwhile
+                # another process may have finished it meanwhile
+                problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec)
                 if problem is None:
                     log(f"skip {dataset.name}/{run_id}: already complete")
                     continue
-                if problem != "missing":
+                if problem.startswith(STALE):
+                    log(f"{dataset.name}/{run_id}: {problem}; running it again with the config's settings")
+                elif problem != "missing":
                     log(f"warning: {dataset.name}/{run_id}: the existing record is not usable ({problem}); "
                         "running it again")
                 log(f"run {dataset.name}/{run_id} ...")

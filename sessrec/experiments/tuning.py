@@ -179,6 +179,8 @@ class StudyReport:
     starts: list[dict[str, Any]]
     #: the enqueued starting settings as they scored here: {"source", "state", "value"}
     start_scores: list[dict[str, Any]] = field(default_factory=list)
+    #: complete or pruned trials run beyond the budget (under an older, larger one): not counted
+    beyond_budget: int = 0
 
     @property
     def counted(self) -> int:
@@ -197,9 +199,11 @@ class StudyReport:
         best = "no complete trial yet" if self.best_value is None else (
             f"best valid {self.budget.metric} = {self.best_value:.4f}")
         state = {None: "open", "trials": "done", "core-hour cap": "stopped by its core-hour cap"}[self.stopped_by]
+        extra = (f" ({self.beyond_budget} later trials of an older, larger budget not counted)"
+                 if self.beyond_budget else "")
         return (f"{self.name}: {self.counted}/{self.budget.trials} trials ({self.complete} complete, {self.pruned} "
                 f"pruned, {self.failed} failed), {self.core_hours:.2f}/{self.budget.core_hours:g} core-hours, "
-                f"{state}; {best}")
+                f"{state}; {best}{extra}")
 
     def start_lines(self) -> list[str]:
         """How each starting setting (published, official paramfile) scored on this dataset's valid."""
@@ -212,14 +216,37 @@ class StudyReport:
                 "trials_complete": self.complete, "trials_pruned": self.pruned, "trials_failed": self.failed,
                 "core_hours": round(self.core_hours, 4),
                 "budget": {"trials": self.budget.trials, "core_hours": self.budget.core_hours},
-                "stopped_by": self.stopped_by, "best_valid": self.best_value, "params": self.best_params,
+                "stopped_by": self.stopped_by, "trials_beyond_budget": self.beyond_budget,
+                "best_valid": self.best_value, "params": self.best_params,
                 "selected_epochs": self.best_attrs.get("best_epoch"), "best_trial_source": self.best_attrs.get("start"),
                 "starts": self.start_scores}
 
 
+def within_budget(trials: list[optuna.trial.FrozenTrial], budget: Budget) -> tuple[list[optuna.trial.FrozenTrial], int]:
+    """The trials that count under ``budget``: in trial order, up to its number of complete or pruned
+    trials (failed and running ones before that point kept), and how many counted trials lie beyond.
+
+    A study run under an older, larger budget is read as the smaller one: the sampler is seeded and
+    each trial depends only on the trials before it, so its first N trials are the ones a study
+    stopped at N would have run.
+    """
+    states = optuna.trial.TrialState
+    within, counted, beyond = [], 0, 0
+    for trial in sorted(trials, key=lambda t: t.number):
+        if trial.state in (states.COMPLETE, states.PRUNED):
+            if counted >= budget.trials:
+                beyond += 1
+                continue
+            counted += 1
+        elif counted >= budget.trials:
+            continue
+        within.append(trial)
+    return within, beyond
+
+
 def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[dict[str, Any]]) -> StudyReport:
     states = optuna.trial.TrialState
-    trials = study.get_trials(deepcopy=False)
+    trials, beyond = within_budget(study.get_trials(deepcopy=False), budget)
     count = {s: sum(t.state == s for t in trials) for s in states}
     hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials) / 3600.0
     done = [t for t in trials if t.state == states.COMPLETE]
@@ -231,7 +258,7 @@ def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[
                        count[states.FAIL], count[states.RUNNING], hours, budget,
                        None if best is None else float(cast(float, best.value)),
                        {} if best is None else dict(best.params), {} if best is None else dict(best.user_attrs),
-                       starts, scored)
+                       starts, scored, beyond)
 
 
 def _alive(pid: int) -> bool:
