@@ -72,6 +72,12 @@ if rq1.open:
             st.info(note, icon=":material/hourglass_empty:")
         if view_name == "tuned" and view.untuned:
             st.caption(f"Shown at their only setting (nothing to tune): {', '.join(map(bm.pretty_label, view.untuned))}.")
+        if view.kept_published:
+            st.caption("At their published settings, not tuned here (sweeps/budget.json): " + "; ".join(
+                f"{bm.pretty_label(label)}: {why}" for label, why in view.kept_published.items()) + ".")
+        if view.explored:
+            st.caption("Not counted as any model's result (chosen after looking at test results): " + "; ".join(
+                f"{bm.pretty_label(label)}: {why}" for label, why in view.explored.items()) + ".")
         runs = view.records
         summary = bm.summary_of(runs)
         present = [m for m in bm.ACCURACY_METRICS if m in set(summary["metric"])]
@@ -170,6 +176,9 @@ if rq2.open:
             table = questions.loss_table(data.records, ds2)
             st.dataframe(bm.best_style(table[bm.visible_columns(table)], ["Recall@20", "MRR@20"]), hide_index=True,
                          width="stretch", column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f")})
+            st.info("These settings were compared **on the test split**, so none of them counts as GRU4Rec's result: "
+                    "RQ1's verdicts use only settings chosen without test (the published setting, the tuned run "
+                    "chosen on the validation split).", icon=":material/info:")
             st.caption(f"On **{ds2}**; sorted by MRR@20; best value highlighted. The learning rate and sampling settings "
                        "follow each loss's published defaults (column Settings); everything else is the same.")
             frame = table.melt(id_vars=["Loss"], value_vars=["_recall@20", "_mrr@20"], var_name="Metric", value_name="mean")
@@ -193,6 +202,9 @@ if rq3.open:
                          column_config={"Train s": NUM(format="%.1f"), "Events/s": NUM(format="%,.0f"),
                                         "Δ Recall@20": NUM(format="%+.4f"), "Δ MRR@20": NUM(format="%+.4f"),
                                         "Time × ref": NUM(format="%.2f")})
+            st.info("These settings were compared **on the test split**, so none of them counts as GRU4Rec's result: "
+                    "RQ1's verdicts use only settings chosen without test (the published setting, the tuned run "
+                    "chosen on the validation split).", icon=":material/info:")
             st.caption(f"On **{ds3}**. The factor and its values are read from each run's hyperparameters against the "
                        "reference (`gru4rec-xe`); Δ is the difference of the means over seeds; events/s is the mean "
                        "training throughput over epochs; “Time × ref” is the training time relative to the reference.")

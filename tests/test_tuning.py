@@ -401,6 +401,50 @@ def test_settings_views_show_tuned_runs_only_when_every_tunable_model_has_one(tm
     assert "tuned)" not in capsys.readouterr().out
 
 
+def test_models_kept_at_published_settings_complete_the_tuned_view_and_explored_runs_never_count(
+        tmp_path, monkeypatch):
+    """Issue 45: the tuned view is complete once every row is tuned or kept at its published setting
+    with the reason; a run compared on test (declared 'exploratory') is in no view's verdict."""
+    from sessrec.experiments import questions
+    from sessrec.experiments.records import load_run_records
+    from tests.app_support import write_fake_results
+
+    root = tmp_path / "results"
+    root.mkdir()
+    write_fake_results(root, questions=False)
+    _write_tuned(root, "gru4rec-xe", "gru4rec", 0.6, seeds=(1, 2))
+    records = load_run_records(root)
+    tunable = {"gru4rec-xe": "gru4rec", "item_knn": "item_knn"}
+    assert questions.settings_view(records, "demo", "tuned", tunable).missing == ["item_knn"]
+    monkeypatch.setattr(questions, "published_only", lambda dataset: {"item_knn": "one run costs 9 CPU-hours"})
+    tuned = questions.settings_view(records, "demo", "tuned", tunable)
+    assert tuned.missing == [] and tuned.kept_published == {"item_knn": "one run costs 9 CPU-hours"}
+    assert "item_knn" in {r["label"] for r in tuned.records}
+    assert questions.default_settings_view(records, "demo", tunable) == "tuned"
+    monkeypatch.setattr(questions, "exploratory_runs", lambda dataset: {"last_item": "picked on test"})
+    for view in questions.SETTINGS_VIEWS:
+        shown = questions.settings_view(records, "demo", view, tunable)
+        assert "last_item" not in {r["label"] for r in shown.records} and shown.explored == {"last_item": "picked on test"}
+
+
+def test_the_readme_verdict_and_the_page_verdict_name_the_same_models():
+    """One source: every model the README says GRU4Rec is behind beats GRU4Rec's best run in the
+    page's RQ1 verdict at MRR@20 (same settings view), and the other way round."""
+    from sessrec.experiments import docs, questions, tables
+    from sessrec.experiments.records import load_run_records, valid_records
+
+    records = valid_records(load_run_records(REPO / "results"))
+    for head in docs.headlines(records):
+        if not head.subject:
+            continue
+        view = questions.settings_view(records, head.dataset, head.view)
+        verdicts = questions.rq1_verdicts(tables.summary_of(view.records), head.dataset, ("mrr",), (20,))
+        beaten_by = set(verdicts[verdicts["Outcome"] == "loses"]["Model"])
+        top = head.subject[0]
+        behind = {docs.pretty(s.label) for s in head.standings if s.rank < top.rank}
+        assert behind == beaten_by, head.dataset
+
+
 def test_benchmarks_page_has_the_settings_views(tmp_path, app_env, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

@@ -87,15 +87,19 @@ def headline_markdown(records: list[dict[str, Any]]) -> str:
     sentences = []
     for h in heads:
         n = len(h.standings)
-        ranks = ", ".join(f"{pretty(s.label)} {ordinal(s.rank)}" for s in h.subject) or "no GRU4Rec run"
         if h.subject and h.subject[0].rank == 1:
             verdict = f"GRU4Rec is best on MRR@{METRIC_K} ({pretty(h.best.label)} {_pair(h.best)})"
             by_recall = max(h.standings, key=lambda s: s.recall)
             if not is_subject(by_recall.model):
                 verdict += f", {pretty(by_recall.label)} on Recall@{METRIC_K} ({_pair(by_recall)})"
+        elif h.subject:
+            top = h.subject[0]
+            ahead = [pretty(x.label) for x in h.standings if x.rank < top.rank]
+            verdict = (f"GRU4Rec **loses**: {pretty(h.best.label)} is best ({_pair(h.best)}); GRU4Rec's best "
+                       f"configuration, {pretty(top.label)}, ranks {ordinal(top.rank)} of {n}, behind "
+                       f"{', '.join(ahead)}")
         else:
-            verdict = (f"GRU4Rec **loses**: {pretty(h.best.label)} is best ({_pair(h.best)}); "
-                       f"GRU4Rec ranks {ranks} of {n}")
+            verdict = f"no GRU4Rec run yet; {pretty(h.best.label)} is best ({_pair(h.best)})"
         sentences.append(f"- **{h.dataset}** ({_view_text(h)}): {verdict}.")
     header = (f"| dataset | settings | best configuration (Recall@{METRIC_K} / MRR@{METRIC_K}) | "
               f"GRU4Rec configurations (Recall@{METRIC_K} / MRR@{METRIC_K}, rank by MRR@{METRIC_K}) | configurations |")

@@ -10,7 +10,7 @@ with their published numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,32 @@ def tunable_models(path: str | Path | None = None) -> dict[str, str]:
     return {label: str(entry.get("model")) for label, entry in models.items() if isinstance(entry, dict)}
 
 
+def published_only(dataset: str, path: str | Path | None = None) -> dict[str, str]:
+    """Tunable label -> why it is not tuned on ``dataset`` (``published_only`` in sweeps/budget.json)."""
+    import json
+
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / "sweeps" / "budget.json"
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))["datasets"][dataset]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    reasons = entry.get("published_only") if isinstance(entry, dict) else None
+    return {str(k): str(v) for k, v in reasons.items()} if isinstance(reasons, dict) else {}
+
+
+def exploratory_runs(dataset: str, config_dir: str | Path | None = None) -> dict[str, str]:
+    """Label -> why the run does not compete (``exploratory`` in benchmarks/<dataset>.json): a
+    setting tried after looking at test results is shown as such, never counted as a model's result."""
+    import json
+
+    folder = Path(config_dir) if config_dir is not None else Path(__file__).resolve().parents[2] / "benchmarks"
+    try:
+        explored = json.loads((folder / f"{dataset}.json").read_text(encoding="utf-8")).get("exploratory", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in explored.items()} if isinstance(explored, dict) else {}
+
+
 @dataclass
 class SettingsView:
     """RQ1's records on one dataset under one settings view."""
@@ -86,6 +112,10 @@ class SettingsView:
     missing: list[str]
     #: labels shown at their only setting (models with nothing to tune)
     untuned: list[str]
+    #: tunable labels the budget keeps at their published setting here -> why (tuned view only)
+    kept_published: dict[str, str] = field(default_factory=dict)
+    #: labels left out because their setting was chosen by looking at test -> why
+    explored: dict[str, str] = field(default_factory=dict)
 
 
 def settings_view(records: list[dict[str, Any]], dataset: str, view: str,
@@ -95,17 +125,21 @@ def settings_view(records: list[dict[str, Any]], dataset: str, view: str,
     if view not in SETTINGS_VIEWS:
         raise ValueError(f"unknown settings view {view!r} (known: {', '.join(SETTINGS_VIEWS)})")
     tunable = tunable_models() if tunable is None else tunable
-    rq1 = records_for(records, "rq1", dataset)
+    explored = exploratory_runs(dataset)
+    rq1 = [r for r in records_for(records, "rq1", dataset) if str(r.get("label")) not in explored]
     published = [r for r in rq1 if group_of(r) != TUNED_GROUP]
     if view == "published":
-        return SettingsView(view, published, [], [])
+        return SettingsView(view, published, [], [], explored=explored)
     tuned = [r for r in rq1 if group_of(r) == TUNED_GROUP]
     done = {str(r.get("label", "")).removesuffix(TUNED_SUFFIX) for r in tuned}
-    tuned_models = set(tunable.values())
-    fixed = [r for r in published if r.get("model") not in tuned_models]
+    kept = {label: why for label, why in published_only(dataset).items() if label in tunable}
+    kept_runs = [r for r in published if str(r.get("label")) in kept]
+    tuned_models = {model for label, model in tunable.items() if label not in kept}
+    fixed = [r for r in published if r.get("model") not in tuned_models and r not in kept_runs]
     ran = {r.get("label") for r in published}
-    missing = [label for label in tunable if label not in done and label in ran]
-    return SettingsView(view, fixed + tuned, missing, sorted({str(r.get("label")) for r in fixed}))
+    missing = [label for label in tunable if label not in done and label in ran and label not in kept]
+    return SettingsView(view, fixed + kept_runs + tuned, missing, sorted({str(r.get("label")) for r in fixed}),
+                        {label: why for label, why in kept.items() if label in ran}, explored)
 
 
 def default_settings_view(records: list[dict[str, Any]], dataset: str, tunable: dict[str, str] | None = None) -> str:
