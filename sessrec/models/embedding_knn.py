@@ -77,6 +77,10 @@ class EmbeddingKNN(LastItemState, BaseSessionModel):
         query = self.embeddings[torch.where(valid, state, torch.zeros_like(state))]
         return (query @ self.embeddings.T) * valid.unsqueeze(1)
 
+    def item_embeddings(self) -> torch.Tensor | None:
+        """The normalised GRU4Rec item vectors it compares (the item map draws them)."""
+        return self.embeddings if self.is_fitted else None
+
     def _tensors(self) -> dict[str, torch.Tensor]:
         return {"embeddings": self.embeddings}
 

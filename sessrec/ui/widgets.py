@@ -10,7 +10,7 @@ from typing import Literal
 import streamlit as st
 
 from sessrec.models.registry import colour_of
-from sessrec.ui import charts, instruments, live, rec_lists
+from sessrec.ui import charts, instruments, item_map, live, rec_lists
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
 from sessrec.ui.playground import RecList
 
@@ -202,6 +202,7 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     instruments.why_panel(lists, session, catalogue, exclude)
     instruments.agreement_panel(lists, k)
     charts_panel(lists, session, catalogue, exclude)
+    item_map.item_map_panel(lists, session, catalogue, dataset_path)
 
 
 #: list length before the user moves the slider

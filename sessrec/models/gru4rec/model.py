@@ -281,6 +281,11 @@ class GRU4Rec(BaseSessionModel):
             for l in range(len(self.layers))
         ]
 
+    def item_embeddings(self) -> Tensor | None:
+        """The output item embeddings ``Wy`` (shared with the input with ``constrained_embedding``),
+        one row per catalogue item; ``None`` before ``fit``. The item map draws them."""
+        return self.Wy if self.is_fitted else None
+
     # ---------------------------------------------------------------------------------
     # Training
 

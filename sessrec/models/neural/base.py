@@ -101,6 +101,16 @@ class NeuralSessionModel(BaseSessionModel):
             "n_threads": self.n_threads, "bucket_batches": self.bucket_batches,
         }
 
+    def item_embeddings(self) -> Tensor | None:
+        """The network's item table (the item map draws it; ``None`` before ``fit``): its first
+        embedding with one row per catalogue item."""
+        if self.module is None:
+            return None
+        for part in self.module.modules():
+            if isinstance(part, nn.Embedding) and part.num_embeddings == self.n_items:
+                return part.weight.detach()
+        return None
+
     # -- training -------------------------------------------------------------------------
     def _torch_device(self) -> torch.device:
         return torch_device(self.device)
