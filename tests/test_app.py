@@ -502,3 +502,47 @@ def test_training_curves_name_each_loss_and_give_each_model_its_own_settings_tab
     assert "hidden_size" not in tables["GRU4Rec"] and "loss" not in tables["NARM"], "no empty columns"
     assert tables["GRU4Rec"].loc["d · g-seed1", "layers"] == "100, 100"
     assert tables["NARM"].loc["d · n-seed1", "extra"] == "a=1", "nested settings as text, not JSON"
+
+
+def test_models_all_survives_a_click_and_folds_the_checkpoint_pickers(app_env):
+    at = open_app(query={"dataset": "demo", "models": "all"})
+    assert not at.exception
+    at.button(key=next(b.key for b in at.button if b.key.startswith("cat_"))).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["models"] == "all" and at.query_params["session"], "the link still shows every model"
+    assert [e.label for e in at.sidebar.expander if e.label.startswith("Checkpoints (")], \
+        "fourteen pickers folded into one expander"
+    few = open_app(query={"dataset": "demo", "models": "gru4rec,item_knn"})
+    few.button(key=next(b.key for b in few.button if b.key.startswith("cat_"))).click().run()
+    assert few.query_params["models"] == "gru4rec,item_knn"
+    assert not [e.label for e in few.sidebar.expander if e.label.startswith("Checkpoints (")]
+
+
+def test_models_without_a_checkpoint_are_named_and_offered_for_training(app_env, monkeypatch):
+    """app_env has checkpoints for the baselines only: GRU4Rec's column is the fallback, and the
+    playground offers to train it in the background (the Train page's jobs)."""
+    from sessrec.ui import train as ui_train
+
+    started = []
+    monkeypatch.setattr(ui_train, "start_missing",
+                        lambda path, name, models: started.append((name, models)) or ["job-1"])
+    at = open_app(query={"dataset": "demo", "models": "gru4rec,item_knn"})
+    assert not at.exception
+    assert any("No trained GRU4Rec for demo yet" in m.value for m in at.markdown)
+    at.button(key="pg_train_missing::demo::button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert started == [("demo", ["gru4rec"])], "only the model without a checkpoint"
+    assert any("Training started (1 job(s))" in c.value for c in at.caption)
+
+
+def test_the_missing_models_jobs_write_where_the_sidebar_looks(tmp_path, monkeypatch):
+    from sessrec.experiments import jobs
+    from sessrec.ui import train as ui_train
+
+    monkeypatch.setenv("SESSREC_CHECKPOINT_ROOT", str(tmp_path / "checkpoints"))
+    specs = []
+    monkeypatch.setattr(jobs, "start_job", lambda spec, root: specs.append((spec, root)) or spec.model)
+    assert ui_train.start_missing("data/demo", "demo", ["most_popular", "gru4rec"]) == ["most_popular", "gru4rec"]
+    assert [Path(s.out) for s, _ in specs] == [tmp_path / "checkpoints" / "demo" / f"{m}.pt"
+                                               for m in ("most_popular", "gru4rec")]
+    assert specs[1][0].params["layers"] == 96, "the demo checkpoint's settings, as the Train page prefills"

@@ -74,10 +74,15 @@ def load_from_url(dataset_path: str, dataset_name: str, catalogue: Catalogue) ->
         st.session_state[NOTICE_KEY] = "The shared link had problems: " + "; ".join(parsed.problems()) + "."
 
 
-def sync_url(dataset_name: str, items: list[int]) -> None:
-    """Write the session into the address bar (only when it changed)."""
-    wanted = {"dataset": dataset_name, sess.PARAM: sess.format_session(items)} if items else {"dataset": dataset_name}
-    current = {k: st.query_params.get(k) for k in ("dataset", sess.PARAM) if st.query_params.get(k)}
+def sync_url(dataset_name: str, items: list[int], shown: tuple[str, ...] = (), every: tuple[str, ...] = ()) -> None:
+    """Write the dataset, the session and the models shown into the address bar (only when they
+    changed), so the link always reopens this view; ``models=all`` when ``shown`` is ``every`` model."""
+    wanted = {"dataset": dataset_name}
+    if items:
+        wanted[sess.PARAM] = sess.format_session(items)
+    if shown:
+        wanted["models"] = "all" if every and set(shown) == set(every) else ",".join(shown)
+    current = {k: st.query_params.get(k) for k in ("dataset", sess.PARAM, "models") if st.query_params.get(k)}
     if current != wanted:
         st.query_params.from_dict(wanted)
 

@@ -183,6 +183,8 @@ def render(show_models: bool = True) -> Selection:
     fitting = {role: [e for e in entries if e.ok and e.model == role and not selection.warnings.get(e.path)]
                for role, _ in model_roles()}
     selection.shown = _shown_models(side, fitting, dataset_path, show_models)
+    # past four models the checkpoint pickers fold into one expander instead of filling the sidebar
+    pickers = side.expander(f"Checkpoints ({len(selection.shown)} models)") if len(selection.shown) > 4 else side
     for role, label in model_roles():
         candidates = sorted(fitting[role], key=lambda e: e.path)
         options: list[str | None] = [None] + [e.path for e in candidates]
@@ -193,7 +195,7 @@ def render(show_models: bool = True) -> Selection:
         if not show_models or role not in selection.shown:
             selection.checkpoints[role] = st.session_state.get(key, default)
             continue
-        choice = side.selectbox(
+        choice = pickers.selectbox(
             label, options, index=options.index(default), key=key,
             format_func=lambda p: NONE_LABEL if p is None else display_path(p),
         )

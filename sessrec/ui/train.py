@@ -97,3 +97,22 @@ def job_panel(view: jobs.JobView) -> None:
             st.code(jobs.output_log(view.folder) or "(nothing yet)", language=None)
         with st.expander("Hyperparameters"):
             st.code(json.dumps({"preset": spec.preset, **spec.params}, indent=1), language="json")
+
+
+def start_missing(dataset_path: str, dataset_name: str, models: list[str]) -> list[str]:
+    """Start one background job per model in ``models`` at the dataset's benchmark settings (the
+    Train page's defaults), each writing ``<checkpoints>/<dataset>/<model>.pt`` where the sidebar
+    finds it; returns the job ids. A model whose checkpoint another job is writing is skipped."""
+    from sessrec.errors import OutputPathError
+
+    started = []
+    for model in models:
+        text, _ = default_params_text(dataset_name, model)
+        spec = jobs.JobSpec(dataset_path, model, parse_params_text(text), None,
+                            str(checkpoint_root() / dataset_name / f"{model}.pt"))
+        try:
+            started.append(jobs.start_job(spec, jobs_root()))
+        except OutputPathError:
+            continue  # already being trained
+    return started
+

@@ -12,6 +12,7 @@ import streamlit as st
 from sessrec.models.registry import colour_of
 from sessrec.ui import charts, instruments, item_map, live, rec_lists
 from sessrec.ui.catalogue import ALL_CATEGORIES, SORTS, Catalogue, n_pages
+from sessrec.ui.models import roles as model_roles
 from sessrec.ui.playground import RecList
 
 PER_PAGE = 12
@@ -137,12 +138,41 @@ def slot_notice(slot) -> None:
         st.warning(f"{slot.label}: {slot.note}", icon="⚠️")
 
 
+def missing_models_notice(selection, lists: list[RecList]) -> None:
+    """Models shown without a checkpoint for this dataset: say which, and offer to train them."""
+    from sessrec.ui import train as ui_train
+
+    missing = [rec.slot for rec in lists if rec.slot.is_fallback and not selection.checkpoints.get(rec.slot.role)]
+    if not missing:
+        return
+    names = ", ".join(slot.label for slot in missing)
+    key = f"pg_train_missing::{selection.dataset_name}"
+    with st.container(border=True):
+        st.markdown(f":material/model_training: **No trained {names} for {selection.dataset_name} yet**: "
+                    f"{'its column shows' if len(missing) == 1 else 'their columns show'} the popularity fallback.")
+        if st.session_state.get(key):
+            st.caption(f"Training started ({len(st.session_state[key])} job(s)); follow the progress on the Train "
+                       "page. Each checkpoint appears in the sidebar when its job is done.")
+            st.page_link("pages/train.py", label="Open the Train page", icon=":material/model_training:")
+            return
+        st.caption("Train them at this dataset's benchmark settings, each in its own background process "
+                   "(`python -m sessrec train --all` does the same from the command line). GRU4Rec and the kNN "
+                   "models take minutes; NARM, SASRec and SR-GNN from minutes on rsc15_100k to hours on the "
+                   "larger datasets.")
+        def start() -> None:
+            st.session_state[key] = ui_train.start_missing(
+                str(selection.dataset_path), selection.dataset_name, [slot.role for slot in missing])
+
+        st.button(f"Train {names} in the background", key=f"{key}::button", icon=":material/play_arrow:",
+                  on_click=start)
+
+
 def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
     """The part of the playground a click changes (run inside an ``st.fragment``)."""
     from sessrec.ui import playground
 
     session = live.get(dataset_path)
-    live.sync_url(selection.dataset_name, session)
+    live.sync_url(selection.dataset_name, session, selection.shown, tuple(role for role, _ in model_roles()))
     # every list is computed before anything is drawn, so the page changes in one step
     # instead of showing the new session beside the old lists while the models work
     k = int(st.session_state.get("pg_k", DEFAULT_K))
@@ -173,6 +203,7 @@ def playground_body(selection, catalogue: Catalogue, dataset_path: str) -> None:
                 st.subheader("Catalogue")
                 catalogue_browser(catalogue, dataset_path)
             return
+        missing_models_notice(selection, lists)
         main, others = lists[0], lists[1:]
         if main.slot.is_fallback:
             heading = f"{main.slot.label} — not available"
