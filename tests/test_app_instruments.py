@@ -156,3 +156,29 @@ def test_replay_of_a_two_click_session_and_random_run_clean(committed):
     at.button(key="rp_random").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.warning or all("rp_index" not in w.value for w in at.warning)
+
+
+def test_the_what_if_error_goes_with_the_id_that_caused_it(committed):
+    at = open_app(["gru4rec", "item_knn"], {"dataset": "demo", "session": "1001,1002,1003"})
+    at.session_state["pg_edit"] = True
+    at.run()
+    at.text_input(key="pg_replace_id").input("99999999").run()
+    at.button(key="pg_replace").click().run()
+    assert any("is not an item id" in e.value for e in at.error)
+    at.text_input(key="pg_replace_id").input("").run()
+    assert not at.error, "clearing the box dismisses the error"
+    at.text_input(key="pg_replace_id").input("99999999").run()
+    at.button(key="pg_replace").click().run()
+    at.button(key="pg_edit_remove").click().run()
+    assert not at.error and not at.exception, "an edit dismisses it too"
+
+
+def test_sr_gnn_attention_says_its_weights_are_not_normalised(committed):
+    at = open_app(["srgnn", "narm"], {"dataset": "demo", "session": "1001,1002,1003"})
+    at.session_state["pg_why"] = True
+    at.run()
+    at.selectbox(key="pg_why_model").set_value("SR-GNN").run()
+    assert not at.exception
+    assert "not normalised" in captions(at)
+    at.selectbox(key="pg_why_model").set_value("NARM").run()
+    assert "not normalised" not in captions(at), "NARM's softmax sums to 1"

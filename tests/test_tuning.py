@@ -385,12 +385,12 @@ def test_settings_views_show_tuned_runs_only_when_every_tunable_model_has_one(tm
     assert questions.default_settings_view(records, "demo", tunable) == "tuned"
     moves = questions.rank_moves(records, "demo", tunable=tunable)
     assert set(moves["View"]) == set(questions.SETTINGS_VIEWS.values())
-    assert set(moves["Model"]) == {"gru4rec-xe", "item_knn", "most_popular", "last_item"}
+    assert set(moves["Model"]) == {"GRU4Rec (cross-entropy)", "Item-KNN", "MostPopular", "LastItem"}
     budget = questions.tuning_table(questions.settings_view(records, "demo", "tuned", tunable).records)
     assert sorted(budget["Model"]) == ["GRU4Rec (cross-entropy, tuned)", "Item-KNN (tuned)"]
     assert sorted(budget["Study"]) == ["demo/gru4rec-xe", "demo/item_knn"]
     best_tuned = moves[(moves["View"] == "Tuned, equal budget") & (moves["Rank"] == 1)]["Model"].item()
-    assert best_tuned == "gru4rec-xe"  # quality 0.6: the best of the tuned view
+    assert best_tuned == "GRU4Rec (cross-entropy)"  # quality 0.6: the best of the tuned view
 
     # the CLI and the page both default to the tuned view here (the repository's tuning.json)
     assert main(["results", "--root", str(root), "--no-strict"]) == EXIT_OK

@@ -188,7 +188,7 @@ def rank_moves(records: list[dict[str, Any]], dataset: str, metric: str = "mrr",
                tunable: dict[str, str] | None = None) -> pd.DataFrame:
     """Each model's rank (1 = best mean ``metric@k``) in the published and the tuned view:
     columns Model, View, Rank, Value; a tuned run is matched to its published label."""
-    from sessrec.experiments.tables import summary_of
+    from sessrec.experiments.tables import pretty_label, summary_of
 
     rows = []
     for view in SETTINGS_VIEWS:
@@ -197,7 +197,8 @@ def rank_moves(records: list[dict[str, Any]], dataset: str, metric: str = "mrr",
         part = part.assign(base=part["label"].astype(str).str.removesuffix(TUNED_SUFFIX))
         part = part.sort_values("mean", ascending=False).reset_index(drop=True)
         for rank, row in enumerate(part.itertuples(), start=1):
-            rows.append({"Model": row.base, "View": SETTINGS_VIEWS[view], "Rank": rank, "Value": float(row.mean)})
+            rows.append({"Model": pretty_label(str(row.base)), "View": SETTINGS_VIEWS[view], "Rank": rank,
+                         "Value": float(row.mean)})
     frame = pd.DataFrame(rows, columns=["Model", "View", "Rank", "Value"])
     both = frame.groupby("Model")["View"].nunique()
     return frame[frame["Model"].isin(both[both == 2].index)].reset_index(drop=True)

@@ -127,7 +127,11 @@ def long_summary(summary: pd.DataFrame, metrics: tuple[str, ...] | None = ACCURA
         "Dataset": frame["dataset"], "Model": frame["label"].map(pretty_label), "Metric": frame["metric"].map(lambda m: METRIC_NAMES.get(m, m)),
         "k": frame["k"], "Mean": frame["mean"].astype(float), "Std": frame["std"].astype(float), "Seeds": frame["n"],
     })
-    return out.sort_values(["Dataset", "Metric", "k", "Mean"], ascending=[True, True, True, False]).reset_index(drop=True)
+    # the headline metric first (MRR@20, then Recall, NDCG), large cut-offs first, best model first
+    order = {name: i for i, name in enumerate(["MRR", "Recall", "NDCG"])}
+    out = out.assign(_order=out["Metric"].map(lambda m: order.get(m, len(order))))
+    out = out.sort_values(["Dataset", "_order", "Metric", "k", "Mean"], ascending=[True, True, True, False, False])
+    return out.drop(columns="_order").reset_index(drop=True)
 
 
 def wide_table(summary: pd.DataFrame, dataset: str, metrics: tuple[str, ...], ks: tuple[int, ...],

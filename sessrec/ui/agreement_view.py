@@ -57,8 +57,9 @@ def pair_matrix(found: explain.RunAgreement, measure: str) -> pd.DataFrame:
 def heatmap(frame: pd.DataFrame, order: list[str], title: str) -> alt.Chart:
     """Pairs as coloured cells with their value written in."""
     base = alt.Chart(frame).encode(
-        x=alt.X("Column:N", sort=order, title=None, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("Row:N", sort=order, title=None),
+        # every label shown: Vega hides overlapping ones by default, and with 21 runs it kept 6
+        x=alt.X("Column:N", sort=order, title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=False, labelLimit=220)),
+        y=alt.Y("Row:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=220)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("Value:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title=None),

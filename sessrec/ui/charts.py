@@ -46,7 +46,7 @@ def rank_moves(frame: pd.DataFrame, metric_label: str) -> alt.Chart:
     """Slope chart: each model's rank under published settings (left) and tuned (right)."""
     base = alt.Chart(frame).encode(
         x=alt.X("View:N", sort=["Published settings", "Tuned, equal budget"], title=None,
-                axis=alt.Axis(labelAngle=0)),
+                axis=alt.Axis(labelAngle=0, labelLimit=0)),
         y=alt.Y("Rank:Q", scale=alt.Scale(reverse=True, domainMin=1), title=f"rank by {metric_label} (1 = best)"),
         color=model_colour(frame, symbolType="stroke"),
         detail="Model:N", tooltip=["Model", "View", "Rank", alt.Tooltip("Value:Q", format=".4f")],

@@ -47,6 +47,7 @@ def edit_panel(session: list[int], catalogue: Catalogue, dataset_path: str) -> N
     panel = st.expander("What if? Edit a click of the session", icon=":material/edit:", key="pg_edit",
                         on_change="rerun")
     if not panel.open:
+        st.session_state.pop("pg_edit_error", None)  # closing the panel dismisses its error
         return
     with panel:
         cols = st.columns([3, 4, 3], vertical_alignment="bottom")
@@ -58,9 +59,11 @@ def edit_panel(session: list[int], catalogue: Catalogue, dataset_path: str) -> N
                    on_click=live.move, args=(dataset_path, position, -1))
         row.button("Later", icon=":material/arrow_forward:", key="pg_move_right",
                    disabled=position == len(session) - 1, on_click=live.move, args=(dataset_path, position, 1))
-        row.button("Remove", icon=":material/close:", key="pg_edit_remove", on_click=live.remove_at,
-                   args=(dataset_path, position))
-        replacement = cols[2].text_input("Replace with item id", key="pg_replace_id", placeholder="item id")
+        row.button("Remove", icon=":material/close:", key="pg_edit_remove", on_click=_forget_error_then,
+                   args=(live.remove_at, dataset_path, position))
+        # the error belongs to the id typed: typing again (or clearing the box) takes it away
+        replacement = cols[2].text_input("Replace with item id", key="pg_replace_id", placeholder="item id",
+                                         on_change=lambda: st.session_state.pop("pg_edit_error", None))
 
         def replace() -> None:
             text = (st.session_state.get("pg_replace_id") or "").strip()
@@ -74,6 +77,12 @@ def edit_panel(session: list[int], catalogue: Catalogue, dataset_path: str) -> N
         if st.session_state.get("pg_edit_error"):
             st.error(st.session_state["pg_edit_error"])
         st.caption("After an edit, each list marks what changed: *new* entered the top-k, ↑/↓ moved by that many places.")
+
+
+def _forget_error_then(action, *args) -> None:
+    """Run an edit (remove, move) and drop the last replacement error: it no longer applies."""
+    st.session_state.pop("pg_edit_error", None)
+    action(*args)
 
 
 def why_panel(lists: list[RecList], session: list[int], catalogue: Catalogue, exclude: bool, key: str = "pg",
@@ -133,7 +142,7 @@ def why_panel(lists: list[RecList], session: list[int], catalogue: Catalogue, ex
 
 
 def _click_labels(frame: pd.DataFrame, catalogue: Catalogue) -> list[str]:
-    return [f"{p}. {catalogue.name(i)[:28]}" for p, i in zip(frame["Position"], frame["Clicked"])]
+    return [f"{p}. {catalogue.name(i)}" for p, i in zip(frame["Position"], frame["Clicked"])]
 
 
 def _leave_one_out_view(frame: pd.DataFrame, model: str, item: int, catalogue: Catalogue) -> None:
@@ -145,8 +154,8 @@ def _leave_one_out_view(frame: pd.DataFrame, model: str, item: int, catalogue: C
         alt.Chart(frame, title="leave-one-out attribution")
         .mark_bar()
         .encode(
-            y=alt.Y("Click:N", sort=list(frame["Click"]), title="click"),
-            x=alt.X("DeltaRank:Q", title="places the click moves the item up (rank without it − rank with it)"),
+            y=alt.Y("Click:N", sort=list(frame["Click"]), title="click", axis=alt.Axis(labelLimit=300)),
+            x=alt.X("DeltaRank:Q", title="places the click moves the item up"),
             color=alt.Color("Effect:N", scale=alt.Scale(domain=["raises it", "lowers it", "none"],
                                                         range=["#2f9e44", "#e03131", "#adb5bd"]), legend=None),
             tooltip=["Click", alt.Tooltip("DeltaRank:Q", format="+.1f", title="Δ rank"),
@@ -158,7 +167,8 @@ def _leave_one_out_view(frame: pd.DataFrame, model: str, item: int, catalogue: C
     st.altair_chart(chart, width="stretch", height=110 + 34 * len(frame))
     st.caption(f"{model}: **{catalogue.name(item)}** has score {frame.attrs['score']:.4g} and rank "
                f"{frame.attrs['rank']:.0f} after the whole session. Each bar re-scores the session without "
-               "that one click (the others kept, in order): green clicks pull the item up, red ones push it "
+               "that one click (the others kept, in order) and shows rank without it − rank with it: green "
+               "clicks pull the item up, red ones push it "
                "down. This is leave-one-out attribution, computed from the model's scores; it is not the "
                "model's attention.")
 
@@ -172,7 +182,7 @@ def _attention_view(frame: pd.DataFrame, model: str, catalogue: Catalogue) -> No
         alt.Chart(read, title="attention (not attribution)")
         .mark_bar(color="#7048e8")
         .encode(
-            y=alt.Y("Click:N", sort=list(frame["Click"]), title="click"),
+            y=alt.Y("Click:N", sort=list(frame["Click"]), title="click", axis=alt.Axis(labelLimit=300)),
             x=alt.X("Attention:Q", title="attention weight of the click"),
             tooltip=["Click", alt.Tooltip("Attention:Q", format=".3f", title="attention")],
         )
@@ -180,11 +190,16 @@ def _attention_view(frame: pd.DataFrame, model: str, catalogue: Catalogue) -> No
     # the frame's height, not the chart's: Streamlit otherwise squeezes the rows into a default height
     st.altair_chart(chart, width="stretch", height=110 + 34 * len(frame))
     unread = len(frame) - len(read)
+    total = float(read["Attention"].sum())
+    # SR-GNN's readout gates are not a softmax: say so when the weights are not a distribution
+    scale = ("" if abs(total - 1.0) < 1e-3 and (read["Attention"] >= 0).all() else
+             " These weights are not normalised (SR-GNN's readout gates, say): only their relative size and sign "
+             "mean something, and they need not be positive or sum to 1.")
     st.caption(f"{model}'s **attention (not attribution)**: the weight its attention gives each click when it "
-               f"builds the session's representation (sum {read['Attention'].sum():.3g} over the clicks it read"
+               f"builds the session's representation (sum {total:.3g} over the clicks it read"
                + (f"; {unread} click(s) it did not read: unknown items or before its window" if unread else "")
                + "). The weights are the same for every recommended item and say where the model looked, not how "
-               "much a click changed this item's rank: that is the leave-one-out chart.")
+               "much a click changed this item's rank: that is the leave-one-out chart." + scale)
 
 
 def _evidence_view(found, model: str, item: int, catalogue: Catalogue) -> None:
@@ -224,6 +239,7 @@ def agreement_panel(lists: list[RecList], k: int, key: str = "pg") -> None:
         square = pd.DataFrame(1.0, index=names, columns=names)
         for row in table.itertuples():
             square.loc[row.A, row.B] = square.loc[row.B, row.A] = row.RBO
+        st.markdown(f"**Rank-biased overlap (p = 0.9) of every pair of top-{k} lists** (1 = the same list)")
         st.dataframe(square, width="stretch",
                      column_config={name: st.column_config.ProgressColumn(name, format="%.2f", min_value=0.0,
                                                                           max_value=1.0) for name in names})
