@@ -326,6 +326,8 @@ if everything.open:
         long = bm.long_summary(data.summary, None)
         if not every:
             long = long[long["Dataset"] == dataset].reset_index(drop=True)
+        kinds = questions.run_kinds(data.records)
+        long.insert(2, "Run", [kinds.get((d, label), "RQ1") for d, label in zip(long["Dataset"], long["Run label"])])
         st.dataframe(long, hide_index=True, width="stretch",
                      column_config={"Mean": NUM(format="%.4f"), "Std": NUM(format="%.4f")})
         st.download_button("CSV (all)", long.to_csv(index=False).encode(), "all_results.csv", "text/csv",

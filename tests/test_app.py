@@ -546,3 +546,16 @@ def test_the_missing_models_jobs_write_where_the_sidebar_looks(tmp_path, monkeyp
     assert [Path(s.out) for s, _ in specs] == [tmp_path / "checkpoints" / "demo" / f"{m}.pt"
                                                for m in ("most_popular", "gru4rec")]
     assert specs[1][0].params["layers"] == 96, "the demo checkpoint's settings, as the Train page prefills"
+
+
+def test_all_runs_says_which_runs_compared_settings_on_test(app_env, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    write_fake_results(results)  # RQ1 runs plus RQ2 and RQ3 runs
+    monkeypatch.setenv("SESSREC_RESULTS_ROOT", str(results))
+    at = open_tab(open_app("pages/benchmarks.py"), "All runs")
+    table = at.dataframe[-1].value
+    assert list(table.columns[:4]) == ["Dataset", "Model", "Run", "Run label"]
+    assert table["Metric"].iloc[0] == "MRR" and table["k"].iloc[0] == table["k"].max()
+    kinds = dict(zip(table["Run label"], table["Run"]))
+    assert kinds["gru4rec-xe"] == "RQ1" and any(k.startswith("rq3-") and v.startswith("RQ3 (settings compared on test")
+                                                for k, v in kinds.items())

@@ -45,6 +45,16 @@ def question_of(record: dict[str, Any]) -> str:
     return "rq1"
 
 
+#: what a run is, as the All runs table says it (RQ2 and RQ3 compare settings on test)
+RUN_KINDS = {"rq1": "RQ1", "rq2": "RQ2 (settings compared on test)", "rq3": "RQ3 (settings compared on test)"}
+
+
+def run_kinds(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(dataset, label) -> what the run answers: RQ1 (tuned or published), or RQ2/RQ3 (compared on test)."""
+    return {(str(r.get("dataset")), str(r.get("label"))):
+            ("RQ1, tuned" if group_of(r) == TUNED_GROUP else RUN_KINDS[question_of(r)]) for r in records}
+
+
 def records_for(records: list[dict[str, Any]], question: str, dataset: str | None = None) -> list[dict[str, Any]]:
     """The records answering ``question`` (RQ2 adds the shared GRU4Rec runs, RQ3 the reference)."""
     out = []

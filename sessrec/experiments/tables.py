@@ -121,10 +121,11 @@ def protocol_lines(records: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def long_summary(summary: pd.DataFrame, metrics: tuple[str, ...] | None = ACCURACY_METRICS) -> pd.DataFrame:
-    """Sortable table: Dataset, Model, Metric, k, Mean, Std, Seeds."""
+    """Sortable table: Dataset, Model, Run label, Metric, k, Mean, Std, Seeds."""
     frame = summary if metrics is None else summary[summary["metric"].isin(metrics)]
     out = pd.DataFrame({
-        "Dataset": frame["dataset"], "Model": frame["label"].map(pretty_label), "Metric": frame["metric"].map(lambda m: METRIC_NAMES.get(m, m)),
+        "Dataset": frame["dataset"], "Model": frame["label"].map(pretty_label), "Run label": frame["label"],
+        "Metric": frame["metric"].map(lambda m: METRIC_NAMES.get(m, m)),
         "k": frame["k"], "Mean": frame["mean"].astype(float), "Std": frame["std"].astype(float), "Seeds": frame["n"],
     })
     # the headline metric first (MRR@20, then Recall, NDCG), large cut-offs first, best model first
