@@ -276,7 +276,8 @@ def test_session_link_parsing():
 
 def test_rank_trajectory_and_histogram():
     from sessrec.models.last_item import LastItem
-    from sessrec.ui.playground import rank_trajectory, ranks_in, score_histogram
+    from sessrec.evaluation.metrics import ranks_in
+    from sessrec.ui.playground import rank_trajectory, score_histogram
     from tests.app_support import _sessions
 
     model = LastItem().fit(_sessions([[1, 2, 3], [2, 3, 4], [3, 4, 1], [1, 2]]))

@@ -219,7 +219,7 @@ def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
 
 
 def test_live_views_rank_with_the_same_tie_modes_as_the_evaluator():
-    from sessrec.ui.playground import ranks_in
+    from sessrec.evaluation.metrics import ranks_in
 
     scores = np.array([0.5, 0.9, 0.5, 0.1, 0.5, np.nan])
     assert ranks_in(scores, np.array([0, 1, 3])).tolist() == [3.0, 1.0, 5.0]  # median by default

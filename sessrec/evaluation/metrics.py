@@ -129,6 +129,23 @@ def ranks_from_counts(better, tied, tie_mode: str = DEFAULT_TIE_MODE):
     return better + tied / 2.0 + 1.0
 
 
+def ranks_in(scores: np.ndarray, item_indices: np.ndarray, masked: np.ndarray | None = None,
+             tie_mode: str = DEFAULT_TIE_MODE) -> np.ndarray:
+    """1-based rank (float) of each of ``item_indices`` under one score vector with the evaluator's
+    tie modes (default ``median``: 1 + better + tied / 2; the module docstring): the one rank rule of
+    the playground, Replay and the explanations, for one session at a time;
+    ``masked`` items are ranked as if absent; non-finite scores rank below finite ones."""
+    scores = scores.astype(np.float64, copy=True)
+    scores[~np.isfinite(scores)] = -np.inf
+    if masked is not None and len(masked):
+        scores[masked] = -np.inf
+    target = scores[item_indices]
+    ordered = np.sort(scores)
+    not_worse = len(ordered) - np.searchsorted(ordered, target, side="left")
+    better = len(ordered) - np.searchsorted(ordered, target, side="right")
+    return ranks_from_counts(better, not_worse - better - 1, tie_mode)
+
+
 def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor, tie_mode: str = DEFAULT_TIE_MODE) -> torch.Tensor:
     """Rank of ``targets[b]`` in row ``b`` of ``scores`` (``(B, n_items)``), as float64,
     under ``tie_mode`` (module docstring); non-finite scores rank below every finite one."""

@@ -18,18 +18,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from sessrec.evaluation.metrics import ranks_in
+
 
 def _rank(scores: np.ndarray, index: int, masked: np.ndarray | None = None) -> float:
     """Rank of item ``index`` under ``scores`` with median ties (1 = best); NaN if masked."""
-    scores = scores.astype(np.float64, copy=True)
-    if masked is not None and len(masked):
-        if index in set(masked.tolist()):
-            return float("nan")
-        scores[masked] = -np.inf
-    target = scores[index]
-    better = int(np.sum(scores > target))
-    tied = int(np.sum(scores == target)) - 1
-    return 1.0 + better + tied / 2.0
+    if masked is not None and len(masked) and index in set(masked.tolist()):
+        return float("nan")
+    return float(ranks_in(scores, np.array([index]), masked)[0])
 
 
 def leave_one_out(model: Any, session: Sequence[int], item_id: int, exclude_seen: bool = False) -> pd.DataFrame:

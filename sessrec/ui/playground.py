@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sessrec.evaluation.metrics import ranks_in
 from sessrec.ui.catalogue import Catalogue
 
 
@@ -56,24 +57,6 @@ def recommend(slot: ModelSlot, session: list[int], k: int, exclude_seen: bool, c
 def recommend_all(slots: list[ModelSlot], session: list[int], k: int, exclude_seen: bool,
                   catalogue: Catalogue) -> list[RecList]:
     return [recommend(slot, session, k, exclude_seen, catalogue) for slot in slots]
-
-
-def ranks_in(scores: np.ndarray, item_indices: np.ndarray, masked: np.ndarray | None = None,
-             tie_mode: str = "median") -> np.ndarray:
-    """1-based rank (float) of each of ``item_indices`` under ``scores`` with the evaluator's
-    tie modes (default ``median``: 1 + better + tied / 2, see :mod:`sessrec.evaluation.metrics`);
-    ``masked`` items are ranked as if absent; non-finite scores rank below finite ones."""
-    from sessrec.evaluation.metrics import ranks_from_counts
-
-    scores = scores.astype(np.float64, copy=True)
-    scores[~np.isfinite(scores)] = -np.inf
-    if masked is not None and len(masked):
-        scores[masked] = -np.inf
-    target = scores[item_indices]
-    ordered = np.sort(scores)
-    not_worse = len(ordered) - np.searchsorted(ordered, target, side="left")
-    better = len(ordered) - np.searchsorted(ordered, target, side="right")
-    return ranks_from_counts(better, not_worse - better - 1, tie_mode)
 
 
 def rank_trajectory(model: Any, session: list[int], item_ids: list[int], exclude_seen: bool) -> pd.DataFrame:

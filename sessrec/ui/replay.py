@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from sessrec.ui.catalogue import Catalogue
-from sessrec.ui.playground import ModelSlot, ranks_in
+from sessrec.evaluation.metrics import ranks_in
+from sessrec.ui.playground import ModelSlot
 
 
 def replay_ranks(slots: list[ModelSlot], items: list[int], catalogue: Catalogue) -> pd.DataFrame:
