@@ -173,6 +173,10 @@ def test_epoch_models_take_their_best_epoch(tmp_path):
     assert entry["label"] == "gru-tuned" and entry["params"]["n_epochs"] == best["epoch"]
     assert entry["params"]["layers"] == [rep.best_params["layers"]]
     assert entry["tuning"]["study"] == "demo/gru" and entry["tuning"]["best_valid"] == rep.best_value
+    # a study whose budget is not spent yet has no tuned setting to refit
+    study = optuna.load_study(study_name="demo/gru", storage=storage)
+    still_open = tn.report(study, tuned, tn.Budget("demo", 5, 1.0), [])
+    assert still_open.stopped_by is None and tn.refit_config([still_open], {"gru": tuned}, "demo")["models"] == []
 
 
 def test_no_choice_reads_the_test_split(tmp_path, monkeypatch):

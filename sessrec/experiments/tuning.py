@@ -417,11 +417,12 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
 
 
 def refit_config(reports: list[StudyReport], tuning: dict[str, TunedModel], dataset: str) -> dict[str, Any]:
-    """A benchmark config (``benchmarks/tuned/<dataset>.json``) of every study's best setting,
-    labelled ``<label>-tuned`` in group ``tuned``, each entry with its ``tuning`` block."""
+    """A benchmark config (``benchmarks/tuned/<dataset>.json``) of every finished study's best
+    setting, labelled ``<label>-tuned`` in group ``tuned``, each entry with its ``tuning`` block.
+    A study still open (budget not spent) is left out: its best-so-far is not the tuned setting."""
     models = []
     for rep in reports:
-        if rep.best_value is None:
+        if rep.best_value is None or rep.stopped_by is None:
             continue
         tuned = tuning[rep.label]
         params = {**tuned.fixed, **rep.best_params}
