@@ -17,6 +17,8 @@ LIVE=sweeps/studies/live.db
 COMMITTED=sweeps/studies/studies.db
 SNAPSHOT_MINUTES=${SNAPSHOT_MINUTES:-30}
 export SESSREC_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# the project's virtual environment when there is one (pip install -r requirements-dev.txt -e .)
+if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 
 # rsc15_100k first (the complete fight, minutes per trial) and the refits of every dataset (the
 # kNN family and SR now chosen under the 12/20-trial rule), then GRU4Rec on the larger datasets
