@@ -107,6 +107,21 @@ def _component():
     return _COMPONENT
 
 
+def fmt_score(value: float, integral: bool = False) -> str:
+    """Scores of any model readable at a glance: counts as integers, similarities with 3 digits.
+
+    ``integral``: the whole list holds counts, so every score is shown without decimals.
+    """
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if integral or abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:.1e}"
+
+
 def caption(rec: RecList) -> str:
     slot = rec.slot
     text = ("popularity fallback" if slot.is_fallback else slot.source) + f" · {rec.seconds * 1000:.1f} ms"
@@ -156,8 +171,6 @@ def list_view(rec: RecList, *, heading: str | None = None, highlight: set[int] |
     ``by popularity``. ``star``: the item is in ``highlight`` (the main model's top-k);
     ``change``: how the last edit of the session moved it (``new``, ``↑2``, ``↓1`` or empty).
     """
-    from sessrec.ui.widgets import fmt_score
-
     scores = rec.items["Score"].to_numpy(float)
     integral = bool(len(scores)) and bool(np.all(np.isfinite(scores) & (np.mod(scores, 1) == 0)))
     fallback_marks = negative_is_fallback and not rec.slot.is_fallback

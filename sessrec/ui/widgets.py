@@ -19,21 +19,6 @@ PER_PAGE = 12
 GRID_COLUMNS = 2
 
 
-def fmt_score(value: float, integral: bool = False) -> str:
-    """Scores of any model readable at a glance: counts as integers, similarities with 3 digits.
-
-    ``integral``: the whole list holds counts, so every score is shown without decimals.
-    """
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        return str(value)
-    if integral or abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}" if abs(value) >= 0.001 or value == 0 else f"{value:.1e}"
-
-
 def _short(text: str, limit: int = 34) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
