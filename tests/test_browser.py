@@ -201,3 +201,34 @@ def test_known_users_page_shows_models_cache_hits_and_the_fallback(tmp_path):
                 browser.close()
     finally:
         stop_server(proc)
+
+
+def test_replay_of_a_two_click_session_in_a_real_browser(app_roots):
+    """Issue 44's crash, as a user met it: Replay of a test session with two clicks (a 1..1 step
+    slider raised StreamlitInvalidMinMaxError with a traceback on the page)."""
+    from sessrec.data.dataset import load_dataset
+    from tests.app_support import DEMO
+
+    test = load_dataset(DEMO).test
+    two = next(i for i in range(test.n_sessions) if len(test.session(i)) == 2)
+    proc, url = start_server(app_roots.env())
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1400})
+                page.goto(f"{url}/replay", timeout=60_000)
+                page.wait_for_selector("text=Session replay", timeout=60_000)
+                wait_idle(page)
+                box = page.locator("[data-testid=stNumberInput] input").first
+                box.fill(str(two + 1))
+                box.press("Enter")
+                page.wait_for_selector("text=True next item", timeout=60_000)
+                wait_idle(page)
+                main = page.locator("[data-testid=stMain]").inner_text()
+                assert "2 clicks" in main and "StreamlitInvalidMinMaxError" not in main
+                assert page.locator("[data-testid=stException]").count() == 0
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
