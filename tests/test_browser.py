@@ -232,3 +232,27 @@ def test_replay_of_a_two_click_session_in_a_real_browser(app_roots):
                 browser.close()
     finally:
         stop_server(proc)
+
+
+def test_first_screen_lists_that_rank_nothing_say_so_in_a_real_browser(app_roots):
+    """Before any click a model with no evidence shows one line, not a borrowed or arbitrary
+    ranking, and the empty session offers a real test session to start from."""
+    proc, url = start_server(app_roots.env())
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1600})
+                page.goto(f"{url}/?dataset=demo&models=most_popular,last_item,item_knn", timeout=60_000)
+                page.wait_for_selector("[data-rec-list=last_item]", timeout=60_000)
+                wait_idle(page)
+                last_item = page.locator("[data-rec-list=last_item]")
+                assert "No evidence yet" in last_item.inner_text() and last_item.locator("li").count() == 0
+                assert page.locator("[data-rec-list=most_popular] li").count() == 10, "popularity is a ranking"
+                page.get_by_role("button", name="Start from a random test session").click()
+                page.wait_for_selector("[data-rec-list=last_item] li", timeout=60_000)
+                assert "session=" in page.url
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
