@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -59,6 +60,21 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def app_page(env: dict[str, str], height: int = 1400):
+    """The app served with ``env`` and a headless Chromium page on it: ``(page, url)``; both closed after."""
+    proc, url = start_server(env)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+            try:
+                yield browser.new_page(viewport={"width": 1440, "height": height}), url
+            finally:
+                browser.close()
+    finally:
+        stop_server(proc)
 
 
 def wait_idle(page, timeout: float = 30.0) -> None:
@@ -211,48 +227,30 @@ def test_replay_of_a_two_click_session_in_a_real_browser(app_roots):
 
     test = load_dataset(DEMO).test
     two = next(i for i in range(test.n_sessions) if len(test.session(i)) == 2)
-    proc, url = start_server(app_roots.env())
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1400})
-                page.goto(f"{url}/replay", timeout=60_000)
-                page.wait_for_selector("text=Session replay", timeout=60_000)
-                wait_idle(page)
-                box = page.locator("[data-testid=stNumberInput] input").first
-                box.fill(str(two + 1))
-                box.press("Enter")
-                page.wait_for_selector("text=True next item", timeout=60_000)
-                wait_idle(page)
-                main = page.locator("[data-testid=stMain]").inner_text()
-                assert "2 clicks" in main and "StreamlitInvalidMinMaxError" not in main
-                assert page.locator("[data-testid=stException]").count() == 0
-            finally:
-                browser.close()
-    finally:
-        stop_server(proc)
+    with app_page(app_roots.env()) as (page, url):
+        page.goto(f"{url}/replay", timeout=60_000)
+        page.wait_for_selector("text=Session replay", timeout=60_000)
+        wait_idle(page)
+        box = page.locator("[data-testid=stNumberInput] input").first
+        box.fill(str(two + 1))
+        box.press("Enter")
+        page.wait_for_selector("text=True next item", timeout=60_000)
+        wait_idle(page)
+        main = page.locator("[data-testid=stMain]").inner_text()
+        assert "2 clicks" in main and "StreamlitInvalidMinMaxError" not in main
+        assert page.locator("[data-testid=stException]").count() == 0
 
 
 def test_first_screen_lists_that_rank_nothing_say_so_in_a_real_browser(app_roots):
     """Before any click a model with no evidence shows one line, not a borrowed or arbitrary
     ranking, and the empty session offers a real test session to start from."""
-    proc, url = start_server(app_roots.env())
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1600})
-                page.goto(f"{url}/?dataset=demo&models=most_popular,last_item,item_knn", timeout=60_000)
-                page.wait_for_selector("[data-rec-list=last_item]", timeout=60_000)
-                wait_idle(page)
-                last_item = page.locator("[data-rec-list=last_item]")
-                assert "No evidence yet" in last_item.inner_text() and last_item.locator("li").count() == 0
-                assert page.locator("[data-rec-list=most_popular] li").count() == 10, "popularity is a ranking"
-                page.get_by_role("button", name="Start from a random test session").click()
-                page.wait_for_selector("[data-rec-list=last_item] li", timeout=60_000)
-                assert "session=" in page.url
-            finally:
-                browser.close()
-    finally:
-        stop_server(proc)
+    with app_page(app_roots.env(), height=1600) as (page, url):
+        page.goto(f"{url}/?dataset=demo&models=most_popular,last_item,item_knn", timeout=60_000)
+        page.wait_for_selector("[data-rec-list=last_item]", timeout=60_000)
+        wait_idle(page)
+        last_item = page.locator("[data-rec-list=last_item]")
+        assert "No evidence yet" in last_item.inner_text() and last_item.locator("li").count() == 0
+        assert page.locator("[data-rec-list=most_popular] li").count() == 10, "popularity is a ranking"
+        page.get_by_role("button", name="Start from a random test session").click()
+        page.wait_for_selector("[data-rec-list=last_item] li", timeout=60_000)
+        assert "session=" in page.url
