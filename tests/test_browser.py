@@ -254,3 +254,108 @@ def test_first_screen_lists_that_rank_nothing_say_so_in_a_real_browser(app_roots
         page.get_by_role("button", name="Start from a random test session").click()
         page.wait_for_selector("[data-rec-list=last_item] li", timeout=60_000)
         assert "session=" in page.url
+
+
+def test_models_shown_box_shows_every_tag_in_a_real_browser(app_roots):
+    """Issue 44: with ``?models=all`` the sidebar's "Models shown" box scrolled most tags out of
+    sight (Streamlit caps its height); every chosen model must be visible, none clipped."""
+    from sessrec.ui.models import label_of, roles
+
+    with app_page(app_roots.env()) as (page, url):
+        page.goto(f"{url}/?dataset=demo&models=all", timeout=60_000)
+        page.wait_for_selector("[class*='st-key-shown_models'] [data-testid=stMultiSelect]", timeout=60_000)
+        wait_idle(page)
+        labels = [label_of(role) for role, _ in roles()]
+        seen = page.evaluate("""(labels) => {
+            const box = document.querySelector("[class*='st-key-shown_models'] [data-testid=stMultiSelect]");
+            const scrolling = [...box.querySelectorAll('*')].filter(e => e.scrollHeight > e.clientHeight + 1
+                && getComputedStyle(e).overflowY !== 'visible').length;
+            const leaves = [...box.querySelectorAll('*')].filter(e => e.childElementCount === 0);
+            // a tag is seen when the point at its centre is the tag itself (not clipped, not covered)
+            const shown = labels.filter(label => leaves.some(e => {
+                if (e.textContent.trim() !== label) return false;
+                const r = e.getBoundingClientRect();
+                const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                return hit !== null && (hit === e || e.contains(hit) || hit.contains(e));
+            }));
+            return {scrolling, shown};
+        }""", labels)
+        assert seen["scrolling"] == 0, "no part of the box scrolls tags out of sight"
+        assert seen["shown"] == labels, f"tags not visible: {sorted(set(labels) - set(seen['shown']))}"
+
+
+def test_benchmarks_rq1_every_row_distinct_colours_whole_legends_in_a_real_browser(app_roots):
+    """Issue 44's Benchmarks checks on the committed results, in the browser the committee uses:
+    RQ1 tables show every row (no inner scroll), no two labels of one chart legend share a
+    colour, and every legend label lies inside its chart (none cut off)."""
+    env = {**app_roots.env(), "SESSREC_RESULTS_ROOT": str(REPO / "results")}
+    with app_page(env, height=1600) as (page, url):
+        page.goto(f"{url}/benchmarks", timeout=60_000)
+        # rank moves, bars and metric curves: the three charts of the tab, drawn once computed
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=stVegaLiteChart] svg g.role-legend')"
+                               ".length >= 3", timeout=180_000)
+        wait_idle(page, timeout=60)
+        tables = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame]')]
+            .filter(e => !e.closest('[data-testid=stExpander]'))
+            .map(e => { const s = e.querySelector('.dvn-scroller');
+                        return {rows: Number(e.querySelector('[aria-rowcount]')?.getAttribute('aria-rowcount') || 0) - 1,
+                                hidden: s ? s.scrollHeight - s.clientHeight : 0}; })""")
+        rq1 = tables[:2]  # the Recall and MRR tables come first
+        assert rq1 and all(t["rows"] >= 10 for t in rq1), tables
+        assert all(t["hidden"] <= 1 for t in rq1), f"an RQ1 table scrolls rows out of sight: {tables}"
+        legends = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stVegaLiteChart] svg')].flatMap(svg => {
+            const box = svg.getBoundingClientRect();
+            return [...svg.querySelectorAll('g.role-legend')].map(lg => ({
+              labels: [...lg.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
+              inside: [...lg.querySelectorAll('.role-legend-label text')].map(t => { const r = t.getBoundingClientRect();
+                        return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.left >= box.left - 1
+                               && r.right <= box.right + 1; }),
+              fills: [...lg.querySelectorAll('.role-legend-symbol path')].map(p => p.getAttribute('fill'))}));
+        })""")
+        assert len(legends) >= 2, "the rank-moves and bar charts have legends"
+        for legend in legends:
+            assert len(set(legend["fills"])) == len(legend["fills"]), f"two labels share a colour: {legend}"
+            assert all(legend["inside"]), f"a legend label is cut off: {legend}"
+        assert max(len(legend["labels"]) for legend in legends) >= rq1[0]["rows"], "every model of RQ1 in a legend"
+
+
+def test_training_from_the_page_leaves_nothing_in_git_status(app_roots):
+    """Issue 44: a model trained from the Train page landed in the tracked checkpoints/demo/
+    folder. Train one with the repository's own checkpoint root; git must not see the file."""
+    def status() -> list[str]:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "checkpoints"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
+        return sorted(out.splitlines())
+
+    if subprocess.run(["git", "rev-parse"], cwd=REPO, capture_output=True).returncode:
+        pytest.skip("the repository is not a git checkout: nothing to compare git status with")
+    name = f"most_popular-browser-test-{os.getpid()}.pt"
+    target = REPO / "checkpoints" / "demo" / name
+    jobs = REPO / "checkpoints" / ".jobs"
+    jobs_before = set(jobs.iterdir()) if jobs.exists() else set()
+    before = status()
+    env = {"SESSREC_DATA_ROOT": str(app_roots.data), "SESSREC_RESULTS_ROOT": str(app_roots.results)}
+    try:
+        with app_page(env) as (page, url):
+            page.goto(f"{url}/train", timeout=60_000)
+            page.wait_for_selector("text=Start training", timeout=60_000)
+            wait_idle(page)
+            page.locator("[data-testid=stSelectbox]").filter(has_text="Model").first.click()
+            page.locator("[role=option]").filter(has_text="MostPopular").first.click()
+            wait_idle(page)
+            box = page.locator("[data-testid=stTextInput] input").first
+            box.fill(name)
+            box.press("Enter")
+            wait_idle(page)
+            page.get_by_role("button", name="Start training").click()
+            # the job panel, once the job is finished: "... → checkpoints/demo/<name> · done"
+            page.wait_for_function("(name) => document.querySelector('[data-testid=stMain]').innerText"
+                                   ".includes(name + ' · done')", arg=name, timeout=120_000)
+            assert target.exists(), f"the page trained nothing into {target}"
+        assert status() == before, "training from the page changed git status"
+    finally:
+        target.unlink(missing_ok=True)
+        for folder in (set(jobs.iterdir()) if jobs.exists() else set()) - jobs_before:
+            shutil.rmtree(folder, ignore_errors=True)
+        if jobs.exists() and not any(jobs.iterdir()) and not jobs_before:
+            jobs.rmdir()

@@ -213,6 +213,12 @@ def _broken_listing(side, broken) -> None:
                 st.caption(f"**{d.name}**: {d.error}")
 
 
+#: Streamlit caps a multiselect's tag box at about five rows and scrolls the rest out of sight;
+#: the models-shown box grows instead, so every chosen model stays visible.
+_SHOW_EVERY_TAG = ("<style>[class*='st-key-shown_models'] [data-testid=stMultiSelect] div "
+                   "{max-height: none !important; overflow-y: visible !important;}</style>")
+
+
 def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path: str,
                   show_models: bool) -> tuple[str, ...]:
     """The models the live pages show: the user's choice, else GRU4Rec and the featured
@@ -229,6 +235,8 @@ def _shown_models(side, fitting: dict[str, list[CheckpointEntry]], dataset_path:
         preferred = featured + [r for r in available if r not in featured]
         st.session_state[key] = preferred[:DEFAULT_SHOWN]
     if show_models:
+        with side:
+            st.html(_SHOW_EVERY_TAG)
         side.multiselect("Models shown", order, key=key, format_func=label_of,
                          help="Every model shown re-ranks the whole catalogue after each click; "
                               "fewer columns keep the playground quick. A model without a checkpoint "
