@@ -60,6 +60,12 @@ class TunedModel:
     fixed: dict[str, Any] = field(default_factory=dict)
     #: dataset -> [{"source", "params"}]: settings enqueued before any sampled trial
     starts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: dataset -> parameters held fixed on that dataset only (over ``fixed``), e.g. a hybrid's components
+    fixed_on: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def fixed_for(self, dataset: str) -> dict[str, Any]:
+        """The parameters held fixed in a study on ``dataset``."""
+        return {**self.fixed, **self.fixed_on.get(dataset, {})}
 
 
 @dataclass(frozen=True)
@@ -100,14 +106,17 @@ def load_tuning(path: str | Path = TUNING_FILE) -> dict[str, TunedModel]:
             raise ParameterError(f"{where} needs a 'model' name and a 'space' file")
         space = check_space(_read_json(path.parent / entry["space"], "parameter space"), f"{where}: space")
         fixed = dict(entry.get("fixed") or {})
+        fixed_on = entry.get("fixed_on") or {}
+        if not isinstance(fixed_on, dict) or not all(isinstance(v, dict) for v in fixed_on.values()):
+            raise ParameterError(f"{where}: 'fixed_on' maps dataset names to the parameters held fixed there")
         known = set(model_parameters(entry["model"]))
-        unknown = sorted((set(space) | set(fixed)) - known)
+        unknown = sorted((set(space) | set(fixed) | {k for v in fixed_on.values() for k in v}) - known)
         if unknown:
             raise ParameterError(f"{where}: model '{entry['model']}' has no parameter(s) {', '.join(unknown)}")
         starts = entry.get("starts") or {}
         if not isinstance(starts, dict) or not all(isinstance(v, list) for v in starts.values()):
             raise ParameterError(f"{where}: 'starts' maps dataset names to lists of {{source, params}}")
-        out[label] = TunedModel(label, entry["model"], space, fixed, starts)
+        out[label] = TunedModel(label, entry["model"], space, fixed, starts, {d: dict(v) for d, v in fixed_on.items()})
     return out
 
 
@@ -296,7 +305,7 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-        params = {**tuned.fixed, **suggest(trial, tuned.space)}
+        params = {**tuned.fixed_for(dataset.name), **suggest(trial, tuned.space)}
         train, valid = read("train_tr"), read("valid")
         model = make_model(tuned.model, params)
         cpu_start, wall_start = time.process_time(), time.perf_counter()
@@ -390,6 +399,9 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
     from tqdm.auto import tqdm
 
     budget.check_tunable(tuned.label)
+    if tuned.fixed_on and dataset.name not in tuned.fixed_on:
+        raise ParameterError(f"{tuned.label} holds parameters fixed per dataset and has none for {dataset.name} "
+                             f"(sweeps/tuning.json 'fixed_on': {', '.join(sorted(tuned.fixed_on))})")
     if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
         raise ParameterError(f"dataset {dataset.name} has no train_tr/valid split to tune on "
                              "(`python -m sessrec prepare` writes one)")
@@ -425,7 +437,7 @@ def refit_config(reports: list[StudyReport], tuning: dict[str, TunedModel], data
         if rep.best_value is None or rep.stopped_by is None:
             continue
         tuned = tuning[rep.label]
-        params = {**tuned.fixed, **rep.best_params}
+        params = {**tuned.fixed_for(dataset), **rep.best_params}
         if isinstance(params.get("layers"), int):
             params["layers"] = [params["layers"]]
         if rep.best_attrs.get("best_epoch"):

@@ -79,8 +79,15 @@ FAMILIES: dict[str, str] = {
     "session_knn": "Session-kNN",
     "rules": "Rules & session popularity",
     "linear": "Linear item-item (closed form)",
+    "hybrid": "Hybrids (GRU4Rec + kNN)",
     "user_context": "User-context (known users, no session)",
 }
+
+#: GRU4Rec on the demo (also the GRU4Rec inside the demo's hybrid)
+GRU4REC_DEMO: dict[str, Any] = {
+    "loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08, "momentum": 0.0,
+    "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0, "dropout_p_hidden": 0.2,
+    "constrained_embedding": True, "seed": 7}
 
 #: the neural comparators on the demo: the papers' architectures, a few epochs, one thread
 NEURAL_DEMO: dict[str, Any] = {"n_epochs": 4, "n_threads": 1, "seed": 7}
@@ -96,9 +103,7 @@ REGISTRY: list[ModelSpec] = [
               "GRU over the session, session-parallel training with sampled negatives",
               scores="network outputs (logits)", trains=EPOCHS, device=True, colour="#be0032", featured=1,
               subject=True, presets=True,
-              demo={"loss": "cross-entropy", "layers": [96], "batch_size": 64, "n_epochs": 8, "learning_rate": 0.08,
-                    "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5, "logq": 1.0, "dropout_p_embed": 0.0,
-                    "dropout_p_hidden": 0.2, "constrained_embedding": True, "seed": 7}),
+              demo=GRU4REC_DEMO),
     ModelSpec("narm", "sessrec.models.neural:NARM", "NARM", "neural",
               "GRU encoder with attention over the session (global + local), bilinear decoder",
               scores="bilinear session-item scores (logits)", trains=EARLY_STOPPING, device=True, colour="#f38400",
@@ -111,6 +116,10 @@ REGISTRY: list[ModelSpec] = [
               "gated graph neural network over the session graph, attention readout",
               scores="dot products with item embeddings (logits)", trains=EARLY_STOPPING, device=True,
               colour="#0067a5", featured=2, demo=NEURAL_DEMO, published_as="sr_gnn", reproduction_bar=2.0),
+    ModelSpec("bert4rec", "sessrec.models.neural:BERT4Rec", "BERT4Rec", "neural",
+              "bidirectional transformer trained to fill in masked clicks; predicts a [MASK] after the session",
+              scores="logits of the [MASK] after the session", trains=EARLY_STOPPING, device=True,
+              colour="#9c27b0", demo=NEURAL_DEMO),
     ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
               "cosine of trained GRU4Rec item embeddings to the session's last item",
               scores="cosine similarities of item embeddings", colour="#e68fac",
@@ -149,6 +158,13 @@ REGISTRY: list[ModelSpec] = [
     ModelSpec("slist", "sessrec.models.linear:SLIST", "SLIST", "linear",
               "dense item-item weights in closed form from whole and partial sessions (SLIS + SLIT)",
               scores="recency-weighted sums of the clicks' item-item weights", colour="#00a6a6", demo=None),
+    # -- hybrids ----------------------------------------------------------------------------
+    ModelSpec("hybrid", "sessrec.models.hybrid:Hybrid", "GRU4Rec+kNN", "hybrid",
+              "GRU4Rec's and a session-kNN model's scores, normalised per session and blended (or switched "
+              "to the kNN model once the session repeats an item)",
+              scores="weight x normalised GRU4Rec + (1 - weight) x normalised kNN scores", colour="#3f3fd0",
+              demo={"gru4rec_params": {k: v for k, v in GRU4REC_DEMO.items() if k != "seed"}, "seed": 7,
+                    "neighbours": "vstan", "weight": 0.5}),
 ]
 
 #: the models of the user-context task, in display order (the session surfaces never see them)

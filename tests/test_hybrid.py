@@ -1,0 +1,96 @@
+"""GRU4Rec + kNN (sessrec.models.hybrid): normalisation, blend and switch checked against the
+components' own scores, checkpoints, the evaluator's streaming path and bad settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sessrec.errors import ParameterError
+from sessrec.evaluation import evaluate
+from sessrec.models import io
+from sessrec.models.hybrid import Hybrid, normalise_rows
+from tests.helpers import sessions_of
+
+TRAIN = sessions_of(*[[1 + (s * 3 + i * (1 + s % 2)) % 9 for i in range(2 + s % 4)] for s in range(60)])
+GRU = {"layers": [8], "batch_size": 4, "n_epochs": 1, "n_sample": 4, "learning_rate": 0.05}
+
+
+def fitted(**params) -> Hybrid:
+    return Hybrid(gru4rec_params=GRU, seed=3, neighbours="vstan", **params).fit(TRAIN, progress=False)
+
+
+def test_rows_are_normalised_as_documented():
+    rows = torch.tensor([[1.0, 3.0, 2.0], [5.0, 5.0, 5.0], [-2.0, 0.0, 2.0]])
+    assert torch.allclose(normalise_rows(rows, "minmax"), torch.tensor([[0.0, 1.0, 0.5], [0, 0, 0], [0.0, 0.5, 1.0]]))
+    std = float(np.std([-2.0, 0.0, 2.0]))
+    assert torch.allclose(normalise_rows(rows, "zscore")[2], torch.tensor([-2.0, 0.0, 2.0]) / std)
+    assert torch.equal(normalise_rows(rows, "zscore")[1], torch.zeros(3)), "a constant row becomes 0"
+
+
+def test_blend_is_the_weighted_sum_of_the_normalised_components():
+    model = fitted(weight=0.3)
+    session = [1, 4, 7]
+    gru, _ = model.gru4rec.score_session(session)
+    knn, _ = model.knn.score_session(session)
+    ours, _ = model.score_session(session)
+    expected = 0.3 * normalise_rows(torch.tensor(gru)[None], "minmax") + 0.7 * normalise_rows(torch.tensor(knn)[None],
+                                                                                                "minmax")
+    assert np.allclose(ours, expected[0].numpy(), atol=1e-6)
+    assert len(set(np.round(ours, 6))) > 3, "the scores are not constant"
+
+
+@pytest.mark.parametrize("weight,component", [(1.0, "gru4rec"), (0.0, "knn")])
+def test_the_end_weights_rank_like_one_component(weight, component):
+    model = fitted(weight=weight)
+    session = [2, 5]
+    alone, _ = getattr(model, component).score_session(session)
+    ours, _ = model.score_session(session)
+    assert np.allclose(ours, normalise_rows(torch.tensor(alone)[None], "minmax")[0].numpy(), atol=1e-6)
+
+
+def test_switch_hands_a_session_that_repeats_to_the_neighbours():
+    blend, switch = fitted(weight=0.6), fitted(weight=0.6, mode="switch")
+    knn_only = fitted(weight=0.0)
+    fresh, again = [1, 4, 7], [1, 4, 1]
+    assert np.allclose(switch.score_session(fresh)[0], blend.score_session(fresh)[0]), "no repeat: the blend"
+    assert np.allclose(switch.score_session(again)[0], knn_only.score_session(again)[0]), "a repeat: kNN alone"
+    assert not np.allclose(blend.score_session(again)[0], knn_only.score_session(again)[0])
+
+
+def test_streaming_evaluation_matches_one_session_at_a_time():
+    """The evaluator's batched state (reset, select, step) gives the live path's scores."""
+    model = fitted(weight=0.5, mode="switch")
+    test = sessions_of([1, 4, 1, 2], [3, 3, 5], [2, 6, 8, 9, 2], start_id=500)
+    result = evaluate(model, test, ks=(5,), beyond_accuracy=False, progress=False, batch_size=2)  # slots reused
+    expected = []
+    for s in range(test.n_sessions):
+        items = list(test.session(s))
+        for t in range(1, len(items)):
+            scores, _ = model.score_session(items[:t])
+            target = scores[model.item_index.to_index(np.array([items[t]]))[0]]
+            expected.append(1 + (scores > target).sum() + ((scores == target).sum() - 1) / 2)
+    assert np.allclose(result.ranks, expected)
+
+
+def test_checkpoint_round_trip_scores_the_same(tmp_path):
+    model = fitted(weight=0.4, normalise="zscore", mode="switch")
+    io.save_model(model, tmp_path / "hybrid.pt", {"dataset": "toy"})
+    loaded = io.load_model(tmp_path / "hybrid.pt")
+    assert loaded.hyperparameters() == model.hyperparameters()
+    for session in ([1, 4, 7], [1, 4, 1], []):
+        assert np.array_equal(loaded.score_session(session)[0], model.score_session(session)[0])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"weight": 1.5}, "weight = 1.5"),
+    ({"neighbours": "gru4rec"}, "neighbours = 'gru4rec'"),
+    ({"mode": "average"}, "mode = 'average'"),
+    ({"normalise": "rank"}, "normalise = 'rank'"),
+    ({"gru4rec_params": [1]}, "gru4rec_params"),
+])
+def test_bad_settings_are_refused_in_one_line(params, message):
+    with pytest.raises(ParameterError, match=message) as err:
+        Hybrid(**params)
+    assert "\n" not in str(err.value)
