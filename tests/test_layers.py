@@ -79,3 +79,83 @@ def test_the_check_sees_upward_imports(tmp_path: Path, monkeypatch, source: str,
     fake.write_text(source)
     monkeypatch.setattr(f"{__name__}.PACKAGE", tmp_path / "sessrec")
     assert violations(fake) == expected
+
+
+def module_name(path: Path) -> str:
+    """``sessrec.models.io`` for its file; ``sessrec`` for the package root's ``__init__.py``."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (anywhere in the file, ``TYPE_CHECKING`` blocks and
+    function bodies included); ``from a import b`` counts as ``a.b`` when that is a module, else ``a``."""
+    modules = {module_name(p): p for p in sorted(package.rglob("*.py"))}
+
+    def resolve(name: str) -> str | None:
+        parts = name.split(".")
+        return next((".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in modules), None)
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        here = path.relative_to(package.parent).with_suffix("").parts[:-1]
+        targets: list[str] = []
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join((list(here[: len(here) - node.level + 1]) if node.level else [])
+                                + ([node.module] if node.module else []))
+                targets += [f"{base}.{alias.name}" for alias in node.names]
+        graph[name] = {r for t in targets if (r := resolve(t)) and r != name}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more than one module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_anywhere_in_the_package_root_included() -> None:
+    graph = import_graph(PACKAGE)
+    assert "sessrec" in graph and "sessrec.runtime" in graph["sessrec"], "the package root is read"
+    assert not cycles(graph), f"import cycles: {cycles(graph)}"
+
+
+def test_the_cycle_check_sees_a_cycle_through_a_function_level_import(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "sessrec"
+    (root / "models").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "models" / "__init__.py").write_text("")
+    (root / "models" / "a.py").write_text("from sessrec.models import b\n")
+    (root / "models" / "b.py").write_text("def f():\n    from sessrec.models.a import thing\n")
+    (root / "models" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sessrec\n")
+    monkeypatch.setattr(f"{__name__}.PACKAGE", root)
+    assert cycles(import_graph(root)) == [["sessrec.models.a", "sessrec.models.b"]]

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for group in (data, results, train, evaluate, experiments, user_context, docs):  # each module adds its own subcommands
         group.add_commands(sub, SUBJECT)
+    # the docs command documents every command: it gets the parser here rather than importing this module
+    parser.set_defaults(root_parser=parser)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -14,14 +14,33 @@ from tqdm.auto import tqdm
 
 from sessrec.errors import CheckpointError, TrainingError
 from sessrec.models.gru4rec.batching import NegativeSampler, Schedule
-from sessrec.models.gru4rec.ops import (GRUCache, bpr_max_loss, gru_backward, gru_forward, top1_loss, top1_max_loss,
+from sessrec.models.gru4rec.ops import (Activation, GRUCache, bpr_max_loss, gru_backward, gru_forward, top1_loss, top1_max_loss,
                                         xe_loss)
 from sessrec.models.gru4rec.optim import DenseParams, RowTable
 from sessrec.models.training_state import TrainingState
 from sessrec.runtime import ThreadTuner, aligned_rows, one_thread
 
-if TYPE_CHECKING:
-    from sessrec.models.gru4rec.model import GRU4Rec
+
+
+class GRU4RecSettings(Protocol):
+    """What the trainer reads of its GRU4Rec (the model imports the trainer, never the reverse)."""
+
+    loss: str
+    layers: list[int]
+    batch_size: int
+    embedding: int
+    input_mode: str
+    dropout_p_embed: float
+    dropout_p_hidden: float
+    learning_rate: float
+    momentum: float
+    sample_alpha: float
+    n_sample: int
+    sample_cache: int
+    logq: float
+    bpreg: float
+    _final: Activation | None
+    _hidden: Activation
 
 #: the weights of one GRU layer, named as torch.nn.GRU names them
 GRU_PARAMS = ("W_ih", "W_hh", "b_ih", "b_hh")
@@ -37,7 +56,7 @@ class Trainer:
     """
 
     def __init__(
-        self, model: GRU4Rec, weights: dict[str, Tensor], counts: np.ndarray, generator: torch.Generator,
+        self, model: GRU4RecSettings, weights: dict[str, Tensor], counts: np.ndarray, generator: torch.Generator,
         device: torch.device | str = "cpu",
     ) -> None:
         self.m = model
