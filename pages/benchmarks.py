@@ -255,7 +255,7 @@ if rq5.open:
                     "(graph neural network)? Accuracy next to training time; significance tests are under RQ1, "
                     "where each model wins and loses (by target popularity, by position) under RQ4.")
         table = questions.modern_table(data.records, dataset, data.references)
-        if not any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS for r in data.records):
+        if not any(r.get("dataset") == dataset and r.get("model") in questions.modern_models() for r in data.records):
             st.info(f"No NARM, SASRec or SR-GNN run on **{dataset}** yet (labels `narm`, `sasrec`, `srgnn` in "
                     f"`benchmarks/{dataset}.json`; long runs resume where they stopped).", icon=":material/hourglass_empty:")
         if not table.empty:

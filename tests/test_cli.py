@@ -137,7 +137,16 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert latex.count("\\begin{tabular}") == 2 and "Run & Model & Seeds" in latex
     header = latex.split("Run & Model & Seeds")[1].split("\\bottomrule")[0]
     # bold only where it means "best": accuracy columns, never seeds, published numbers or seconds
-    assert header.count("\\textbf") == 2  # one best Recall@20, one best MRR@20
+    rows = [line.split(" & ") for line in header.splitlines()[1:] if line.count(" & ") >= 4]
+    for column, cells in enumerate(zip(*rows)):
+        bold = [c for c in cells if "\\textbf" in c]
+        if column not in (3, 4):  # Recall@20, MRR@20
+            assert not bold, f"column {column} has bold cells"
+            continue
+        value = lambda c: float(c.replace("\\textbf{", "").split()[0].strip("}$"))
+        best = max(value(c) for c in cells)
+        assert bold and all(value(c) == best for c in bold), "bold is the column's best, ties included"
+        assert len(bold) == sum(value(c) == best for c in cells)
 
     assert main(["results", "--root", str(results), "--format", "latex", "--ks", "5", "20"]) == EXIT_OK
     latex = capsys.readouterr().out

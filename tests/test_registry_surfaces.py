@@ -90,3 +90,24 @@ def test_a_registered_model_reaches_the_docs(toy):
     assert "### ToyModel (`toy_model`)" in page and "LastItem under another name." in page
     assert page.index("## Simple baselines") < page.index("ToyModel") < page.index("## Session-kNN")
 
+
+
+def test_a_modern_model_registered_after_import_is_in_rq5(tmp_path):
+    """RQ5's model list is read from the registry when asked, not frozen when questions is imported."""
+    from dataclasses import replace
+
+    from sessrec.experiments import questions
+    from tests.app_support import write_fake_results
+
+    modern = replace(TOY, name="toy_modern", published_as="toy_paper_name")
+    write_fake_results(tmp_path, questions=False)
+    records = json.loads((tmp_path / "demo" / "most_popular.json").read_text())
+    records = {**records, "run_id": "toy_modern", "label": "toy_modern", "model": "toy_modern"}
+    assert "toy_modern" not in questions.modern_models()
+    register(modern)
+    try:
+        assert questions.modern_models()["toy_modern"] == "toy_paper_name"
+        assert [r["label"] for r in questions.modern_runs([records], "demo")] == ["toy_modern"]
+    finally:
+        unregister("toy_modern")
+    assert questions.modern_runs([records], "demo") == []

@@ -191,7 +191,7 @@ def _print_results(args: argparse.Namespace, data: Any) -> int:
             continue
         verdicts = questions.verdict_lines(summary, dataset, metrics, ks)
         # RQ5 (at k = 20), where modern models ran: them against GRU4Rec, with the published numbers
-        has_modern = any(r.get("dataset") == dataset and r.get("model") in questions.MODERN_MODELS
+        has_modern = any(r.get("dataset") == dataset and r.get("model") in questions.modern_models()
                          for r in data.records)
         modern_full = questions.modern_table(data.records, dataset, data.references) if has_modern else pd.DataFrame()
         modern = questions.modern_text_table(modern_full)

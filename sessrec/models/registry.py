@@ -119,7 +119,7 @@ REGISTRY: list[ModelSpec] = [
     ModelSpec("bert4rec", "sessrec.models.neural:BERT4Rec", "BERT4Rec", "neural",
               "bidirectional transformer trained to fill in masked clicks; predicts a [MASK] after the session",
               scores="logits of the [MASK] after the session", trains=EARLY_STOPPING, device=True,
-              colour="#9c27b0", demo=NEURAL_DEMO),
+              colour="#9c27b0", demo=NEURAL_DEMO, published_as="bert4rec"),
     ModelSpec("embedding_knn", "sessrec.models.embedding_knn:EmbeddingKNN", "Embedding-KNN", "neural",
               "cosine of trained GRU4Rec item embeddings to the session's last item",
               scores="cosine similarities of item embeddings", colour="#e68fac",
@@ -157,7 +157,8 @@ REGISTRY: list[ModelSpec] = [
     # -- linear item-item (closed form) -----------------------------------------------------
     ModelSpec("slist", "sessrec.models.linear:SLIST", "SLIST", "linear",
               "dense item-item weights in closed form from whole and partial sessions (SLIS + SLIT)",
-              scores="recency-weighted sums of the clicks' item-item weights", colour="#00a6a6", demo=None),
+              scores="recency-weighted sums of the clicks' item-item weights", colour="#00a6a6", demo=None,
+              published_as="slist"),
     # -- hybrids ----------------------------------------------------------------------------
     ModelSpec("hybrid", "sessrec.models.hybrid:Hybrid", "GRU4Rec+kNN", "hybrid",
               "GRU4Rec's and a session-kNN model's scores, normalised per session and blended (or switched "
