@@ -92,6 +92,16 @@ def test_live_cache_reuses_prefix_states():
     assert len(calls) == 3  # 2 steps for [1, 2], then one more click
 
 
+def test_live_cache_is_bounded_and_drops_the_least_recently_used_prefix():
+    model = LastItem().fit(TRAIN)
+    model._live_cache = type(model._live_cache)(maxsize=3)
+    model.session_state((1, 2))  # caches (1,) and (1, 2)
+    model.session_state((3,))  # a third prefix
+    model.session_state((1,))  # used again: now the most recent
+    model.session_state((4,))  # evicts the least recently used, (1, 2)
+    assert set(model._live_cache) == {(1,), (3,), (4,)}
+
+
 def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")

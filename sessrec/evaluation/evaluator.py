@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from cachetools import LRUCache
 from tqdm.auto import tqdm
 
 from sessrec.data.cooccurrence import regularised_cosine
@@ -162,22 +162,19 @@ class EvalResult:
 #: the last few cosine tables and their pair look-ups, by (training split, catalogue): a
 #: benchmark evaluates many models on the same data, and building them is the fixed cost
 #: of the diversity metric
-_COSINE_CACHE: OrderedDict[tuple[str, str], tuple[SparseRows, PairTable]] = OrderedDict()
-_COSINE_CACHE_SIZE = 2
+_COSINE_CACHE: LRUCache[tuple[str, str], tuple[SparseRows, PairTable]] = LRUCache(maxsize=2)
 
 
 def _cosine_entry(train: Sessions, item_index: ItemIndex) -> tuple[SparseRows, PairTable]:
     key = (train.fingerprint(), hashlib.sha256(np.ascontiguousarray(item_index.item_ids).tobytes()).hexdigest())
     if key in _COSINE_CACHE:
-        _COSINE_CACHE.move_to_end(key)
-        return _COSINE_CACHE[key]
+        return _COSINE_CACHE[key]  # a read counts as a use
     if not np.array_equal(ItemIndex.from_items(train.items).item_ids, item_index.item_ids):
         raise ValueError("training data does not match the model's catalogue")
     table = SparseRows.from_scipy(regularised_cosine(train, item_index, alpha=0.5, lambda_=0.0))
-    _COSINE_CACHE[key] = (table, PairTable(table, len(item_index.item_ids)))
-    while len(_COSINE_CACHE) > _COSINE_CACHE_SIZE:
-        _COSINE_CACHE.popitem(last=False)
-    return _COSINE_CACHE[key]
+    entry = (table, PairTable(table, len(item_index.item_ids)))
+    _COSINE_CACHE[key] = entry  # evicts the least recently used table past two
+    return entry
 
 
 def session_cosine(train: Sessions, item_index: ItemIndex) -> SparseRows:

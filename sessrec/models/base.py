@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from cachetools import LRUCache
 
 from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.models.contract import EpochCallback, TrainsOnce, Validate
@@ -102,7 +102,7 @@ class BaseSessionModel(TrainsOnce):
 
     def __init__(self) -> None:
         self.item_index = ItemIndex(np.zeros(0, np.int64))
-        self._live_cache: OrderedDict[tuple[int, ...], State] = OrderedDict()
+        self._live_cache: LRUCache[tuple[int, ...], State] = LRUCache(maxsize=self.live_cache_size)
         self._live_lock = threading.Lock()
 
     # -- to be provided by subclasses -------------------------------------------------
@@ -157,18 +157,14 @@ class BaseSessionModel(TrainsOnce):
             cut = len(item_indices)
             while cut > 0 and item_indices[:cut] not in self._live_cache:
                 cut -= 1
-            state = self._live_cache[item_indices[:cut]] if cut > 0 else None
-            if cut > 0:
-                self._live_cache.move_to_end(item_indices[:cut])
+            state = self._live_cache[item_indices[:cut]] if cut > 0 else None  # a read counts as a use
         if state is None:
             state = self.init_state(1)
         with torch.inference_mode():
             for pos in range(cut, len(item_indices)):
                 state = self.step(state, torch.tensor([item_indices[pos]], dtype=torch.long))
-                with self._live_lock:
+                with self._live_lock:  # past live_cache_size the least recently used prefix goes
                     self._live_cache[item_indices[: pos + 1]] = state
-                    while len(self._live_cache) > self.live_cache_size:
-                        self._live_cache.popitem(last=False)
         return state
 
     def score_session(self, session_items: list[int] | np.ndarray) -> tuple[np.ndarray, list[int]]:
