@@ -13,7 +13,8 @@ from sessrec.errors import DataFormatError, ParameterError
 from sessrec.evaluation.user_context import draw_negatives, evaluate_user_context, leave_one_out
 from sessrec.models import registry
 from sessrec.models.factory import make_model, model_names
-from sessrec.models.user_context.base import IdEncoder, UserContextModel, ValueEncoder
+from sessrec.data.sessions import ItemIndex
+from sessrec.models.user_context.base import UserContextModel, ValueEncoder
 from sessrec.models.user_context.popularity import ContextPopularity
 
 
@@ -52,9 +53,9 @@ def test_interactions_check_their_columns() -> None:
 
 
 def test_encoders_map_unknown_values_to_minus_one() -> None:
-    ids = IdEncoder(np.array([30, 10, 20, 10]))
-    assert ids.encode(np.array([10, 20, 30, 25, 99, 1])).tolist() == [0, 1, 2, -1, -1, -1]
-    assert IdEncoder(np.array([], dtype=np.int64)).encode(np.array([1])).tolist() == [-1]
+    ids = ItemIndex.from_items(np.array([30, 10, 20, 10]))  # the one id encoder, for users as for items
+    assert ids.to_index(np.array([10, 20, 30, 25, 99, 1])).tolist() == [0, 1, 2, -1, -1, -1] and len(ids) == 3
+    assert ItemIndex.from_items(np.array([], dtype=np.int64)).to_index(np.array([1])).tolist() == [-1]
     values = ValueEncoder(np.array(["evening", "morning", "evening"]))
     assert values.values == ["evening", "morning"]
     assert values.encode(np.array(["morning", "night"])).tolist() == [1, -1]

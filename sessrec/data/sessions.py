@@ -131,7 +131,9 @@ class Sessions:
 
 @dataclass(frozen=True)
 class ItemIndex:
-    """Maps original item ids to dense indices ``0..n_items-1`` (the model's catalogue)."""
+    """Maps original item ids to dense indices ``0..n_items-1`` (the model's catalogue).
+
+    The one id encoder of sessrec: the user-context models encode their user ids with it too."""
 
     item_ids: np.ndarray  # (n_items,) sorted original ids
 
@@ -141,6 +143,9 @@ class ItemIndex:
 
     @property
     def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
         return len(self.item_ids)
 
     def to_index(self, items: np.ndarray) -> np.ndarray:

@@ -32,23 +32,6 @@ class UserContextModel(Protocol):
     def score_pairs(self, users: np.ndarray, items: np.ndarray, context: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
-class IdEncoder:
-    """Original integer ids -> dense indices ``0..n-1`` (sorted ids); unknown ids -> ``-1``."""
-
-    def __init__(self, ids: np.ndarray) -> None:
-        self.ids = np.unique(np.asarray(ids, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def encode(self, values: np.ndarray) -> np.ndarray:
-        values = np.asarray(values, dtype=np.int64)
-        if len(self.ids) == 0:
-            return np.full(len(values), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.ids, values), len(self.ids) - 1)
-        return np.where(self.ids[pos] == values, pos, -1)
-
-
 class ValueEncoder:
     """Context values (strings) -> dense indices in first-seen order; unknown values -> ``-1``."""
 

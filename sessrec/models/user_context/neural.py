@@ -35,7 +35,8 @@ from sessrec.data.interactions import Interactions
 from sessrec.errors import CheckpointError, DataFormatError
 from sessrec.models.contract import EpochCallback, Validate
 from sessrec.models.training_state import TrainingState
-from sessrec.models.user_context.base import IdEncoder, ValueEncoder
+from sessrec.data.sessions import ItemIndex
+from sessrec.models.user_context.base import ValueEncoder
 from sessrec.models.validation import check_device, check_float, check_int, torch_device
 
 FORMAT = "sessrec-user-context-checkpoint"
@@ -60,8 +61,8 @@ class NeuralUserContextModel:
         self.negatives = check_int("negatives", negatives, min=1, owner=owner)
         self.seed = check_int("seed", seed, owner=owner)
         self.device = check_device("device", device, owner=owner)
-        self.users: IdEncoder | None = None
-        self.items: IdEncoder | None = None
+        self.users: ItemIndex | None = None  # user ids, encoded as items are
+        self.items: ItemIndex | None = None
         self.context: dict[str, ValueEncoder] = {}
         self.network: nn.Module | None = None
         self.loss_history: list[float] = []
@@ -116,8 +117,8 @@ class NeuralUserContextModel:
         optimizer = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.l2)
         if self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
-        user = self.users.encode(train.user[positive]) + 1
-        item = self.items.encode(train.item[positive]) + 1
+        user = self.users.to_index(train.user[positive]) + 1
+        item = self.items.to_index(train.item[positive]) + 1
         context = self._encode_context({f: v[positive] for f, v in train.context.items()}, len(user))
         seen = np.unique(user * (len(self.items) + 1) + item)  # (user, item) codes of training positives
         loss_fn = nn.BCEWithLogitsLoss()
@@ -167,8 +168,8 @@ class NeuralUserContextModel:
         return TrainingState(epoch=self.epochs_done, meta={"loss_history": list(self.loss_history)})
 
     def _build_encoders(self, train: Interactions) -> None:
-        self.users = IdEncoder(train.user)
-        self.items = IdEncoder(train.item)
+        self.users = ItemIndex.from_items(train.user)
+        self.items = ItemIndex.from_items(train.item)
         self.context = ({f: ValueEncoder(values) for f, values in train.context.items()} if self.uses_context else {})
 
     def _new_network(self) -> nn.Module:
@@ -202,8 +203,8 @@ class NeuralUserContextModel:
         """Logits for each (user, item, context) row; unknown ids or values use the zero embedding."""
         if self.network is None or self.users is None or self.items is None:
             raise RuntimeError(f"{self.name}: call fit() first")
-        user = self.users.encode(users) + 1
-        item = self.items.encode(items) + 1
+        user = self.users.to_index(users) + 1
+        item = self.items.to_index(items) + 1
         ctx = self._encode_context(context, len(user))
         device = next(self.network.parameters()).device
         out = np.empty(len(user), dtype=np.float64)
@@ -223,7 +224,7 @@ class NeuralUserContextModel:
             raise CheckpointError(f"{self.name}: nothing to save, the model is not fitted")
         payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": self.name,
                    "hyperparameters": self.hyperparameters(),
-                   "encoders": {"users": self.users.ids.tolist(), "items": self.items.ids.tolist(),
+                   "encoders": {"users": self.users.item_ids.tolist(), "items": self.items.item_ids.tolist(),
                                 "context": {f: e.values for f, e in self.context.items()}},
                    "weights": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
                    "loss_history": list(self.loss_history), "epochs_done": self.epochs_done,
@@ -246,8 +247,8 @@ class NeuralUserContextModel:
         """Rebuild a model from a checkpoint payload read by :func:`read_user_checkpoint`."""
         model = cls(**payload["hyperparameters"])
         encoders = payload["encoders"]
-        model.users = IdEncoder(np.asarray(encoders["users"], dtype=np.int64))
-        model.items = IdEncoder(np.asarray(encoders["items"], dtype=np.int64))
+        model.users = ItemIndex.from_items(np.asarray(encoders["users"], dtype=np.int64))
+        model.items = ItemIndex.from_items(np.asarray(encoders["items"], dtype=np.int64))
         model.context = {}
         for feature, values in encoders["context"].items():
             encoder = ValueEncoder(np.asarray(values, dtype=object))

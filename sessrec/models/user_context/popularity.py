@@ -15,7 +15,8 @@ import numpy as np
 
 from sessrec.data.interactions import Interactions
 from sessrec.models.contract import TrainsOnce
-from sessrec.models.user_context.base import IdEncoder, ValueEncoder
+from sessrec.data.sessions import ItemIndex
+from sessrec.models.user_context.base import ValueEncoder
 from sessrec.models.validation import check_float
 
 
@@ -26,7 +27,7 @@ class ContextPopularity(TrainsOnce):
 
     def __init__(self, positive_label: float = 1.0) -> None:
         self.positive_label = check_float("positive_label", positive_label, owner=self.name)
-        self.items: IdEncoder | None = None
+        self.items: ItemIndex | None = None
         self.overall = np.zeros(0)
         self.by_context: dict[str, tuple[ValueEncoder, np.ndarray]] = {}
 
@@ -37,8 +38,8 @@ class ContextPopularity(TrainsOnce):
         positive = train.label >= self.positive_label
         if not positive.any():
             raise ValueError(f"{self.name}: no positive interaction (label >= {self.positive_label}) to count")
-        self.items = IdEncoder(train.item[positive])
-        item = self.items.encode(train.item[positive])
+        self.items = ItemIndex.from_items(train.item[positive])
+        item = self.items.to_index(train.item[positive])
         counts = np.bincount(item, minlength=len(self.items)).astype(np.float64)
         self.overall = counts / counts.sum()
         self.by_context = {}
@@ -53,7 +54,7 @@ class ContextPopularity(TrainsOnce):
     def score_pairs(self, users: np.ndarray, items: np.ndarray, context: dict[str, np.ndarray]) -> np.ndarray:
         if self.items is None:
             raise RuntimeError(f"{self.name}: call fit() first")
-        item = self.items.encode(items)
+        item = self.items.to_index(items)
         known = item >= 0
         scores = np.zeros(len(item))
         scores[known] = 1e-6 * self.overall[item[known]]
