@@ -124,3 +124,24 @@ def test_checkpoint_refuses_pickled_objects(tmp_path):
     torch.save({"format": "sessrec-checkpoint", "format_version": 1, "payload": Evil()}, path)
     with pytest.raises(CheckpointError, match="not a sessrec checkpoint .*refused for safety"):
         load_model(path)
+
+
+def test_the_apps_loader_names_a_model_whose_module_cannot_be_imported(tmp_path):
+    """The app loads checkpoints with the one loader (models.io); a checkpoint of a model whose
+    module is missing gets a one-line CheckpointError, and the other models keep loading."""
+    from sessrec.models.io import save_model
+    from sessrec.models.registry import ModelSpec, register, unregister
+    from sessrec.ui.models import load_checkpoint
+
+    good = save_model(LastItem().fit(TRAIN), tmp_path / "last_item.pt", {"dataset": "toy"})
+    payload = torch.load(good, weights_only=True)
+    torch.save({**payload, "model": "toy_broken"}, tmp_path / "broken.pt")
+    register(ModelSpec("toy_broken", "sessrec.no_such_module:Broken", "Broken", "baseline", "a model whose module "
+                       "is gone", demo=None))
+    try:
+        with pytest.raises(CheckpointError, match="model 'toy_broken' cannot be imported") as err:
+            load_checkpoint(tmp_path / "broken.pt")
+        assert "\n" not in str(err.value)
+        assert load_checkpoint(good).name == "last_item"
+    finally:
+        unregister("toy_broken")

@@ -130,48 +130,17 @@ def catalogue_fit(entry: CheckpointEntry, dataset_name: str, dataset_items: np.n
 
 
 def load_checkpoint(path: str | Path) -> Any:
-    """Build the model in ``path``; raises :class:`CheckpointError` with a readable message.
-
-    Uses :func:`sessrec.models.io.load_model`. Should the model registry itself fail to
-    import (a model module missing or broken, e.g. while GRU4Rec is being edited), the
-    models that do import still load, so the baselines keep working.
-    """
+    """Build the model in ``path`` with :func:`sessrec.models.io.load_model`, the one loader;
+    raises :class:`CheckpointError` with a readable message, also when the model's own module
+    cannot be imported (the other models, imported on first use, keep loading)."""
     from sessrec.models import io
 
     try:
         return io.load_model(path)
     except ImportError as exc:
-        payload = io.read_checkpoint(path)
-        registry = _importable_models()
-        name = payload["model"]
-        if name not in registry:
-            raise CheckpointError(
-                f"{display_path(path)}: model '{name}' cannot be imported in this installation ({exc})"
-            ) from exc
-        from sessrec.data.sessions import ItemIndex
-
-        item_index = ItemIndex(payload["item_ids"].numpy().astype(np.int64))
-        try:
-            model = registry[name]._from_tensors(payload["hyperparameters"], payload["tensors"], item_index)
-        except Exception as inner:  # noqa: BLE001
-            raise CheckpointError(f"{display_path(path)}: checkpoint does not fit model '{name}' ({inner})") from inner
-        model.checkpoint_meta = payload["meta"]
-        model.checkpoint_path = str(path)
-        return model
-
-
-def _importable_models() -> dict[str, type[Any]]:
-    import importlib
-
-    found = {}
-    for spec in REGISTRY:
-        module, _, cls = spec.target.partition(":")
-        try:
-            klass = getattr(importlib.import_module(module), cls)
-        except Exception:  # noqa: BLE001
-            continue
-        found[klass.name] = klass
-    return found
+        name = io.read_checkpoint(path)["model"]
+        raise CheckpointError(
+            f"{display_path(path)}: model '{name}' cannot be imported in this installation ({exc})") from exc
 
 
 def default_checkpoint(entries: list[CheckpointEntry], model: str, dataset_name: str,
