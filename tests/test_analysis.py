@@ -51,3 +51,25 @@ def test_by_reclick_and_its_breakdown_only_over_runs_on_the_same_events(tmp_path
     assert set(table["label"]) == {"same"}  # "other" was ranked on other targets: left out, not misread
     assert table.set_index("bucket")["value"].to_dict() == {"re-click": 0.5, "new to the session": 1.0}
     assert breakdown(records, by="reclick").empty  # no test events for the dataset: nothing to split
+
+
+def test_run_names_and_the_rq3_reference_come_from_the_benchmark_configs(tmp_path):
+    """No hand table of GRU4Rec run labels in generic code (issue 43): a config entry's "name" is
+    how its runs are shown, and the questions config names RQ3's reference run."""
+    import json
+    from pathlib import Path
+
+    from sessrec.experiments import questions, tables
+
+    (tmp_path / "a.json").write_text(json.dumps({"models": [{"label": "my-run", "name": "My run", "model": "sr"},
+                                                            {"label": "plain", "model": "sr"}]}))
+    (tmp_path / "broken.json").write_text("{not json")
+    assert tables.run_names(tmp_path) == {"my-run": "My run"}
+    committed = {m["label"]: m.get("name") for m in json.loads(
+        (Path(tables.CONFIG_DIR) / "rsc15_100k_questions.json").read_text())["models"]}
+    assert tables.pretty_label("rq2-top1max") == committed["rq2-top1max"] == "GRU4Rec (TOP1-max)"
+    assert tables.pretty_label("rq2-top1max-tuned") == "GRU4Rec (TOP1-max, tuned)"
+    assert questions.reference_label() == "gru4rec-xe"
+    assert questions.rq2_shared() == {"gru4rec-xe", "gru4rec-bprmax"}  # RQ1 runs that are two of RQ2's losses
+    for module in (tables, questions):
+        assert '"gru4rec-xe"' not in Path(module.__file__).read_text(), "no GRU4Rec run label typed in"

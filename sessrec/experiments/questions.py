@@ -17,15 +17,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sessrec.experiments.tables import (compare_shown, is_gru4rec, metric_name, pretty_label, published_cells,
-                                        relative_cells, run_table, summary_of)
+from sessrec.experiments.tables import (compare_shown, config_entries, is_gru4rec, metric_name, pretty_label,
+                                        published_cells, relative_cells, run_table, summary_of)
 from sessrec.models.registry import is_subject, label_of, published_models, reproduction_bars
 
 if TYPE_CHECKING:
     from sessrec.experiments.analysis import BenchmarkEvents
 
-RQ2_SHARED = ("gru4rec-xe", "gru4rec-bprmax")  # the RQ1 GRU4Rec runs double as two of RQ2's losses
-REFERENCE_LABEL = "gru4rec-xe"
+def rq2_shared() -> set[str]:
+    """The RQ1 runs that double as RQ2's losses: the labels the questions config (group ``losses``)
+    shares with the RQ1 configs, so one run answers both."""
+    configs = config_entries()
+    losses = {str(m.get("label")) for c in configs if c.get("group") == "losses" for m in c.get("models", [])}
+    rq1 = {str(m.get("label")) for c in configs if c.get("group", "main") == "main" for m in c.get("models", [])}
+    return losses & rq1
+
+
+def reference_label() -> str | None:
+    """RQ3's reference run (its factors are changes from it): the ``reference`` of the benchmark
+    config that declares one (benchmarks/rsc15_100k_questions.json)."""
+    return next((str(c["reference"]) for c in config_entries() if c.get("reference")), None)
+
 FACTORS = {"layers": "hidden units", "batch_size": "batch size", "n_sample": "negative samples",
            "n_epochs": "epochs", "loss": "loss", "learning_rate": "learning rate"}
 LOSS_NAMES = {"cross-entropy": "cross-entropy", "bpr-max": "BPR-max", "top1": "TOP1", "top1-max": "TOP1-max"}
@@ -58,12 +70,13 @@ def run_kinds(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
 def records_for(records: list[dict[str, Any]], question: str, dataset: str | None = None) -> list[dict[str, Any]]:
     """The records answering ``question`` (RQ2 adds the shared GRU4Rec runs, RQ3 the reference)."""
     out = []
+    reference, shared = reference_label(), rq2_shared()
     for r in records:
         if dataset is not None and r.get("dataset") != dataset:
             continue
         q = question_of(r)
-        if q == question or (question == "rq2" and r.get("label") in RQ2_SHARED) \
-                or (question == "rq3" and r.get("label") == REFERENCE_LABEL):
+        if q == question or (question == "rq2" and r.get("label") in shared) \
+                or (question == "rq3" and r.get("label") == reference):
             out.append(r)
     return out
 
@@ -319,13 +332,14 @@ def factor_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     table = run_table(runs)
     if table.empty:
         return table
-    ref_rows = table[table["Run"] == REFERENCE_LABEL]
+    reference_run = reference_label()
+    ref_rows = table[table["Run"] == reference_run]
     reference = (ref_rows.iloc[0]["_record"].get("hyperparameters") or {}) if len(ref_rows) else None
     factors, values = [], []
     for _, row in table.iterrows():
         hp = row["_record"].get("hyperparameters") or {}
-        if row["Run"] == REFERENCE_LABEL or reference is None:
-            factors.append("(reference)" if row["Run"] == REFERENCE_LABEL else "?")
+        if row["Run"] == reference_run or reference is None:
+            factors.append("(reference)" if row["Run"] == reference_run else "?")
             values.append("")
             continue
         changes = factor_changes(reference, hp)

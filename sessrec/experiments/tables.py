@@ -6,6 +6,8 @@ in :mod:`sessrec.experiments.questions`, the paired tests in
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,28 @@ TIES_SENTENCE = (
 )
 
 
-RUN_LABELS = {"gru4rec-xe": "GRU4Rec (cross-entropy)", "gru4rec-bprmax": "GRU4Rec (BPR-max)",
-              "gru4rec-xe-2ep": "GRU4Rec (cross-entropy, 2 epochs)", "rq2-top1": "GRU4Rec (TOP1)",
-              "rq2-top1max": "GRU4Rec (TOP1-max)"}
+#: the benchmark configs: each model entry's optional "name" is how its runs are shown
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@functools.lru_cache(maxsize=4)
+def config_entries(config_dir: Path = CONFIG_DIR) -> tuple[dict[str, Any], ...]:
+    """Every benchmark config under ``config_dir`` (``*.json``, not the generated ``tuned/``), read once."""
+    out = []
+    for path in sorted(Path(config_dir).glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            out.append(data)
+    return tuple(out)
+
+
+def run_names(config_dir: Path = CONFIG_DIR) -> dict[str, str]:
+    """Run label -> display name, from the ``name`` of the configs' model entries."""
+    return {str(m["label"]): str(m["name"]) for config in config_entries(config_dir)
+            for m in config.get("models", []) if isinstance(m, dict) and m.get("name") and m.get("label")}
 
 
 PUBLISHED_MODELS = {"s_pop": "S-POP", "bpr_mf": "BPR-MF", "fpmc": "FPMC", "narm": "NARM", "stamp": "STAMP",
@@ -44,7 +65,7 @@ def pretty_label(label: str) -> str:
     if label.endswith("-tuned"):  # a refit of `sessrec tune`'s best setting
         base = pretty_label(label.removesuffix("-tuned"))
         return f"{base[:-1]}, tuned)" if base.endswith(")") else f"{base} (tuned)"
-    return RUN_LABELS.get(label) or PUBLISHED_MODELS.get(label.lower()) or label_of(label)
+    return run_names().get(label) or PUBLISHED_MODELS.get(label.lower()) or label_of(label)
 
 
 def default_dataset(records: list[dict[str, Any]], wanted: str | None) -> str:
