@@ -337,9 +337,9 @@ def test_training_state_with_non_finite_values_is_refused(toy, tmp_path):
 # C. benchmark runner
 
 
-SPECS = [bench.ModelSpec("most_popular", "most_popular"), bench.ModelSpec("last_item", "last_item"),
-         bench.ModelSpec("knn-a", "item_knn", {"lambda_": 0.0}), bench.ModelSpec("knn-b", "item_knn", {"lambda_": 5.0}),
-         bench.ModelSpec("knn-c", "item_knn", {"alpha": 0.9})]
+SPECS = [bench.RunSpec("most_popular", "most_popular"), bench.RunSpec("last_item", "last_item"),
+         bench.RunSpec("knn-a", "item_knn", {"lambda_": 0.0}), bench.RunSpec("knn-b", "item_knn", {"lambda_": 5.0}),
+         bench.RunSpec("knn-c", "item_knn", {"alpha": 0.9})]
 
 
 def test_half_written_record_is_run_again_and_reaches_the_summary(toy, tmp_path):
@@ -401,7 +401,7 @@ def test_summary_is_written_atomically(toy, tmp_path, monkeypatch):
 
 
 def test_bad_config_fails_before_the_first_run(toy, tmp_path):
-    specs = [SPECS[0], bench.ModelSpec("bad", "gru4rec", {"batch_size": 0})]
+    specs = [SPECS[0], bench.RunSpec("bad", "gru4rec", {"batch_size": 0})]
     with pytest.raises(ParameterError, match="batch_size"):
         bench.run_benchmark(toy, specs, [1], tmp_path / "res", progress=False, log=lambda *_: None)
     assert not (tmp_path / "res" / "toy" / "most_popular.json").exists()

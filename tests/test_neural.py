@@ -353,14 +353,14 @@ def test_model_specific_parameters_are_validated() -> None:
 
 def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
     from sessrec.data.dataset import load_dataset, write_dataset
-    from sessrec.experiments.benchmark import ModelSpec, run_benchmark, run_one
+    from sessrec.experiments.benchmark import RunSpec, run_benchmark, run_one
 
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     folder = tmp_path / "toy"
     write_dataset(folder, frames, name="toy")
     dataset = load_dataset(folder)
     params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1}
-    one, two = (ModelSpec("srgnn", "srgnn", {**params, "n_epochs": n}, validation=0.25) for n in (1, 2))
+    one, two = (RunSpec("srgnn", "srgnn", {**params, "n_epochs": n}, validation=0.25) for n in (1, 2))
     ckpt = tmp_path / "partial.pt"
     straight, _ = run_one(dataset, two, 5, progress=False)
     run_one(dataset, one, 5, progress=False, checkpoint_path=ckpt)  # "interrupted" after epoch 1
@@ -371,7 +371,7 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
     # epochs chosen on the held-out sessions, then a fresh model trained on all of train for that many
     assert resumed["refit"] and resumed["train_split"] == "train"
     assert len(resumed["training_log"]) == resumed["selected_epochs"] <= 2
-    plain, _ = run_one(dataset, ModelSpec("last_item", "last_item", {}), None, progress=False)
+    plain, _ = run_one(dataset, RunSpec("last_item", "last_item", {}), None, progress=False)
     assert resumed["evaluation"]["n_events"] == plain["evaluation"]["n_events"], "same test events as every other model"
     assert resumed["evaluation"]["n_items"] == plain["evaluation"]["n_items"]
 
@@ -384,13 +384,13 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
 
 def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     from sessrec.data.dataset import load_dataset, write_dataset
-    from sessrec.experiments.benchmark import ModelSpec, run_benchmark
+    from sessrec.experiments.benchmark import RunSpec, run_benchmark
 
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     write_dataset(tmp_path / "toy", frames, name="toy")
     dataset = load_dataset(tmp_path / "toy")
     params = {"hidden_size": 8, "batch_size": 64, "learning_rate": 0.01, "n_threads": 1, "n_epochs": 3, "patience": 1}
-    spec = ModelSpec("narm", "narm", params, validation=0.25, epochs_from_seed=1)
+    spec = RunSpec("narm", "narm", params, validation=0.25, epochs_from_seed=1)
     results, partials, said = tmp_path / "results", tmp_path / "partials", []
     assert run_benchmark(dataset, [spec], [2], results, progress=False, log=said.append, partial_dir=partials) == []
     assert "waits for toy/narm-seed1" in said[-2], "seed 2 waits for the run that chooses its epochs"
@@ -409,9 +409,9 @@ def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     assert two["train_seconds_epochs"] == pytest.approx(selection + sum(e["seconds"] for e in two["training_log"]))
 
     # a config changed since seed 1 ran cannot reuse its choice: said, skipped, the other models still run
-    changed = ModelSpec("narm", "narm", {**params, "hidden_size": 9}, validation=0.25, epochs_from_seed=1)
+    changed = RunSpec("narm", "narm", {**params, "hidden_size": 9}, validation=0.25, epochs_from_seed=1)
     said.clear()
-    paths = run_benchmark(dataset, [changed, ModelSpec("last_item", "last_item")], [3], results, progress=False,
+    paths = run_benchmark(dataset, [changed, RunSpec("last_item", "last_item")], [3], results, progress=False,
                           log=said.append, partial_dir=partials)
     assert [p.name for p in paths] == ["last_item.json"]
     assert any("cannot reuse the epochs of toy/narm-seed1" in line and "hidden_size: 8 -> 9" in line for line in said)
@@ -657,15 +657,15 @@ def test_first_clicks_ranks_rank_later_events_from_the_sessions_first_clicks(fit
 
 def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, capsys) -> None:
     from sessrec.data.dataset import write_dataset
-    from sessrec.experiments.benchmark import ModelSpec
+    from sessrec.experiments.benchmark import RunSpec
 
     long_runs = importlib.import_module("sessrec.tools.long_runs")
     assert long_runs.parse_plan(["a:2", "b:1"]) == {"a": 2, "b": 1}
     for bad in (["a"], ["a:0"], ["a:x"], ["a:1", "a:2"]):
         with pytest.raises(ValueError):
             long_runs.parse_plan(bad)
-    modern = [ModelSpec("narm", "narm", group="modern"), ModelSpec("srgnn", "srgnn", group="modern"),
-              ModelSpec("last_item", "last_item", group="modern"), ModelSpec("gru4rec", "gru4rec")]
+    modern = [RunSpec("narm", "narm", group="modern"), RunSpec("srgnn", "srgnn", group="modern"),
+              RunSpec("last_item", "last_item", group="modern"), RunSpec("gru4rec", "gru4rec")]
     queue = long_runs.build_queue({"a": 2, "b": 1}, {"a": modern, "b": modern}, "modern")
     # seed 1 everywhere first; the unseeded entry and the other group are not queued
     assert [(r.dataset, r.run_id) for r in queue] == [

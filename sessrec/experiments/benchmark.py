@@ -46,8 +46,9 @@ from sessrec.models.registry import REGISTRY
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """One model configuration of a benchmark."""
+class RunSpec:
+    """One run configuration of a benchmark config (a label, its model and settings); the
+    registry's :class:`~sessrec.models.registry.ModelSpec` describes the model itself."""
 
     label: str
     model: str
@@ -87,7 +88,7 @@ def _same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def stale_settings(root: str | Path, dataset: str, run_id: str, spec: ModelSpec) -> str | None:
+def stale_settings(root: str | Path, dataset: str, run_id: str, spec: RunSpec) -> str | None:
     """Why a complete run's record does not hold ``spec``'s settings (say a tuned config whose chosen
     setting changed since), or ``None`` when every setting the config names is the record's.
     The seed is the run's own, and a run that chose its epochs on validation data keeps its choice."""
@@ -112,19 +113,19 @@ def partial_dir_for(root: str | Path) -> Path:
     working directory (so a results folder elsewhere keeps its partial checkpoints with it)."""
     return Path(root).absolute().parent / PARTIAL_DIR
 
-def baseline_specs() -> list[ModelSpec]:
+def baseline_specs() -> list[RunSpec]:
     """What ``benchmark`` runs without ``--config``: the registry's simple baselines."""
-    return [ModelSpec(spec.name, spec.name) for spec in REGISTRY if spec.family == "baseline"]
+    return [RunSpec(spec.name, spec.name) for spec in REGISTRY if spec.family == "baseline"]
 
 
-def load_specs(path: str | Path) -> list[ModelSpec]:
+def load_specs(path: str | Path) -> list[RunSpec]:
     """Read ``{"group"?, "models": [{"label", "model", "params"?, "preset"?, "group"?,
     "validation"?, "epochs_from_seed"?, "tuning"?}, ...]}`` from JSON."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
         specs = [
-            ModelSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")),
+            RunSpec(m["label"], m["model"], dict(m.get("params", {})), m.get("preset"), m.get("group", data.get("group", "main")),
                       m.get("validation"), m.get("epochs_from_seed"), m.get("tuning"))
             for m in data["models"]
         ]
@@ -143,7 +144,7 @@ def load_specs(path: str | Path) -> list[ModelSpec]:
     return specs
 
 
-def validate_specs(specs: list[ModelSpec]) -> None:
+def validate_specs(specs: list[RunSpec]) -> None:
     """Build every configuration once (unfitted) so a bad parameter fails before the first run."""
     from sessrec.models.factory import make_model
 
@@ -155,14 +156,14 @@ def validate_specs(specs: list[ModelSpec]) -> None:
 
 
 def run_one(
-    dataset: Dataset, spec: ModelSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
+    dataset: Dataset, spec: RunSpec, seed: int | None, *, tie_mode: str = DEFAULT_TIE_MODE, progress: bool = True,
     command: str | None = None, checkpoint_path: str | Path | None = None, sampled: SampledSettings | None = None,
     epochs_from: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train and evaluate one configuration; returns ``(record, per-event arrays)``.
 
     ``epochs_from``: the record of the run whose epoch selection this run reuses (see
-    ``ModelSpec.epochs_from_seed``); the model then trains its ``selected_epochs`` on all
+    ``RunSpec.epochs_from_seed``); the model then trains its ``selected_epochs`` on all
     of train, without a selection of its own.
 
     ``sampled``: also evaluate with sampled negatives (the record's ``evaluation.sampled``
@@ -250,7 +251,7 @@ def selection_seconds(record: dict[str, Any]) -> float:
 REUSE_MAY_DIFFER = ("seed", "n_epochs", "n_threads", "device", "patience")
 
 
-def reuse_problem(spec: ModelSpec, source: dict[str, Any]) -> str | None:
+def reuse_problem(spec: RunSpec, source: dict[str, Any]) -> str | None:
     """Why ``spec`` cannot train for the epoch count chosen in run record ``source``, or None."""
     epochs = source.get("selected_epochs")
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1 or not source.get("selection_log"):
@@ -265,7 +266,7 @@ def reuse_problem(spec: ModelSpec, source: dict[str, Any]) -> str | None:
     return None
 
 
-def selection_source(root: str | Path, dataset: str, spec: ModelSpec, seed: int | None,
+def selection_source(root: str | Path, dataset: str, spec: RunSpec, seed: int | None,
                      sampled: SampledSettings | None = None) -> tuple[dict[str, Any] | None, str | None]:
     """The record whose epoch selection run ``spec``/``seed`` reuses, as ``(record, None)``;
     ``(None, why)`` while it cannot (that record is missing, or unusable); ``(None, None)``
@@ -285,7 +286,7 @@ def selection_source(root: str | Path, dataset: str, spec: ModelSpec, seed: int 
 
 def run_benchmark(
     dataset: Dataset,
-    specs: list[ModelSpec],
+    specs: list[RunSpec],
     seeds: list[int],
     root: str | Path = "results",
     *,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from sessrec.experiments.benchmark import ModelSpec, load_specs, selection_source
+from sessrec.experiments.benchmark import RunSpec, load_specs, selection_source
 from sessrec.experiments.progress import claims
 from sessrec.experiments.records import run_problem
 
@@ -38,7 +38,7 @@ DEFAULT_PLAN = ("yoochoose1_64:3", "diginetica:3", "retailrocket:1", "rsc15_100k
 @dataclass(frozen=True)
 class QueuedRun:
     dataset: str
-    spec: ModelSpec
+    spec: RunSpec
     seed: int
 
     @property
@@ -59,7 +59,7 @@ def parse_plan(items: list[str]) -> dict[str, int]:
     return plan
 
 
-def build_queue(plan: dict[str, int], specs: dict[str, list[ModelSpec]], group: str,
+def build_queue(plan: dict[str, int], specs: dict[str, list[RunSpec]], group: str,
                 reverse: bool = False) -> list[QueuedRun]:
     """Seed 1 of every (dataset, entry of ``group``), then seed 2 where the plan has it, and so on;
     within a seed, datasets in plan order and entries in config order (both reversed with
