@@ -155,6 +155,13 @@ if rq1.open:
         st.altair_chart(bars, width="stretch")
         curves = charts.metric_curves(bm.curve_frame(summary, dataset, metrics)).properties(title=f"{dataset}: metric vs k")
         st.altair_chart(curves)
+        cost = bm.cost_frame(runs)
+        if len(cost) > 1:
+            st.altair_chart(charts.cost_accuracy(cost, "_mrr@20", "MRR@20", log_x=True).properties(
+                title=f"{dataset}: MRR@20 against training cost"), width="stretch")
+            st.caption("Training seconds as each run's record gives them (the sum of its epochs, the choice of the "
+                       "number of epochs included; wall time for models trained once), mean over seeds. They were "
+                       "measured on 2 cores beside other jobs: an order of magnitude, not a speed benchmark.")
         for name, chart in (("bars", bars), ("curves", curves)):
             spec = charts.spec_json(chart)
             cols = st.container(horizontal=True)

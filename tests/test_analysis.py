@@ -73,3 +73,18 @@ def test_run_names_and_the_rq3_reference_come_from_the_benchmark_configs(tmp_pat
     assert questions.rq2_shared() == {"gru4rec-xe", "gru4rec-bprmax"}  # RQ1 runs that are two of RQ2's losses
     for module in (tables, questions):
         assert '"gru4rec-xe"' not in Path(module.__file__).read_text(), "no GRU4Rec run label typed in"
+
+
+def test_the_cost_frame_names_runs_and_keeps_those_with_a_training_time(tmp_path):
+    from sessrec.experiments import tables
+    from sessrec.experiments.records import load_run_records, valid_records
+    from tests.app_support import write_fake_results
+
+    write_fake_results(tmp_path, questions=False)
+    records = [{**r, "train_seconds": 0.0, "training_log": []} if r["label"] == "most_popular" else r
+               for r in valid_records(load_run_records(tmp_path))]  # nothing measured for MostPopular
+    frame = tables.cost_frame(records)
+    assert list(frame.columns) == ["Run", "Train s", "_recall@20", "_mrr@20"]
+    assert (frame["Train s"] > 0).all() and frame["Train s"].is_monotonic_increasing
+    assert "MostPopular" not in set(frame["Run"]) and "LastItem" in set(frame["Run"])
+    assert "GRU4Rec (cross-entropy)" in set(frame["Run"]), "display names, not run labels"

@@ -368,6 +368,17 @@ def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...
     return pd.DataFrame(rows)
 
 
+def cost_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Run (display name), Train s, _recall@20, _mrr@20: every configuration of ``records`` with a
+    positive training time (:func:`training_seconds`, mean over seeds), for the cost-accuracy chart."""
+    table = run_table(records)
+    if table.empty:
+        return pd.DataFrame(columns=["Run", "Train s", "_recall@20", "_mrr@20"])
+    out = table[["Run", "Train s", "_recall@20", "_mrr@20"]].copy()
+    out["Run"] = out["Run"].map(pretty_label)
+    return out[out["Train s"] > 0].sort_values("Train s").reset_index(drop=True)
+
+
 def published_cells(values) -> list[str]:
     """Published numbers as table cells: 4 decimals, "-" where the paper has none for the model."""
     return [f"{v:.4f}" if v == v else "-" for v in values]

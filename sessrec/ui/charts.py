@@ -283,14 +283,16 @@ def breakdown_lines(frame: pd.DataFrame, title: str, x_title: str) -> alt.Chart:
     )
 
 
-def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run") -> alt.Chart:
+def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run", log_x: bool = False) -> alt.Chart:
     """frame: Run, Train s, <y>, <label> -> accuracy against training time, one colour per run
-    (a legend instead of text labels, which overlap when runs have similar cost and accuracy)."""
+    (a legend instead of text labels, which overlap when runs have similar cost and accuracy);
+    ``log_x`` for costs that span orders of magnitude (seconds of counting to hours of training)."""
     return (
         alt.Chart(frame)
         .mark_point(size=110, filled=True, opacity=0.85)
         .encode(
-            x=alt.X("Train s:Q", title="training time (s, mean over seeds)", scale=alt.Scale(zero=False)),
+            x=alt.X("Train s:Q", title="training time (s, mean over seeds" + (", log scale)" if log_x else ")"),
+                    scale=alt.Scale(type="log") if log_x else alt.Scale(zero=False)),
             y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
             color=model_colour(frame, label, "run"),
             shape=alt.Shape(f"{label}:N", legend=None),
