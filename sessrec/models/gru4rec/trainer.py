@@ -72,8 +72,13 @@ class Trainer:
         elif model.input_mode == "one-hot":
             self.inp = RowTable(weights["Wx0"], model.momentum, self.device)
         self.dense = DenseParams(
-            {k: v for k, v in weights.items() if k.startswith("gru")}, model.momentum, self.device
+            {k: v for k, v in weights.items() if k.startswith(("gru", "gate"))}, model.momentum, self.device
         )
+        # the repeat-aware variant's gate (gru4rec/repeat.py): a score bonus for the items of the
+        # session's last clicks, one learned weight per age, g(h) = h Wg + bg; absent for GRU4Rec
+        # itself, whose arithmetic is untouched
+        self.gate = "gate.w" in weights
+        self.repeat_window = int(getattr(model, "repeat_window", 0))
         self.layer_params = [
             {k: self.dense.param(f"gru{l}.{k}") for k in GRU_PARAMS if f"gru{l}.{k}" in weights}
             for l in range(len(model.layers))
@@ -186,14 +191,24 @@ class Trainer:
         aligned = aligned_rows(tuner.counts[0]) if tuner is not None else 0
         if tuner is not None:
             tuner.restart_window()
+        # the repeat gate's view of each slot's session: its last clicks, oldest first, -1 for none
+        clicks = torch.full((schedule.n_slots, self.repeat_window), -1, dtype=torch.long, device=dev) \
+            if self.gate else None
         for k in range(schedule.n_batches):
             lo, hi = bounds[k], bounds[k + 1]
             if k in keep:  # end of the epoch: sessions ran out, the batch narrows
                 hidden = [h.index_select(0, keep[k]) for h in hidden]
+                clicks = None if clicks is None else clicks.index_select(0, keep[k])
             carry = all_carry[lo:hi].unsqueeze(1)
             for h in hidden:
                 h.mul_(carry)  # a new session in a slot starts from a zero state
-            loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, aligned=aligned)
+            if clicks is not None:
+                clicks.masked_fill_(carry == 0, -1)
+            if clicks is None:  # GRU4Rec
+                loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, aligned=aligned)
+            else:  # the repeat-aware variant
+                loss = self.step(schedule.inputs[lo:hi], schedule.targets[lo:hi], hidden, aligned=aligned,
+                                 clicks=clicks)
             if not math.isfinite(loss):
                 bar.close()
                 raise TrainingError(
@@ -222,7 +237,7 @@ class Trainer:
                                for count, n in (tuner.windows_per_count.items() if tuner is not None else ())},
         }
 
-    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor], aligned: int = 0) -> float:
+    def step(self, X: Tensor, T: Tensor, hidden: list[Tensor], aligned: int = 0, clicks: Tensor | None = None) -> float:
         """Forward, loss, backward and update for one minibatch; ``hidden`` is advanced in place.
 
         ``aligned`` (when the thread count adapts): a minibatch whose width is not a
@@ -231,14 +246,15 @@ class Trainer:
         """
         if aligned and X.shape[0] % aligned:
             with one_thread():
-                return float(self.update(X, T, hidden))
-        return float(self.update(X, T, hidden))  # the hot path: no context manager per minibatch
+                return float(self.update(X, T, hidden, clicks))
+        return float(self.update(X, T, hidden, clicks))  # the hot path: no context manager per minibatch
 
-    def update(self, X: Tensor, T: Tensor, hidden: list[Tensor]) -> Tensor:
+    def update(self, X: Tensor, T: Tensor, hidden: list[Tensor], clicks: Tensor | None = None) -> Tensor:
         """:meth:`step` with the loss as a 0-d tensor on the device (no wait for it).
 
         ``X`` and ``T`` (input and target item indices) are CPU tensors; ``hidden``
-        (one ``(B, h)`` tensor per layer) is on the device.
+        (one ``(B, h)`` tensor per layer) is on the device. ``clicks`` (the repeat-aware variant
+        only): each slot's last clicks, ``(B, repeat_window)``, advanced in place by ``X``.
         """
         m = self.m
         dev = self.device
@@ -290,6 +306,13 @@ class Trainer:
             layer_in = h1
         out = torch.cat([layer_in, torch.ones(B, 1, device=dev)], 1)  # [h, 1] meets [Wy_i, By_i]
         scores = torch.mm(out, cols.t())  # (B, n_rows)
+        clicked = None
+        if self.gate and clicks is not None:  # score += the gate of every age at which the column was clicked
+            clicks[:, :-1] = clicks[:, 1:].clone()
+            clicks[:, -1] = X.to(dev)
+            clicked = clicked_at(clicks, rows)  # (B, W, n_rows)
+            gate = torch.addmm(self.dense.param("gate.b"), layer_in, self.dense.param("gate.w"))  # (B, W)
+            scores = scores + torch.einsum("bw,bwn->bn", gate, clicked)
 
         # ---- loss
         if m.loss == "cross-entropy":
@@ -314,6 +337,11 @@ class Trainer:
         # ---- backward
         grad_rows = torch.mm(d_scores.t(), out)  # (n_rows, h_last + 1), for [Wy, By]
         dh = torch.mm(d_scores, cols[:, :h_last])
+        if clicked is not None:
+            d_gate = torch.einsum("bn,bwn->bw", d_scores, clicked)  # (B, W)
+            torch.mm(layer_in.t(), d_gate, out=self.dense.grad("gate.w"))
+            torch.sum(d_gate, 0, out=self.dense.grad("gate.b"))
+            dh = dh + torch.mm(d_gate, self.dense.param("gate.w").t())
         for l in reversed(range(len(self.layer_params))):
             layer_in, cache, mask = caches[l]
             p, g = self.layer_params[l], self.layer_grads[l]
@@ -345,6 +373,12 @@ class Trainer:
             self.inp.update(in_ids, in_rows, grad_in, m.learning_rate)
         self.dense.step(m.learning_rate)
         return loss
+
+
+def clicked_at(clicks: Tensor, items: Tensor) -> Tensor:
+    """``(B, W, len(items))`` float: 1 where the slot's click at window position ``w`` (``clicks``
+    ``(B, W)``, oldest first, -1 for none) is that item."""
+    return (clicks.unsqueeze(2) == items.view(1, 1, -1)).to(torch.float32)
 
 
 def copy_exact(dst: Tensor, src: Tensor, name: str) -> None:
