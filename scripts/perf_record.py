@@ -14,6 +14,10 @@ Sections (``--sections``, default all):
               accuracy metrics only, then with every metric (coverage, popularity,
               intra-list diversity), the overhead of the latter, and for GRU4Rec the
               compute floor (its score matrix products alone for the same events).
+* ``sampled`` the sampled-negatives protocol against full ranking for each ``--sampled-models``
+              on each ``--eval-datasets`` (every metric, 99 negatives): full ranking, then
+              sampler 2 (default) uniform and popularity, then sampler 1 (the older exponential
+              keys) uniform, twice in turn; prints each time and its ratio to full ranking.
 * ``memory``  peak RSS of GRU4Rec training and of evaluating it, each in a fresh process,
               on ``--memory-dataset``, next to the size a full (events x items) score
               matrix would have.
@@ -57,7 +61,7 @@ from sessrec.runtime import available_cpus, peak_rss_mb
 REFERENCE = dict(loss="cross-entropy", layers=[100], dropout_p_embed=0.1, dropout_p_hidden=0.0,
                  learning_rate=0.1, momentum=0.0, n_sample=2048, sample_alpha=0.75, logq=1.0,
                  constrained_embedding=True, n_epochs=1, seed=1)
-SECTIONS = ("train", "busy", "eval", "memory", "latency")
+SECTIONS = ("train", "busy", "eval", "sampled", "memory", "latency")
 NON_NEURAL = [spec.name for spec in REGISTRY if spec.family != "neural"]
 
 
@@ -153,6 +157,27 @@ def section_eval(dataset_path: Path, models: list[str]) -> None:
         print(line, flush=True)
 
 
+def section_sampled(dataset_path: Path, models: list[str], rounds: int = 2) -> None:
+    dataset = load_dataset(dataset_path)
+    train, test = dataset.train, dataset.test
+    print(f"\n[sampled] {dataset.name}: {train.unique_items().size} items; full ranking against 99 sampled "
+          f"negatives (every metric), {rounds} rounds in turn; {load()}")
+    variants = {"full ranking": {}, "sampler 2 uniform": dict(protocol="sampled", sampling="uniform"),
+                "sampler 2 popularity": dict(protocol="sampled", sampling="popularity"),
+                "sampler 1 uniform": dict(protocol="sampled", sampling="uniform", sampler=1)}
+    for name in models:
+        model = gru4rec(128) if name == "gru4rec" else make_model(name, {})
+        model.fit(train, progress=False) if name == "gru4rec" else model.fit(train)
+        seconds: dict[str, list[float]] = {label: [] for label in variants}
+        for _ in range(rounds):
+            for label, options in variants.items():
+                result = evaluate(model, test, min_position=dataset.min_position, train=train, **options)
+                seconds[label].append(result.seconds)
+        full = min(seconds["full ranking"])
+        print(f"  {name}: " + " | ".join(
+            f"{label} {min(s):.2f}-{max(s):.2f} s ({min(s) / full:.2f}x)" for label, s in seconds.items()), flush=True)
+
+
 def section_memory(dataset_path: Path) -> None:
     dataset = load_dataset(dataset_path)
     n_items = dataset.train.unique_items().size
@@ -233,6 +258,8 @@ def main() -> None:
                         help="models of the eval section (default: every non-neural one and GRU4Rec)")
     parser.add_argument("--latency-models", nargs="+", default=[spec.name for spec in REGISTRY],
                         help="models of the latency section (default: every registered model)")
+    parser.add_argument("--sampled-models", nargs="+", default=["last_item", "gru4rec"],
+                        help="sampled section: models timed under both protocols")
     parser.add_argument("--memory-dataset", default="data/diginetica")
     parser.add_argument("--latency-dataset", default="data/diginetica")
     parser.add_argument("--sessions", type=int, default=150, help="test sessions replayed in the latency section")
@@ -251,6 +278,9 @@ def main() -> None:
     if "eval" in args.sections:
         for path in args.eval_datasets:
             section_eval(pick(path), args.eval_models)
+    if "sampled" in args.sections:
+        for path in args.eval_datasets:
+            section_sampled(pick(path), args.sampled_models)
     if "memory" in args.sections:
         section_memory(pick(args.memory_dataset))
     if "latency" in args.sections:

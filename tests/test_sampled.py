@@ -70,6 +70,39 @@ def test_negatives_are_distinct_and_never_the_target(sampling):
     assert sorted(full[0].tolist()) == [0, 1, 3, 4, 5]
 
 
+@pytest.mark.parametrize("sampling", ["uniform", "popularity"])
+def test_both_samplers_draw_from_the_same_distribution(sampling):
+    """Sampler 2 (first distinct draws) and sampler 1 (exponential keys) draw other negatives with
+    the same law: how often each item is drawn, and how often each pair is drawn together."""
+    weights = np.array([5.0, 1, 0, 8, 2, 3, 1, 6, 4, 2])
+    targets = torch.full((30_000,), 3)  # the most popular item is the target: many draws of it are dropped
+    share = {}
+    for sampler in (1, 2):
+        drawn = NegativeSampler(10, SampledSettings(negatives=4, sampling=sampling, seed=sampler, sampler=sampler),
+                                weights).draw(targets)
+        assert not (drawn == 3).any() and all(len(set(row)) == 4 for row in drawn[:500].tolist())
+        together = np.zeros((10, 10))
+        for a in range(4):
+            for b in range(4):
+                if a != b:
+                    np.add.at(together, (drawn[:, a].numpy(), drawn[:, b].numpy()), 1)
+        share[sampler] = (np.bincount(drawn.flatten().numpy(), minlength=10) / len(targets), together / len(targets))
+    assert np.abs(share[1][0] - share[2][0]).max() < 0.02  # 30,000 rows: a standard error under 0.004
+    assert np.abs(share[1][1] - share[2][1]).max() < 0.02
+    if sampling == "popularity":
+        assert share[2][0][2] == 0, "an item without clicks is never drawn"
+    # the samplers' negatives differ: a record says which one drew them
+    assert SampledSettings(sampler=1).key == "sampled-uniform-99-v1" and SampledSettings().key == "sampled-uniform-99"
+
+
+def test_sampler_two_falls_back_to_keys_for_dense_draws_and_refuses_unknown_versions():
+    dense = NegativeSampler(10, SampledSettings(negatives=6, seed=0))  # 12 > 10 items: rejection would waste draws
+    assert dense.use_keys and sorted(dense.draw(torch.tensor([0]))[0].tolist())[0] >= 1
+    assert not NegativeSampler(10, SampledSettings(negatives=5, seed=0)).use_keys
+    with pytest.raises(ValueError, match="sampler = 3 is not allowed"):
+        NegativeSampler(10, SampledSettings(negatives=2, sampler=3))
+
+
 def test_popularity_sampling_follows_training_counts():
     counts = np.array([5.0, 1.0, 2.0, 3.0, 4.0])
     sampler = NegativeSampler(5, SampledSettings(negatives=1, sampling="popularity", seed=11), counts)
@@ -184,7 +217,8 @@ def test_cli_evaluate_reports_both_protocols(tmp_path, capsys):
                  "--ranks", str(ranks), "--quiet"]) == EXIT_OK
     assert "sampled protocol (3 popularity negatives (seed 4)" in capsys.readouterr().out
     record = json.loads(out.read_text())
-    assert record["protocol"] == "sampled" and record["sampled"] == {"negatives": 3, "sampling": "popularity", "seed": 4}
+    assert record["protocol"] == "sampled"
+    assert record["sampled"] == {"negatives": 3, "sampling": "popularity", "seed": 4, "sampler": 2}
     first = record["results"][0]
     assert first["sampled"]["protocol"] == "sampled-popularity-3" and "precision@10" in first["sampled"]["metrics"]
     with np.load(ranks) as data:
@@ -204,13 +238,27 @@ def test_benchmark_sampled_runs_sit_beside_full_runs_without_mixing(tmp_path):
                           "last_item-sampled-uniform-4-s0", "most_popular-sampled-uniform-4-s0"])
     sampled = next(r for r in records if r["run_id"] == "last_item-sampled-uniform-4-s0")
     full = next(r for r in records if r["run_id"] == "last_item")
-    assert sampled["protocol"]["sampled"] == {"negatives": 4, "sampling": "uniform", "seed": 0}
+    assert sampled["protocol"]["sampled"] == {"negatives": 4, "sampling": "uniform", "seed": 0, "sampler": 2}
     assert sampled["evaluation"]["metrics"] == full["evaluation"]["metrics"], "same scores, same full ranking"
     assert protocol_of(sampled) == "sampled-uniform-4" and protocol_of(full) == "full"
     with np.load(res / "toy" / sampled["ranks_file"]) as data:
         assert len(data["sampled_ranks"]) == len(data["ranks"]) and data["sampled_ranks"].max() <= 5
     summary = pd.read_csv(res / "summary.csv")
     assert set(summary["protocol"]) == {"full", "sampled-uniform-4"}
+    # a sampled record drawn by the other sampler is run again, not skipped as complete
+    assert main(["benchmark", "--dataset", str(toy), "--out", str(res), "--protocol", "sampled", "--negatives", "4",
+                 "--quiet"]) == EXIT_OK
+    assert load_run_records(res) == records, "nothing changed: nothing run again"
+    assert main(["benchmark", "--dataset", str(toy), "--out", str(res), "--protocol", "sampled", "--negatives", "4",
+                 "--sampler", "1", "--quiet"]) == EXIT_OK
+    old = {r["run_id"]: r for r in load_run_records(res)}
+    assert old["last_item-sampled-uniform-4-v1-s0"]["protocol"]["sampled"]["sampler"] == 1
+    (res / "toy" / "last_item-sampled-uniform-4-s0.json").write_text(
+        json.dumps(old["last_item-sampled-uniform-4-v1-s0"] | {"run_id": "last_item-sampled-uniform-4-s0"}))
+    main(["benchmark", "--dataset", str(toy), "--out", str(res), "--protocol", "sampled", "--negatives", "4",
+          "--quiet"])
+    redone = {r["run_id"]: r for r in load_run_records(res)}["last_item-sampled-uniform-4-s0"]
+    assert redone["protocol"]["sampled"]["sampler"] == 2
     assert set(summary.loc[summary["protocol"] == "full", "metric"]) >= {"recall", "mrr", "precision", "map"}
     assert summary.loc[summary["protocol"] != "full", "metric"].str.startswith("sampled_").all()
     recall = summary[(summary["metric"] == "recall") & (summary["k"] == 20)]

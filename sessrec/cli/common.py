@@ -72,11 +72,12 @@ def check_min_position(min_position: int, test: Any, split: str) -> None:
 def sampled_settings(args: argparse.Namespace, n_items: int, catalogue: str) -> Any:
     """The :class:`SampledSettings` of ``--protocol sampled`` (None for ``full``), checked against
     a catalogue of ``n_items`` items; sampling options without ``--protocol sampled`` are refused."""
-    from sessrec.evaluation.sampled import (DEFAULT_NEGATIVES, DEFAULT_SAMPLING, DEFAULT_SAMPLING_SEED,
-                                            SampledSettings)
+    from sessrec.evaluation.sampled import (DEFAULT_NEGATIVES, DEFAULT_SAMPLER, DEFAULT_SAMPLING,
+                                            DEFAULT_SAMPLING_SEED, SampledSettings)
 
     given = [flag for flag, value in (("--negatives", args.negatives), ("--sampling", args.sampling),
-                                      ("--sampling-seed", args.sampling_seed)) if value is not None]
+                                      ("--sampling-seed", args.sampling_seed), ("--sampler", args.sampler))
+             if value is not None]
     if args.protocol != "sampled":
         if given:
             raise ParameterError(f"{', '.join(given)} only apply to --protocol sampled (the default protocol ranks "
@@ -86,6 +87,7 @@ def sampled_settings(args: argparse.Namespace, n_items: int, catalogue: str) -> 
         DEFAULT_NEGATIVES if args.negatives is None else args.negatives,
         DEFAULT_SAMPLING if args.sampling is None else args.sampling,
         DEFAULT_SAMPLING_SEED if args.sampling_seed is None else args.sampling_seed,
+        DEFAULT_SAMPLER if args.sampler is None else args.sampler,
     )
     if settings.negatives >= n_items:
         raise ParameterError(
@@ -147,7 +149,7 @@ def dataset_name_arg(args: argparse.Namespace) -> str:
 
 
 def add_protocol_options(command: argparse.ArgumentParser) -> None:
-    """``--protocol``, ``--negatives``, ``--sampling``, ``--sampling-seed`` (evaluate, benchmark)."""
+    """``--protocol``, ``--negatives``, ``--sampling``, ``--sampling-seed``, ``--sampler`` (evaluate, benchmark)."""
     command.add_argument("--protocol", default="full", choices=["full", "sampled"],
                          help="full (default): rank the whole training catalogue; sampled: ALSO rank each target "
                               "among --negatives random other items, the protocol of many papers (not comparable "
@@ -160,3 +162,7 @@ def add_protocol_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--sampling-seed", type=int_at_least(0),
                          help="sampled protocol: seed of the negative sampler (default 0; recorded); the same seed "
                               "gives every model the same negatives")
+    command.add_argument("--sampler", type=int, choices=[1, 2],
+                         help="sampled protocol: 2 (default) keeps the first distinct of independent draws; 1, the "
+                              "older exponential keys over the whole catalogue (about 10x slower, other negatives; "
+                              "what records without a sampler used); recorded")

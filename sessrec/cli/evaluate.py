@@ -52,8 +52,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         protocol = {}
         if sampled is not None:
             sampled_settings(args, model.n_items, f"the catalogue of {label}")
-            protocol = {"protocol": "sampled", "negatives": sampled.negatives, "sampling": sampled.sampling,
-                        "sampling_seed": sampled.seed}
+            protocol = sampled.evaluate_options()
         res = evaluate(model, test, ks=tuple(args.ks), tie_mode=args.tie_mode, min_position=min_position,
                        train=train, progress=not args.quiet, **protocol)
         if res.n_events == 0:  # metrics would be 0/0
@@ -74,8 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     record = {
         "dataset": dataset.name, "split": test_split, "tie_mode": args.tie_mode, "min_position": min_position,
         "protocol": "full" if sampled is None else "sampled",
-        **({} if sampled is None else {"sampled": {"negatives": sampled.negatives, "sampling": sampled.sampling,
-                                                   "seed": sampled.seed}}),
+        **({} if sampled is None else {"sampled": sampled.record()}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv),
         "results": [{"label": label, **res.summary()} for label, res in results],
     }

@@ -52,6 +52,7 @@ from sessrec.evaluation.sampled import (
     DEFAULT_NEGATIVES,
     DEFAULT_PROTOCOL,
     DEFAULT_SAMPLING,
+    DEFAULT_SAMPLER,
     DEFAULT_SAMPLING_SEED,
     SampledResult,
     SampledSettings,
@@ -276,6 +277,7 @@ def evaluate(
     negatives: int = DEFAULT_NEGATIVES,
     sampling: str = DEFAULT_SAMPLING,
     sampling_seed: int = DEFAULT_SAMPLING_SEED,
+    sampler: int = DEFAULT_SAMPLER,
 ) -> EvalResult:
     """Evaluate ``model`` on ``test`` with the next-item protocol (module docstring).
 
@@ -293,7 +295,8 @@ def evaluate(
         protocol: ``full`` (default) ranks the whole catalogue; ``sampled`` does that and
             also ranks each target among ``negatives`` distinct random other items, drawn
             ``uniform``-ly or by training ``popularity`` (which needs ``train``) from a
-            generator seeded with ``sampling_seed`` (see :mod:`sessrec.evaluation.sampled`).
+            generator seeded with ``sampling_seed`` by ``sampler`` 2 (default) or the slower,
+            older 1 (see :mod:`sessrec.evaluation.sampled`).
 
     Raises:
         NonFiniteScoresError: the model scored an item NaN or +-inf at an evaluated
@@ -303,7 +306,7 @@ def evaluate(
     if not ks or min(ks) < 1:
         raise ValueError("ks must be positive cut-offs")
     ks = tuple(sorted(set(int(k) for k in ks)))
-    sampled = sampled_collector(protocol, SampledSettings(negatives, sampling, sampling_seed), model, train)
+    sampled = sampled_collector(protocol, SampledSettings(negatives, sampling, sampling_seed, sampler), model, train)
     started = time.perf_counter()
     prepared = prepare_test(test, model.item_index, min_position)
     popularity = cosine = None

@@ -88,10 +88,13 @@ def _same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def stale_settings(root: str | Path, dataset: str, run_id: str, spec: RunSpec) -> str | None:
+def stale_settings(root: str | Path, dataset: str, run_id: str, spec: RunSpec,
+                   sampled: SampledSettings | None = None) -> str | None:
     """Why a complete run's record does not hold ``spec``'s settings (say a tuned config whose chosen
     setting changed since), or ``None`` when every setting the config names is the record's.
-    The seed is the run's own, and a run that chose its epochs on validation data keeps its choice."""
+    The seed is the run's own, and a run that chose its epochs on validation data keeps its choice.
+    A sampled run's record must also have drawn its negatives with ``sampled``'s sampler
+    (records without one used sampler 1)."""
     try:
         record = json.loads(record_path(root, dataset, run_id).read_text())
     except (OSError, ValueError):
@@ -100,6 +103,10 @@ def stale_settings(root: str | Path, dataset: str, run_id: str, spec: RunSpec) -
     ignore = {"seed"} | ({"n_epochs"} if spec.validation is not None else set())
     changed = [f"{key}: {stored.get(key)!r} -> {value!r}" for key, value in spec.params.items()
                if key not in ignore and not _same_value(stored.get(key), value)]
+    if sampled is not None:
+        used = ((record.get("protocol") or {}).get("sampled") or {}).get("sampler", 1)
+        if used != sampled.sampler:
+            changed.append(f"sampler: {used!r} -> {sampled.sampler!r}")
     return f"{STALE} ({'; '.join(changed)})" if changed else None
 
 
@@ -190,9 +197,7 @@ def run_one(
     # the sessions the final model was trained on (all of train unless it was not refitted)
     held_out = meta.get("validation") is not None and not meta.get("refit")
     train = validation_data(dataset, "train", spec.validation)[0] if held_out else dataset.train
-    protocol = {"protocol": "full"} if sampled is None else {
-        "protocol": "sampled", "negatives": sampled.negatives, "sampling": sampled.sampling,
-        "sampling_seed": sampled.seed}
+    protocol = {"protocol": "full"} if sampled is None else sampled.evaluate_options()
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
                       train=train, progress=progress, **protocol)
     popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
@@ -206,8 +211,7 @@ def run_one(
         "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue",
                      **({} if sampled is None else {
                          "ranking": "full catalogue, and sampled candidates (evaluation.sampled)",
-                         "sampled": {"negatives": sampled.negatives, "sampling": sampled.sampling,
-                                     "seed": sampled.seed}})},
+                         "sampled": sampled.record()})},
         "seed": seed,
         "preset": spec.preset,
         "hyperparameters": {**resolve_params(spec.model, spec.params, spec.preset), **model.hyperparameters()},
@@ -316,7 +320,7 @@ def run_benchmark(
             order.insert(0, spec.epochs_from_seed)
         for seed in order:
             run_id = spec.run_id(seed, sampled)
-            problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec)
+            problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec, sampled)
             if problem is None:
                 log(f"skip {dataset.name}/{run_id}: already complete")
                 continue
@@ -332,7 +336,7 @@ def run_benchmark(
                 continue
             with claim:
                 # another process may have finished it meanwhile
-                problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec)
+                problem = run_problem(root, dataset.name, run_id) or stale_settings(root, dataset.name, run_id, spec, sampled)
                 if problem is None:
                     log(f"skip {dataset.name}/{run_id}: already complete")
                     continue

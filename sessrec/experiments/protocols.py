@@ -32,12 +32,13 @@ def datasets_with_sampled(records: list[dict[str, Any]]) -> list[str]:
 
 
 def variant_settings(records: list[dict[str, Any]], variant: str) -> dict[str, Any]:
-    """Negatives, sampling and the seeds used by the runs of ``variant``."""
+    """Negatives, sampling, sampler (records without one used sampler 1) and the seeds used by the
+    runs of ``variant``."""
     blocks = [r["evaluation"]["sampled"] for r in sampled_records(records) if protocol_of(r) == variant]
     if not blocks:
         return {}
     return {"negatives": blocks[0].get("negatives"), "sampling": blocks[0].get("sampling"),
-            "seeds": sorted({b.get("seed") for b in blocks}, key=str)}
+            "sampler": blocks[0].get("sampler", 1), "seeds": sorted({b.get("seed") for b in blocks}, key=str)}
 
 
 def comparison_table(records: list[dict[str, Any]], dataset: str, variant: str, metric: str = "recall",
@@ -186,7 +187,8 @@ def sampled_markdown(records: list[dict[str, Any]], k: int = 10) -> str:
             mrr = comparison_table(records, dataset, variant, "mrr", k).set_index("label")
             pairs = swapped_pairs(recall)
             lines = [f"**{dataset}**, {settings['negatives']} {settings['sampling']} negatives "
-                     f"(seed {', '.join(map(str, settings['seeds']))}), k = {k}; Kendall's tau (Recall vs HitRate) "
+                     f"(seed {', '.join(map(str, settings['seeds']))}, sampler {settings['sampler']}), k = {k}; "
+                     f"Kendall's tau (Recall vs HitRate) "
                      f"{kendall_tau(recall):.2f}, {len(pairs)} of {len(recall) * (len(recall) - 1) // 2} pairs swapped",
                      "", f"| model | full Recall@{k} | full MRR@{k} | sampled HitRate@{k} | sampled MRR@{k} | "
                      "rank full | rank sampled |", "|---|---|---|---|---|---|---|"]

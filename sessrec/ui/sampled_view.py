@@ -29,11 +29,11 @@ DEFINITIONS = (
 
 
 def variant_name(variant: str, settings: dict[str, Any]) -> str:
-    """``sampled-uniform-99`` -> ``99 uniform negatives (seed 0)``."""
+    """``sampled-uniform-99`` -> ``99 uniform negatives (seed 0, sampler 2)``."""
     if not settings:
         return variant
     seeds = ", ".join(str(s) for s in settings.get("seeds", []))
-    return f"{settings.get('negatives')} {settings.get('sampling')} negatives (seed {seeds})"
+    return f"{settings.get('negatives')} {settings.get('sampling')} negatives (seed {seeds}, sampler {settings.get('sampler', 1)})"
 
 
 def change_text(change: int) -> str:
