@@ -75,8 +75,11 @@ def _pair(s: Standing) -> str:
 def _view_text(h: DatasetHeadline) -> str:
     if h.view == "tuned":
         return "tuned, equal budget"
-    return "published settings" + (f"; equal-budget tuning unfinished, {len(h.missing)} configurations without "
-                                    "a tuned run" if h.missing else "")
+    if not h.missing:
+        return "published settings"
+    names = ", ".join(tables.pretty_label(label) for label in h.missing)
+    plural = "s" if len(h.missing) > 1 else ""
+    return f"published settings; equal-budget tuning unfinished, no tuned run yet for {len(h.missing)} configuration{plural} ({names})"
 
 
 def headline_markdown(records: list[dict[str, Any]]) -> str:
