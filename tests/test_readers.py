@@ -116,3 +116,22 @@ def test_diginetica_views(tmp_path):
     assert frame["Time"].iloc[1] - frame["Time"].iloc[0] == pytest.approx(504.709)
     with pytest.raises(DataFormatError, match="line 2: eventdate"):
         read_diginetica_views(write(tmp_path, "bad.csv", "sessionId;userId;itemId;timeframe;eventdate\n1;;2;3;May\n"))
+
+
+def test_plain_numeric_files_take_the_fast_path_with_the_checked_paths_result(tmp_path, monkeypatch):
+    import sessrec.data.readers as readers
+
+    path = tmp_path / "s.tsv"
+    path.write_text("SessionId\tItemId\tTime\n" + "".join(f"{s}\t{i}\t{1.5e9 + 0.125 * i}\n"
+                                                         for s in range(1, 40) for i in (9, 2**62 + s, 3)))
+    assert readers._read_numbers(path, "\t", None, None, None, None) is not None
+    fast = readers.read_session_table(path)
+    monkeypatch.setattr(readers, "_read_numbers", lambda *args: None)
+    checked = readers.read_session_table(path)
+    assert fast.equals(checked) and list(fast.dtypes) == list(checked.dtypes)
+    # a float spelling of an id, a non-finite time: the checked path's business
+    (tmp_path / "f.tsv").write_text("SessionId\tItemId\tTime\n1\t7.0\t1\n1\t8\t2\n")
+    (tmp_path / "n.tsv").write_text("SessionId\tItemId\tTime\n1\t7\tinf\n1\t8\t2\n")
+    monkeypatch.undo()
+    assert readers._read_numbers(tmp_path / "f.tsv", "\t", None, None, None, None) is None
+    assert readers._read_numbers(tmp_path / "n.tsv", "\t", None, None, None, None) is None

@@ -184,6 +184,41 @@ def _as_float(values: pd.Series, column: str, path: Path, header_lines: int = 1)
     return numeric
 
 
+def _read_numbers(path: Path, sep: str, session_col: str | None, item_col: str | None, time_col: str | None,
+                  pos_col: str | None) -> pd.DataFrame | None:
+    """:func:`read_session_table`'s result read straight as numbers, or None when anything needs the
+    checked path (a missing column, an empty file, a value that is not a plain number, a damaged
+    file): that path reads every value as text first, 3x the time and several times the memory
+    at millions of events, and names the line of any problem."""
+    try:
+        columns = list(pd.read_csv(path, sep=sep, nrows=0).columns)
+        session = _match_column(columns, "SessionId", session_col, path)
+        item = _match_column(columns, "ItemId", item_col, path)
+        time = _match_column(columns, "Time", time_col, path)
+        pos = _match_column(columns, "Pos", pos_col, path) if time is None else None
+        if session is None or item is None:
+            return None
+        ids = [session, item] + ([pos] if pos else [])
+        # ids are left to the parser's own inference: int64 only when every value is a plain
+        # integer within range (a dtype of int64 would take "7.0" and round big ids through floats)
+        raw = pd.read_csv(path, sep=sep, usecols=ids + ([time] if time else []),
+                          dtype={time: "float64"} if time else None, na_filter=False)
+    except Exception:  # noqa: BLE001 - every problem is for the checked path to name
+        return None
+    if raw.empty or any(raw[c].dtype != np.int64 for c in ids):
+        return None
+    if time is not None and not np.isfinite(raw[time].to_numpy()).all():
+        return None
+    frame = pd.DataFrame({"SessionId": raw[session].to_numpy(np.int64), "ItemId": raw[item].to_numpy(np.int64)})
+    if time is not None:
+        frame["Time"] = raw[time].to_numpy(np.float64)
+    elif pos is not None:
+        frame["Pos"] = raw[pos].to_numpy(np.int64)
+    else:
+        frame["Pos"] = frame.groupby("SessionId", sort=False).cumcount().to_numpy(np.int64)
+    return frame
+
+
 def read_session_table(
     path: str | Path,
     sep: str | None = None,
@@ -202,6 +237,9 @@ def read_session_table(
     path = Path(path)
     header = _first_line(path)
     sep = sep or detect_separator(header, path)
+    fast = _read_numbers(path, sep, session_col, item_col, time_col, pos_col)
+    if fast is not None:
+        return fast
     raw = read_csv_checked(path, sep=sep, dtype=str, keep_default_na=False)
     columns = list(raw.columns)
     session = _match_column(columns, "SessionId", session_col, path)
@@ -245,7 +283,13 @@ def read_yoochoose_clicks(path: str | Path) -> pd.DataFrame:
         raise DataFormatError(
             f"{path}: line 1: expected 4 comma-separated fields (session,timestamp,item,category), got {quote(first)}"
         )
-    raw = read_csv_checked(path, sep=",", header=None, dtype=str, names=["s", "t", "i", "c"], keep_default_na=False)
+    try:  # ids straight as numbers where every one is a plain integer (the full log: 33M lines)
+        raw = pd.read_csv(path, sep=",", header=None, names=["s", "t", "i", "c"], usecols=["s", "t", "i"],
+                          dtype={"t": str}, na_filter=False)
+        if raw["s"].dtype != np.int64 or raw["i"].dtype != np.int64:
+            raise ValueError("ids for the checked path")
+    except Exception:  # noqa: BLE001 - the checked path names the line of any problem
+        raw = read_csv_checked(path, sep=",", header=None, dtype=str, names=["s", "t", "i", "c"], keep_default_na=False)
     times = pd.to_datetime(raw["t"], errors="coerce", utc=True, format="ISO8601")
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
