@@ -18,8 +18,12 @@ resident memory, VmHWM, is its own):
 
 The table at the end gives seconds and peak RSS per stage and size, and the growth exponent
 of each (the slope of log seconds, or log memory, against log events between the two largest
-sizes: 1 is linear). Threads: ``SESSREC_THREADS`` (default: what the machine gives). Generated
-files stay in ``--work`` (several GB at 27M events); delete them afterwards.
+sizes: 1 is linear). Every measurement is also kept in ``--results`` (JSON, default
+``docs/figures/scale.json``) as it is taken: a run stopped half-way goes on from there when
+started again, stages already measured at a size are not run again (``--again`` runs them
+anyway), and ``--report`` prints the Markdown table of the file alone. Threads:
+``SESSREC_THREADS`` (default: what the machine gives). Generated files stay in ``--work``
+(several GB at 27M events); delete them afterwards.
 """
 
 from __future__ import annotations
@@ -110,16 +114,56 @@ def growth(sizes: list[int], values: list[float]) -> str:
     return f"{math.log(v1 / v0) / math.log(s1 / s0):.2f}"
 
 
+def load_results(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {"runs": {}}
+
+
+def save_results(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    temporary.replace(path)
+
+
+def report(results: dict) -> str:
+    """The Markdown table of every stage and size in ``results``, with growth exponents."""
+    runs = results["runs"]
+    sizes = sorted({int(size) for stage in runs.values() for size in stage})
+    lines = ["| stage | " + " | ".join(f"{s / 1e6:g}M events" for s in sizes) + " | growth (time, memory) |",
+             "|---|" + "---|" * (len(sizes) + 1)]
+    for stage in STAGES:
+        rows = runs.get(stage, {})
+        if not rows:
+            continue
+        cells = []
+        for size in sizes:
+            r = rows.get(str(size))
+            cells.append("-" if r is None else "failed" if "failed" in r else
+                         f"{r['seconds']:,.1f} s, {r['peak RSS MB'] / 1024:.2f} GB")
+        seconds = [rows.get(str(s), {}).get("seconds") for s in sizes]
+        memory = [rows.get(str(s), {}).get("peak RSS MB") for s in sizes]
+        lines.append(f"| {stage} | " + " | ".join(cells) + f" | {growth(sizes, seconds)}, {growth(sizes, memory)} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=int, default=list(DEFAULT_SIZES), help="clicks in each log")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--work", default="artifacts/scale", help="where the logs and prepared folders go")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--results", default="docs/figures/scale.json", help="measurements kept here (JSON)")
+    parser.add_argument("--again", action="store_true", help="run stages already in --results again")
+    parser.add_argument("--report", action="store_true", help="print the table of --results and stop")
     parser.add_argument("--stage", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
         return stage_worker(*args.stage)
+    results_path = Path(args.results)
+    results = load_results(results_path)
+    if args.report:
+        print(report(results))
+        return
 
     from sessrec.data.synthetic import synthetic_clicks, write_yoochoose_clicks
 
@@ -136,10 +180,19 @@ def main() -> None:
             print(f"{size:,} clicks: log written in {time.perf_counter() - started:.0f} s "
                   f"({clicks_file.stat().st_size / 1e9:.2f} GB)", flush=True)
         for stage in args.stages:
+            kept = results["runs"].get(stage, {}).get(str(size))
+            if kept is not None and "failed" not in kept and not args.again:
+                table[stage][size] = kept
+                print(f"  {size:>11,} {stage:>9s}: measured before (see {results_path})", flush=True)
+                continue
             result = in_fresh_process(stage, folder)
+            result["measured"] = time.strftime("%Y-%m-%d %H:%M")
+            result["load"] = round(os.getloadavg()[0], 2)
             table[stage][size] = result
+            results["runs"].setdefault(stage, {})[str(size)] = result
+            save_results(results_path, results)
             shown = ", ".join(f"{k} {v:,.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items())
-            print(f"  {size:>11,} {stage:>9s}: {shown}; load {os.getloadavg()[0]:.2f}", flush=True)
+            print(f"  {size:>11,} {stage:>9s}: {shown}", flush=True)
 
     print("\nstage       " + "".join(f"{s:>22,}" for s in args.sizes) + "   growth (time, memory)")
     for stage, rows in table.items():

@@ -39,7 +39,7 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.sampled import SampledSettings
 from sessrec.experiments.claims import try_claim
-from sessrec.experiments.records import record_path, run_problem, write_run
+from sessrec.experiments.records import code_version, data_identity, record_path, run_problem, write_run
 from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 from sessrec.models.registry import REGISTRY
@@ -207,6 +207,7 @@ def run_one(
         "model": spec.model,
         "group": spec.group,
         "dataset": dataset.name,
+        "data": data_identity(dataset),
         "dataset_statistics": dataset.info.get("splits", {}),
         "protocol": {"min_position": dataset.min_position, "tie_mode": tie_mode, "ranking": "full catalogue",
                      **({} if sampled is None else {
@@ -229,6 +230,7 @@ def run_one(
         "evaluation": result.summary(),
         **({"tuning": spec.tuning} if spec.tuning else {}),
         "library_versions": library_versions(),
+        "code_version": code_version(),
         "machine": machine_description(),
         "command": command or " ".join(sys.argv),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -106,6 +106,43 @@ def _evaluation_problem(evaluation: dict[str, Any]) -> str | None:
     return None
 
 
+def code_version(folder: str | Path | None = None) -> str | None:
+    """The git commit of the code a run used, ``+ local changes`` when the package's files differ
+    from it; None outside a git checkout (an installed copy, no git)."""
+    import subprocess
+
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode:
+            return None
+        changed = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--", "."],
+                                 capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + (" + local changes" if changed.stdout.strip() else "")
+
+
+def data_identity(dataset: Any) -> dict[str, str]:
+    """What a run record keeps of its dataset: the folder it was read from and the content
+    fingerprints of its train and test splits (:meth:`Sessions.fingerprint`)."""
+    return {"path": str(dataset.path), "train_fingerprint": dataset.fingerprint("train"),
+            "test_fingerprint": dataset.fingerprint("test")}
+
+
+def _identity_problem(record: dict[str, Any]) -> str | None:
+    """Records since 2026-12-07 carry ``data`` (:func:`data_identity`) and ``code_version``; older ones may not."""
+    data = record.get("data")
+    if data is not None and not (isinstance(data, dict) and all(
+            isinstance(data.get(key), str) and data.get(key) for key in ("train_fingerprint", "test_fingerprint"))):
+        return "'data' does not hold the train and test fingerprints"
+    version = record.get("code_version")
+    if version is not None and not isinstance(version, str):
+        return "'code_version' is not a string"
+    return None
+
+
 def record_problem(record: Any, path: Path | None = None) -> str | None:
     """What makes ``record`` not a usable run record (its JSON alone), or ``None`` when it is one.
 
@@ -149,6 +186,9 @@ def record_problem(record: Any, path: Path | None = None) -> str | None:
     checksum = record.get(CHECKSUM_KEY)
     if checksum is not None and (not isinstance(checksum, str) or len(checksum) != 64):
         return f"'{CHECKSUM_KEY}' is not a SHA-256 hex digest"
+    problem = _identity_problem(record)
+    if problem is not None:
+        return problem
     if path is not None and (record["run_id"] != path.stem or record["dataset"] != path.parent.name):
         return f"run_id/dataset ({record['dataset']}/{record['run_id']}) do not match the file name"
     return None
