@@ -394,3 +394,33 @@ def test_top_k_equals_the_full_sort_reference():
             best = at[np.lexsort((-sess[at], -sim[at]))][:k]
             expected[best] = True
         assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("sample_size", [1, 7, 40])
+def test_candidates_read_only_each_items_most_recent_sessions_with_the_same_result(monkeypatch, sample_size):
+    """The sample_size most recent candidates, and their aggregates, come out the same when each
+    query item's session list is cut to its sample_size most recent sessions (what candidates()
+    does so that its cost stops growing with the data) as from the whole lists."""
+    import pandas as pd
+
+    import sessrec.models.session_knn.index as knn_index
+    from sessrec.data.sessions import ItemIndex
+
+    rng = np.random.default_rng(sample_size)
+    lengths = rng.integers(2, 6, 400)
+    items = rng.zipf(1.4, lengths.sum()) % 30  # a few items in most sessions
+    frame = pd.DataFrame({"SessionId": np.repeat(np.arange(400), lengths), "ItemId": items,
+                          "Time": np.arange(lengths.sum(), dtype=float)})
+    train = Sessions.from_frame(frame)
+    item_index = ItemIndex.from_items(train.items)
+    index = knn_index.SessionIndex.build(train, item_index)
+    sequences = [tuple(rng.integers(0, len(item_index), rng.integers(1, 6)).tolist()) for _ in range(50)]
+    query = knn_index.Query.from_sequences(sequences, len(item_index))
+    weights = rng.random(len(query.item))
+    cut = knn_index.candidates(index, query, weights, sample_size)
+    whole_lists = knn_index._expand
+    monkeypatch.setattr(knn_index, "_expand", lambda indptr, rows, last=0: whole_lists(indptr, rows, 0))
+    whole = knn_index.candidates(index, query, weights, sample_size)
+    assert len(whole.row) == len(cut.row) > 0
+    for name in ("row", "sess", "n_shared", "weight_sum", "last_shared", "nb_last_shared"):
+        assert np.array_equal(getattr(cut, name), getattr(whole, name)), name

@@ -31,9 +31,12 @@ from sessrec.data.sessions import ItemIndex, Sessions
 from sessrec.errors import CheckpointError
 
 
-def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For CSR rows ``rows``: (index of the query entry, position in the CSR data) of every entry."""
+def _expand(indptr: np.ndarray, rows: np.ndarray, last: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR rows ``rows``: (index of the query entry, position in the CSR data) of every entry,
+    or of the ``last`` entries of each row only (``last`` > 0)."""
     starts = indptr[rows]
+    if last > 0:
+        starts = np.maximum(starts, indptr[rows + 1] - last)
     counts = indptr[rows + 1] - starts
     ends = np.cumsum(counts)
     total = int(ends[-1]) if len(ends) else 0
@@ -250,7 +253,12 @@ def candidates(index: SessionIndex, query: Query, weights: np.ndarray | None, sa
     ``nb_last_shared`` select the aggregates to compute: each costs passes over every
     (query entry, session) pair, so models skip the ones their rule does not read.
     """
-    owner, data_pos = _expand(index.item_indptr, query.item)
+    # Only the sample_size most recent sessions of each item can be among a row's sample_size
+    # most recent candidates (a candidate beaten by fewer than m others overall is beaten by
+    # fewer than m in each item's list), and every (item, session) pair of such a candidate is
+    # within those: the same candidates and sums, at a cost that no longer grows with how many
+    # training sessions hold a popular item (quadratic in the data size before).
+    owner, data_pos = _expand(index.item_indptr, query.item, sample_size)
     sess = index.item_sess[data_pos]
     key = query.row[owner] * index.n_sessions + sess
     # Group equal keys by one stable sort: the expanded keys are runs of ascending session
