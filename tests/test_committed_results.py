@@ -65,3 +65,16 @@ def test_readme_tables_are_the_committed_results():
                             capture_output=True, text=True, check=True, cwd=repo).stdout.strip("\n")
     assert tables.count("| model |") == len({r["dataset"] for r in valid_records(RECORDS)})
     assert tables in (repo / "docs" / "results.md").read_text()
+
+
+def test_rq2_from_the_studies_compares_only_runs_chosen_on_validation():
+    from sessrec.experiments.questions import tuned_loss_table
+
+    records = valid_records(load_run_records(RESULTS))
+    table = tuned_loss_table(records, "rsc15_100k")
+    assert list(table["Loss"]) == ["BPR-max", "cross-entropy"], "the refitted best trial of each loss, best first"
+    assert list(table["Run"]) == ["gru4rec-bprmax-tuned", "gru4rec-xe-tuned"]  # RQ2's test-picked runs stay out
+    assert (table["Seeds"] == 3).all() and table["MRR@20"].is_monotonic_decreasing
+    p_value = table.iloc[1, -1]
+    assert 0 <= p_value < 0.05, "BPR-max's lead holds in every seed"
+    assert tuned_loss_table(records, "no-such-dataset").empty

@@ -151,6 +151,16 @@ def _print_record_tables(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _loss_text(losses: pd.DataFrame) -> pd.DataFrame:
+    """:func:`questions.tuned_loss_table` as text, one row per loss."""
+    text = losses.set_index("Loss").copy()
+    for column in ("Recall@20", "MRR@20"):
+        text[column] = text[column].map(lambda v: f"{v:.4f}")
+    column = next(c for c in text.columns if c.startswith("Wilcoxon"))
+    text[column] = text[column].map(lambda v: "" if v is None or pd.isna(v) else f"{v:.2g}")
+    return text
+
+
 def _print_results(args: argparse.Namespace, data: Any) -> int:
     """The tables of ``results`` (or its ``--breakdown``) over the usable records in ``data``."""
     from sessrec.experiments import questions
@@ -207,6 +217,11 @@ def _print_results(args: argparse.Namespace, data: Any) -> int:
         else:
             print(f"**{title}**\n\n{tables.to_markdown(wide)}")
             print("".join(f"- {line}\n" for line in verdicts))
+            losses = questions.tuned_loss_table(data.records, dataset)
+            if len(losses) > 1:
+                print(f"GRU4Rec's losses on {dataset}, each from its own study (RQ2 from the studies: the best "
+                      f"validation trial per loss, refitted; no setting chosen on test):\n\n"
+                      f"{tables.to_markdown(_loss_text(losses), bold=['Recall@20', 'MRR@20'])}")
             if not modern.empty:
                 print(f"Modern neural models on {dataset} (RQ5; published numbers and their sources: "
                       f"{args.root}/reference_numbers.csv; train s: mean over seeds of the seconds of every training "

@@ -302,6 +302,45 @@ def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
 
 
+def tuned_loss_table(records: list[dict[str, Any]], dataset: str, load_ranks=None) -> pd.DataFrame:
+    """RQ2 from the studies: per loss, the GRU4Rec run refitted from that loss's own study (its best
+    validation trial), with the study's best validation MRR@20 and, against the best of them on
+    test MRR@20, a paired Wilcoxon test per shared seed (the largest p-value is shown).
+
+    Only subject runs made from a study (``tuning`` in the record) count: no setting chosen on test.
+    """
+    from sessrec.evaluation import paired_test
+
+    if load_ranks is None:
+        from sessrec.experiments.records import load_ranks
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record.get("dataset") == dataset and is_gru4rec(record) and isinstance(record.get("tuning"), dict) \
+                and "error" not in record and not (record.get("evaluation") or {}).get("sampled"):
+            loss = str((record.get("hyperparameters") or {}).get("loss"))
+            runs.setdefault(loss, []).append(record)
+    rows = []
+    for loss, group in runs.items():
+        metrics = [r["evaluation"]["metrics"] for r in group]
+        study = group[0]["tuning"]
+        rows.append({"Loss": LOSS_NAMES.get(loss, loss), "Run": group[0].get("label"), "Seeds": len(group),
+                     "Study": f"{study.get('trials_complete', 0) + study.get('trials_pruned', 0)} trials, "
+                              f"best valid MRR@20 {study.get('best_valid', float('nan')):.4f}",
+                     "Recall@20": float(np.mean([m["recall@20"] for m in metrics])),
+                     "MRR@20": float(np.mean([m["mrr@20"] for m in metrics])), "_runs": group})
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).sort_values("MRR@20", ascending=False).reset_index(drop=True)
+    best = {r.get("seed"): r for r in table.loc[0, "_runs"]}
+    p_values: list[float | None] = [None]
+    for runs_of_loss in table["_runs"].iloc[1:]:
+        pairs = [(best[r.get("seed")], r) for r in runs_of_loss if r.get("seed") in best]
+        p_values.append(max((paired_test(load_ranks(a), load_ranks(b), "mrr", 20, "wilcoxon").p_value
+                             for a, b in pairs), default=None))
+    table["Wilcoxon p (MRR@20, vs the first row, largest over seeds)"] = p_values
+    return table.drop(columns=["_runs"])
+
+
 def _settings(h: dict[str, Any]) -> str:
     parts = [f"lr {h.get('learning_rate')}", f"momentum {h.get('momentum')}",
              f"α {h.get('sample_alpha')}", f"logQ {h.get('logq')}", f"dropout {h.get('dropout_p_embed')}"]
