@@ -55,10 +55,7 @@ rq1, rq2, rq3, rq4, rq5, refs, everything, agreement, sampled_tab = tabs
 
 if rq1.open:
     with rq1:
-        st.markdown("**RQ1.** How does GRU4Rec compare with every other model on each dataset (the simple "
-                    "baselines, sequential rules and session popularity, the session-kNN family, and the modern "
-                    "neural models NARM, SASRec and SR-GNN, NARM being GRU4Rec with attention over the session), "
-                    "at k = 1, 5, 10, 20, and is the difference significant?")
+        st.markdown(f"**RQ1.** {questions.rq1_question()}")
         default_view = questions.default_settings_view(data.records, dataset)
         view_name = st.segmented_control(
             "Settings", list(questions.SETTINGS_VIEWS), default=default_view, key=f"bm_settings::{dataset}",

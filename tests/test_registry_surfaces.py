@@ -89,6 +89,11 @@ def test_a_registered_model_reaches_the_docs(toy):
     page = models_markdown()
     assert "### ToyModel (`toy_model`)" in page and "LastItem under another name." in page
     assert page.index("## Simple baselines") < page.index("ToyModel") < page.index("## Session-kNN")
+    from sessrec.experiments.questions import rq1_question
+
+    question = rq1_question()  # the Benchmarks page's RQ1 names it among the baselines, GRU4Rec as the subject
+    assert "Simple baselines: MostPopular, LastItem, Item-KNN, ToyModel;" in question
+    assert "GRU4Rec," not in question and question.startswith("How does GRU4Rec compare")
 
 
 

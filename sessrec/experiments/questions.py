@@ -302,6 +302,20 @@ def loss_table(records: list[dict[str, Any]], dataset: str) -> pd.DataFrame:
     return table.sort_values("_mrr@20", ascending=False).drop(columns=["_record"]).reset_index(drop=True)
 
 
+def rq1_question() -> str:
+    """RQ1 as the Benchmarks page asks it, naming every other session model of the registry by family."""
+    from sessrec.models.registry import FAMILIES, SESSION, models_of
+
+    groups: dict[str, list[str]] = {}
+    for spec in models_of(SESSION):
+        if not spec.subject:
+            groups.setdefault(spec.family, []).append(label_of(spec.name))
+    families = "; ".join(f"{FAMILIES.get(family, family)}: {', '.join(names)}"
+                         for family, names in groups.items())
+    return (f"How does GRU4Rec compare with every other model on each dataset ({families}), at k = 1, 5, 10, 20, "
+            "and is the difference significant?")
+
+
 def tuned_loss_table(records: list[dict[str, Any]], dataset: str, load_ranks=None) -> pd.DataFrame:
     """RQ2 from the studies: per loss, the GRU4Rec run refitted from that loss's own study (its best
     validation trial), with the study's best validation MRR@20 and, against the best of them on
