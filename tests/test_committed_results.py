@@ -78,3 +78,11 @@ def test_rq2_from_the_studies_compares_only_runs_chosen_on_validation():
     p_value = table.iloc[1, -1]
     assert 0 <= p_value < 0.05, "BPR-max's lead holds in every seed"
     assert tuned_loss_table(records, "no-such-dataset").empty
+
+
+def test_every_committed_record_is_a_typed_record_that_writes_back_the_same_json():
+    from sessrec.experiments.records import RunRecord
+
+    for record in valid_records(RECORDS):
+        raw = {k: v for k, v in record.items() if k != "_path"}
+        assert RunRecord.from_dict(raw, Path(record["_path"])).to_dict() == raw, record["_path"]

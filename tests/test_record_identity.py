@@ -62,3 +62,32 @@ def test_the_one_off_adds_only_the_data_block(tmp_path):
     assert migrated == written | {"data": migrated["data"]} and migrated["data"]["train_fingerprint"] == \
         written["data"]["train_fingerprint"]
     assert read_run_record(path)[1] is None, "the ranks checksum still matches"
+
+
+def test_the_typed_record_reads_and_writes_the_same_json_and_refuses_what_it_does_not_know(tmp_path):
+    import numpy as np
+    import pytest
+
+    from sessrec.experiments.records import ABSENT, RunRecord, write_run
+
+    toy = prepared_toy(tmp_path)
+    res = tmp_path / "res"
+    assert main(["benchmark", "--dataset", str(toy), "--out", str(res), "--only", "last_item", "--quiet"]) == EXIT_OK
+    path = res / "toy" / "last_item.json"
+    raw = json.loads(path.read_text())
+    typed = RunRecord.from_dict(raw, path)
+    assert typed.to_dict() == raw and list(typed.to_dict()) == list(raw), "read and written again: the same JSON"
+    assert typed.tuning is ABSENT and "tuning" not in typed.to_dict(), "absent stays absent (not null)"
+    with pytest.raises(ValueError, match="unknown key"):
+        RunRecord.from_dict({**raw, "seeed": 1})
+    with pytest.raises(ValueError, match="'evaluation' is missing"):
+        RunRecord.from_dict({k: v for k, v in raw.items() if k != "evaluation"})
+    with pytest.raises(ValueError, match="'created' is missing"):
+        RunRecord.from_dict({k: v for k, v in raw.items() if k != "created"})
+    # write_run checks a typed record whole before its JSON is written
+    broken = RunRecord(**{**{k: v for k, v in raw.items() if k not in ("ranks_file", "ranks_sha256")},
+                          "run_id": "broken",
+                          "evaluation": {**raw["evaluation"], "metrics": {"recall@20": 1.5}}})
+    with pytest.raises(ValueError, match="recall@20"):
+        write_run(tmp_path / "out", broken, {"ranks": np.ones(3, np.float32)})
+    assert not (tmp_path / "out" / "toy" / "broken.json").exists()

@@ -39,7 +39,8 @@ from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.sampled import SampledSettings
 from sessrec.experiments.claims import try_claim
-from sessrec.experiments.records import code_version, data_identity, record_path, run_problem, write_run
+from sessrec.experiments.records import (RunRecord, code_version, data_identity, record_path, run_problem,
+                                         write_run)
 from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 from sessrec.models.registry import REGISTRY
@@ -201,7 +202,7 @@ def run_one(
     result = evaluate(model, dataset.test, tie_mode=tie_mode, min_position=dataset.min_position,
                       train=train, progress=progress, **protocol)
     popularity = np.bincount(model.item_index.to_index(train.items), minlength=model.n_items)
-    record = {
+    record = RunRecord(**{
         "run_id": spec.run_id(seed, sampled),
         "label": spec.label,
         "model": spec.model,
@@ -234,7 +235,7 @@ def run_one(
         "machine": machine_description(),
         "command": command or " ".join(sys.argv),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    }).to_dict()  # a typo in a key, or a key no reader knows, fails here
     arrays = {
         "ranks": result.ranks.astype(np.float32),  # in the run's tie mode (halves are exact in float32)
         "n_tied": result.n_tied.astype(np.int32),  # lets any other tie mode be recomputed from the ranks
@@ -354,7 +355,7 @@ def run_benchmark(
                 partial = Path(partial_dir) / dataset.name / f"{name}.pt"
                 record, arrays = run_one(dataset, spec, seed, tie_mode=tie_mode, progress=progress,
                                          checkpoint_path=partial, sampled=sampled, epochs_from=epochs_from)
-                path = write_run(root, record, arrays)
+                path = write_run(root, RunRecord(**record), arrays)  # checked whole before it is written
                 partial.unlink(missing_ok=True)
                 for refit_partial in partial.parent.glob(f"{run_id}.refit-*.pt"):
                     refit_partial.unlink()

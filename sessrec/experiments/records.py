@@ -31,8 +31,11 @@ import math
 import os
 import tempfile
 import zipfile
+from dataclasses import MISSING as MISSING_FIELD
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
-from typing import Any, TypeGuard, cast
+from typing import Any, ClassVar, TypeGuard, cast
 
 import numpy as np
 import pandas as pd
@@ -59,6 +62,87 @@ def _atomic_write_bytes(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class _Absent:
+    """Marks an optional field a record does not have (as against one it has, set to null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run record, typed: what :func:`write_run` writes and :func:`read_run_record` reads.
+
+    The fields every record has come first; the optional ones default to :data:`ABSENT` and are
+    left out of :meth:`to_dict` when absent, so a record read and written again is the same JSON
+    object. :meth:`from_dict` runs every check of :func:`record_problem` and refuses keys it does
+    not know. Readers across the package still take the plain dict (``to_dict``).
+    """
+
+    run_id: str
+    label: str
+    model: str
+    group: str
+    dataset: str
+    dataset_statistics: dict[str, Any]
+    protocol: dict[str, Any]
+    seed: int | None
+    preset: str | None
+    hyperparameters: dict[str, Any]
+    training_log: list[dict[str, Any]]
+    train_seconds: float
+    evaluation: dict[str, Any]
+    library_versions: dict[str, str]
+    machine: dict[str, Any]
+    command: str
+    created: str
+    ranks_file: str = ABSENT  #: set by :func:`write_run`
+    ranks_sha256: str = ABSENT  #: set by :func:`write_run`
+    data: dict[str, str] = ABSENT  #: :func:`data_identity` (records since 2026-12-07, and migrated ones)
+    code_version: str | None = ABSENT  #: :func:`code_version` (records since 2026-12-07)
+    train_split: str = ABSENT
+    validation: str | float | None = ABSENT
+    refit: bool = ABSENT
+    selected_epochs: int | None = ABSENT
+    selection_log: list[dict[str, Any]] | None = ABSENT
+    epochs_selected_by: str = ABSENT
+    selection_seconds_epochs: float | None = ABSENT
+    train_seconds_epochs: float = ABSENT
+    tuning: dict[str, Any] = ABSENT
+    tie_mode_note: str = ABSENT
+
+    #: the order of the keys in the JSON file
+    ORDER: ClassVar[tuple[str, ...]] = (
+        "run_id", "label", "model", "group", "dataset", "data", "dataset_statistics", "protocol", "seed", "preset",
+        "hyperparameters", "training_log", "train_split", "validation", "refit", "selected_epochs", "selection_log",
+        "epochs_selected_by", "selection_seconds_epochs", "train_seconds", "train_seconds_epochs", "evaluation",
+        "tuning", "tie_mode_note", "library_versions", "code_version", "machine", "command", "created", "ranks_file",
+        "ranks_sha256")
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any], path: Path | None = None) -> "RunRecord":
+        """The typed record of a JSON object, or ``ValueError`` saying what is wrong with it."""
+        fields_ = {f.name for f in dataclass_fields(cls)}
+        unknown = sorted(set(record) - fields_ - {"_path"})
+        if unknown:
+            raise ValueError(f"unknown key(s) in a run record: {', '.join(unknown)}")
+        problem = record_problem(record, path)
+        if problem is not None:
+            raise ValueError(problem)
+        missing = [f.name for f in dataclass_fields(cls) if f.default is MISSING_FIELD and f.name not in record]
+        if missing:
+            raise ValueError(f"'{missing[0]}' is missing")
+        return cls(**{key: value for key, value in record.items() if key in fields_})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object: every field the record has, in :attr:`ORDER`."""
+        values = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        return {key: values[key] for key in self.ORDER if values[key] is not ABSENT}
 
 
 def record_path(root: str | Path, dataset: str, run_id: str) -> Path:
@@ -277,9 +361,13 @@ def is_complete(root: str | Path, dataset: str, run_id: str) -> bool:
     return run_problem(root, dataset, run_id) is None
 
 
-def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+def write_run(root: str | Path, record: RunRecord | dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` (ranks etc.) then the JSON ``record`` with the ranks file's checksum;
-    returns the JSON path."""
+    returns the JSON path. A :class:`RunRecord` is checked whole (:meth:`RunRecord.from_dict`)
+    before its JSON is written: an invalid record never reaches the results folder."""
+    typed = isinstance(record, RunRecord)
+    if isinstance(record, RunRecord):
+        record = record.to_dict()
     path = record_path(root, record["dataset"], record["run_id"])
     ranks_path = path.with_name(record["run_id"] + RANKS_SUFFIX)
     checksum: list[str] = []
@@ -292,6 +380,8 @@ def write_run(root: str | Path, record: dict[str, Any], arrays: dict[str, np.nda
 
     _atomic_write_bytes(ranks_path, write_npz)
     record = {**record, "ranks_file": ranks_path.name, CHECKSUM_KEY: checksum[0]}
+    if typed:
+        record = RunRecord.from_dict(json.loads(json.dumps(record, default=_json_default))).to_dict()
     text = json.dumps(record, indent=2, default=_json_default) + "\n"
     _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
     return path
