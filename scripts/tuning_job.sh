@@ -38,6 +38,7 @@ QUEUE=(
   "published diginetica gru4rec-xe-repeat" "published retailrocket gru4rec-xe-repeat" "published yoochoose1_64 bert4rec 1"
   "study yoochoose1_64 gru4rec-bprmax" "study diginetica gru4rec-bprmax"
   "study retailrocket gru4rec-xe" "study retailrocket gru4rec-bprmax"
+  "study retailrocket gru4rec-xe-repeat" "study yoochoose1_64 gru4rec-xe-repeat" "study diginetica gru4rec-xe-repeat"
   "refit yoochoose1_64" "refit diginetica" "refit retailrocket"
 )
 
