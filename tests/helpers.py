@@ -57,6 +57,17 @@ def write_split_files(tmp_path):
     (tmp_path / "test.tsv").write_text(test)
 
 
+def prepared_toy(tmp_path):
+    """The toy split files of :func:`write_split_files` prepared into ``tmp_path/toy``."""
+    from sessrec.cli import EXIT_OK, main
+
+    write_split_files(tmp_path)
+    out = tmp_path / "toy"
+    assert main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"),
+                 "--out", str(out)]) == EXIT_OK
+    return out
+
+
 def identity_successor_model(n=6):
     """Scores make item i+1 the best after item i (rank 1), item i+2 second, etc."""
     table = np.zeros((n + 1, n))

@@ -9,15 +9,7 @@ from sessrec.cli import EXIT_OK, main
 from sessrec.data.dataset import load_dataset
 from sessrec.experiments.records import code_version, load_run_records, read_run_record, record_problem
 from sessrec.tools.add_data_identity import migrate
-from tests.helpers import write_split_files
-
-
-def prepared_toy(tmp_path):
-    write_split_files(tmp_path)
-    out = tmp_path / "toy"
-    assert main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"),
-                 "--out", str(out)]) == EXIT_OK
-    return out
+from tests.helpers import prepared_toy
 
 
 def test_a_benchmark_record_names_its_data_and_code_and_the_checks_hold(tmp_path):

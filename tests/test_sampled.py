@@ -17,7 +17,7 @@ from sessrec.experiments import protocols
 from sessrec.experiments.records import (aggregate, full_ranking_records, load_run_records, metrics_table,
                                          protocol_of, write_run)
 from tests.helpers import sessions_of
-from tests.helpers import identity_successor_model, write_split_files
+from tests.helpers import identity_successor_model, prepared_toy
 
 
 def brute_force(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor) -> tuple[list[int], list[int]]:
@@ -180,14 +180,6 @@ def test_sampled_evaluation_refuses_bad_settings():
 
 
 # -- command line, records and summary ----------------------------------------------------
-
-
-def prepared_toy(tmp_path):
-    write_split_files(tmp_path)
-    out = tmp_path / "toy"
-    assert main(["prepare", "split", "--train", str(tmp_path / "train.tsv"), "--test", str(tmp_path / "test.tsv"),
-                 "--out", str(out)]) == EXIT_OK
-    return out
 
 
 def test_cli_refuses_too_many_negatives_and_stray_sampling_flags(tmp_path, capsys):
