@@ -12,6 +12,9 @@ from sessrec.experiments import significance as sig
 from sessrec.experiments import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar, tuning_view
 from sessrec.ui.paths import checkpoint_root, display_path, results_root
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 TABS = (  # short enough that every tab fits a 980 px main column
     "RQ1 · vs other models", "RQ2 · Losses", "RQ3 · Factors", "RQ4 · Wins and losses",

@@ -5,6 +5,9 @@ import streamlit as st
 from sessrec.ui import charts, explorer, sidebar
 from sessrec.ui import resources
 from sessrec.ui.paths import display_path
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 selection = sidebar.current()
 st.title("Dataset explorer")

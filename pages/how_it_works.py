@@ -3,6 +3,9 @@
 import streamlit as st
 
 from sessrec.ui import diagrams, sidebar
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 sidebar.current()
 st.title("How it works")

@@ -8,6 +8,9 @@ The charts sit in a collapsed expander with lazy tabs, so they cost nothing unti
 import streamlit as st
 
 from sessrec.ui import live, sidebar, widgets
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 selection = sidebar.current()
 st.title("Session playground")

@@ -5,6 +5,9 @@ import streamlit as st
 
 from sessrec.ui import charts, instruments, replay, sidebar
 from sessrec.ui.playground import recommend
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 selection = sidebar.current()
 st.title("Session replay")

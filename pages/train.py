@@ -9,6 +9,9 @@ from sessrec.ui import sidebar
 from sessrec.ui import train as ui
 from sessrec.ui.models import label_of
 from sessrec.ui.paths import checkpoint_root, display_path
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 st.title("Train a model")
 selection = sidebar.current()

@@ -4,6 +4,9 @@ import streamlit as st
 
 from sessrec.ui import charts, curves, resources, sidebar
 from sessrec.ui.paths import display_path, results_root
+from sessrec.ui.shell import ensure_app_shell
+
+ensure_app_shell()  # first: a deep link to a fresh server runs this page without app.py
 
 st.title("Training curves")
 selection = sidebar.current()

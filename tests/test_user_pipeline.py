@@ -222,3 +222,51 @@ def test_bad_user_context_inputs_get_one_line(tmp_path, capsys) -> None:
         bad = _atomic_files(tmp_path / "bad")
         (bad / "ml-100k.user").write_text("user_id:token\tage:token\n1\t2\n")
         read_movielens_100k(bad)
+
+
+def test_tuning_judges_on_a_validation_split_resumes_and_feeds_evaluate(tmp_path, capsys, monkeypatch) -> None:
+    """`users tune` never looks at test: valid comes from the train part; a stopped study goes on
+    where it stopped; `users evaluate --tuned` refits the best valid setting as '<model>-tuned'."""
+    from sessrec.experiments import user_context_tuning as tuning
+
+    data = _write_small(tmp_path / "small")
+    train_tr, valid = tuning.validation_split(data)
+    train, test = data.split()
+    assert len(train_tr) + len(valid) == len(train) and len(valid) > 0
+    train_times = train.time if train.time is not None else np.zeros(0)
+    test_pairs = set(zip(test.user.tolist(), test.time.tolist()))
+    assert not test_pairs & set(zip(valid.user.tolist(), valid.time.tolist()))  # nothing of test in valid
+    assert set(valid.time.tolist()) <= set(train_times.tolist())
+    # trial 0 is the registry's demo setting; later trials come from the space, the same for every model
+    assert tuning.trial_settings(0, "bmf") == {"embedding_dim": 16, "n_epochs": 20}
+    assert tuning.trial_settings(3, "bmf") == tuning.trial_settings(3, "neumf")
+    assert all(v in tuning.SPACE[k] for k, v in tuning.trial_settings(5, "encm").items())
+    # keep trials cheap: a tiny space of one-epoch settings
+    monkeypatch.setattr(tuning, "SPACE", {"embedding_dim": [4, 8], "n_epochs": [1], "learning_rate": [0.001, 0.01]})
+    folder = tmp_path / "sweeps"
+    study = tuning.tune_models(data, ["bmf"], folder, trials=2, echo=lambda line: None)
+    assert [t["trial"] for t in study["models"]["bmf"]["trials"]] == [0, 1]
+    before = json.loads((folder / "shop_users.json").read_text())
+    lines: list[str] = []
+    tuning.tune_models(data, ["bmf"], folder, trials=3, echo=lines.append)  # resumes: only trial 2 runs
+    after = json.loads((folder / "shop_users.json").read_text())
+    assert after["models"]["bmf"]["trials"][:2] == before["models"]["bmf"]["trials"]
+    assert sum("trial" in line and "/3" in line for line in lines) == 1
+    best = max(after["models"]["bmf"]["trials"], key=lambda t: t["ndcg@10"])
+    assert tuning.tuned_settings(folder / "shop_users.json") == {"bmf": best["params"]}
+    with pytest.raises(ValueError, match="cannot tune context_pop"):
+        tuning.tune_models(data, ["context_pop"], folder)
+    monkeypatch.setattr(tuning, "SPACE", {"embedding_dim": [64]})
+    with pytest.raises(ValueError, match="another search space"):
+        tuning.tune_models(data, ["bmf"], folder)
+    # evaluate --tuned: records named bmf-tuned, with the study's setting
+    results = tmp_path / "results"
+    code = main(["users", "evaluate", "--dataset", str(data.path), "--tuned", str(folder / "shop_users.json"),
+                 "--seeds", "1", "--negatives", "20", "--out", str(results), "--quiet"])
+    assert code == EXIT_OK
+    record = json.loads((results / "shop_users" / "bmf-tuned_seed1.json").read_text())
+    assert record["run"] == "bmf-tuned" and record["label"] == "BMF (tuned)"
+    assert {k: record["hyperparameters"][k] for k in best["params"]} == best["params"]
+    assert "BMF (tuned)" in capsys.readouterr().out
+    assert main(["users", "evaluate", "--dataset", str(data.path), "--tuned", str(tmp_path / "none.json"),
+                 "--out", str(results)]) == EXIT_USAGE

@@ -90,13 +90,42 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.experiments.user_context_tuning import tune_models
+
+    dataset = load_user_dataset(args.dataset)
+    folder = check_output_dir(args.out, "--out")
+    models = args.model or ["bmf", "neumf", "encm", "lncm"]
+    try:
+        tune_models(dataset, list(models), folder, trials=args.trials)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+    return EXIT_OK
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sessrec.data.user_data import load_user_dataset
     from sessrec.experiments.user_context import run_models
 
     dataset = load_user_dataset(args.dataset)
     out = check_output_dir(args.out, "--out")
-    run_models(dataset, _settings(args), out=out, progress=not args.quiet)
+    settings = _settings(args)
+    if args.tuned:
+        from sessrec.experiments.user_context_tuning import tuned_settings
+
+        if args.set:
+            raise ParameterError("--tuned and --set cannot be combined (the study decides the settings)")
+        try:
+            chosen = tuned_settings(args.tuned)
+        except ValueError as exc:
+            raise ParameterError(f"--tuned {exc}") from None
+        untuned = [m for m in settings.models if m not in chosen]
+        if args.model and untuned:
+            raise ParameterError(f"--tuned {args.tuned}: no study of {', '.join(untuned)}")
+        settings.models = [m for m in settings.models if m in chosen]
+        settings.overrides, settings.tag = chosen, "tuned"
+    run_models(dataset, settings, out=out, progress=not args.quiet)
     return cmd_table(argparse.Namespace(results=args.out, dataset=dataset.name, metric="ndcg@10"))
 
 
@@ -182,9 +211,20 @@ def add_commands(sub: Any, subject: str) -> None:
     bench.add_argument("--seeds", type=int_at_least(1), default=3, help="training seeds (default: %(default)s)")
     bench.add_argument("--negatives", type=int_at_least(1), default=99, help="sampled negatives (default: %(default)s)")
     bench.add_argument("--set", nargs="*", metavar="MODEL:KEY=VALUE", help="hyperparameters, e.g. bmf:embedding_dim=64")
+    bench.add_argument("--tuned", metavar="STUDY", help="evaluate each model's best validation setting in this study "
+                       "(users tune writes it, e.g. sweeps/users/ml-100k.json); records are '<model>-tuned' runs")
     bench.add_argument("--out", default=DEFAULT_RESULTS, help="records folder (default: %(default)s)")
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(func=cmd_evaluate)
+
+    tune = actions.add_parser("tune", help="tune models on a validation split carved from train (random search, "
+                              "resumable; the same space and trials for every model)")
+    tune.add_argument("--dataset", required=True, help=f"prepared user-context folder, e.g. {DEMO_USERS}")
+    tune.add_argument("--model", nargs="+", help="models (default: bmf neumf encm lncm)")
+    tune.add_argument("--trials", type=int_at_least(1), default=16, help="trials per model (default: %(default)s)")
+    tune.add_argument("--out", default="sweeps/users", help="study folder; the study is <out>/<dataset>.json "
+                      "(default: %(default)s)")
+    tune.set_defaults(func=cmd_tune)
 
     table = actions.add_parser("table", help="the comparison and significance tables of the records")
     table.add_argument("--dataset", required=True, help="dataset name, e.g. shop_users or ml-100k")

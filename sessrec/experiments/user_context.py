@@ -152,6 +152,8 @@ class PipelineSettings:
     negatives: int = DEFAULT_NEGATIVES
     eval_seed: int = 0  #: the negatives' seed: the same for every model and training seed
     overrides: dict[str, dict[str, Any]] | None = None  #: model -> hyperparameters over the registry's
+    #: a name for the overrides' setting (``"tuned"``): records become ``<model>-<tag>`` runs
+    tag: str | None = None
 
 
 def train_user_model(name: str, train: Interactions, seed: int, params: dict[str, Any] | None = None,
@@ -183,8 +185,13 @@ def evaluate_trained(model: Any, dataset: UserDataset, train: Interactions, test
             "n_ratings": None if errors is None else errors["n_ratings"]}
 
 
-def record_path(out: Path, dataset: str, model: str, seed: int) -> Path:
-    return Path(out) / dataset / f"{model}_seed{seed}.json"
+def record_path(out: Path, dataset: str, run: str, seed: int) -> Path:
+    return Path(out) / dataset / f"{run}_seed{seed}.json"
+
+
+def run_name(record: dict[str, Any]) -> str:
+    """What a record is a run of: its model, or ``<model>-<tag>`` for a named setting."""
+    return str(record.get("run") or record["model"])
 
 
 def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | None = None,
@@ -200,10 +207,11 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
     records = []
     for seed in settings.seeds:  # every model gets a first seed before any gets a second
         for name in settings.models:
-            path = record_path(out, dataset.name, name, seed) if out is not None else None
+            run = f"{name}-{settings.tag}" if settings.tag else name
+            path = record_path(out, dataset.name, run, seed) if out is not None else None
             if path is not None and path.is_file():
                 records.append(json.loads(path.read_text()))
-                echo(f"{name} seed {seed}: kept {path}")
+                echo(f"{run} seed {seed}: kept {path}")
                 continue
             spec = SPECS[name]
             if not spec.trains_in_epochs and seed != settings.seeds[0]:
@@ -216,18 +224,21 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
                 checkpoint = model.save(Path(checkpoints) / f"{name}_seed{seed}.pt",
                                         meta={"dataset": dataset.name}).as_posix()
             losses = list(getattr(model, "loss_history", []))
-            record = {"format": RECORD_FORMAT, "dataset": dataset.name, "model": name, "label": spec.label,
+            label = f"{spec.label} ({settings.tag})" if settings.tag else spec.label
+            record = {"format": RECORD_FORMAT, "dataset": dataset.name, "model": name, "label": label,
                       "seed": seed if spec.trains_in_epochs else None, "hyperparameters": model.hyperparameters(),
                       "fit_seconds": round(seconds, 3),
                       "seconds_per_epoch": round(seconds / len(losses), 4) if losses else None,
                       "loss_history": losses, "negatives": settings.negatives, "eval_seed": settings.eval_seed,
                       "checkpoint": checkpoint, **evaluation}
+            if settings.tag:
+                record["run"] = run
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record, indent=1) + "\n")
             records.append(record)
             shown = "  ".join(f"{METRICS[m]} {v:.4f}" for m, v in evaluation["metrics"].items() if m in METRICS)
-            echo(f"{name} seed {seed}: {shown}  ({seconds:.1f} s)")
+            echo(f"{run} seed {seed}: {shown}  ({seconds:.1f} s)")
     return records
 
 
@@ -246,7 +257,7 @@ def comparison_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     by_model: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        by_model.setdefault(record["model"], []).append(record)
+        by_model.setdefault(run_name(record), []).append(record)
     for name, runs in by_model.items():
         row: dict[str, Any] = {"model": runs[0]["label"], "seeds": len(runs)}
         for metric, label in METRICS.items():
@@ -279,7 +290,7 @@ def significance_table(records: list[dict[str, Any]], metric: str = "ndcg@10") -
     each case's value averaged over the model's seeds."""
     by_model: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        by_model.setdefault(record["model"], []).append(record)
+        by_model.setdefault(run_name(record), []).append(record)
     values = {name: _per_case(runs, metric) for name, runs in by_model.items()}
     best = max(values, key=lambda name: values[name].mean())
     rows = []

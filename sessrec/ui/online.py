@@ -8,6 +8,7 @@ judgement, the chosen list marked, and the database's latest model runs.
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from sessrec.ui.paths import checkpoint_root, data_root, display_path
 NOW = "now (from the clock)"
 USUAL = "the user's usual"
 NEW_USER = "a new user"
+#: the mark of the list the request chose (a Material icon: an emoji needs a font the browser may lack)
+CHOSEN = ":material/star: chosen"
 
 
 def _stamp(folder: Path) -> tuple:
@@ -42,7 +45,7 @@ def _db_url() -> str:
 def render() -> None:
     """The whole page."""
     st.title("Known users")
-    st.caption("The second system of the workbench: recommendations for a **known user** in a **context** (time of "
+    st.caption("The second system of the workbench: recommendations for a **known user** in a **context** (such as time of "
                "day, season, device), from four models trained offline (BMF, NeuMF, ENCM, LNCM; "
                "`python -m sessrec users train`). A request checks the cache, runs the four models in parallel, "
                "judges each top-10 against the user's held-out purchases (P@10, MAP@10), picks the best, and falls "
@@ -88,7 +91,8 @@ def render() -> None:
 def _draw_answer(answer: Answer) -> None:
     where = {"cache": ("From the cache", ":material/cached:", "the same user, context and model versions were "
                        "answered before; nothing was recomputed"),
-             "models": ("Computed by the models", ":material/bolt:", f"best by MAP@10, then P@10: **{answer.chosen}**"),
+             "models": ("Computed by the models", ":material/bolt:",
+                        f"best by MAP@10, then P@10: **{_label_of(answer, answer.chosen)}**"),
              FALLBACK: ("Fallback", ":material/support:", "the heuristic's list (rating 45 %, rating count 15 %, "
                         "views 15 %, discount 15 %, purchase intent 10 %)")}[answer.source]
     context = ", ".join(f"{k.replace('_', ' ')} **{v}**" for k, v in answer.context.items())
@@ -101,14 +105,14 @@ def _draw_answer(answer: Answer) -> None:
         with column:
             _draw_model(model, chosen=model.model == answer.chosen, k=answer.k)
     with columns[-1]:
-        marker = " ⭐ chosen" if answer.chosen == FALLBACK else ""
+        marker = f" {CHOSEN}" if answer.chosen == FALLBACK else ""
         st.markdown(f"**Fallback heuristic**{marker}")
         st.caption("popularity, ratings, discount and purchase intent, first in the user's categories and brands")
         _draw_items(answer.fallback)
 
 
 def _draw_model(model: ModelAnswer, chosen: bool, k: int) -> None:
-    badge = " ⭐ chosen" if chosen else ""
+    badge = f" {CHOSEN}" if chosen else ""
     st.markdown(f"**{model.label}**{badge}")
     if model.status == "ok":
         judged = ("" if model.average_precision is None else
@@ -119,15 +123,32 @@ def _draw_model(model: ModelAnswer, chosen: bool, k: int) -> None:
     _draw_items(model.items)
 
 
+def _label_of(answer: Answer, model: str | None) -> str:
+    return next((m.label for m in answer.lists if m.model == model), str(model))
+
+
+def _item_cell(item: dict) -> str:
+    """An item's name over its category and, where the catalogue has one, its price (MovieLens has none), as HTML."""
+    details = [str(item.get("category") or "")]
+    price = item.get("price")
+    if price is not None and not pd.isna(price):
+        details.append(f"{float(price):.2f}")
+    extra = html.escape(" · ".join(d for d in details if d))
+    name = html.escape(str(item.get("name") or item.get("item_id")))
+    return f"{name}<br><span style='opacity:.6'>{extra}</span>" if extra else name
+
+
 def _draw_items(items: list[dict]) -> None:
+    """A ranked list as a compact table that wraps in a narrow column, so every score stays in sight."""
     if not items:
         st.caption("no list")
         return
-    frame = pd.DataFrame(items)[["name", "category", "price", "score"]]
-    st.dataframe(frame, hide_index=True, width="stretch", height=388,
-                 column_config={"name": st.column_config.TextColumn("Item", width="medium"),
-                                "price": st.column_config.NumberColumn("Price", format="%.2f"),
-                                "score": st.column_config.NumberColumn("Score", format="%.3f")})
+    cell = "padding:2px 4px;border-bottom:1px solid rgba(49,51,63,.1);vertical-align:top"
+    rows = "".join(f"<tr><td style='{cell};text-align:right'>{rank}</td><td style='{cell}'>{_item_cell(item)}</td>"
+                   f"<td style='{cell};text-align:right'>{float(item['score']):.3f}</td></tr>"
+                   for rank, item in enumerate(items, 1))
+    head = f"<tr><th style='{cell}'>#</th><th style='{cell};text-align:left'>Item</th><th style='{cell}'>Score</th></tr>"
+    st.html(f"<table style='width:100%;border-collapse:collapse;font-size:0.8rem;line-height:1.25'>{head}{rows}</table>")
 
 
 def _draw_runs(service: OnlineRecommender, user_id: int) -> None:
