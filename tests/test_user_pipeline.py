@@ -257,7 +257,7 @@ def test_tuning_judges_on_a_validation_split_resumes_and_feeds_evaluate(tmp_path
     with pytest.raises(ValueError, match="cannot tune context_pop"):
         tuning.tune_models(data, ["context_pop"], folder)
     monkeypatch.setattr(tuning, "SPACE", {"embedding_dim": [64]})
-    with pytest.raises(ValueError, match="another search space"):
+    with pytest.raises(ValueError, match="another search space or sampler"):
         tuning.tune_models(data, ["bmf"], folder)
     # evaluate --tuned: records named bmf-tuned, with the study's setting
     results = tmp_path / "results"

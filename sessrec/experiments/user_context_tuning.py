@@ -31,12 +31,15 @@ from sessrec.data.interactions import Interactions
 from sessrec.data.user_data import DEFAULT_TEST_SHARE, UserDataset, split_by_user
 from sessrec.evaluation.user_context import DEFAULT_NEGATIVES, evaluate_user_context
 from sessrec.experiments.user_context import last_test_positives, train_user_model, user_context_models
+from sessrec.models.factory import make_model
 from sessrec.models.registry import SPECS
 
 STUDY_FORMAT = "sessrec-user-context-study"
+#: how trials are drawn (see :func:`trial_settings`); a study drawn otherwise is not continued
+SAMPLER = "distinct random draws, seed 0"
 METRIC = "ndcg@10"
 #: the search space, the same for every neural user-context model: name -> allowed values
-SPACE: dict[str, list[Any]] = {
+SPACE: dict[str, list[Any]] = {  # 768 settings
     "embedding_dim": [8, 16, 32, 64],
     "learning_rate": [0.0003, 0.001, 0.003, 0.01],
     "l2": [0.0, 1e-6, 1e-5, 1e-4],
@@ -60,13 +63,24 @@ def validation_split(dataset: UserDataset) -> tuple[Interactions, Interactions]:
 
 
 def trial_settings(index: int, model: str, seed: int = 0) -> dict[str, Any]:
-    """Trial ``index``'s setting: 0 is the registry's demo setting, the rest drawn from :data:`SPACE`
-    by a generator seeded with ``(seed, index)`` (the same draws for every model)."""
+    """Trial ``index``'s setting: 0 is the registry's demo setting, the rest distinct draws from
+    :data:`SPACE` (one generator seeded with ``seed``; a draw equal to an earlier trial's is drawn
+    again), the same sequence for every model, each trial depending only on those before it."""
     demo = {k: v for k, v in (SPECS[model].demo or {}).items() if k in SPACE}
     if index == 0:
         return demo
-    rng = np.random.default_rng([seed, index])
-    return {name: values[int(rng.integers(len(values)))] for name, values in SPACE.items()}
+    defaults = make_model(model, SPECS[model].demo or {}).hyperparameters()
+    seen = [tuple(sorted({name: defaults[name] for name in SPACE if name in defaults}.items()))]
+    rng = np.random.default_rng(seed)
+    size = int(np.prod([len(values) for values in SPACE.values()]))
+    while True:
+        draw = {name: values[int(rng.integers(len(values)))] for name, values in SPACE.items()}
+        key = tuple(sorted(draw.items()))
+        if key in seen and len(seen) < size:
+            continue
+        seen.append(key)
+        if len(seen) - 1 == index:
+            return draw
 
 
 def study_path(folder: str | Path, dataset: str) -> Path:
@@ -76,7 +90,7 @@ def study_path(folder: str | Path, dataset: str) -> Path:
 def read_study(path: Path, dataset: str) -> dict[str, Any]:
     """A study file, or a new empty study when there is none."""
     if not path.is_file():
-        return {"format": STUDY_FORMAT, "dataset": dataset, "metric": METRIC, "space": SPACE,
+        return {"format": STUDY_FORMAT, "dataset": dataset, "metric": METRIC, "space": SPACE, "sampler": SAMPLER,
                 "split": "train part re-split by the dataset's rule: train_tr -> valid", "models": {}}
     try:
         study = json.loads(path.read_text())
@@ -84,8 +98,8 @@ def read_study(path: Path, dataset: str) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot be read as a study ({exc})") from exc
     if study.get("format") != STUDY_FORMAT or study.get("dataset") != dataset:
         raise ValueError(f"{path}: not a user-context study of '{dataset}'")
-    if study.get("space") != SPACE:
-        raise ValueError(f"{path}: was run over another search space; move it away to start a new study")
+    if study.get("space") != SPACE or study.get("sampler") != SAMPLER:
+        raise ValueError(f"{path}: was run over another search space or sampler; move it away to start a new study")
     return study
 
 
