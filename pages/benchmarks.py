@@ -7,9 +7,9 @@ read the ranks files). All logic is in :mod:`sessrec.experiments` (``tables``, `
 
 import streamlit as st
 
-from sessrec.experiments import questions
-from sessrec.experiments import significance as sig
-from sessrec.experiments import tables as bm
+from sessrec.experiments.analysis import questions
+from sessrec.experiments.analysis import significance as sig
+from sessrec.experiments.analysis import tables as bm
 from sessrec.ui import agreement_view, charts, resources, sampled_view, sidebar, tuning_view
 from sessrec.ui.paths import checkpoint_root, display_path, results_root
 from sessrec.ui.shell import ensure_app_shell

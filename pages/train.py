@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from sessrec.experiments import jobs
+from sessrec.experiments.runs import jobs
 from sessrec.models.registry import REGISTRY
 from sessrec.models.registry import spec as model_spec
 from sessrec.ui import sidebar

@@ -32,8 +32,8 @@ import torch
 
 from sessrec.data.dataset import load_dataset
 from sessrec.evaluation import evaluate
-from sessrec.experiments.benchmark import load_specs
-from sessrec.experiments.training import resolve_params
+from sessrec.experiments.runs.benchmark import load_specs
+from sessrec.experiments.runs.training import resolve_params
 from sessrec.models.factory import make_model
 
 ROOT = Path(__file__).resolve().parents[1]

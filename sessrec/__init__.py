@@ -30,7 +30,7 @@ _EXPORTS = {
     "load_model": "sessrec.models.io",
     "save_model": "sessrec.models.io",
     "REGISTRY": "sessrec.models.registry",
-    "train_model": "sessrec.experiments.training",
+    "train_model": "sessrec.experiments.runs.training",
     "load_run_records": "sessrec.experiments.records",
 }
 

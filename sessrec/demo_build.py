@@ -35,7 +35,7 @@ def build_demo_dataset(out: Path, seed: int = 42, config: DemoConfig | None = No
 
 def build_demo(out: Path, checkpoints: Path, seed: int = 42, train_models: bool = True, progress: bool = True) -> None:
     """Demo dataset plus one checkpoint per model in ``checkpoints``."""
-    from sessrec.experiments.training import train_model
+    from sessrec.experiments.runs.training import train_model
     from sessrec.models.io import save_model
 
     info = build_demo_dataset(out, seed)

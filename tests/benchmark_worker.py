@@ -10,7 +10,7 @@ def bench_worker(folder: str, root: str, specs, queue, barrier) -> None:
     """Run the benchmark of ``specs`` on ``folder`` into ``root``; runs are slowed down and
     both workers start together, so they overlap. Puts the names of the written records on ``queue``."""
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments import benchmark
+    from sessrec.experiments.runs import benchmark
 
     real = benchmark.run_one
 

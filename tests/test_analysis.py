@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sessrec.experiments.analysis import BenchmarkEvents, breakdown, by_popularity, by_position, by_reclick
+from sessrec.experiments.analysis.breakdowns import BenchmarkEvents, breakdown, by_popularity, by_position, by_reclick
 from sessrec.experiments.records import load_run_records, write_run
 
 
@@ -59,7 +59,7 @@ def test_run_names_and_the_rq3_reference_come_from_the_benchmark_configs(tmp_pat
     import json
     from pathlib import Path
 
-    from sessrec.experiments import questions, tables
+    from sessrec.experiments.analysis import questions, tables
 
     (tmp_path / "a.json").write_text(json.dumps({"models": [{"label": "my-run", "name": "My run", "model": "sr"},
                                                             {"label": "plain", "model": "sr"}]}))
@@ -76,7 +76,7 @@ def test_run_names_and_the_rq3_reference_come_from_the_benchmark_configs(tmp_pat
 
 
 def test_the_cost_frame_names_runs_and_keeps_those_with_a_training_time(tmp_path):
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import tables
     from sessrec.experiments.records import load_run_records, valid_records
     from tests.app_support import write_fake_results
 

@@ -212,7 +212,7 @@ def test_rq4_splits_real_runs_by_reclick(app_env, tmp_path, monkeypatch):
 
     from sessrec.cli import main
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.analysis import benchmark_events, breakdown
+    from sessrec.experiments.analysis.breakdowns import benchmark_events, breakdown
 
     demo = app_env.data / "demo"
     config = tmp_path / "demo.json"
@@ -290,8 +290,8 @@ def test_rank_trajectory_and_histogram():
 
 
 def test_research_question_helpers():
-    from sessrec.experiments import questions
-    from sessrec.experiments import tables as bm
+    from sessrec.experiments.analysis import questions
+    from sessrec.experiments.analysis import tables as bm
 
     old = {"label": "item_knn", "dataset": "d"}  # written before records had a group
     assert questions.group_of(old) == "main" and questions.question_of(old) == "rq1"
@@ -324,7 +324,7 @@ def test_research_question_helpers():
 
 
 def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
 
     def run(label, model, seed, recall, mrr, dataset="d"):
         return {"dataset": dataset, "label": label, "model": model, "seed": seed,
@@ -361,7 +361,7 @@ def test_rq5_says_plainly_where_gru4rec_wins_and_loses():
 def test_rq5_says_whether_the_published_numbers_are_reproduced():
     import pandas as pd
 
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
 
     def run(model, seed, recall, mrr):
         return {"dataset": "d", "label": model, "model": model, "seed": seed,
@@ -397,7 +397,7 @@ def test_rq5_says_whether_the_published_numbers_are_reproduced():
 
 
 def test_latex_and_references():
-    from sessrec.experiments import tables as bm
+    from sessrec.experiments.analysis import tables as bm
 
     summary = pd.DataFrame({"dataset": ["d"] * 2, "label": ["gru4rec", "item_knn"], "model": ["gru4rec", "item_knn"],
                             "metric": ["recall"] * 2, "k": [20, 20], "mean": [0.5, 0.4], "std": [0.01, 0.0], "n": [3, 1]})
@@ -539,7 +539,7 @@ def test_models_without_a_checkpoint_are_named_and_offered_for_training(app_env,
 
 
 def test_the_missing_models_jobs_write_where_the_sidebar_looks(tmp_path, monkeypatch):
-    from sessrec.experiments import jobs
+    from sessrec.experiments.runs import jobs
     from sessrec.ui import train as ui_train
 
     monkeypatch.setenv("SESSREC_CHECKPOINT_ROOT", str(tmp_path / "checkpoints"))

@@ -127,7 +127,7 @@ def test_benchmarks_agreement_on_the_committed_results(committed, monkeypatch):
 
 
 def test_pair_matrix_reads_rows_against_columns():
-    from sessrec.experiments.explain import run_agreement
+    from sessrec.experiments.analysis.explain import run_agreement
     from sessrec.ui.agreement_view import pair_matrix
 
     arrays = {"x": np.array([1, 30, 5, 50]), "y": np.array([2, 3, 40, 60])}

@@ -161,8 +161,8 @@ def test_rq5_puts_modern_models_beside_gru4rec(tmp_path, monkeypatch):
     """RQ5 on fake records: a modern model's row appears next to GRU4Rec with the published number."""
     import pandas as pd
 
-    from sessrec.experiments import questions
-    from sessrec.experiments import tables as bm
+    from sessrec.experiments.analysis import questions
+    from sessrec.experiments.analysis import tables as bm
     from tests.app_support import write_fake_results
 
     results = tmp_path / "results_rq5"

@@ -200,6 +200,9 @@ def test_known_users_page_shows_models_cache_hits_and_the_fallback(tmp_path):
                 page = browser.new_page(viewport={"width": 1440, "height": 1400})
                 page.goto(f"{url}/known_users", timeout=60_000)
                 page.wait_for_selector("text=Computed by the models", timeout=90_000)
+                # the lists and their judgement are drawn after the heading (slower under load)
+                page.wait_for_selector("text=P@10", timeout=60_000)
+                page.wait_for_selector("th:has-text('Score')", timeout=60_000)
                 wait_idle(page)
                 main = page.locator("[data-testid=stMain]")
                 text = main.inner_text()
@@ -253,6 +256,8 @@ def test_known_users_page_on_movielens_files_in_a_real_browser(tmp_path):
     with app_page(env) as (page, url):
         page.goto(f"{url}/known_users", timeout=60_000)
         page.wait_for_selector("text=Computed by the models", timeout=90_000)
+        page.wait_for_selector("text=P@10", timeout=60_000)
+        page.wait_for_selector("th:has-text('Score')", timeout=60_000)
         wait_idle(page)
         main_area = page.locator("[data-testid=stMain]")
         text = main_area.inner_text()

@@ -170,7 +170,7 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert "no full-ranking run records" in capsys.readouterr().err
 
     # RQ4 from the command line: every model's metric by position, as the page's breakdown
-    from sessrec.experiments.analysis import breakdown
+    from sessrec.experiments.analysis.breakdowns import breakdown
 
     expected = breakdown(load_run_records(results), by="position", metric="mrr", k=20)
     expected = expected[expected["label"] == "last_item"].set_index("bucket")["value"]
@@ -187,7 +187,7 @@ def test_results_prints_the_benchmark_tables_and_where_gru4rec_loses(tmp_path, c
     assert set(frame["Model"]) == {"MostPopular", "LastItem", "GRU4Rec (cross-entropy)"}
     # by re-click: the test split is read from the prepared dataset (here tmp_path/toy)
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.analysis import benchmark_events
+    from sessrec.experiments.analysis.breakdowns import benchmark_events
 
     events = benchmark_events(load_dataset(tmp_path / "toy"))
     expected = breakdown(load_run_records(results), by="reclick", metric="recall", k=20, events={"toy": events})

@@ -68,7 +68,7 @@ def test_readme_tables_are_the_committed_results():
 
 
 def test_rq2_from_the_studies_compares_only_runs_chosen_on_validation():
-    from sessrec.experiments.questions import tuned_loss_table
+    from sessrec.experiments.analysis.questions import tuned_loss_table
 
     records = valid_records(load_run_records(RESULTS))
     table = tuned_loss_table(records, "rsc15_100k")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessrec.experiments.explain import attention_weights, evidence
+from sessrec.experiments.analysis.explain import attention_weights, evidence
 from sessrec.models.item_knn import ItemKNN
 from sessrec.models.last_item import LastItem
 from sessrec.models.popular import MostPopular

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sessrec.data.sessions import Sessions
-from sessrec.experiments.explain import (agreement_table, hit_agreement, jaccard_at_k, leave_one_out, list_changes,
+from sessrec.experiments.analysis.explain import (agreement_table, hit_agreement, jaccard_at_k, leave_one_out, list_changes,
                                          rank_biased_overlap, run_agreement)
 from sessrec.models.last_item import LastItem
 from sessrec.models.popular import MostPopular

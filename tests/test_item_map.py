@@ -1,4 +1,4 @@
-"""The item map (sessrec.experiments.item_map, sessrec.ui.item_map): projection, clusters, and the
+"""The item map (sessrec.experiments.analysis.item_map, sessrec.ui.item_map): projection, clusters, and the
 playground panel that draws them and adds a clicked item to the session."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sessrec.experiments.item_map import clusters, has_item_vectors, item_map, project
+from sessrec.experiments.analysis.item_map import clusters, has_item_vectors, item_map, project
 from sessrec.models.io import load_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -205,7 +205,7 @@ def test_attention_weights_cover_the_session(fitted: dict, name: str) -> None:
 def test_attention_per_click_in_the_explain_view(fitted: dict, name: str) -> None:
     """One weight per click the model reads, mapped to the session's positions: an unknown item
     and the clicks before SASRec's window (max_len 6) get none; the softmax models sum to 1."""
-    from sessrec.experiments.explain import attention_weights
+    from sessrec.experiments.analysis.explain import attention_weights
 
     model = fitted[name]
     known = [int(i) for i in model.item_index.to_ids(np.arange(1, 9))]
@@ -353,7 +353,7 @@ def test_model_specific_parameters_are_validated() -> None:
 
 def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
     from sessrec.data.dataset import load_dataset, write_dataset
-    from sessrec.experiments.benchmark import RunSpec, run_benchmark, run_one
+    from sessrec.experiments.runs.benchmark import RunSpec, run_benchmark, run_one
 
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     folder = tmp_path / "toy"
@@ -384,7 +384,7 @@ def test_benchmark_runner_early_stops_resumes_and_cleans_up(tmp_path) -> None:
 
 def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
     from sessrec.data.dataset import load_dataset, write_dataset
-    from sessrec.experiments.benchmark import RunSpec, run_benchmark
+    from sessrec.experiments.runs.benchmark import RunSpec, run_benchmark
 
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
     write_dataset(tmp_path / "toy", frames, name="toy")
@@ -419,7 +419,7 @@ def test_other_seeds_reuse_the_epoch_count_chosen_by_one_seed(tmp_path) -> None:
 
 
 def test_epochs_from_seed_needs_validation(tmp_path) -> None:
-    from sessrec.experiments.benchmark import load_specs
+    from sessrec.experiments.runs.benchmark import load_specs
 
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"models": [{"label": "narm", "model": "narm", "epochs_from_seed": 1}]}))
@@ -484,7 +484,7 @@ def test_progress_reports_runs_in_training_and_stale_claims(train: Sessions, tmp
 def test_progress_estimates_the_epochs_and_time_left() -> None:
     from pathlib import Path
 
-    from sessrec.experiments.progress import PartialRun
+    from sessrec.experiments.runs.progress import PartialRun
 
     def run(phase: str, **changes) -> PartialRun:
         fields = dict(dataset="d", run_id="narm-seed1", phase=phase, epoch=22, max_epochs=30, best_epoch=14,
@@ -521,7 +521,7 @@ def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_
     from pathlib import Path
 
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import validation_data
+    from sessrec.experiments.runs.training import validation_data
 
     check = importlib.import_module("sessrec.tools.selection_check")
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -547,7 +547,7 @@ def test_selection_check_trains_on_the_runners_selection_split_with_one_setting_
 
 def test_no_refit_check_evaluates_the_best_selection_epoch_not_the_last(tmp_path, capsys) -> None:
     from sessrec.data.dataset import load_dataset, write_dataset
-    from sessrec.experiments.training import validation_data
+    from sessrec.experiments.runs.training import validation_data
 
     check = importlib.import_module("sessrec.tools.no_refit_check")
     frames = {"train": pattern_sessions(80).to_frame(), "test": pattern_sessions(10, seed=3, start_id=900).to_frame()}
@@ -657,7 +657,7 @@ def test_first_clicks_ranks_rank_later_events_from_the_sessions_first_clicks(fit
 
 def test_long_runs_queue_gives_every_model_one_seed_before_a_second(tmp_path, capsys) -> None:
     from sessrec.data.dataset import write_dataset
-    from sessrec.experiments.benchmark import RunSpec
+    from sessrec.experiments.runs.benchmark import RunSpec
 
     long_runs = importlib.import_module("sessrec.tools.long_runs")
     assert long_runs.parse_plan(["a:2", "b:1"]) == {"a": 2, "b": 1}

@@ -7,7 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 from sessrec.experiments.records import load_run_records, valid_records
-from sessrec.experiments.tables import pretty_label
+from sessrec.experiments.analysis.tables import pretty_label
 from sessrec.models.registry import REGISTRY
 from sessrec.ui.charts import model_colour_scale
 from sessrec.ui.palette import MIN_DISTANCE, base_colour, distance, label_colours, lab

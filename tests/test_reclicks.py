@@ -10,7 +10,7 @@ import pytest
 
 from sessrec.cli import main
 from sessrec.data.dataset import load_dataset, write_dataset
-from sessrec.experiments.analysis import benchmark_events
+from sessrec.experiments.analysis.breakdowns import benchmark_events
 from sessrec.experiments.records import load_ranks, load_run_records
 from tests.helpers import sessions_of
 

@@ -84,12 +84,12 @@ def test_a_registered_model_reaches_every_page(toy, tmp_path, app_env, monkeypat
 
 
 def test_a_registered_model_reaches_the_docs(toy):
-    from sessrec.experiments.docs import models_markdown
+    from sessrec.experiments.analysis.docs import models_markdown
 
     page = models_markdown()
     assert "### ToyModel (`toy_model`)" in page and "LastItem under another name." in page
     assert page.index("## Simple baselines") < page.index("ToyModel") < page.index("## Session-kNN")
-    from sessrec.experiments.questions import rq1_question
+    from sessrec.experiments.analysis.questions import rq1_question
 
     question = rq1_question()  # the Benchmarks page's RQ1 names it among the baselines, GRU4Rec as the subject
     assert "Simple baselines: MostPopular, LastItem, Item-KNN, ToyModel;" in question
@@ -101,7 +101,7 @@ def test_a_modern_model_registered_after_import_is_in_rq5(tmp_path):
     """RQ5's model list is read from the registry when asked, not frozen when questions is imported."""
     from dataclasses import replace
 
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
     from tests.app_support import write_fake_results
 
     modern = replace(TOY, name="toy_modern", published_as="toy_paper_name")

@@ -13,7 +13,7 @@ import torch
 from sessrec.cli import EXIT_OK, EXIT_USAGE, main
 from sessrec.evaluation import evaluate, metrics_from_ranks, per_event_metric, ranks_from_counts
 from sessrec.evaluation.sampled import NegativeSampler, SampledSettings, sampled_counts
-from sessrec.experiments import protocols
+from sessrec.experiments.analysis import protocols
 from sessrec.experiments.records import (aggregate, full_ranking_records, load_run_records, metrics_table,
                                          protocol_of, write_run)
 from tests.helpers import sessions_of

@@ -137,8 +137,8 @@ def test_non_finite_scores_at_unevaluated_positions_are_ignored():
 
 def test_median_is_the_default_everywhere():
     from sessrec.cli import build_parser
-    from sessrec.experiments.benchmark import run_benchmark, run_one
-    from sessrec.experiments.sweep import run_sweep
+    from sessrec.experiments.runs.benchmark import run_benchmark, run_one
+    from sessrec.experiments.runs.sweep import run_sweep
 
     assert inspect.signature(evaluate).parameters["tie_mode"].default == "median"
     assert inspect.signature(run_one).parameters["tie_mode"].default == "median"
@@ -203,7 +203,7 @@ def test_benchmarks_page_shows_the_tied_share_beside_the_metrics(app_env, tmp_pa
 
 
 def test_significance_refuses_to_pair_ranks_under_different_tie_modes():
-    from sessrec.experiments import significance as sig
+    from sessrec.experiments.analysis import significance as sig
 
     def record(label, model, tie_mode):
         return {"run_id": label, "label": label, "model": model, "dataset": "d", "_path": label,

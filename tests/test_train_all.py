@@ -70,7 +70,7 @@ def test_every_command_line_option_says_what_it_does():
 
 
 def test_models_with_a_seed_run_once_per_seed_the_others_once():
-    from sessrec.experiments.benchmark import RunSpec
+    from sessrec.experiments.runs.benchmark import RunSpec
 
     assert RunSpec("g", "gru4rec").seeded and RunSpec("n", "narm").seeded
     assert not any(RunSpec(m, m).seeded for m in ("most_popular", "last_item", "item_knn", "spop", "sr", "vstan"))

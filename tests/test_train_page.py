@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sessrec.errors import OutputPathError
-from sessrec.experiments import jobs
+from sessrec.experiments.runs import jobs
 from tests.app_support import DEMO, REPO, build_app_roots
 
 

@@ -21,7 +21,7 @@ from sessrec.cli import EXIT_OK, EXIT_USAGE, main
 from sessrec.data.dataset import Dataset, load_dataset
 from sessrec.data.preprocess import prediction_cases, split_last_sessions
 from sessrec.errors import ParameterError
-from sessrec.experiments import tuning as tn
+from sessrec.experiments.runs import tuning as tn
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -367,7 +367,7 @@ def _write_tuned(root: Path, label: str, model: str, quality: float, seeds=(None
 
 
 def test_settings_views_show_tuned_runs_only_when_every_tunable_model_has_one(tmp_path, capsys):
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
     from sessrec.experiments.records import load_run_records
     from tests.app_support import write_fake_results
 
@@ -411,7 +411,7 @@ def test_models_kept_at_published_settings_complete_the_tuned_view_and_explored_
         tmp_path, monkeypatch):
     """Issue 45: the tuned view is complete once every row is tuned or kept at its published setting
     with the reason; a run compared on test (declared 'exploratory') is in no view's verdict."""
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
     from sessrec.experiments.records import load_run_records
     from tests.app_support import write_fake_results
 
@@ -436,7 +436,7 @@ def test_models_kept_at_published_settings_complete_the_tuned_view_and_explored_
 def test_the_readme_verdict_and_the_page_verdict_name_the_same_models():
     """One source: every model the README says GRU4Rec is behind beats GRU4Rec's best run in the
     page's RQ1 verdict at MRR@20 (same settings view), and the other way round."""
-    from sessrec.experiments import docs, questions, tables
+    from sessrec.experiments.analysis import docs, questions, tables
     from sessrec.experiments.records import load_run_records, valid_records
 
     records = valid_records(load_run_records(REPO / "results"))

@@ -145,7 +145,7 @@ def test_the_registry_keeps_the_tasks_apart(tmp_path, capsys) -> None:
     finally:
         registry.unregister("toy_user_pop")
     assert "toy_user_pop" not in registry.SPECS and toy not in registry.USER_CONTEXT_REGISTRY
-    from sessrec.experiments.training import check_session_model
+    from sessrec.experiments.runs.training import check_session_model
 
     with pytest.raises(ParameterError, match="user-context model, not a session model"):
         check_session_model("context_pop")

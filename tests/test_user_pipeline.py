@@ -15,7 +15,7 @@ from sessrec.data.movielens import read_movielens_100k
 from sessrec.data.shop_users import ShopUsersConfig, generate_shop_users
 from sessrec.data.user_data import clean_interactions, load_user_dataset, split_by_user
 from sessrec.errors import DataFormatError
-from sessrec.experiments import user_context as uc
+from sessrec.experiments.runs import user_context as uc
 
 DEMO_USERS = Path("data/shop_users")
 
@@ -227,7 +227,7 @@ def test_bad_user_context_inputs_get_one_line(tmp_path, capsys) -> None:
 def test_tuning_judges_on_a_validation_split_resumes_and_feeds_evaluate(tmp_path, capsys, monkeypatch) -> None:
     """`users tune` never looks at test: valid comes from the train part; a stopped study goes on
     where it stopped; `users evaluate --tuned` refits the best valid setting as '<model>-tuned'."""
-    from sessrec.experiments import user_context_tuning as tuning
+    from sessrec.experiments.runs import user_context_tuning as tuning
 
     data = _write_small(tmp_path / "small")
     train_tr, valid = tuning.validation_split(data)

@@ -51,9 +51,9 @@ def readme_with_headline(readme: str, block: str) -> str:
 
 def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentParser) -> dict[Path, str]:
     """Path -> the content the records and the registry give it."""
-    from sessrec.experiments import docs
+    from sessrec.experiments.analysis import docs
     from sessrec.experiments.records import load_run_records, valid_records
-    from sessrec.experiments.user_context import all_results_markdown
+    from sessrec.experiments.runs.user_context import all_results_markdown
 
     records = valid_records(load_run_records(results_root))
     readme = repo / "README.md"

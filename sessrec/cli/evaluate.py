@@ -20,7 +20,7 @@ from sessrec.errors import ParameterError, SessrecError
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import check_known_items, load_dataset
     from sessrec.evaluation import evaluate, paired_test
-    from sessrec.experiments.training import train_model
+    from sessrec.experiments.runs.training import train_model
     from sessrec.models.io import load_model
 
     if args.out:

@@ -14,7 +14,7 @@ from sessrec.errors import ParameterError, SessrecError, quote
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.benchmark import baseline_specs, load_specs, run_benchmark, validate_specs
+    from sessrec.experiments.runs.benchmark import baseline_specs, load_specs, run_benchmark, validate_specs
     from sessrec.experiments.records import aggregate, load_run_records, metrics_table, write_summary
 
     from sessrec.data.dataset import check_known_items
@@ -61,7 +61,7 @@ def _check_labels(specs: list, config: str | None) -> None:
 
 def cmd_progress(args: argparse.Namespace) -> int:
     """Print where the long benchmark runs stand (training checkpoints and claims)."""
-    from sessrec.experiments.progress import progress_lines
+    from sessrec.experiments.runs.progress import progress_lines
 
     for flag, path in (("--out", Path(args.out)), ("--partials", Path(args.partials))):
         if path.exists() and not path.is_dir():
@@ -72,11 +72,11 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    """``tune``: the equal-budget studies of one dataset (see :mod:`sessrec.experiments.tuning`)."""
+    """``tune``: the equal-budget studies of one dataset (see :mod:`sessrec.experiments.runs.tuning`)."""
     import optuna
 
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments import tuning as tn
+    from sessrec.experiments.runs import tuning as tn
 
     declared = tn.load_tuning(args.tuning)
     labels = args.model or list(declared)
@@ -135,7 +135,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import optuna
 
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.sweep import load_space, run_sweep
+    from sessrec.experiments.runs.sweep import load_space, run_sweep
     from sessrec.models.factory import parse_assignments
 
     if args.quiet:

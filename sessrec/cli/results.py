@@ -17,7 +17,7 @@ from sessrec.errors import ParameterError
 def _breakdown_events(data_root: Path, dataset: str):
     """The benchmark's test events of ``data_root/dataset`` for ``--breakdown reclick``."""
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.analysis import benchmark_events
+    from sessrec.experiments.analysis.breakdowns import benchmark_events
 
     folder = data_root / dataset
     if not (folder / "dataset.json").is_file():
@@ -29,8 +29,8 @@ def _breakdown_events(data_root: Path, dataset: str):
 def _print_breakdowns(records: list[dict], datasets: list[str], by: str, metrics: tuple[str, ...],
                       ks: tuple[int, ...], fmt: str, data_root: Path) -> int:
     """RQ4 of ``results --breakdown``: every model's metric@k by position, target popularity or re-click."""
-    from sessrec.experiments import questions
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import questions
+    from sessrec.experiments.analysis import tables
 
     what = {"position": "position of the predicted click (1 = second click)",
             "popularity": "training clicks of the true item (quintiles of test events)",
@@ -78,7 +78,7 @@ def _record_notices(data: Any) -> list[str]:
 def cmd_results_check(args: argparse.Namespace) -> int:
     """``results --check``: verify every record of a folder (schema, ranges, ranks file and checksum)."""
     from sessrec.experiments import records as rec
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import tables
 
     root = Path(args.root)
     if not root.is_dir():
@@ -101,7 +101,7 @@ def cmd_results_check(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import tables
 
     if args.check:
         return cmd_results_check(args)
@@ -124,7 +124,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def _print_sampled(args: argparse.Namespace, data: Any) -> int:
     """``results --sampled``: the sampled-protocol runs, full ranking beside sampled."""
-    from sessrec.experiments import protocols
+    from sessrec.experiments.analysis import protocols
     from sessrec.experiments.records import load_run_records
 
     records = [r for r in load_run_records(args.root) if args.dataset is None or r.get("dataset") in args.dataset]
@@ -138,7 +138,7 @@ def _print_sampled(args: argparse.Namespace, data: Any) -> int:
 
 def _print_record_tables(args: argparse.Namespace) -> int:
     """``results --format records``: every full-ranking run of the chosen groups, one table a dataset."""
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import tables
     from sessrec.experiments.records import load_run_records
 
     groups = set(args.group.split(","))
@@ -163,8 +163,8 @@ def _loss_text(losses: pd.DataFrame) -> pd.DataFrame:
 
 def _print_results(args: argparse.Namespace, data: Any) -> int:
     """The tables of ``results`` (or its ``--breakdown``) over the usable records in ``data``."""
-    from sessrec.experiments import questions
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import questions
+    from sessrec.experiments.analysis import tables
 
     if data.empty:
         raise ParameterError(f"no full-ranking run records under {args.root} (run `python -m sessrec benchmark` first)")

@@ -13,7 +13,7 @@ from sessrec.errors import CheckpointError, ParameterError
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import benchmark_settings, resolve_params, train_model
+    from sessrec.experiments.runs.training import benchmark_settings, resolve_params, train_model
     from sessrec.models.factory import make_model, model_names, parse_assignments
     from sessrec.models.io import save_model
     from sessrec.models.registry import spec as model_spec
@@ -82,7 +82,7 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
     import time as _time
 
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import machine_description
+    from sessrec.experiments.runs.training import machine_description
     from sessrec.models.io import load_model, load_training_state, save_model
     from sessrec.models.validation import check_device, check_int
 

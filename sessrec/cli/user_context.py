@@ -64,7 +64,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from sessrec.experiments.user_context import PipelineSettings, user_context_models
+    from sessrec.experiments.runs.user_context import PipelineSettings, user_context_models
     from sessrec.models.factory import parse_assignments
 
     models = args.model or user_context_models()
@@ -80,7 +80,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.data.user_data import load_user_dataset
-    from sessrec.experiments.user_context import train_and_save
+    from sessrec.experiments.runs.user_context import train_and_save
 
     dataset = load_user_dataset(args.dataset)
     out = check_output_dir(args.out, "--out")
@@ -92,7 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from sessrec.data.user_data import load_user_dataset
-    from sessrec.experiments.user_context_tuning import tune_models
+    from sessrec.experiments.runs.user_context_tuning import tune_models
 
     dataset = load_user_dataset(args.dataset)
     folder = check_output_dir(args.out, "--out")
@@ -106,13 +106,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sessrec.data.user_data import load_user_dataset
-    from sessrec.experiments.user_context import run_models
+    from sessrec.experiments.runs.user_context import run_models
 
     dataset = load_user_dataset(args.dataset)
     out = check_output_dir(args.out, "--out")
     settings = _settings(args)
     if args.tuned:
-        from sessrec.experiments.user_context_tuning import tuned_settings
+        from sessrec.experiments.runs.user_context_tuning import tuned_settings
 
         if args.set:
             raise ParameterError("--tuned and --set cannot be combined (the study decides the settings)")
@@ -130,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from sessrec.experiments.user_context import load_records, results_markdown
+    from sessrec.experiments.runs.user_context import load_records, results_markdown
 
     records = load_records(Path(args.results), args.dataset)
     if not records:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-from sessrec.experiments.benchmark import RunSpec, load_specs, selection_source
-from sessrec.experiments.progress import claims
+from sessrec.experiments.runs.benchmark import RunSpec, load_specs, selection_source
+from sessrec.experiments.runs.progress import claims
 from sessrec.experiments.records import run_problem
 
 #: the benchmark's plan for the modern neural models: seeds per dataset

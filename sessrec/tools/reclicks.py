@@ -23,10 +23,10 @@ import pandas as pd
 
 from sessrec.data.dataset import load_dataset
 from sessrec.evaluation.metrics import per_event_metric
-from sessrec.experiments.analysis import BenchmarkEvents, benchmark_events, popularity_edges
-from sessrec.experiments.questions import records_for
+from sessrec.experiments.analysis.breakdowns import BenchmarkEvents, benchmark_events, popularity_edges
+from sessrec.experiments.analysis.questions import records_for
 from sessrec.experiments.records import load_ranks, load_run_records
-from sessrec.experiments.tables import pretty_label, to_markdown
+from sessrec.experiments.analysis.tables import pretty_label, to_markdown
 
 
 def _mean(values: np.ndarray, mask: np.ndarray) -> float:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 
 from sessrec.data.dataset import load_dataset
-from sessrec.experiments.benchmark import load_specs
-from sessrec.experiments.training import recall_callback, resolve_params, validation_data
+from sessrec.experiments.runs.benchmark import load_specs
+from sessrec.experiments.runs.training import recall_callback, resolve_params, validation_data
 from sessrec.errors import ParameterError
 from sessrec.models.factory import make_model, parse_assignments
 

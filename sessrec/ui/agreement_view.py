@@ -1,6 +1,6 @@
 """Benchmarks, test-set agreement: how often each pair of models is right on the same events.
 
-The numbers come from :func:`sessrec.experiments.explain.run_agreement` over the per-event
+The numbers come from :func:`sessrec.experiments.analysis.explain.run_agreement` over the per-event
 ranks of the run records; this module only reshapes and draws them.
 """
 
@@ -12,9 +12,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sessrec.experiments import explain
-from sessrec.experiments import questions
-from sessrec.experiments import tables as bm
+from sessrec.experiments.analysis import explain
+from sessrec.experiments.analysis import questions
+from sessrec.experiments.analysis import tables as bm
 
 #: heatmap measures: column of the pair table -> how it reads
 MEASURES = {

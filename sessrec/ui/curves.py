@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from sessrec.experiments.tables import training_seconds
+from sessrec.experiments.analysis.tables import training_seconds
 from sessrec.ui.models import CheckpointEntry, label_of
 from sessrec.ui.paths import display_path
 

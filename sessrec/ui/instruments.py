@@ -2,7 +2,7 @@
 each list, why an item is recommended (leave-one-out, attention, evidence), and how much the
 shown models agree.
 
-All numbers come from :mod:`sessrec.experiments.explain`; this module only draws. The
+All numbers come from :mod:`sessrec.experiments.analysis.explain`; this module only draws. The
 expensive parts run only inside an opened expander.
 """
 
@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sessrec.experiments import explain
+from sessrec.experiments.analysis import explain
 from sessrec.ui import live
 from sessrec.ui.catalogue import Catalogue
 from sessrec.ui.playground import RecList

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from sessrec.experiments.item_map import ItemMap, has_item_vectors, item_map
+from sessrec.experiments.analysis.item_map import ItemMap, has_item_vectors, item_map
 from sessrec.ui import live
 from sessrec.ui.catalogue import Catalogue
 from sessrec.ui.charts import model_colour

@@ -131,7 +131,7 @@ def caption(rec: RecList) -> str:
 
 
 def change_badge(change: str) -> str:
-    """A list change from :func:`sessrec.experiments.explain.list_changes` as a short badge."""
+    """A list change from :func:`sessrec.experiments.analysis.explain.list_changes` as a short badge."""
     if not change or change == "left":
         return ""
     if change == "new":

@@ -162,7 +162,7 @@ def _tree_stamp(root: Path, pattern: str) -> tuple:
 
 @st.cache_data(max_entries=16, show_spinner="Reading the benchmark records ...")
 def _benchmarks(root: str, stamp: tuple):
-    from sessrec.experiments import tables
+    from sessrec.experiments.analysis import tables
 
     return tables.load(root)
 
@@ -180,7 +180,7 @@ def benchmark_stamp(root: str | Path) -> tuple:
 
 @st.cache_data(max_entries=8, ttl=30, show_spinner=False)  # ttl: a claim's process can die without a file changing
 def _progress(root: str, partial_dir: str, stamp: tuple) -> list[str]:
-    from sessrec.experiments.progress import progress_lines
+    from sessrec.experiments.runs.progress import progress_lines
 
     return progress_lines(root, partial_dir)
 
@@ -237,7 +237,7 @@ def statistics(path: str | Path, split: str) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner="Running the paired tests ...")
 def significance_by_k(root: str, stamp: tuple, dataset: str, metric: str, ks: tuple, test: str):
-    from sessrec.experiments import significance as sig
+    from sessrec.experiments.analysis import significance as sig
 
     data = _benchmarks(root, stamp)
     return sig.significance_by_k(data.records, dataset, metric, ks, test)
@@ -253,7 +253,7 @@ def prepared_path(dataset: str) -> str | None:
 
 @st.cache_resource(max_entries=8, show_spinner="Finding the re-clicks of the test split ...")
 def _benchmark_events(path: str, stamp: float):
-    from sessrec.experiments.analysis import benchmark_events
+    from sessrec.experiments.analysis.breakdowns import benchmark_events
 
     return benchmark_events(_dataset(path, stamp))
 
@@ -261,7 +261,7 @@ def _benchmark_events(path: str, stamp: float):
 @st.cache_data(max_entries=32, show_spinner="Reading the per-event ranks ...")
 def _breakdown(root: str, stamp: tuple, dataset: str, by: str, metric: str, k: int, data_path: str | None,
                data_stamp: float):
-    from sessrec.experiments import questions
+    from sessrec.experiments.analysis import questions
 
     data = _benchmarks(root, stamp)
     events = _benchmark_events(data_path, data_stamp) if by == "reclick" and data_path is not None else None

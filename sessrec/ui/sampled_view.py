@@ -1,6 +1,6 @@
 """Benchmarks view "Sampled vs full": the same runs ranked by full-ranking and by sampled metrics.
 
-The numbers and orders come from :mod:`sessrec.experiments.protocols`; this module draws
+The numbers and orders come from :mod:`sessrec.experiments.analysis.protocols`; this module draws
 them (controls, tables with the changes of order highlighted, a slope chart).
 """
 
@@ -12,8 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from sessrec.experiments import protocols
-from sessrec.experiments.tables import METRIC_NAMES, pretty_label
+from sessrec.experiments.analysis import protocols
+from sessrec.experiments.analysis.tables import METRIC_NAMES, pretty_label
 
 FULL_NAME, SAMPLED_NAME = "Full ranking", "Sampled"
 METRIC_CHOICES = {"recall": "HitRate / Recall", "mrr": "MRR", "ndcg": "NDCG", "precision": "Precision", "map": "MAP"}

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from sessrec.experiments import jobs
+from sessrec.experiments.runs import jobs
 from sessrec.ui import charts
 from sessrec.ui.models import label_of
 from sessrec.ui.paths import checkpoint_root, display_path
@@ -25,7 +25,7 @@ def jobs_root() -> Path:
 
 def default_params_text(dataset_name: str, model: str) -> tuple[str, str]:
     """``(key=value lines, where they come from)``: the dataset's benchmark settings."""
-    from sessrec.experiments.training import benchmark_settings
+    from sessrec.experiments.runs.training import benchmark_settings
 
     from sessrec.models.factory import make_model
     from sessrec.models.registry import spec as model_spec

@@ -15,7 +15,7 @@ def _study_views(storage: str, dataset: str, labels: tuple[str, ...]) -> list[tu
     """(study, importances, slice-plot JSON, complete trials) for each study of ``labels`` on ``dataset``."""
     import optuna
 
-    from sessrec.experiments.tuning import parameter_importances, stored_studies
+    from sessrec.experiments.runs.tuning import parameter_importances, stored_studies
 
     out = []
     names = set(stored_studies(storage))
@@ -32,7 +32,7 @@ def _study_views(storage: str, dataset: str, labels: tuple[str, ...]) -> list[tu
 
 def subject_labels() -> tuple[str, ...]:
     """The tunable labels of the workbench's subject model (GRU4Rec's losses)."""
-    from sessrec.experiments.questions import tunable_models
+    from sessrec.experiments.analysis.questions import tunable_models
 
     return tuple(label for label, model in tunable_models().items() if is_subject(model))
 

@@ -8,7 +8,7 @@ a reloaded browser or a second browser sees the same jobs:
     epochs.jsonl    one line per finished epoch: the model's training-log record
     output.log      the worker's stdout and stderr
 
-The worker (``python -m sessrec.experiments.jobs <job folder>``) is started detached
+The worker (``python -m sessrec.experiments.runs.jobs <job folder>``) is started detached
 from the Streamlit process. The output checkpoint is claimed with a lock file created
 atomically, so two jobs can never write the same checkpoint.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sessrec.errors import OutputPathError, ParameterError
-from sessrec.experiments.claims import pid_alive
+from sessrec.experiments.runs.claims import pid_alive
 
 STATES_FINAL = ("done", "failed", "cancelled")
 
@@ -85,7 +85,7 @@ def validate_spec(spec: JobSpec) -> None:
     """Raise the CLI's errors for a job that cannot run: unknown model or bad
     hyperparameters (:class:`ParameterError` / ``ValueError``), missing dataset."""
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import resolve_params
+    from sessrec.experiments.runs.training import resolve_params
     from sessrec.models.factory import make_model
 
     load_dataset(spec.dataset)
@@ -122,7 +122,7 @@ def start_job(spec: JobSpec, jobs_root: str | Path, *, python: str | None = None
     log = open(folder / "output.log", "wb")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [python or sys.executable, "-m", "sessrec.experiments.jobs", str(folder)],
+        [python or sys.executable, "-m", "sessrec.experiments.runs.jobs", str(folder)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         start_new_session=True,  # not a child of the Streamlit script: survives reruns
     )
@@ -199,7 +199,7 @@ def output_log(folder: str | Path, max_chars: int = 4000) -> str:
 def run_worker(folder: str | Path) -> int:
     """Train the job in ``folder`` (runs in the job's own process)."""
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.training import train_model
+    from sessrec.experiments.runs.training import train_model
     from sessrec.models.io import save_model
 
     folder = Path(folder)
@@ -219,7 +219,7 @@ def run_worker(folder: str | Path) -> int:
 
     try:
         dataset = load_dataset(spec.dataset)
-        from sessrec.experiments.training import resolve_params
+        from sessrec.experiments.runs.training import resolve_params
         from sessrec.models.factory import make_model
 
         status["n_epochs"] = make_model(spec.model, resolve_params(spec.model, spec.params, spec.preset)) \

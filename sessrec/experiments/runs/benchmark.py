@@ -5,7 +5,7 @@ re-running the same command skips the runs already complete, so an interrupted
 benchmark resumes where it stopped; a record that is damaged or incomplete is reported
 and run again. Deterministic models (the baselines) run once. Several processes (or
 machines sharing the folder) can work on one results folder: each run is claimed
-first (:mod:`sessrec.experiments.claims`), so none is computed twice.
+first (:mod:`sessrec.experiments.runs.claims`), so none is computed twice.
 
 With sampled settings (:class:`sessrec.evaluation.sampled.SampledSettings`) every run is
 evaluated under the sampled-negatives protocol as well as by full ranking, and gets its
@@ -38,10 +38,10 @@ from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.sampled import SampledSettings
-from sessrec.experiments.claims import try_claim
+from sessrec.experiments.runs.claims import try_claim
 from sessrec.experiments.records import (RunRecord, code_version, data_identity, record_path, run_problem,
                                          write_run)
-from sessrec.experiments.training import machine_description, resolve_params, train_model, validation_data
+from sessrec.experiments.runs.training import machine_description, resolve_params, train_model, validation_data
 from sessrec.models.io import library_versions
 from sessrec.models.registry import REGISTRY
 

@@ -30,7 +30,7 @@ import numpy as np
 from sessrec.data.interactions import Interactions
 from sessrec.data.user_data import DEFAULT_TEST_SHARE, UserDataset, split_by_user
 from sessrec.evaluation.user_context import DEFAULT_NEGATIVES, evaluate_user_context
-from sessrec.experiments.user_context import last_test_positives, train_user_model, user_context_models
+from sessrec.experiments.runs.user_context import last_test_positives, train_user_model, user_context_models
 from sessrec.models.factory import make_model
 from sessrec.models.registry import SPECS
 

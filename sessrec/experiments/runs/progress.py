@@ -3,7 +3,7 @@
 The benchmark runner keeps a neural run's training state in
 ``checkpoints/partial/<dataset>/<name>.pt`` until its record is written, and claims
 every run with ``results/<dataset>/<run_id>.claim`` while it trains (see
-:mod:`sessrec.experiments.benchmark` and :mod:`sessrec.experiments.claims`). This module
+:mod:`sessrec.experiments.runs.benchmark` and :mod:`sessrec.experiments.runs.claims`). This module
 reads both, without building any model, so a person can see which runs are training,
 how far they got, and which were left behind by a process that is gone.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sessrec.errors import CheckpointError
-from sessrec.experiments.claims import CLAIM_SUFFIX, pid_alive, read_claim
+from sessrec.experiments.runs.claims import CLAIM_SUFFIX, pid_alive, read_claim
 from sessrec.models.io import read_checkpoint
 
 #: ``<run_id>.refit-<n>`` (refit after the selection) and ``<run_id>.epochs-<n>`` (a seed reusing seed 1's choice)

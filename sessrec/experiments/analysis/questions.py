@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sessrec.experiments.tables import (compare_shown, config_entries, is_gru4rec, metric_name, pretty_label,
+from sessrec.experiments.analysis.tables import (compare_shown, config_entries, is_gru4rec, metric_name, pretty_label,
                                         published_cells, relative_cells, run_table, summary_of)
 from sessrec.models.registry import is_subject, label_of, published_models, reproduction_bars
 
 if TYPE_CHECKING:
-    from sessrec.experiments.analysis import BenchmarkEvents
+    from sessrec.experiments.analysis.breakdowns import BenchmarkEvents
 
 def rq2_shared() -> set[str]:
     """The RQ1 runs that double as RQ2's losses: the labels the questions config (group ``losses``)
@@ -81,7 +81,7 @@ def records_for(records: list[dict[str, Any]], question: str, dataset: str | Non
     return out
 
 
-#: the group and label suffix of the runs refitted from ``sessrec tune`` (see :mod:`sessrec.experiments.tuning`)
+#: the group and label suffix of the runs refitted from ``sessrec tune`` (see :mod:`sessrec.experiments.runs.tuning`)
 TUNED_GROUP, TUNED_SUFFIX = "tuned", "-tuned"
 #: RQ1's two settings views: every model at its tuned setting (equal budget), or at its published one
 SETTINGS_VIEWS = {"tuned": "Tuned, equal budget", "published": "Published settings"}
@@ -91,7 +91,7 @@ def tunable_models(path: str | Path | None = None) -> dict[str, str]:
     """Tunable label -> model name, from ``sweeps/tuning.json`` (empty when the file is absent)."""
     import json
 
-    path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / "sweeps" / "tuning.json"
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[3] / "sweeps" / "tuning.json"
     try:
         models = json.loads(path.read_text(encoding="utf-8")).get("models", {})
     except (OSError, ValueError, AttributeError):
@@ -103,7 +103,7 @@ def published_only(dataset: str, path: str | Path | None = None) -> dict[str, st
     """Tunable label -> why it is not tuned on ``dataset`` (``published_only`` in sweeps/budget.json)."""
     import json
 
-    path = Path(path) if path is not None else Path(__file__).resolve().parents[2] / "sweeps" / "budget.json"
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[3] / "sweeps" / "budget.json"
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))["datasets"][dataset]
     except (OSError, ValueError, KeyError, TypeError):
@@ -117,7 +117,7 @@ def exploratory_runs(dataset: str, config_dir: str | Path | None = None) -> dict
     setting tried after looking at test results is shown as such, never counted as a model's result."""
     import json
 
-    folder = Path(config_dir) if config_dir is not None else Path(__file__).resolve().parents[2] / "benchmarks"
+    folder = Path(config_dir) if config_dir is not None else Path(__file__).resolve().parents[3] / "benchmarks"
     try:
         explored = json.loads((folder / f"{dataset}.json").read_text(encoding="utf-8")).get("exploratory", {})
     except (OSError, ValueError, AttributeError):
@@ -185,7 +185,7 @@ def settings_note(view: SettingsView) -> str | None:
 def tuning_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per tuned label: its study, the budget spent, why it stopped, the best validation
     score and the chosen parameters (from the records' ``tuning`` blocks; first seed's record)."""
-    from sessrec.experiments.tables import pretty_label
+    from sessrec.experiments.analysis.tables import pretty_label
 
     rows, seen = [], set()
     for record in records:
@@ -211,7 +211,7 @@ def rank_moves(records: list[dict[str, Any]], dataset: str, metric: str = "mrr",
                tunable: dict[str, str] | None = None) -> pd.DataFrame:
     """Each model's rank (1 = best mean ``metric@k``) in the published and the tuned view:
     columns Model, View, Rank, Value; a tuned run is matched to its published label."""
-    from sessrec.experiments.tables import pretty_label, summary_of
+    from sessrec.experiments.analysis.tables import pretty_label, summary_of
 
     rows = []
     for view in SETTINGS_VIEWS:
@@ -415,8 +415,8 @@ def breakdown_frame(records: list[dict[str, Any]], dataset: str, by: str, metric
                     events: BenchmarkEvents | None = None) -> pd.DataFrame:
     """RQ4: ``metric@k`` by position in the session, by target popularity or by re-click
     (which needs ``dataset``'s test ``events``), every RQ1 model of ``dataset`` (mean over
-    seeds), via :func:`sessrec.experiments.analysis.breakdown`."""
-    from sessrec.experiments.analysis import breakdown
+    seeds), via :func:`sessrec.experiments.analysis.breakdowns.breakdown`."""
+    from sessrec.experiments.analysis.breakdowns import breakdown
 
     runs = records_for(records, "rq1", dataset)
     frame = breakdown(runs, by=by, metric=metric, k=k, events=None if events is None else {dataset: events})

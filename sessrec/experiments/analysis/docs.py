@@ -15,7 +15,7 @@ import html
 from dataclasses import dataclass
 from typing import Any
 
-from sessrec.experiments import questions, tables
+from sessrec.experiments.analysis import questions, tables
 from sessrec.models.registry import FAMILIES, SPECS, colour_of, is_subject
 
 METRIC_K = 20

@@ -1,8 +1,8 @@
 """Benchmark tables from run records (:mod:`sessrec.experiments.records`): labels, mean ±
 std over seeds, the evaluation protocol in words, published reference numbers beside ours,
 Markdown/LaTeX export and chart frames. The research questions are read from these tables
-in :mod:`sessrec.experiments.questions`, the paired tests in
-:mod:`sessrec.experiments.significance`."""
+in :mod:`sessrec.experiments.analysis.questions`, the paired tests in
+:mod:`sessrec.experiments.analysis.significance`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ TIES_SENTENCE = (
 
 
 #: the benchmark configs: each model entry's optional "name" is how its runs are shown
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "benchmarks"
 
 
 @functools.lru_cache(maxsize=4)

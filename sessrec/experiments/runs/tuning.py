@@ -38,7 +38,7 @@ import optuna
 from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError, TrainingError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
-from sessrec.experiments.sweep import check_space, open_storage, suggest
+from sessrec.experiments.runs.sweep import check_space, open_storage, suggest
 from sessrec.models.factory import make_model, model_parameters
 from sessrec.models.registry import EARLY_STOPPING, EPOCHS, ONCE
 from sessrec.models.registry import spec as model_spec

@@ -8,8 +8,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from sessrec.experiments.questions import records_for
-from sessrec.experiments.tables import is_gru4rec, metric_name, pretty_label
+from sessrec.experiments.analysis.questions import records_for
+from sessrec.experiments.analysis.tables import is_gru4rec, metric_name, pretty_label
 
 
 def significance(records: list[dict[str, Any]], dataset: str, metric: str, k: int, test: str = "wilcoxon",

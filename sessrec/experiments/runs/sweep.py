@@ -24,7 +24,7 @@ from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.metrics import DEFAULT_KS
-from sessrec.experiments.training import train_model
+from sessrec.experiments.runs.training import train_model
 
 #: metrics a sweep can maximise (computed on the validation split at every cut-off of DEFAULT_KS)
 SWEEP_METRICS = ("recall", "mrr", "ndcg")
@@ -107,7 +107,7 @@ def check_sweep(model: str, space: dict[str, dict[str, Any]], fixed: dict[str, A
     from sessrec.models.factory import make_model, model_parameters
 
     check_space(space)
-    from sessrec.experiments.training import check_session_model
+    from sessrec.experiments.runs.training import check_session_model
 
     check_session_model(model)
     accepted = set(model_parameters(model))

@@ -1,0 +1,1 @@
+"""Reading results: tables, research questions, significance, explanations and generated docs."""

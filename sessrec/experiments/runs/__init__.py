@@ -1,0 +1,1 @@
+"""Running experiments: benchmarks, training, tuning, jobs and the user-context pipeline."""
