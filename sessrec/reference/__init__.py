@@ -16,6 +16,11 @@ fetch it into a scratch folder outside this checkout and pass its path.
 ``python -m sessrec.reference.session_rec_parity`` session-rec's V-SKNN, STAN, SR (rn5l/session-rec)
                                                   against sessrec's: identical top-k lists
 ``python -m sessrec.reference.session_rec_speed``  the same models' speed, events/s, same run
+``python -m sessrec.reference.slist_parity``       SLIST against the authors' code (jin530/SLIST):
+                                                  top-20 lists on a small split
+``python -m sessrec.reference.recbole_peer``       NeuMF and BMF beside RecBole's NeuMF and BPR
+                                                  on the same user-context split: HR@10,
+                                                  NDCG@10, seconds per epoch, interleaved
 =======================================  ======================================================
 
 ``session_rec`` holds what the last two share (importing session-rec's algorithm files
