@@ -91,3 +91,32 @@ def toy_model_class():
 
 
 ToyModel = toy_model_class()
+
+
+def toy_user_model_class():
+    """A user-context model defined outside ``sessrec/models`` (BMF under another name), for the
+    test that registers one at run time and runs it through the session commands."""
+    from sessrec.models.user_context.bmf import BMF
+
+    class ToyUserModel(BMF):
+        name = "toy_user_model"
+
+    ToyUserModel.__module__, ToyUserModel.__qualname__ = __name__, "ToyUserModel"
+    return ToyUserModel
+
+
+ToyUserModel = toy_user_model_class()
+
+
+def small_shop_users(folder):
+    """A prepared user-context folder of 60 generated demo-shop users (about 1,800 interactions)."""
+    from pathlib import Path
+
+    from sessrec.data.shop_users import ShopUsersConfig, generate_shop_users, shop_users_info
+    from sessrec.data.user_data import load_user_dataset, write_user_dataset
+
+    catalogue_path = Path(__file__).resolve().parents[1] / "data" / "demo" / "items.csv"
+    config = ShopUsersConfig(n_users=60, mean_interactions=30)
+    interactions, items, users = generate_shop_users(pd.read_csv(catalogue_path), config)
+    write_user_dataset(folder, interactions, items, users, shop_users_info(config, Path("data/demo/items.csv")))
+    return load_user_dataset(folder)

@@ -143,7 +143,7 @@ def test_missing_and_corrupt_models_fall_back_per_column(tmp_path, shop) -> None
     status = {c.model: c for c in answer.lists}
     assert status["bmf"].status == status["encm"].status == "ok"
     assert status["neumf"].status == "missing" and "no checkpoint" in status["neumf"].message
-    assert status["lncm"].status == "missing" and "not a readable" in status["lncm"].message
+    assert status["lncm"].status == "missing" and "not a sessrec checkpoint" in status["lncm"].message
     assert "heuristic" in status["neumf"].message and len(status["neumf"].items) == 10
     assert answer.chosen in ("bmf", "encm")
     empty = OnlineRecommender.open(shop, tmp_path / "nothing", db_url=f"sqlite:///{tmp_path / 'y.db'}")

@@ -11,7 +11,7 @@ from sessrec.errors import CheckpointError, DataFormatError, ParameterError
 from sessrec.evaluation.user_context import evaluate_user_context, leave_one_out
 from sessrec.models.factory import make_model, model_parameters
 from sessrec.models.io import model_class
-from sessrec.models.user_context.neural import read_user_checkpoint
+from sessrec.models.io import read_user_checkpoint
 from tests.test_user_context import interactions, planted_shop
 
 NEURAL = ("bmf", "neumf", "encm", "lncm")
@@ -131,7 +131,7 @@ def test_checkpoints_round_trip_and_training_resumes(name, tmp_path) -> None:
 
 def test_bad_checkpoints_and_parameters_are_refused_in_one_line(tmp_path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable user-context checkpoint"):
+    with pytest.raises(CheckpointError, match="not a sessrec checkpoint"):
         read_user_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         read_user_checkpoint(tmp_path / "missing.pt")

@@ -16,6 +16,7 @@ from sessrec.data.shop_users import ShopUsersConfig, generate_shop_users
 from sessrec.data.user_data import clean_interactions, load_user_dataset, split_by_user
 from sessrec.errors import DataFormatError
 from sessrec.experiments.runs import user_context as uc
+from tests.helpers import small_shop_users
 
 DEMO_USERS = Path("data/shop_users")
 
@@ -76,7 +77,7 @@ def test_last_test_positives_and_auc() -> None:
 
 
 def test_ratings_are_calibrated_on_train_only(tmp_path) -> None:
-    data = _write_small(tmp_path / "users")
+    data = small_shop_users(tmp_path / "users")
 
     class RatingOracle:
         name = "r"
@@ -97,19 +98,8 @@ def test_ratings_are_calibrated_on_train_only(tmp_path) -> None:
         np.sqrt(np.mean((ratings - data.ratings(False)[1].mean()) ** 2)))
 
 
-def _write_small(folder: Path):
-    from sessrec.data.shop_users import shop_users_info
-    from sessrec.data.user_data import write_user_dataset
-
-    config = ShopUsersConfig(n_users=60, mean_interactions=30)
-    catalogue = pd.read_csv("data/demo/items.csv")
-    interactions, items, users = generate_shop_users(catalogue, config)
-    write_user_dataset(folder, interactions, items, users, shop_users_info(config, Path("data/demo/items.csv")))
-    return load_user_dataset(folder)
-
-
 def test_the_pipeline_writes_records_keeps_them_and_compares(tmp_path) -> None:
-    data = _write_small(tmp_path / "small")
+    data = small_shop_users(tmp_path / "small")
     settings = uc.PipelineSettings(["context_pop", "bmf"], seeds=[1, 2], negatives=20,
                                    overrides={"bmf": {"n_epochs": 2, "embedding_dim": 4}})
     lines: list[str] = []
@@ -229,7 +219,7 @@ def test_tuning_judges_on_a_validation_split_resumes_and_feeds_evaluate(tmp_path
     where it stopped; `users evaluate --tuned` refits the best valid setting as '<model>-tuned'."""
     from sessrec.experiments.runs import user_context_tuning as tuning
 
-    data = _write_small(tmp_path / "small")
+    data = small_shop_users(tmp_path / "small")
     train_tr, valid = tuning.validation_split(data)
     train, test = data.split()
     assert len(train_tr) + len(valid) == len(train) and len(valid) > 0

@@ -23,6 +23,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from sessrec.experiments.runs.training import train_model
     from sessrec.models.io import load_model
 
+    from sessrec.cli.user_context import evaluate_user_folder, is_user_context_folder
+
+    if is_user_context_folder(args.dataset):
+        return evaluate_user_folder(args)
     if args.out:
         check_output_file(args.out, "--out")
     if args.ranks:
@@ -123,7 +127,8 @@ def _metrics_table(results: list, ks: list[int]) -> str:
 def add_commands(sub: Any, subject: str) -> None:
     """Add this group's subcommands to the ``sub`` parsers (``subject``: the subject model's name)."""
     ev = sub.add_parser("evaluate", help="evaluate checkpoints and/or freshly fitted baselines")
-    ev.add_argument("--dataset", required=True, help="prepared dataset folder")
+    ev.add_argument("--dataset", required=True, help="prepared dataset folder, or a user-context folder "
+                    "(data/shop_users: leave-one-out with 99 negatives, P@10/MAP@10, RMSE/MAE)")
     ev.add_argument("--checkpoint", nargs="*", help="checkpoint files")
     ev.add_argument("--model", nargs="*", help="models to fit on the train split first (baselines)")
     ev.add_argument("--split", default="test", choices=["test", "valid"],

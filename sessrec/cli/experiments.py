@@ -19,6 +19,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     from sessrec.data.dataset import check_known_items
 
+    from sessrec.cli.user_context import benchmark_user_folder, is_user_context_folder
+
+    if is_user_context_folder(args.dataset):
+        return benchmark_user_folder(args)
     check_output_dir(args.out, "--out")
     specs = load_specs(args.config) if args.config else baseline_specs()
     if args.only:
@@ -157,7 +161,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def add_commands(sub: Any, subject: str) -> None:
     """Add this group's subcommands to the ``sub`` parsers (``subject``: the subject model's name)."""
     bench = sub.add_parser("benchmark", help="run models x seeds on a dataset, one run record each (resumable)")
-    bench.add_argument("--dataset", required=True, help="prepared dataset folder")
+    bench.add_argument("--dataset", required=True, help="prepared dataset folder, or a user-context folder "
+                       "(every user-context model or --only these, records under <out>/users/)")
     bench.add_argument("--config", help="JSON file listing the models (default: the three baselines)")
     bench.add_argument("--only", nargs="*", help="run only these labels of the config")
     bench.add_argument("--seeds", type=int_at_least(1), default=3, help="seeds per seeded model (default 3)")

@@ -18,6 +18,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from sessrec.models.io import save_model
     from sessrec.models.registry import spec as model_spec
 
+    from sessrec.cli.user_context import is_user_context_folder, train_user_folder
+
+    if is_user_context_folder(args.dataset):
+        return train_user_folder(args)
     params = parse_assignments(args.set or [])
     if args.resume:
         return _resume_training(args, params)
@@ -136,7 +140,8 @@ def _resume_training(args: argparse.Namespace, params: dict[str, Any]) -> int:
 def add_commands(sub: Any, subject: str) -> None:
     """Add this group's subcommands to the ``sub`` parsers (``subject``: the subject model's name)."""
     train = sub.add_parser("train", help="train one model (or --all) and save checkpoints")
-    train.add_argument("--dataset", required=True, help="prepared dataset folder, e.g. data/rsc15_100k")
+    train.add_argument("--dataset", required=True, help="prepared dataset folder, e.g. data/rsc15_100k, or a "
+                       "user-context folder (data/shop_users): its models go to <checkpoints>/<name>/users/")
     which = train.add_mutually_exclusive_group()
     which.add_argument("--model", help="registry name of the model to train (see `python -m sessrec models`); "
                        "required unless --all or --resume")

@@ -8,16 +8,22 @@
 ``users recommend`` runs the online path (cache, models in parallel, fallback) for one
 user in one context; ``users db`` creates and fills the database; ``users migrate-encoders``
 copies the checkpoints' encoders into it.
+
+The session commands ``train``, ``evaluate`` and ``benchmark`` also take a user-context folder
+(:func:`is_user_context_folder`): they call :func:`train_user_folder`, :func:`evaluate_user_folder`
+and :func:`benchmark_user_folder` here.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from sessrec.cli.common import EXIT_OK, check_output_dir, int_at_least
+from sessrec.cli.common import EXIT_OK, check_output_dir, check_output_file, int_at_least
 from sessrec.errors import ParameterError
+from sessrec.models.registry import USER_CONTEXT
 
 DEFAULT_RESULTS = "results/users"
 DEMO_USERS = "data/shop_users"
@@ -165,7 +171,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate_encoders(args: argparse.Namespace) -> int:
-    from sessrec.models.user_context.neural import read_user_checkpoint
+    from sessrec.models.io import read_user_checkpoint
     from sessrec.serving.store import Store
 
     folder = Path(args.checkpoints)
@@ -258,3 +264,155 @@ def add_commands(sub: Any, subject: str) -> None:
     migrate.add_argument("--dataset-name", help="dataset name where a checkpoint does not record one")
     migrate.add_argument("--db", help="database URL (default: SESSREC_DB or sqlite:///<home>/.sessrec/sessrec.db)")
     migrate.set_defaults(func=cmd_migrate_encoders)
+
+
+# -- the session commands on a user-context folder ----------------------------------------
+# `train`, `evaluate` and `benchmark` take a prepared user-context folder as they take a
+# session dataset: the folder says which task it holds, and these functions serve it.
+
+def is_user_context_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds a prepared user-context dataset (its ``user_dataset.json``)."""
+    from sessrec.data.user_data import INFO_FILE
+
+    return (Path(path) / INFO_FILE).is_file()
+
+
+def _refuse(flags: list[tuple[str, bool]], dataset: str) -> None:
+    given = [flag for flag, is_given in flags if is_given]
+    if given:
+        raise ParameterError(f"{', '.join(given)}: not for a user-context dataset ({dataset} holds known users, "
+                             "not sessions)")
+
+
+def _user_model_name(name: str) -> str:
+    from sessrec.experiments.runs.user_context import user_context_models
+
+    if name not in user_context_models():
+        raise ParameterError(f"--model {name}: not a user-context model (choose from "
+                             f"{', '.join(user_context_models())})")
+    return name
+
+
+def _epoch_saver(model: Any, out: Path, dataset_name: str, quiet: bool) -> Any:
+    def save(record: dict[str, Any]) -> None:
+        model.save(out, meta={"dataset": dataset_name})
+        if not quiet:
+            print(f"epoch {record['epoch']}: loss {record['loss']:.4f} -> {out}", file=sys.stderr)
+    return save
+
+
+def train_user_folder(args: argparse.Namespace) -> int:
+    """``train`` on a user-context folder: ``--model``, ``--all`` or ``--resume``, with ``--set``,
+    ``--out`` and ``--checkpoint-every-epoch``; checkpoints go to ``<checkpoints>/<dataset>/users/``."""
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.models.factory import make_model, parse_assignments
+    from sessrec.models.io import load_model
+    from sessrec.models.registry import SPECS
+    from sessrec.models.validation import check_int
+
+    _refuse([("--preset", bool(args.preset)), ("--split", args.split != "train")], args.dataset)
+    dataset = load_user_dataset(args.dataset)
+    train, _ = dataset.split()
+    params = parse_assignments(args.set or [])
+    if args.resume:
+        model = load_model(args.resume)
+        if SPECS[model.name].task != USER_CONTEXT:
+            raise ParameterError(f"--resume {args.resume}: holds a session model; this dataset is a user-context one")
+        other = sorted(set(params) - {"n_epochs"})
+        if other:
+            raise ParameterError(f"--resume: only n_epochs can be changed, not {', '.join(other)}")
+        if "n_epochs" in params:
+            model.n_epochs = check_int("n_epochs", params["n_epochs"], min=model.epochs_done + 1, owner=model.name)
+        if model.epochs_done >= model.n_epochs:
+            raise ParameterError(f"{args.resume}: all {model.n_epochs} epochs are done; raise them with "
+                                 f"--set n_epochs=N (allowed: N > {model.epochs_done})")
+        out = Path(args.out) if args.out else Path(args.resume)
+        check_output_file(out, "--out")
+        saver = _epoch_saver(model, out, dataset.name, args.quiet) if args.checkpoint_every_epoch else None
+        model.fit(train, resume=model.training_state(), progress=not args.quiet, callback=saver)
+        model.save(out, meta={"dataset": dataset.name})
+        print(f"resumed {model.name} to epoch {model.epochs_done}: saved {out}")
+        return EXIT_OK
+    if args.all and (args.model or args.out or args.set or args.checkpoint_every_epoch):
+        raise ParameterError("--all trains every user-context model at its registry settings: --model, --out, --set "
+                             "and --checkpoint-every-epoch go with --model")
+    if not args.all and not args.model:
+        raise ParameterError("train: give --model NAME, --all, or --resume CHECKPOINT")
+    from sessrec.experiments.runs.user_context import user_context_models
+
+    names = user_context_models() if args.all else [_user_model_name(args.model)]
+    folder = Path(args.checkpoints) / dataset.models_folder
+    for name in names:
+        spec = SPECS[name]
+        if not spec.trains_in_epochs:
+            print(f"{name}: counted from the data when used, no checkpoint")
+            continue
+        model = make_model(name, {**(spec.demo or {}), **params})
+        out = Path(args.out) if args.out else folder / f"{name}.pt"
+        check_output_file(out, "--out" if args.out else "checkpoint path")
+        saver = _epoch_saver(model, out, dataset.name, args.quiet) if args.checkpoint_every_epoch else None
+        model.fit(train, progress=not args.quiet, callback=saver)
+        model.save(out, meta={"dataset": dataset.name})
+        print(f"{name}: {model.epochs_done} epochs, final loss {model.loss_history[-1]:.4f}: saved {out}")
+    return EXIT_OK
+
+
+def evaluate_user_folder(args: argparse.Namespace) -> int:
+    """``evaluate`` on a user-context folder: checkpoints and/or models fitted on train, judged by
+    the task's protocol (leave-one-out HR/NDCG/AUC with 99 negatives, P@10/MAP@10, RMSE/MAE)."""
+    import json
+
+    import pandas as pd
+
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.experiments.runs.user_context import METRICS, evaluate_trained, train_user_model
+    from sessrec.models.io import load_model
+    from sessrec.models.registry import SPECS
+
+    _refuse([("--split valid", args.split != "test"), ("--ranks", bool(args.ranks)),
+             ("--min-position", args.min_position is not None), ("--tie-mode", args.tie_mode != "median"),
+             ("--protocol", args.protocol != "full")], args.dataset)
+    if not args.checkpoint and not args.model:
+        raise ParameterError("nothing to evaluate: give --checkpoint FILE and/or --model NAME")
+    if args.out:
+        check_output_file(args.out, "--out", (".json", ".csv"))
+    dataset = load_user_dataset(args.dataset)
+    train, test = dataset.split()
+    models = []
+    for path in args.checkpoint or []:
+        model = load_model(path)
+        if SPECS[model.name].task != USER_CONTEXT:
+            raise ParameterError(f"--checkpoint {path}: holds a session model; this dataset is a user-context one")
+        models.append((Path(path).stem, model))
+    for name in args.model or []:
+        models.append((name, train_user_model(_user_model_name(name), train, seed=1, progress=not args.quiet)[0]))
+    rows = []
+    for label, model in models:
+        metrics = evaluate_trained(model, dataset, train, test)["metrics"]
+        rows.append({"model": label, **{METRICS[m]: v for m, v in metrics.items() if m in METRICS}})
+    table = pd.DataFrame(rows).set_index("model")
+    print(f"{dataset.name}: leave-one-out with 99 sampled negatives, per-user lists, calibrated ratings")
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        if str(args.out).endswith(".csv"):
+            table.to_csv(args.out)
+        else:
+            Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def benchmark_user_folder(args: argparse.Namespace) -> int:
+    """``benchmark`` on a user-context folder: every user-context model (or ``--only`` these) with
+    ``--seeds`` seeds at its registry settings; records under ``<out>/users/<dataset>/``."""
+    from sessrec.data.user_data import load_user_dataset
+    from sessrec.experiments.runs.user_context import PipelineSettings, run_models, user_context_models
+
+    _refuse([("--config", bool(args.config)), ("--tie-mode", args.tie_mode != "median"),
+             ("--protocol", args.protocol != "full")], args.dataset)
+    models = [_user_model_name(m) for m in args.only] if args.only else user_context_models()
+    dataset = load_user_dataset(args.dataset)
+    out = check_output_dir(Path(args.out) / "users", "--out")
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    run_models(dataset, PipelineSettings(models=models, seeds=seeds), out=out, progress=not args.quiet)
+    return cmd_table(argparse.Namespace(results=out, dataset=dataset.name, metric="ndcg@10"))

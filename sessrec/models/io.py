@@ -42,6 +42,10 @@ from sessrec.models.training_state import TrainingState
 
 FORMAT = "sessrec-checkpoint"
 FORMAT_VERSION = 1
+#: the user-context task's checkpoints (weights, hyperparameters, encoders and Adam's state;
+#: written by :meth:`sessrec.models.user_context.neural.NeuralUserContextModel.save`)
+USER_FORMAT = "sessrec-user-context-checkpoint"
+USER_FORMAT_VERSION = 1
 
 
 def model_class(name: str) -> type[Any]:
@@ -150,19 +154,27 @@ def _load_failure(exc: Exception) -> str:
     return f"cannot be read: {type(exc).__name__}"
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and validate the raw checkpoint dict (no model built)."""
+def _torch_load(path: str | Path) -> Any:
+    """``torch.load(weights_only=True)`` of ``path``, every failure a :class:`CheckpointError`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
             warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
         # torch's own text advises retrying with weights_only=False, which would run code
         # from the file: never show it; say what is wrong in our words instead
         raise CheckpointError(f"{path}: not a sessrec checkpoint ({_load_failure(exc)})") from None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate the raw checkpoint dict of a session model (no model built)."""
+    return _checked_session_payload(_torch_load(path), Path(path))
+
+
+def _checked_session_payload(payload: Any, path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a sessrec checkpoint (missing format marker)")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -212,9 +224,34 @@ def load_training_state(path: str | Path) -> TrainingState | None:
     return TrainingState.from_payload(payload["training_state"], str(path))
 
 
+def read_user_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate the raw checkpoint dict of a user-context model (no model built)."""
+    return _checked_user_payload(_torch_load(path), Path(path))
+
+
+def _checked_user_payload(payload: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(payload, dict) or payload.get("format") != USER_FORMAT:
+        raise CheckpointError(f"{path}: not a user-context checkpoint (missing format marker)")
+    if payload.get("format_version") != USER_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {payload.get('format_version')} is not supported")
+    for key in ("model", "hyperparameters", "encoders", "weights"):
+        if key not in payload:
+            raise CheckpointError(f"{path}: the checkpoint is missing '{key}'")
+    for name, tensor in payload["weights"].items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: weight '{name}' is not a tensor")
+        if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: weight '{name}' holds NaN or infinite values; refusing to load it")
+    return payload
+
+
 def load_model(path: str | Path) -> Any:
-    """Build the model stored in ``path``. Raises :class:`CheckpointError` on any problem."""
-    payload = read_checkpoint(path)
+    """Build the model stored in ``path``, of either task (the file says which). Raises
+    :class:`CheckpointError` on any problem."""
+    raw = _torch_load(path)
+    if isinstance(raw, dict) and raw.get("format") == USER_FORMAT:
+        return _load_user_model(_checked_user_payload(raw, Path(path)), path)
+    payload = _checked_session_payload(raw, Path(path))
     name = payload["model"]
     if name not in SPECS:
         raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
@@ -227,6 +264,16 @@ def load_model(path: str | Path) -> Any:
     except Exception as exc:
         raise CheckpointError(f"{path}: checkpoint does not fit model '{name}' ({exc})") from exc
     model.checkpoint_meta = payload["meta"]
+    model.checkpoint_path = str(path)
+    return model
+
+
+def _load_user_model(payload: dict[str, Any], path: str | Path) -> Any:
+    name = str(payload["model"])
+    if name not in SPECS:
+        raise CheckpointError(f"{path}: unknown model '{name}' (known: {', '.join(sorted(SPECS))})")
+    model = model_class(name).from_payload(payload, str(path))
+    model.checkpoint_meta = payload.get("meta", {})
     model.checkpoint_path = str(path)
     return model
 

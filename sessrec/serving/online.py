@@ -43,7 +43,7 @@ from sessrec.data.user_data import UserDataset, load_user_dataset
 from sessrec.errors import CheckpointError, ParameterError
 from sessrec.models.io import model_class
 from sessrec.models.registry import USER_CONTEXT, models_of
-from sessrec.models.user_context.neural import read_user_checkpoint
+from sessrec.models.io import read_user_checkpoint
 from sessrec.serving.store import Store, StoreError, product_table
 
 #: the heuristic's weights: the default, and one variant per model (its column when it fails)

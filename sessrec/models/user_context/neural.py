@@ -22,25 +22,23 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm.auto import tqdm
 
 from sessrec.data.interactions import Interactions
 from sessrec.errors import CheckpointError, DataFormatError
 from sessrec.models.contract import EpochCallback, Validate
+from sessrec.models.io import USER_FORMAT, USER_FORMAT_VERSION
 from sessrec.models.training_state import TrainingState
 from sessrec.data.sessions import ItemIndex
 from sessrec.models.user_context.base import ValueEncoder
 from sessrec.models.validation import check_device, check_float, check_int, torch_device
 
-FORMAT = "sessrec-user-context-checkpoint"
-FORMAT_VERSION = 1
 
 
 class NeuralUserContextModel:
@@ -222,7 +220,7 @@ class NeuralUserContextModel:
         """Write weights, encoders, hyperparameters, losses and Adam's state atomically."""
         if self.network is None or self.users is None or self.items is None:
             raise CheckpointError(f"{self.name}: nothing to save, the model is not fitted")
-        payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": self.name,
+        payload = {"format": USER_FORMAT, "format_version": USER_FORMAT_VERSION, "model": self.name,
                    "hyperparameters": self.hyperparameters(),
                    "encoders": {"users": self.users.item_ids.tolist(), "items": self.items.item_ids.tolist(),
                                 "context": {f: e.values for f, e in self.context.items()}},
@@ -244,7 +242,8 @@ class NeuralUserContextModel:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], where: str) -> "NeuralUserContextModel":
-        """Rebuild a model from a checkpoint payload read by :func:`read_user_checkpoint`."""
+        """Rebuild a model from a checkpoint payload read by :func:`sessrec.models.io.read_user_checkpoint`
+        (:func:`sessrec.models.io.load_model` does both)."""
         model = cls(**payload["hyperparameters"])
         encoders = payload["encoders"]
         model.users = ItemIndex.from_items(np.asarray(encoders["users"], dtype=np.int64))
@@ -266,32 +265,6 @@ class NeuralUserContextModel:
         model.epochs_done = int(payload.get("epochs_done", len(model.loss_history)))
         model._optimizer_state = payload.get("optimizer")
         return model
-
-
-def read_user_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a user-context checkpoint safely (``weights_only``) and check its shape."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # torch raises many types for damaged or unsafe files
-        raise CheckpointError(f"{path}: not a readable user-context checkpoint (damaged, truncated or unsafe)") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a user-context checkpoint (missing format marker)")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format version {payload.get('format_version')} is not supported")
-    for key in ("model", "hyperparameters", "encoders", "weights"):
-        if key not in payload:
-            raise CheckpointError(f"{path}: the checkpoint is missing '{key}'")
-    for name, tensor in payload["weights"].items():
-        if not isinstance(tensor, Tensor):
-            raise CheckpointError(f"{path}: weight '{name}' is not a tensor")
-        if tensor.dtype.is_floating_point and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"{path}: weight '{name}' holds NaN or infinite values; refusing to load it")
-    return payload
 
 
 def mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

@@ -1,0 +1,79 @@
+"""The user-context task through the session commands: a user-context model registered at run
+time trains, resumes, evaluates and benchmarks with `train`, `evaluate` and `benchmark` on a
+prepared user-context folder, its checkpoints read by the one loader (`models.io.load_model`)
+and its records by the task's record loader, with no other file touched."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from sessrec.cli import EXIT_OK, EXIT_USAGE, main
+from sessrec.experiments.runs.user_context import load_records
+from sessrec.models.io import load_model
+from sessrec.models.registry import SPECS, USER_CONTEXT, ModelSpec, register, unregister
+from tests.app_support import REPO
+from tests.helpers import small_shop_users
+
+USERS = REPO / "data" / "shop_users"
+TOY = ModelSpec("toy_user_model", "tests.helpers:ToyUserModel", "ToyUser", "user_context",
+                "BMF under another name", trains="epochs", task=USER_CONTEXT,
+                demo={"embedding_dim": 4, "n_epochs": 2, "seed": 1})
+
+
+@pytest.fixture
+def toy():
+    register(TOY)
+    try:
+        yield TOY
+    finally:
+        unregister(TOY.name)
+    assert TOY.name not in SPECS
+
+
+def test_a_registered_user_context_model_through_train_resume_evaluate_and_benchmark(toy, tmp_path, capsys):
+    users = small_shop_users(tmp_path / "shop_users").path
+    out = tmp_path / "toy.pt"
+    assert main(["train", "--dataset", str(users), "--model", "toy_user_model", "--out", str(out), "--quiet",
+                 "--checkpoint-every-epoch"]) == EXIT_OK
+    first = load_model(out)  # the one loader reads both tasks' checkpoints
+    assert type(first).__name__ == "ToyUserModel" and first.epochs_done == 2
+    # resume to 4 epochs: the same weights as 4 epochs in one go
+    assert main(["train", "--dataset", str(users), "--resume", str(out), "--set", "n_epochs=4", "--quiet"]) == EXIT_OK
+    resumed = load_model(out)
+    whole = tmp_path / "whole.pt"
+    assert main(["train", "--dataset", str(users), "--model", "toy_user_model", "--set", "n_epochs=4",
+                 "--out", str(whole), "--quiet"]) == EXIT_OK
+    straight = load_model(whole)
+    assert resumed.epochs_done == 4 and np.allclose(resumed.loss_history, straight.loss_history, rtol=1e-5)
+    for name, tensor in straight.network.state_dict().items():
+        assert torch.allclose(resumed.network.state_dict()[name], tensor, atol=1e-5), name
+    capsys.readouterr()
+    # evaluate the checkpoint beside the same model fitted on the spot
+    results = tmp_path / "eval.json"
+    assert main(["evaluate", "--dataset", str(users), "--checkpoint", str(whole), "--model", "toy_user_model",
+                 "--out", str(results), "--quiet"]) == EXIT_OK
+    rows = {r["model"]: r for r in json.loads(results.read_text())}
+    assert set(rows) == {"whole", "toy_user_model"} and 0.0 <= rows["whole"]["HR@10"] <= 1.0
+    assert "NDCG@10" in capsys.readouterr().out
+    # benchmark: seeds, records, the table
+    assert main(["benchmark", "--dataset", str(users), "--only", "toy_user_model", "--seeds", "2",
+                 "--out", str(tmp_path / "results"), "--quiet"]) == EXIT_OK
+    records = load_records(tmp_path / "results" / "users", "shop_users")
+    assert [(r["model"], r["seed"]) for r in records] == [("toy_user_model", 1), ("toy_user_model", 2)]
+    assert "ToyUser" in capsys.readouterr().out
+
+
+def test_session_only_options_on_a_user_context_folder_are_one_line(tmp_path, capsys):
+    cases = [["train", "--dataset", str(USERS), "--model", "gru4rec"],
+             ["train", "--dataset", str(USERS), "--model", "bmf", "--preset", "x"],
+             ["evaluate", "--dataset", str(USERS), "--model", "bmf", "--ranks", str(tmp_path / "r.npz")],
+             ["benchmark", "--dataset", str(USERS), "--config", "benchmarks/rsc15_100k.json"],
+             ["evaluate", "--dataset", str(USERS)]]
+    for argv in cases:
+        assert main(argv) == EXIT_USAGE, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "Traceback" not in err, err
