@@ -256,6 +256,7 @@ def test_tuning_judges_on_a_validation_split_resumes_and_feeds_evaluate(tmp_path
     assert code == EXIT_OK
     record = json.loads((results / "shop_users" / "bmf-tuned_seed1.json").read_text())
     assert record["run"] == "bmf-tuned" and record["label"] == "BMF (tuned)"
+    assert record["setting_from"]["trials"] == 3 and record["setting_from"]["trial"] == best["trial"]
     assert {k: record["hyperparameters"][k] for k in best["params"]} == best["params"]
     assert "BMF (tuned)" in capsys.readouterr().out
     assert main(["users", "evaluate", "--dataset", str(data.path), "--tuned", str(tmp_path / "none.json"),

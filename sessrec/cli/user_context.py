@@ -118,14 +118,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out, "--out")
     settings = _settings(args)
     if args.tuned:
-        from sessrec.experiments.runs.user_context_tuning import tuned_settings
+        from sessrec.experiments.runs.user_context_tuning import METRIC, best_trials
 
         if args.set:
             raise ParameterError("--tuned and --set cannot be combined (the study decides the settings)")
         try:
-            chosen = tuned_settings(args.tuned)
+            best = best_trials(args.tuned)
         except ValueError as exc:
             raise ParameterError(f"--tuned {exc}") from None
+        chosen = {model: dict(trial["params"]) for model, trial in best.items()}
+        settings.provenance = {model: {"study": Path(args.tuned).as_posix(), "trials": trial["trials"],
+                                       "trial": trial["trial"], f"valid {METRIC}": trial[METRIC]}
+                               for model, trial in best.items()}
         untuned = [m for m in settings.models if m not in chosen]
         if args.model and untuned:
             raise ParameterError(f"--tuned {args.tuned}: no study of {', '.join(untuned)}")

@@ -154,6 +154,8 @@ class PipelineSettings:
     overrides: dict[str, dict[str, Any]] | None = None  #: model -> hyperparameters over the registry's
     #: a name for the overrides' setting (``"tuned"``): records become ``<model>-<tag>`` runs
     tag: str | None = None
+    #: model -> where its setting comes from (the study, its trials, the valid score), kept in its records
+    provenance: dict[str, dict[str, Any]] | None = None
 
 
 def train_user_model(name: str, train: Interactions, seed: int, params: dict[str, Any] | None = None,
@@ -233,6 +235,8 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
                       "checkpoint": checkpoint, **evaluation}
             if settings.tag:
                 record["run"] = run
+            if settings.provenance and name in settings.provenance:
+                record["setting_from"] = settings.provenance[name]
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record, indent=1) + "\n")
@@ -359,6 +363,12 @@ def results_markdown(records: list[dict[str, Any]], dataset: str, metric: str = 
     parts = [f"**{dataset}: leave-one-out (HR, NDCG, AUC; {records[0]['negatives']} sampled negatives), per-user "
              f"lists (P, MAP), calibrated ratings (RMSE, MAE); mean ± sd over seeds {', '.join(map(str, seeds))}; "
              "best in bold; seconds per epoch on 1 thread**", "", _markdown(format_table(comparison_table(records)))]
+    tuned = {r["label"]: r["setting_from"] for r in records if r.get("setting_from")}
+    if tuned:
+        parts += ["", "Tuned settings, chosen on a validation split carved from train (`users tune`), never on test: "
+                  + "; ".join(f"{label}: best of {t['trials']} trials of `{t['study']}` (trial {t['trial']}, valid "
+                              f"NDCG@10 {t.get('valid ndcg@10', float('nan')):.4f})" for label, t in sorted(tuned.items()))
+                  + "."]
     significance = significance_table(records, metric)
     significance["p"] = [("" if p != p else "< 0.0001" if p < 1e-4 else f"{p:.4f}") for p in significance["p"]]
     significance["difference"] = [f"{d:+.4f}" for d in significance["difference"]]

@@ -141,6 +141,12 @@ def tune_models(dataset: UserDataset, models: list[str], folder: str | Path, tri
 
 def tuned_settings(path: str | Path) -> dict[str, dict[str, Any]]:
     """Model -> its best valid setting in a study file (ties: the earlier trial)."""
+    return {model: dict(best["params"]) for model, best in best_trials(path).items()}
+
+
+def best_trials(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Model -> its best trial in a study file (ties: the earlier trial), with ``trials``: how many
+    trials the study had run for it."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such study (python -m sessrec users tune --dataset ...)")
@@ -150,5 +156,6 @@ def tuned_settings(path: str | Path) -> dict[str, dict[str, Any]]:
     chosen = {}
     for model, entry in study["models"].items():
         if entry["trials"]:
-            chosen[model] = dict(max(entry["trials"], key=lambda t: (t[METRIC], -t["trial"]))["params"])
+            best = max(entry["trials"], key=lambda t: (t[METRIC], -t["trial"]))
+            chosen[model] = {**best, "trials": len(entry["trials"])}
     return chosen
