@@ -120,3 +120,15 @@ def small_shop_users(folder):
     interactions, items, users = generate_shop_users(pd.read_csv(catalogue_path), config)
     write_user_dataset(folder, interactions, items, users, shop_users_info(config, Path("data/demo/items.csv")))
     return load_user_dataset(folder)
+
+
+def registered(spec):
+    """A pytest-style generator: ``spec`` registered for one test, removed after (and checked gone)."""
+    from sessrec.models.registry import SPECS, register, unregister
+
+    register(spec)
+    try:
+        yield spec
+    finally:
+        unregister(spec.name)
+    assert spec.name not in SPECS

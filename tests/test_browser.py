@@ -98,6 +98,15 @@ def rec_list(page, role: str, unlike: list[str] | None = None, timeout: float = 
         time.sleep(0.1)
 
 
+def wait_for_known_users_answer(page) -> None:
+    """Until the Known users page shows a computed answer with its lists and their judgement
+    (drawn after the heading, slower under load) and Streamlit is idle."""
+    page.wait_for_selector("text=Computed by the models", timeout=90_000)
+    page.wait_for_selector("text=P@10", timeout=60_000)
+    page.wait_for_selector("th:has-text('Score')", timeout=60_000)
+    wait_idle(page)
+
+
 def visible(page, selector: str):
     """Streamlit renders a hidden measuring copy of some buttons: keep the visible ones."""
     return page.locator(selector).filter(visible=True)
@@ -199,11 +208,7 @@ def test_known_users_page_shows_models_cache_hits_and_the_fallback(tmp_path):
             try:
                 page = browser.new_page(viewport={"width": 1440, "height": 1400})
                 page.goto(f"{url}/known_users", timeout=60_000)
-                page.wait_for_selector("text=Computed by the models", timeout=90_000)
-                # the lists and their judgement are drawn after the heading (slower under load)
-                page.wait_for_selector("text=P@10", timeout=60_000)
-                page.wait_for_selector("th:has-text('Score')", timeout=60_000)
-                wait_idle(page)
+                wait_for_known_users_answer(page)
                 main = page.locator("[data-testid=stMain]")
                 text = main.inner_text()
                 for label in ("BMF", "NeuMF", "ENCM", "LNCM", "Fallback heuristic"):
@@ -255,10 +260,7 @@ def test_known_users_page_on_movielens_files_in_a_real_browser(tmp_path):
            "SESSREC_DB": f"sqlite:///{tmp_path / 'online.db'}"}
     with app_page(env) as (page, url):
         page.goto(f"{url}/known_users", timeout=60_000)
-        page.wait_for_selector("text=Computed by the models", timeout=90_000)
-        page.wait_for_selector("text=P@10", timeout=60_000)
-        page.wait_for_selector("th:has-text('Score')", timeout=60_000)
-        wait_idle(page)
+        wait_for_known_users_answer(page)
         main_area = page.locator("[data-testid=stMain]")
         text = main_area.inner_text()
         for label in ("BMF", "NeuMF", "ENCM", "LNCM", "Time of day", "Season", "Film number", "Drama", "Score"):

@@ -11,6 +11,7 @@ import pytest
 from sessrec.cli import EXIT_OK, main
 from sessrec.models.registry import SPECS, ModelSpec, register, unregister
 from tests.app_support import DEMO, REPO
+from tests.helpers import registered
 
 TOY = ModelSpec("toy_model", "tests.helpers:ToyModel", "ToyModel", "baseline", "LastItem under another name",
                 scores="transition counts", colour="#5f3dc4", demo=None)
@@ -18,12 +19,7 @@ TOY = ModelSpec("toy_model", "tests.helpers:ToyModel", "ToyModel", "baseline", "
 
 @pytest.fixture
 def toy():
-    register(TOY)
-    try:
-        yield TOY
-    finally:
-        unregister(TOY.name)
-    assert TOY.name not in SPECS
+    yield from registered(TOY)
 
 
 def test_a_registered_model_reaches_the_cli_and_the_runner(toy, tmp_path, capsys):

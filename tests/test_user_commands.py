@@ -14,9 +14,9 @@ import torch
 from sessrec.cli import EXIT_OK, EXIT_USAGE, main
 from sessrec.experiments.runs.user_context import load_records
 from sessrec.models.io import load_model
-from sessrec.models.registry import SPECS, USER_CONTEXT, ModelSpec, register, unregister
+from sessrec.models.registry import USER_CONTEXT, ModelSpec
 from tests.app_support import REPO
-from tests.helpers import small_shop_users
+from tests.helpers import registered, small_shop_users
 
 USERS = REPO / "data" / "shop_users"
 TOY = ModelSpec("toy_user_model", "tests.helpers:ToyUserModel", "ToyUser", "user_context",
@@ -26,12 +26,7 @@ TOY = ModelSpec("toy_user_model", "tests.helpers:ToyUserModel", "ToyUser", "user
 
 @pytest.fixture
 def toy():
-    register(TOY)
-    try:
-        yield TOY
-    finally:
-        unregister(TOY.name)
-    assert TOY.name not in SPECS
+    yield from registered(TOY)
 
 
 def test_a_registered_user_context_model_through_train_resume_evaluate_and_benchmark(toy, tmp_path, capsys):
