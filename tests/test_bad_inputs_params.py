@@ -34,7 +34,8 @@ from sessrec.errors import CheckpointError, DataFormatError, ParameterError, Tra
 from sessrec.experiments.runs import benchmark as bench
 from sessrec.experiments.runs.claims import claim_path, try_claim
 from sessrec.experiments.records import load_run_records, run_problem, write_summary
-from sessrec.experiments.runs.sweep import check_space, load_space, run_sweep
+from sessrec.experiments.runs.sweep import check_space, load_space
+from sessrec.experiments.runs.tuning import run_sweep
 from sessrec.models.factory import make_model, parse_assignments
 from sessrec.models.gru4rec import GRU4Rec
 from sessrec.models.gru4rec.batching import session_parallel_schedule

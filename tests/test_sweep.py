@@ -7,7 +7,8 @@ import pandas as pd
 
 from sessrec.data.dataset import load_dataset, write_dataset
 from sessrec.evaluation import evaluate
-from sessrec.experiments.runs.sweep import load_space, run_sweep
+from sessrec.experiments.runs.sweep import load_space
+from sessrec.experiments.runs.tuning import run_sweep
 from sessrec.experiments.runs.training import train_model
 
 ROOT = Path(__file__).resolve().parents[1]

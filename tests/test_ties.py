@@ -138,7 +138,7 @@ def test_non_finite_scores_at_unevaluated_positions_are_ignored():
 def test_median_is_the_default_everywhere():
     from sessrec.cli import build_parser
     from sessrec.experiments.runs.benchmark import run_benchmark, run_one
-    from sessrec.experiments.runs.sweep import run_sweep
+    from sessrec.experiments.runs.tuning import run_sweep
 
     assert inspect.signature(evaluate).parameters["tie_mode"].default == "median"
     assert inspect.signature(run_one).parameters["tie_mode"].default == "median"

@@ -139,7 +139,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import optuna
 
     from sessrec.data.dataset import load_dataset
-    from sessrec.experiments.runs.sweep import load_space, run_sweep
+    from sessrec.experiments.runs.sweep import load_space
+    from sessrec.experiments.runs.tuning import run_sweep
     from sessrec.models.factory import parse_assignments
 
     if args.quiet:
@@ -209,14 +210,16 @@ def add_commands(sub: Any, subject: str) -> None:
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     tune.set_defaults(func=cmd_tune)
 
-    sweep = sub.add_parser("sweep", help="Optuna hyperparameter sweep on train_tr/valid (workers can share a study)")
+    sweep = sub.add_parser("sweep", help="a free study: tune's objective (train_tr -> valid, per-epoch pruning) for "
+                           "any model and space, outside the equal budget (workers can share a study)")
     sweep.add_argument("--dataset", required=True, help="prepared dataset folder with train_tr and valid splits")
     sweep.add_argument("--model", default=subject, help=f"registry name of the model to tune (default: {subject})")
     sweep.add_argument("--space", required=True, help="JSON parameter space (see sweeps/)")
     sweep.add_argument("--fixed", nargs="*", metavar="KEY=VALUE", help="parameters held fixed")
     sweep.add_argument("--n-trials", type=int_at_least(1), default=20, help="trials run by THIS worker")
     sweep.add_argument("--storage", default="sqlite:///results/sweeps.db",
-                       help="Optuna storage URL: sqlite:///file.db or postgresql://user:pass@host/db")
+                       help="Optuna storage URL: sqlite:///file.db or postgresql://user:pass@host/db (default "
+                       "sqlite:///results/sweeps.db: free studies stay out of tune's committed equal-budget studies)")
     sweep.add_argument("--study", help="study name (default <dataset>-<model>); same name = shared study")
     sweep.add_argument("--metric", default="mrr@20", help="validation metric to maximise (default: mrr@20)")
     sweep.add_argument("--seed", type=int_at_least(0), help="sampler seed")

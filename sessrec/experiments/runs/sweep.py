@@ -1,8 +1,11 @@
-"""Hyperparameter sweeps with Optuna (the optimiser the official GRU4Rec uses).
+"""Optuna building blocks shared by ``tune`` and ``sweep``: parameter spaces, their checks, the
+suggestions a trial draws, and the study storage (Optuna is the optimiser the official GRU4Rec uses).
 
-A study lives in an Optuna storage: by default a local SQLite file, or a PostgreSQL URL
-(``postgresql://user:pass@host/db``) so that workers on several machines share one
-study. Every worker runs the same command; Optuna hands each a different trial. Each
+Both commands run one objective (:func:`sessrec.experiments.runs.tuning.make_objective`):
+``tune`` under the equal-budget rule of ``sweeps/budget.json``, ``sweep``
+(:func:`~sessrec.experiments.runs.tuning.run_sweep`) free, for any model and space. A study
+lives in an Optuna storage: by default a local SQLite file, or a PostgreSQL URL
+(``postgresql://user:pass@host/db``) so that workers on several machines share one study. Every worker runs the same command; Optuna hands each a different trial. Each
 trial trains on ``train_tr`` and is scored on ``valid`` (never on the test set).
 
 A parameter space is JSON: ``{"name": {"type": "int"|"float"|"categorical", "low", "high",
@@ -20,11 +23,8 @@ from typing import Any
 
 import optuna
 
-from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError
-from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
 from sessrec.evaluation.metrics import DEFAULT_KS
-from sessrec.experiments.runs.training import train_model
 
 #: metrics a sweep can maximise (computed on the validation split at every cut-off of DEFAULT_KS)
 SWEEP_METRICS = ("recall", "mrr", "ndcg")
@@ -178,53 +178,3 @@ def open_storage(url: str, attempts: int = 6) -> optuna.storages.BaseStorage:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def run_sweep(
-    dataset: Dataset,
-    model: str,
-    space: dict[str, dict[str, Any]],
-    *,
-    fixed: dict[str, Any] | None = None,
-    n_trials: int = 20,
-    storage: str = "sqlite:///results/sweeps.db",
-    study_name: str | None = None,
-    metric: str = "mrr@20",
-    seed: int | None = None,
-    progress: bool = False,
-    tie_mode: str = DEFAULT_TIE_MODE,
-) -> optuna.Study:
-    """Run ``n_trials`` trials of a (possibly shared) study maximising ``metric`` on valid
-    (ranks under ``tie_mode``; each trial records it and its tied-target share).
-
-    Every setting is checked before the first trial (:func:`check_sweep`).
-    """
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ParameterError(f"n_trials = {n_trials!r} is not allowed (allowed: an integer >= 1)")
-    check_sweep(model, space, dict(fixed or {}), metric, storage)
-    if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
-        raise ValueError(f"dataset {dataset.name} has no train_tr/valid split to tune on")
-    if storage.startswith("sqlite:///"):
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        study_name=study_name or f"{dataset.name}-{model}", storage=open_storage(storage), direction="maximize",
-        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
-    )
-    valid = dataset.sessions("valid")
-
-    def objective(trial: optuna.Trial) -> float:
-        params = {**(fixed or {}), **suggest(trial, space)}
-        started = time.perf_counter()
-        fitted, meta = train_model(dataset, model, params=params, split="train_tr", progress=progress)
-        result = evaluate(fitted, valid, tie_mode=tie_mode, min_position=dataset.min_position, beyond_accuracy=False)
-        trial.set_user_attr("train_seconds", meta["train_seconds"])
-        trial.set_user_attr("seconds", time.perf_counter() - started)
-        trial.set_user_attr("metrics", {k: v for k, v in result.metrics.items() if k.endswith("@20")})
-        trial.set_user_attr("split", "valid")
-        trial.set_user_attr("n_valid_events", result.n_events)
-        trial.set_user_attr("tie_mode", tie_mode)
-        trial.set_user_attr("tied_target_share", result.tied_target_share)
-        return result.metrics[metric]
-
-    study.optimize(objective, n_trials=n_trials)
-    return study

@@ -38,7 +38,7 @@ import optuna
 from sessrec.data.dataset import Dataset
 from sessrec.errors import ParameterError, TrainingError
 from sessrec.evaluation import DEFAULT_TIE_MODE, evaluate
-from sessrec.experiments.runs.sweep import check_space, open_storage, suggest
+from sessrec.experiments.runs.sweep import check_space, check_sweep, open_storage, suggest
 from sessrec.models.factory import make_model, model_parameters
 from sessrec.models.registry import EARLY_STOPPING, EPOCHS, ONCE
 from sessrec.models.registry import spec as model_spec
@@ -46,6 +46,8 @@ from sessrec.models.registry import spec as model_spec
 TUNING_FILE = Path("sweeps") / "tuning.json"
 BUDGET_FILE = Path("sweeps") / "budget.json"
 DEFAULT_STORAGE = "sqlite:///sweeps/studies/studies.db"
+#: free studies (``sweep``) keep out of the committed equal-budget studies
+SWEEP_STORAGE = "sqlite:///results/sweeps.db"
 #: trials that use up the trial budget
 COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -347,6 +349,8 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
             if not history:
                 history.append({"epoch": 1, metric: 0.0, f"recall@{k}": 0.0})
         best = max(history, key=lambda h: h[metric])
+        trial.set_user_attr("metrics", {key: value for key, value in best.items() if key != "epoch"})
+        trial.set_user_attr("split", "valid")
         trial.set_user_attr("cpu_seconds", time.process_time() - cpu_start)
         trial.set_user_attr("seconds", time.perf_counter() - wall_start)
         trial.set_user_attr("best_epoch", int(best["epoch"]) if style != ONCE else None)
@@ -357,16 +361,17 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
     return objective
 
 
-def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int = 0,
-               pruner: optuna.pruners.BasePruner | None = None) -> optuna.Study:
-    """Create or load the study of ``tuned`` on ``dataset`` (TPE; median pruning after 3 trials)."""
+def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int | None = 0,
+               pruner: optuna.pruners.BasePruner | None = None, name: str | None = None) -> optuna.Study:
+    """Create or load the study of ``tuned`` on ``dataset`` (TPE; median pruning after 3 trials),
+    named ``<dataset>/<label>`` unless ``name`` is given."""
     if storage.startswith("sqlite:///"):
         Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.create_study(
-            study_name=study_name(dataset.name, tuned.label), storage=open_storage(storage), direction="maximize",
-            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
+            study_name=name or study_name(dataset.name, tuned.label), storage=open_storage(storage),
+            direction="maximize", load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
         )
 
@@ -426,6 +431,38 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
     finally:
         bar.close()
     return state
+
+
+def run_sweep(
+    dataset: Dataset,
+    model: str,
+    space: dict[str, dict[str, Any]],
+    *,
+    fixed: dict[str, Any] | None = None,
+    n_trials: int = 20,
+    storage: str = SWEEP_STORAGE,
+    study_name: str | None = None,
+    metric: str = "mrr@20",
+    seed: int | None = None,
+    tie_mode: str = DEFAULT_TIE_MODE,
+) -> optuna.Study:
+    """A free study (``sweep``): ``n_trials`` more trials of any model over any space, outside the
+    equal-budget rule, with the same objective, pruning and trial records as :func:`tune`.
+
+    Every setting is checked before the first trial (:func:`~sessrec.experiments.runs.sweep.check_sweep`).
+    Workers sharing ``storage`` and ``study_name`` share the study (Optuna hands each its trials).
+    """
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ParameterError(f"n_trials = {n_trials!r} is not allowed (allowed: an integer >= 1)")
+    fixed = dict(fixed or {})
+    check_sweep(model, space, fixed, metric, storage)
+    if not (dataset.has_split("train_tr") and dataset.has_split("valid")):
+        raise ParameterError(f"dataset {dataset.name} has no train_tr/valid split to tune on "
+                             "(`python -m sessrec prepare` writes one)")
+    free = TunedModel(label=model, model=model, space=space, fixed=fixed)
+    study = open_study(dataset, free, storage, seed, name=study_name or f"{dataset.name}-{model}")
+    study.optimize(make_objective(dataset, free, metric, tie_mode=tie_mode), n_trials=n_trials, gc_after_trial=True)
+    return study
 
 
 def refit_config(reports: list[StudyReport], tuning: dict[str, TunedModel], dataset: str) -> dict[str, Any]:
