@@ -6,6 +6,7 @@ and its records by the task's record loader, with no other file touched."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -72,3 +73,54 @@ def test_session_only_options_on_a_user_context_folder_are_one_line(tmp_path, ca
         assert main(argv) == EXIT_USAGE, argv
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "Traceback" not in err, err
+
+
+def test_every_committed_user_record_is_typed_and_writes_back_the_same_json():
+    from sessrec.experiments.records import UserRunRecord
+
+    paths = sorted((REPO / "results" / "users").glob("*/*_seed*.json"))
+    assert len(paths) >= 20  # shop_users and ml-100k
+    for path in paths:
+        record = json.loads(path.read_text())
+        assert UserRunRecord.from_dict(record).to_dict() == record, path
+        assert list(UserRunRecord.from_dict(record).to_dict()) == list(record), path  # key order kept
+
+
+def test_new_user_records_name_their_data_and_code_and_damaged_ones_are_named_and_redone(toy, tmp_path, capsys):
+    from sessrec.experiments.records import UserRunRecord
+
+    dataset = small_shop_users(tmp_path / "shop_users")
+    results = tmp_path / "results"
+    assert main(["benchmark", "--dataset", str(dataset.path), "--only", "toy_user_model", "--seeds", "1",
+                 "--out", str(results), "--quiet"]) == EXIT_OK
+    path = results / "users" / "shop_users" / "toy_user_model_seed1.json"
+    record = json.loads(path.read_text())
+    train, test = dataset.split()
+    assert record["data"] == {"path": str(dataset.path), "train_fingerprint": train.fingerprint(),
+                              "test_fingerprint": test.fingerprint()}
+    assert train.fingerprint() != test.fingerprint() and "code_version" in record
+    # every way a record can be wrong is refused with its reason
+    damaged = {
+        "unknown key": ({**record, "extra": 1}, "unknown key"),
+        "a rank beyond the negatives": ({**record, "ranks": [record["negatives"] + 2] + record["ranks"][1:]},
+                                        "outside 1.."),
+        "ranks cut short": ({**record, "ranks": record["ranks"][:-1]}, "ranks for"),
+        "a metric above 1": ({**record, "metrics": {**record["metrics"], "ndcg@10": 1.5}}, "not in [0, 1]"),
+        "a missing metric": ({**record, "metrics": {k: v for k, v in record["metrics"].items() if k != "auc"}},
+                             "'auc' is missing"),
+        "another format": ({**record, "format": "x"}, "'format'"),
+        "a fingerprint lost": ({**record, "data": {"path": "x"}}, "fingerprints"),
+    }
+    for what, (bad, reason) in damaged.items():
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            UserRunRecord.from_dict(bad)
+    # a damaged file is left out of the tables and named; benchmark runs it again
+    path.write_text(json.dumps(damaged["ranks cut short"][0]))
+    skipped = []
+    assert load_records(results / "users", "shop_users", skipped=lambda p, why: skipped.append((p, why))) == []
+    assert skipped and skipped[0][0] == path and "ranks for" in skipped[0][1]
+    capsys.readouterr()
+    assert main(["benchmark", "--dataset", str(dataset.path), "--only", "toy_user_model", "--seeds", "1",
+                 "--out", str(results)]) == EXIT_OK
+    assert "not a valid record" in capsys.readouterr().out
+    assert json.loads(path.read_text())["ranks"] == record["ranks"]  # the same run, done again

@@ -49,6 +49,19 @@ class Interactions:
                             None if self.time is None else self.time[rows],
                             {k: v[rows] for k, v in self.context.items()})
 
+    def fingerprint(self) -> str:
+        """A short content hash of the rows (users, items, labels and context values, in order; not
+        times), so a run record can name the exact data it was trained and tested on."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (self.user, self.item):
+            digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes() + b"|")
+        digest.update(np.ascontiguousarray(self.label, dtype=np.float32).tobytes() + b"|")
+        for feature, values in sorted(self.context.items()):
+            digest.update(feature.encode() + b"=" + "\x1f".join(map(str, values)).encode() + b"|")
+        return digest.hexdigest()[:16]
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, context: tuple[str, ...] | list[str] = ()) -> "Interactions":
         """Columns ``UserId``, ``ItemId``, optional ``Label`` (default 1.0) and ``Time``, and the

@@ -145,6 +145,132 @@ class RunRecord:
         return {key: values[key] for key in self.ORDER if values[key] is not ABSENT}
 
 
+#: the ``format`` of a user-context run record (:class:`UserRunRecord`)
+USER_RECORD_FORMAT = "sessrec-user-context-record"
+#: user-context metrics that are shares, in [0, 1]; RMSE and MAE are errors, finite and >= 0
+USER_SHARE_METRICS = ("hitrate@10", "ndcg@10", "mrr@10", "auc", "precision@10", "map@10")
+USER_ERROR_METRICS = ("rmse", "mae")
+
+
+@dataclass(frozen=True)
+class UserRunRecord:
+    """One run of a user-context model (``results/users/<dataset>/<run>_seed<N>.json``), typed.
+
+    The leave-one-out ranks and the per-user average precisions are kept inline (a few thousand
+    numbers). :meth:`from_dict` runs every check of :func:`user_record_problem` and refuses keys it
+    does not know; :meth:`to_dict` gives the JSON object in :attr:`ORDER`, optional fields only
+    when the record has them, so a record read and written again is the same JSON.
+    """
+
+    format: str
+    dataset: str
+    model: str
+    label: str
+    seed: int | None
+    hyperparameters: dict[str, Any]
+    fit_seconds: float
+    seconds_per_epoch: float | None
+    loss_history: list[float]
+    negatives: int
+    eval_seed: int
+    checkpoint: str | None
+    metrics: dict[str, float]
+    ranks: list[float]
+    per_user_ap: list[float]
+    n_cases: int
+    n_list_users: int
+    n_ratings: int | None
+    data: dict[str, str] = ABSENT  #: the folder and its train/test fingerprints (records since 2026-12-07)
+    code_version: str | None = ABSENT  #: :func:`code_version` (records since 2026-12-07)
+    run: str = ABSENT  #: ``<model>-<tag>`` for a named setting (``bmf-tuned``)
+    setting_from: dict[str, Any] = ABSENT  #: where a named setting comes from (its study and trial)
+
+    ORDER: ClassVar[tuple[str, ...]] = (
+        "format", "dataset", "data", "model", "label", "seed", "hyperparameters", "fit_seconds", "seconds_per_epoch",
+        "loss_history", "negatives", "eval_seed", "checkpoint", "code_version", "metrics", "ranks", "per_user_ap",
+        "n_cases", "n_list_users", "n_ratings", "run", "setting_from")
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> "UserRunRecord":
+        """The typed record of a JSON object, or ``ValueError`` saying what is wrong with it."""
+        fields_ = {f.name for f in dataclass_fields(cls)}
+        unknown = sorted(set(record) - fields_)
+        if unknown:
+            raise ValueError(f"unknown key(s) in a user-context run record: {', '.join(unknown)}")
+        problem = user_record_problem(record)
+        if problem is not None:
+            raise ValueError(problem)
+        return cls(**record)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object: every field the record has, in :attr:`ORDER`."""
+        values = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}
+        return {key: values[key] for key in self.ORDER if values[key] is not ABSENT}
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def user_record_problem(record: Any) -> str | None:
+    """What makes ``record`` unusable as a user-context run record, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if record.get("format") != USER_RECORD_FORMAT:
+        return f"'format' is {record.get('format')!r}, not {USER_RECORD_FORMAT!r}"
+    required = [f.name for f in dataclass_fields(UserRunRecord) if f.default is MISSING_FIELD]
+    missing = [key for key in required if key not in record]
+    if missing:
+        return f"'{missing[0]}' is missing"
+    for key in ("dataset", "model", "label"):
+        if not isinstance(record[key], str) or not record[key]:
+            return f"'{key}' is not a non-empty string"
+    if record["seed"] is not None and not _count(record["seed"]):
+        return f"'seed' = {record['seed']!r} is not a non-negative integer or null"
+    for key in ("n_cases", "n_list_users", "eval_seed"):
+        if not _count(record[key]):
+            return f"'{key}' = {record[key]!r} is not a non-negative integer"
+    if not _count(record["negatives"]) or record["negatives"] < 1:
+        return f"'negatives' = {record['negatives']!r} is not a positive integer"
+    if record["n_ratings"] is not None and not _count(record["n_ratings"]):
+        return f"'n_ratings' = {record['n_ratings']!r} is not a non-negative integer or null"
+    for key in ("fit_seconds", "seconds_per_epoch"):
+        value = record[key]
+        if (value is not None or key == "fit_seconds") and not (_is_number(value) and math.isfinite(value)
+                                                                  and value >= 0):
+            return f"'{key}' = {value!r} is not a finite non-negative number"
+    if not isinstance(record["loss_history"], list) or not all(
+            _is_number(v) and math.isfinite(v) for v in record["loss_history"]):
+        return "'loss_history' is not a list of finite numbers"
+    metrics = record["metrics"]
+    if not isinstance(metrics, dict):
+        return "'metrics' is not an object"
+    for name, value in metrics.items():
+        if name in USER_SHARE_METRICS:
+            if not (_is_number(value) and 0.0 <= value <= 1.0):
+                return f"metric '{name}' = {value!r} is not in [0, 1]"
+        elif name in USER_ERROR_METRICS:
+            if not (_is_number(value) and math.isfinite(value) and value >= 0):
+                return f"metric '{name}' = {value!r} is not a finite non-negative number"
+        else:
+            return f"unknown metric '{name}'"
+    absent = [name for name in USER_SHARE_METRICS if name not in metrics]
+    if absent:
+        return f"metric '{absent[0]}' is missing"
+    ranks, aps = record["ranks"], record["per_user_ap"]
+    if not isinstance(ranks, list) or len(ranks) != record["n_cases"]:
+        return f"'ranks' holds {len(ranks) if isinstance(ranks, list) else 'no list of'} ranks for {record['n_cases']} cases"
+    if not all(_is_number(r) and 1 <= r <= record["negatives"] + 1 for r in ranks):
+        return f"a rank in 'ranks' is outside 1..{record['negatives'] + 1} (one positive among {record['negatives']} negatives)"
+    if not isinstance(aps, list) or len(aps) != record["n_list_users"]:
+        return f"'per_user_ap' holds {len(aps) if isinstance(aps, list) else 'no list of'} values for {record['n_list_users']} users"
+    if not all(_is_number(v) and 0.0 <= v <= 1.0 for v in aps):
+        return "a value in 'per_user_ap' is not in [0, 1]"
+    if "run" in record and not (isinstance(record["run"], str) and record["run"].startswith(record["model"] + "-")):
+        return f"'run' = {record['run']!r} is not '<model>-<tag>' for model {record['model']!r}"
+    return _identity_problem(record)
+
+
 def record_path(root: str | Path, dataset: str, run_id: str) -> Path:
     return Path(root) / dataset / f"{run_id}.json"
 

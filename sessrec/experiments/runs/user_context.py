@@ -25,12 +25,14 @@ user's last 20 % of interactions by time, starting at a positive) gives ``train`
 
 Every number is per seed; :func:`comparison_table` gives mean ± std over seeds and
 :func:`significance_table` a paired Wilcoxon test per case against the best model.
-Records are plain JSON under ``results/users/<dataset>/``.
+Records are plain JSON under ``results/users/<dataset>/``, written and read through
+:class:`~sessrec.experiments.records.UserRunRecord`.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +45,10 @@ from scipy import stats
 from sessrec.data.interactions import Interactions
 from sessrec.data.user_data import UserDataset
 from sessrec.evaluation.user_context import DEFAULT_NEGATIVES, draw_negatives, evaluate_user_context
+from sessrec.experiments.records import USER_RECORD_FORMAT, UserRunRecord, code_version
 from sessrec.models.factory import make_model
 from sessrec.models.registry import SPECS, USER_CONTEXT, models_of
 
-RECORD_FORMAT = "sessrec-user-context-record"
 K = 10
 #: metrics in table order, with their display names
 METRICS: dict[str, str] = {"hitrate@10": "HR@10", "ndcg@10": "NDCG@10", "auc": "AUC", "precision@10": "P@10",
@@ -206,15 +208,20 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
         raise ValueError(f"unknown user-context model(s) {', '.join(unknown)} "
                          f"(choose from {', '.join(user_context_models())})")
     train, test = dataset.split()
+    data = {"path": str(dataset.path), "train_fingerprint": train.fingerprint(), "test_fingerprint": test.fingerprint()}
+    version = code_version()
     records = []
     for seed in settings.seeds:  # every model gets a first seed before any gets a second
         for name in settings.models:
             run = f"{name}-{settings.tag}" if settings.tag else name
             path = record_path(out, dataset.name, run, seed) if out is not None else None
             if path is not None and path.is_file():
-                records.append(json.loads(path.read_text()))
-                echo(f"{run} seed {seed}: kept {path}")
-                continue
+                kept, problem = read_record(path)
+                if kept is not None:
+                    records.append(kept)
+                    echo(f"{run} seed {seed}: kept {path}")
+                    continue
+                echo(f"{run} seed {seed}: {path} is not a valid record ({problem}); running it again")
             spec = SPECS[name]
             if not spec.trains_in_epochs and seed != settings.seeds[0]:
                 continue  # a counting model has no seed: one run is all its runs
@@ -227,16 +234,17 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
                                         meta={"dataset": dataset.name}).as_posix()
             losses = list(getattr(model, "loss_history", []))
             label = f"{spec.label} ({settings.tag})" if settings.tag else spec.label
-            record = {"format": RECORD_FORMAT, "dataset": dataset.name, "model": name, "label": label,
-                      "seed": seed if spec.trains_in_epochs else None, "hyperparameters": model.hyperparameters(),
-                      "fit_seconds": round(seconds, 3),
-                      "seconds_per_epoch": round(seconds / len(losses), 4) if losses else None,
-                      "loss_history": losses, "negatives": settings.negatives, "eval_seed": settings.eval_seed,
-                      "checkpoint": checkpoint, **evaluation}
-            if settings.tag:
-                record["run"] = run
+            extra: dict[str, Any] = {"run": run} if settings.tag else {}
             if settings.provenance and name in settings.provenance:
-                record["setting_from"] = settings.provenance[name]
+                extra["setting_from"] = settings.provenance[name]
+            # built through the typed record: every check of user_record_problem runs before it is written
+            record = UserRunRecord.from_dict({
+                "format": USER_RECORD_FORMAT, "dataset": dataset.name, "data": data, "model": name, "label": label,
+                "seed": seed if spec.trains_in_epochs else None, "hyperparameters": model.hyperparameters(),
+                "fit_seconds": round(seconds, 3),
+                "seconds_per_epoch": round(seconds / len(losses), 4) if losses else None,
+                "loss_history": losses, "negatives": settings.negatives, "eval_seed": settings.eval_seed,
+                "checkpoint": checkpoint, "code_version": version, **evaluation, **extra}).to_dict()
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record, indent=1) + "\n")
@@ -246,13 +254,27 @@ def run_models(dataset: UserDataset, settings: PipelineSettings, out: Path | Non
     return records
 
 
-def load_records(folder: Path, dataset: str) -> list[dict[str, Any]]:
-    """Every record of ``dataset`` under ``folder`` (``results/users``), by model then seed."""
+def read_record(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a valid user-context run record at ``path``, else ``(None, why)``."""
+    try:
+        return UserRunRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))).to_dict(), None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        return None, str(exc)
+
+
+def load_records(folder: Path, dataset: str,
+                 skipped: Callable[[Path, str], None] | None = None) -> list[dict[str, Any]]:
+    """Every valid record of ``dataset`` under ``folder`` (``results/users``), by model then seed.
+    A file that is not one is left out and named, with why, to ``skipped`` (default: stderr)."""
     records = []
     for path in sorted((Path(folder) / dataset).glob("*_seed*.json")):
-        record = json.loads(path.read_text())
-        if record.get("format") == RECORD_FORMAT:
+        record, problem = read_record(path)
+        if record is not None:
             records.append(record)
+        elif skipped is not None:
+            skipped(path, problem or "")
+        else:
+            print(f"skipped {path}: {problem}", file=sys.stderr)
     return records
 
 
