@@ -93,6 +93,21 @@ def toy_model_class():
 ToyModel = toy_model_class()
 
 
+def toy_epoch_model_class():
+    """A session model that trains in epochs and resumes, defined outside ``sessrec/models``
+    (GRU4Rec under another name), for the test that registers one at run time."""
+    from sessrec.models.gru4rec import GRU4Rec
+
+    class ToyEpochModel(GRU4Rec):
+        name = "toy_epoch_model"
+
+    ToyEpochModel.__module__, ToyEpochModel.__qualname__ = __name__, "ToyEpochModel"
+    return ToyEpochModel
+
+
+ToyEpochModel = toy_epoch_model_class()
+
+
 def toy_user_model_class():
     """A user-context model defined outside ``sessrec/models`` (BMF under another name), for the
     test that registers one at run time and runs it through the session commands."""

@@ -1,5 +1,6 @@
 """A model registered at run time reaches every surface with no other file touched: the CLI,
-the benchmark runner, the playground, Replay, the Train page, the Benchmarks page and the docs."""
+the Benchmarks page and the docs; one that trains in epochs resumes through train --resume and
+reaches the benchmark and the record loader."""
 
 from __future__ import annotations
 
@@ -112,3 +113,47 @@ def test_a_modern_model_registered_after_import_is_in_rq5(tmp_path):
     finally:
         unregister("toy_modern")
     assert questions.modern_runs([records], "demo") == []
+
+
+EPOCH_TOY = ModelSpec("toy_epoch_model", "tests.helpers:ToyEpochModel", "ToyEpoch", "neural",
+                      "GRU4Rec under another name", trains="epochs", device=True,
+                      demo={"layers": [16], "batch_size": 16, "n_sample": 32, "n_epochs": 1})
+
+
+def test_a_registered_model_that_trains_in_epochs_resumes_through_the_cli_and_the_records(tmp_path, capsys):
+    from sessrec.experiments.records import RunRecord, load_run_records
+    from sessrec.models.io import load_model
+
+    for _ in registered(EPOCH_TOY):
+        small = ["--set", "layers=16", "batch_size=16", "n_sample=32", "seed=3"]
+        out, whole = tmp_path / "toy.pt", tmp_path / "whole.pt"
+        assert main(["train", "--dataset", str(DEMO), "--model", "toy_epoch_model", *small, "n_epochs=1",
+                     "--out", str(out), "--quiet", "--checkpoint-every-epoch"]) == EXIT_OK
+        first = load_model(out)
+        assert type(first).__name__ == "ToyEpochModel"
+        assert main(["train", "--dataset", str(DEMO), "--resume", str(out), "--set", "n_epochs=2",
+                     "--quiet"]) == EXIT_OK
+        assert main(["train", "--dataset", str(DEMO), "--model", "toy_epoch_model", *small, "n_epochs=2",
+                     "--out", str(whole), "--quiet"]) == EXIT_OK
+        resumed, straight = load_model(out), load_model(whole)
+        logs = [m.checkpoint_meta["training_log"] for m in (resumed, straight)]
+        assert [r["epoch"] for r in logs[0]] == [r["epoch"] for r in logs[1]] == [1, 2]
+        assert logs[0][0] == first.checkpoint_meta["training_log"][0]  # epoch 1 kept, not trained again
+        assert np.allclose([r["loss"] for r in logs[0]], [r["loss"] for r in logs[1]], rtol=1e-5)
+        # one epoch, then one more after a restart, lands on the same weights as two epochs in one go
+        weights = resumed._tensors()
+        for name, tensor in straight._tensors().items():
+            assert np.allclose(weights[name].numpy(), tensor.numpy(), atol=1e-5), name
+        capsys.readouterr()
+        assert main(["evaluate", "--dataset", str(DEMO), "--checkpoint", str(out), "--quiet"]) == EXIT_OK
+        assert "toy" in capsys.readouterr().out
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({"models": [{"label": "toy-epochs", "model": "toy_epoch_model",
+                                                  "params": {"layers": [16], "batch_size": 16, "n_sample": 32,
+                                                             "n_epochs": 2}}]}))
+        assert main(["benchmark", "--dataset", str(DEMO), "--config", str(config), "--seeds", "1",
+                     "--out", str(tmp_path / "res"), "--quiet"]) == EXIT_OK
+        records = [r for r in load_run_records(tmp_path / "res") if "error" not in r]
+        assert [r["model"] for r in records] == ["toy_epoch_model"]
+        record = RunRecord.from_dict({k: v for k, v in records[0].items() if k != "_path"})
+        assert len(record.training_log) == 2 and record.evaluation["n_events"] > 0
