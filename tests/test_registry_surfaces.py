@@ -1,6 +1,7 @@
 """A model registered at run time reaches every surface with no other file touched: the CLI,
-the Benchmarks page and the docs; one that trains in epochs resumes through train --resume and
-reaches the benchmark and the record loader."""
+the benchmark runner, the playground, Replay, the Train page, the Benchmarks page and the docs;
+one that trains in epochs resumes through train --resume and reaches the benchmark and the
+record loader."""
 
 from __future__ import annotations
 
