@@ -245,6 +245,15 @@ def test_a_study_resumes_after_a_kill_and_the_killed_trial_is_failed(tmp_path):
     assert trials[0].user_attrs["failed_because"] == "its worker process died"
     assert states[1:] == [optuna.trial.TrialState.COMPLETE] * 2
     assert "2/2 trials (2 complete, 0 pruned, 1 failed)" in result.stdout
+    assert "1 trial cut off by a stopped job" in result.stdout
+    # the cut-off trial's CPU time does not count against the core-hour cap; the others' does
+    study = optuna.load_study(study_name="demo/gru", storage=storage)
+    rep = tn.report(study, tn.TunedModel("gru", "gru4rec", GRU_SPACE), tn.Budget("demo", 2, 1.0), [])
+    spent = [float(t.user_attrs["cpu_seconds"]) for t in trials]
+    assert spent[0] > 0 and rep.cut_off == 1
+    assert rep.cut_off_hours == pytest.approx(spent[0] / 3600)
+    assert rep.core_hours == pytest.approx(sum(spent[1:]) / 3600)
+    assert rep.to_json()["trials_cut_off"] == 1
 
 
 def test_a_study_of_a_larger_budget_is_read_as_the_smaller_one(tmp_path):

@@ -13,8 +13,10 @@ model gets and a cap in core-hours). Every trial trains on ``train_tr`` and is s
   the score is reported to Optuna's median pruner, which stops trials that fall behind.
   A trial's value is its best epoch's score and that epoch count is part of the setting.
 * **Budget.** Trials that count are the complete and pruned ones. Core-hours are the CPU
-  seconds of the trials (every thread counted; updated after every epoch) / 3600. A study
-  stops at whichever comes first; the report says which.
+  seconds of the trials (every thread counted; updated after every epoch) / 3600, except
+  those of trials cut off because their worker died (a stopped job: the machine ended them,
+  not the setting; the report gives their count and hours). A study stops at whichever
+  comes first; the report says which.
 * **Resuming.** The study lives in an Optuna RDB storage (SQLite file by default, a
   PostgreSQL URL for several workers). Starting ``tune`` again continues it; a trial whose
   process died (killed, machine restarted) is marked failed when the next worker on the
@@ -48,6 +50,8 @@ BUDGET_FILE = Path("sweeps") / "budget.json"
 DEFAULT_STORAGE = "sqlite:///sweeps/studies/studies.db"
 #: free studies (``sweep``) keep out of the committed equal-budget studies
 SWEEP_STORAGE = "sqlite:///results/sweeps.db"
+#: why a trial failed when its worker process died (``failed_because``)
+WORKER_DIED = "its worker process died"
 #: trials that use up the trial budget
 COUNTED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -192,6 +196,10 @@ class StudyReport:
     start_scores: list[dict[str, Any]] = field(default_factory=list)
     #: complete or pruned trials run beyond the budget (under an older, larger one): not counted
     beyond_budget: int = 0
+    #: trials cut off because their worker died (a stopped job, a killed session) and their
+    #: core-hours, which the cap does not count: the machine stopped them, not the setting
+    cut_off: int = 0
+    cut_off_hours: float = 0.0
 
     @property
     def counted(self) -> int:
@@ -212,6 +220,9 @@ class StudyReport:
         state = {None: "open", "trials": "done", "core-hour cap": "stopped by its core-hour cap"}[self.stopped_by]
         extra = (f" ({self.beyond_budget} later trials of an older, larger budget not counted)"
                  if self.beyond_budget else "")
+        if self.cut_off:
+            extra += (f" ({self.cut_off} trial{'s' if self.cut_off != 1 else ''} cut off by a stopped job: "
+                      f"{self.cut_off_hours:.2f} core-hours not counted against the cap)")
         return (f"{self.name}: {self.counted}/{self.budget.trials} trials ({self.complete} complete, {self.pruned} "
                 f"pruned, {self.failed} failed), {self.core_hours:.2f}/{self.budget.core_hours:g} core-hours, "
                 f"{state}; {best}{extra}")
@@ -227,6 +238,8 @@ class StudyReport:
                 "trials_complete": self.complete, "trials_pruned": self.pruned, "trials_failed": self.failed,
                 "core_hours": round(self.core_hours, 4),
                 "budget": {"trials": self.budget.trials, "core_hours": self.budget.core_hours},
+                **({"trials_cut_off": self.cut_off, "core_hours_cut_off": round(self.cut_off_hours, 4)}
+                   if self.cut_off else {}),
                 "stopped_by": self.stopped_by, "trials_beyond_budget": self.beyond_budget,
                 "best_valid": self.best_value, "params": self.best_params,
                 "selected_epochs": self.best_attrs.get("best_epoch"), "best_trial_source": self.best_attrs.get("start"),
@@ -259,7 +272,9 @@ def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[
     states = optuna.trial.TrialState
     trials, beyond = within_budget(study.get_trials(deepcopy=False), budget)
     count = {s: sum(t.state == s for t in trials) for s in states}
-    hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials) / 3600.0
+    died = [t for t in trials if t.user_attrs.get("failed_because") == WORKER_DIED]
+    hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in trials if t not in died) / 3600.0
+    died_hours = sum(float(t.user_attrs.get("cpu_seconds", 0.0)) for t in died) / 3600.0
     done = [t for t in trials if t.state == states.COMPLETE]
     # cast: optuna types a trial's value Optional, and a COMPLETE trial always has one
     best = max(done, key=lambda t: cast(float, t.value)) if done else None
@@ -269,7 +284,7 @@ def report(study: optuna.Study, tuned: TunedModel, budget: Budget, starts: list[
                        count[states.FAIL], count[states.RUNNING], hours, budget,
                        None if best is None else float(cast(float, best.value)),
                        {} if best is None else dict(best.params), {} if best is None else dict(best.user_attrs),
-                       starts, scored, beyond)
+                       starts, scored, beyond, len(died), died_hours)
 
 
 def _alive(pid: int) -> bool:
@@ -290,7 +305,7 @@ def fail_dead_trials(study: optuna.Study, only_worker: bool = False) -> int:
         worker = trial.user_attrs.get("worker") or {}
         here = worker.get("host") == host and isinstance(worker.get("pid"), int)
         if (here and not _alive(worker["pid"])) or (only_worker and not (here and worker["pid"] == os.getpid())):
-            study._storage.set_trial_user_attr(trial._trial_id, "failed_because", "its worker process died")
+            study._storage.set_trial_user_attr(trial._trial_id, "failed_because", WORKER_DIED)
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             n += 1
     return n
