@@ -34,7 +34,7 @@ QUEUE=(
   "study rsc15_100k slist" "refit rsc15_100k" "published retailrocket slist" "published diginetica slist"
   "study rsc15_100k hybrid" "study rsc15_100k bert4rec" "study rsc15_100k gru4rec-xe-repeat" "refit rsc15_100k"
   "published rsc15_100k bert4rec 1" "published rsc15_100k gru4rec-xe-repeat"
-  "published yoochoose1_64 hybrid" "study yoochoose1_64 hybrid"
+  "published yoochoose1_64 hybrid" "study yoochoose1_64 hybrid" "refit yoochoose1_64"
   "study yoochoose1_64 gru4rec-xe" "study diginetica gru4rec-xe" "study yoochoose1_64 slist"
   "published diginetica hybrid" "published retailrocket hybrid" "published yoochoose1_64 gru4rec-xe-repeat"
   "published diginetica gru4rec-xe-repeat" "published retailrocket gru4rec-xe-repeat" "published yoochoose1_64 bert4rec 1"

@@ -27,6 +27,13 @@ def test_rows_are_normalised_as_documented():
     std = float(np.std([-2.0, 0.0, 2.0]))
     assert torch.allclose(normalise_rows(rows, "zscore")[2], torch.tensor([-2.0, 0.0, 2.0]) / std)
     assert torch.equal(normalise_rows(rows, "zscore")[1], torch.zeros(3)), "a constant row becomes 0"
+    # probabilities: GRU4Rec's logits through a softmax, a kNN row's positive scores over their sum
+    e = np.exp([1.0, 3.0, 2.0])
+    softmax = torch.tensor(e / e.sum(), dtype=torch.float32)
+    assert torch.allclose(normalise_rows(rows, "probability", logits=True)[0], softmax)
+    assert torch.allclose(normalise_rows(rows, "probability")[0], torch.tensor([1 / 6, 3 / 6, 2 / 6]))
+    assert torch.allclose(normalise_rows(rows, "probability")[2], torch.tensor([0.0, 0.0, 1.0])), "negatives are 0"
+    assert torch.equal(normalise_rows(-rows.abs(), "probability")[0], torch.zeros(3)), "no positive score: all 0"
 
 
 def test_blend_is_the_weighted_sum_of_the_normalised_components():
@@ -94,3 +101,16 @@ def test_bad_settings_are_refused_in_one_line(params, message):
     with pytest.raises(ParameterError, match=message) as err:
         Hybrid(**params)
     assert "\n" not in str(err.value)
+
+
+def test_a_probability_blend_mixes_gru4rec_softmax_and_the_neighbours_distribution():
+    model = fitted(weight=0.25, normalise="probability")
+    session = [1, 4, 7]
+    gru, _ = model.gru4rec.score_session(session)
+    knn, _ = model.knn.score_session(session)
+    ours, _ = model.score_session(session)
+    softmax = np.exp(gru - gru.max()) / np.exp(gru - gru.max()).sum()
+    positive = np.clip(knn, 0, None)
+    assert positive.sum() > 0, "the session has neighbours"
+    assert np.allclose(ours, 0.25 * softmax + 0.75 * positive / positive.sum(), atol=1e-6)
+    assert np.isclose(ours.sum(), 1.0, atol=1e-5), "a mixture of two distributions is one"

@@ -545,3 +545,27 @@ def test_parameters_fixed_on_one_dataset_reach_its_trials_and_its_refit(tmp_path
     tuning.write_text(json.dumps(data))
     with pytest.raises(ParameterError, match="no parameter.*no_such_setting"):
         tn.load_tuning(tuning)
+
+
+def test_a_label_with_its_own_study_name_starts_a_new_study_and_keeps_the_old(tmp_path):
+    """A label whose space changed gets a new study name ('study' in tuning.json): Optuna cannot
+    continue a study over another space; the old study stays where it was."""
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    first = tn.TunedModel("sr", "sr", SR_SPACE)
+    tn.tune(load_dataset(DEMO), first, tn.Budget("demo", 2, 1.0), storage=storage, progress=False,
+            config_dir=tmp_path)
+    again = tn.TunedModel("sr", "sr", SR_SPACE, study="sr-v2")
+    assert tn.existing_study(load_dataset(DEMO), again, storage) is None, "nothing under the new name yet"
+    tn.tune(load_dataset(DEMO), again, tn.Budget("demo", 3, 1.0), storage=storage, progress=False,
+            config_dir=tmp_path)
+    assert tn.stored_studies(storage) == ["demo/sr", "demo/sr-v2"]
+    assert len(optuna.load_study(study_name="demo/sr", storage=storage).trials) == 2
+    assert len(optuna.load_study(study_name="demo/sr-v2", storage=storage).trials) == 3
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "space.json").write_text(json.dumps(SR_SPACE))
+    (bad / "tuning.json").write_text(json.dumps({"models": {"sr": {"model": "sr", "space": "space.json",
+                                                                  "study": "a/b"}}}))
+    with pytest.raises(ParameterError, match="not a study name"):
+        tn.load_tuning(bad / "tuning.json")
+    assert tn.load_tuning()["hybrid"].study_label == "hybrid-v2"

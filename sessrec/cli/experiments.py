@@ -103,12 +103,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
         if label in budget.published_only:
             if args.model:  # named on purpose: refuse; the default list just says why it is left out
                 budget.check_tunable(label)
-            print(f"{tn.study_name(dataset.name, label)}: published settings only ({budget.published_only[label]})")
+            print(f"{tn.study_name(dataset.name, tuned.study_label)}: published settings only "
+                  f"({budget.published_only[label]})")
             continue
         if args.status or args.write_config or args.export:
             study = tn.existing_study(dataset, tuned, args.storage)
             if study is None:
-                print(f"{tn.study_name(dataset.name, label)}: no study yet")
+                print(f"{tn.study_name(dataset.name, tuned.study_label)}: no study yet")
                 continue
             tn.fail_dead_trials(study)
             rep = tn.report(study, tuned, budget, tn.study_starts(tuned, dataset.name))

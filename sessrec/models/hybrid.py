@@ -9,6 +9,11 @@ with ``neighbour_params``), so they share one catalogue. Scoring one session:
 * each component's score row is normalised over the catalogue (``normalise``):
   ``"minmax"``: ``(s - min) / (max - min)``; ``"zscore"``: ``(s - mean) / std``
   (a constant row, e.g. a kNN model before any neighbour is found, becomes all 0);
+  ``"probability"``: both rows become distributions over the catalogue, GRU4Rec's by a
+  softmax of its logits (what its cross-entropy training fits), the neighbour model's by
+  dividing its positive scores by their sum (no positive score: all 0), so a blend mixes
+  two next-item probabilities instead of two ranges (min-max squeezes GRU4Rec's decisive
+  top logits together near 1, where a kNN score of any size reorders them);
 * ``mode="blend"``: ``score = weight * gru4rec + (1 - weight) * neighbours``;
   (GRU4Rec is seeded by the hybrid's own ``seed``, over any ``seed`` in ``gru4rec_params``);
 * ``mode="switch"`` (repeat vs explore): a session that has already clicked one of its items
@@ -30,15 +35,23 @@ from sessrec.errors import CheckpointError, ParameterError
 from sessrec.models.base import BaseSessionModel, select_rows
 from sessrec.models.validation import check_choice, check_float
 
-NORMALISATIONS = ("minmax", "zscore")
+NORMALISATIONS = ("minmax", "zscore", "probability")
 MODES = ("blend", "switch")
 
 #: (GRU4Rec state, neighbour state, per slot: the item indices read so far, whether one repeated)
 HybridState = tuple[Any, Any, tuple[frozenset[int], ...], torch.Tensor]
 
 
-def normalise_rows(scores: torch.Tensor, how: str) -> torch.Tensor:
-    """Every row of ``scores`` on a common scale (see the module docstring); a new tensor."""
+def normalise_rows(scores: torch.Tensor, how: str, logits: bool = False) -> torch.Tensor:
+    """Every row of ``scores`` on a common scale (see the module docstring); a new tensor.
+    With ``how="probability"``, ``logits`` says the row is a softmax's input (GRU4Rec's)
+    rather than non-negative evidence (a kNN model's)."""
+    if how == "probability":
+        if logits:
+            return torch.softmax(scores, dim=1)
+        positive = scores.clamp(min=0.0)
+        total = positive.sum(dim=1, keepdim=True)
+        return torch.where(total > 0, positive / torch.where(total > 0, total, 1.0), 0.0)
     if how == "minmax":
         low = scores.amin(dim=1, keepdim=True)
         span = scores.amax(dim=1, keepdim=True) - low
@@ -123,7 +136,7 @@ class Hybrid(BaseSessionModel):
     def scores(self, state: HybridState) -> torch.Tensor:
         gru, knn, _, repeated = state
         neighbours = normalise_rows(self.knn.scores(knn), self.normalise)
-        blended = normalise_rows(self.gru4rec.scores(gru), self.normalise).mul_(self.weight)
+        blended = normalise_rows(self.gru4rec.scores(gru), self.normalise, logits=True).mul_(self.weight)
         blended.add_(neighbours, alpha=1.0 - self.weight)
         if self.mode == "switch" and bool(repeated.any()):
             blended[repeated] = neighbours[repeated]

@@ -68,6 +68,14 @@ class TunedModel:
     starts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: dataset -> parameters held fixed on that dataset only (over ``fixed``), e.g. a hybrid's components
     fixed_on: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the study's name under each dataset (default: the label); a new name starts a new study when
+    #: the space changes, since Optuna cannot continue a study over another space (the old one is kept)
+    study: str | None = None
+
+    @property
+    def study_label(self) -> str:
+        """``<dataset>/<study_label>`` names this label's study."""
+        return self.study or self.label
 
     def fixed_for(self, dataset: str) -> dict[str, Any]:
         """The parameters held fixed in a study on ``dataset``."""
@@ -122,7 +130,11 @@ def load_tuning(path: str | Path = TUNING_FILE) -> dict[str, TunedModel]:
         starts = entry.get("starts") or {}
         if not isinstance(starts, dict) or not all(isinstance(v, list) for v in starts.values()):
             raise ParameterError(f"{where}: 'starts' maps dataset names to lists of {{source, params}}")
-        out[label] = TunedModel(label, entry["model"], space, fixed, starts, {d: dict(v) for d, v in fixed_on.items()})
+        study = entry.get("study")
+        if study is not None and not (isinstance(study, str) and study and "/" not in study):
+            raise ParameterError(f"{where}: 'study' = {study!r} is not a study name (text without '/')")
+        out[label] = TunedModel(label, entry["model"], space, fixed, starts, {d: dict(v) for d, v in fixed_on.items()},
+                                study)
     return out
 
 
@@ -385,7 +397,7 @@ def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int | No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.create_study(
-            study_name=name or study_name(dataset.name, tuned.label), storage=open_storage(storage),
+            study_name=name or study_name(dataset.name, tuned.study_label), storage=open_storage(storage),
             direction="maximize", load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
             pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
         )
@@ -393,7 +405,7 @@ def open_study(dataset: Dataset, tuned: TunedModel, storage: str, seed: int | No
 
 def existing_study(dataset: Dataset, tuned: TunedModel, storage: str) -> optuna.Study | None:
     """The study of ``tuned`` on ``dataset`` when it exists in ``storage`` (nothing is created)."""
-    if study_name(dataset.name, tuned.label) not in stored_studies(storage):
+    if study_name(dataset.name, tuned.study_label) not in stored_studies(storage):
         return None
     return open_study(dataset, tuned, storage)
 
