@@ -24,10 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# the server and browser runs reuse the tests' AppTest and Chromium helpers (tests/), which a
+# script run as `python scripts/bench_playground.py` cannot import from its own folder
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 def load() -> str:
@@ -58,7 +63,11 @@ def bench_direct(dataset_name: str, clicks: int, k: int) -> None:
         else [int(i) for i in rng.choice(catalogue.items["ItemId"], clicks)]
     print(f"\n[direct] dataset {dataset_name}: {len(catalogue):,} items, session of {len(session)} clicks, k={k}")
     total = [0.0] * len(session)
-    for path in ui_models.find_checkpoint_files(checkpoint_root() / dataset_name):
+    root = checkpoint_root()
+    # the session models of this dataset, as the app lists them (not the Known users page's models)
+    paths = [p for p in ui_models.find_checkpoint_files(root)
+             if p.relative_to(root).parts[0] == dataset_name and not ui_models.is_training_state(p)]
+    for path in paths:
         try:
             model = ui_models.load_checkpoint(path)
         except Exception as exc:  # noqa: BLE001
