@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sessrec  # noqa: F401  (first: it asks OpenMP to wait passively before torch loads)
 import torch
 
 

@@ -13,6 +13,7 @@ import argparse
 import os
 import time
 
+import sessrec  # noqa: F401  (first: it asks OpenMP to wait passively before torch loads)
 import torch
 
 

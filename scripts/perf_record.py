@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sessrec  # noqa: F401  (first: it asks OpenMP to wait passively before torch loads)
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,10 +264,17 @@ def main() -> None:
     parser.add_argument("--memory-dataset", default="data/diginetica")
     parser.add_argument("--latency-dataset", default="data/diginetica")
     parser.add_argument("--sessions", type=int, default=150, help="test sessions replayed in the latency section")
+    parser.add_argument("--threads", type=int, help="torch threads for every section (default: torch's own "
+                        "count); 1 compares like with like on a machine shared with another job")
     parser.add_argument("--memory-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_worker:
         return memory_worker(*args.memory_worker)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads {args.threads}: at least 1")
+        torch.set_num_threads(args.threads)
+        os.environ["SESSREC_THREADS"] = str(args.threads)  # the models' own thread choice follows it
 
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, {os.cpu_count()} cores "
           f"({available_cpus()} usable), torch {torch.__version__}, {torch.get_num_threads()} torch threads, "

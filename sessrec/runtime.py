@@ -36,8 +36,21 @@ from typing import Callable, Iterator, cast
 THREADS_ENV = "SESSREC_THREADS"
 
 
+#: said once when torch was loaded before sessrec could ask for passive waiting
+LATE_POLICY_WARNING = (
+    "torch was imported before sessrec, so its OpenMP threads spin while they wait: on a machine "
+    "where another process is busy, torch runs several times slower with more than one thread "
+    "(import sessrec before torch, set OMP_WAIT_POLICY=PASSIVE, or use one thread)")
+
+
 def set_wait_policy() -> None:
-    """Ask OpenMP for passive waiting, unless the environment already says otherwise."""
+    """Ask OpenMP for passive waiting, unless the environment already says otherwise; warn when
+    torch has already loaded its OpenMP runtime without it (too late to take effect)."""
+    import sys
+    import warnings
+
+    if "OMP_WAIT_POLICY" not in os.environ and "torch" in sys.modules:
+        warnings.warn(LATE_POLICY_WARNING, RuntimeWarning, stacklevel=3)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

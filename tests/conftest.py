@@ -1,5 +1,9 @@
+import os
 import sys
 from pathlib import Path
+
+# before any test module imports torch: idle OpenMP threads sleep instead of spinning (sessrec.runtime)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -22,6 +22,36 @@ def test_importing_sessrec_asks_for_passive_waiting_unless_the_user_chose():
     assert out.stdout.strip() == "ACTIVE"
 
 
+def test_torch_imported_before_sessrec_is_said_once_and_a_user_choice_is_not():
+    """Too late for passive waiting: OpenMP read its settings when torch loaded (measured: an
+    evaluation on 2 threads beside a niced job took 15-18 s spinning against 2.9-3.0 s passive)."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+
+    def stderr_of(code: str, **extra: str) -> str:
+        return subprocess.run([sys.executable, "-W", "default", "-c", code], env={**env, **extra},
+                              capture_output=True, text=True, check=True).stderr
+
+    late = stderr_of("import torch, sessrec")
+    assert late.count("torch was imported before sessrec") == 1, late
+    assert "torch was imported before sessrec" not in stderr_of("import sessrec, torch")
+    assert "torch was imported before sessrec" not in stderr_of("import torch, sessrec", OMP_WAIT_POLICY="ACTIVE")
+
+
+def test_every_script_that_uses_torch_imports_sessrec_first():
+    import ast
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "scripts").glob("*.py")):
+        order = []
+        for node in ast.parse(path.read_text()).body:  # module-level imports, in order
+            if isinstance(node, ast.Import):
+                order += [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                order.append(node.module.split(".")[0])
+        if "torch" in order:
+            assert "sessrec" in order[: order.index("torch")], f"{path.name} imports torch before sessrec"
+
+
 def test_thread_count_follows_affinity_and_the_override(monkeypatch):
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
     if hasattr(os, "sched_getaffinity"):
