@@ -127,25 +127,30 @@ def test_a_diverged_trial_scores_zero_and_the_study_goes_on(tmp_path, monkeypatc
     from sessrec.errors import TrainingError
 
     real = tn.make_model
-    calls = []
 
-    def diverging(name, params):  # every other trial diverges
+    def diverging(name, params):  # the 8-unit setting diverges (as a real setting does, every time)
         model = real(name, params)
-        calls.append(name)
-        if len(calls) % 2 == 1:
+        if params["layers"] in (8, [8]):
             def fit(*args, **kwargs):
                 raise TrainingError("gru4rec: training diverged: the loss became nan in epoch 1")
             model.fit = fit
         return model
 
     monkeypatch.setattr(tn, "make_model", diverging)
-    tuned = tn.TunedModel("gru", "gru4rec", GRU_SPACE, {**GRU_FIXED, "n_epochs": 1})
+    space = {"layers": {"type": "int", "low": 8, "high": 32, "step": 8}}
+    tuned = tn.TunedModel("gru", "gru4rec", space, {**GRU_FIXED, "n_epochs": 1})
     storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = tn.open_study(load_dataset(DEMO), tuned, storage)
+    for layers in (8, 16, 8):  # a diverging setting, a healthy one, the diverging one again
+        study.enqueue_trial({"layers": layers})
     rep = tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 4, 1.0), storage=storage, progress=False,
                   config_dir=tmp_path)
     trials = optuna.load_study(study_name="demo/gru", storage=storage).trials
     assert rep.complete == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    diverged, healthy = trials[0::2], trials[1::2]
+    diverged = [t for t in trials if t.params["layers"] == 8]
+    healthy = [t for t in trials if t.params["layers"] != 8]
+    assert len(diverged) >= 2 and healthy
+    assert diverged[1].user_attrs["repeat_of"] == diverged[0].number  # a repeat keeps the divergence
     assert all(t.value == 0.0 and "diverged" in t.user_attrs["diverged"] for t in diverged)
     assert all(t.value > 0.0 and "diverged" not in t.user_attrs for t in healthy)
 
@@ -569,3 +574,26 @@ def test_a_label_with_its_own_study_name_starts_a_new_study_and_keeps_the_old(tm
     with pytest.raises(ParameterError, match="not a study name"):
         tn.load_tuning(bad / "tuning.json")
     assert tn.load_tuning()["hybrid"].study_label == "hybrid-v2"
+
+
+def test_a_setting_drawn_again_takes_the_earlier_score_without_training(tmp_path):
+    """TPE may draw a setting twice (small categorical spaces): the repeat is not trained again,
+    it takes the finished trial's score and history, costs no CPU, and still counts as a trial."""
+    one_setting = {"weighting": {"type": "categorical", "choices": ["div"]}}
+    tuned = tn.TunedModel("sr", "sr", one_setting, fixed={"steps": 5})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    rep = tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 3, 1.0), storage=storage, progress=False,
+                  config_dir=tmp_path)
+    first, *repeats = sorted(optuna.load_study(study_name="demo/sr", storage=storage).trials, key=lambda t: t.number)
+    assert rep.counted == 3 and len(repeats) == 2
+    assert first.user_attrs["cpu_seconds"] > 0 and "repeat_of" not in first.user_attrs
+    for trial in repeats:
+        assert trial.user_attrs["repeat_of"] == 0 and trial.value == first.value
+        assert trial.user_attrs["cpu_seconds"] == 0.0
+        assert trial.user_attrs["valid_history"] == first.user_attrs["valid_history"]
+    # the same drawn parameters under other fixed ones are another setting: trained
+    other = tn.TunedModel("sr", "sr", one_setting, fixed={"steps": 9})
+    study = tn.open_study(load_dataset(DEMO), other, storage)
+    study.optimize(tn.make_objective(load_dataset(DEMO), other, "mrr@20"), n_trials=1)
+    last = max(study.trials, key=lambda t: t.number)
+    assert "repeat_of" not in last.user_attrs and last.user_attrs["cpu_seconds"] > 0
