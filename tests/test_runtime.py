@@ -212,3 +212,11 @@ def test_thread_invariance_check_compares_real_results(monkeypatch):
     monkeypatch.setattr(torch, "mm", lambda a, b: real_mm(a, b) + (torch.get_num_threads() - 1) * 1e-7)
     assert not runtime.thread_invariant(2, ((32, 8, 16),), ((32, 8),))
     runtime.thread_invariant.cache_clear()
+
+
+def test_the_playground_does_not_import_scipy_stats():
+    """scipy.stats takes about 0.5 s to import; only significance tests need it, so the playground's
+    first load (a committee's first sight of the app) does not pay for it."""
+    code = "import sys, sessrec.ui.playground, sessrec.ui.sidebar; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
