@@ -821,3 +821,15 @@ def test_resume_and_epoch_checkpoints_need_an_epoch_trained_model(toy_folder, to
     assert code not in (EXIT_OK, EXIT_USAGE)  # a checkpoint problem (exit 3), not a usage error
     assert "no training state" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_finiteness_check_of_checkpoints_is_exact_when_a_sum_overflows():
+    """Checkpoint tensors are checked with one sum (NaN or infinity make it non-finite); huge
+    finite values whose sum overflows are still accepted, by the exact element-wise test."""
+    import torch
+
+    from sessrec.models.io import _all_finite
+
+    assert _all_finite(torch.tensor([3e38, 3e38], dtype=torch.float32)), "finite values, an overflowing sum"
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        assert not _all_finite(torch.tensor([1.0, bad, 2.0]))
