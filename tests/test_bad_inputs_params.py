@@ -828,7 +828,7 @@ def test_the_finiteness_check_of_checkpoints_is_exact_when_a_sum_overflows():
     finite values whose sum overflows are still accepted, by the exact element-wise test."""
     import torch
 
-    from sessrec.models.io import _all_finite
+    from sessrec.models.validation import all_finite as _all_finite
 
     assert _all_finite(torch.tensor([3e38, 3e38], dtype=torch.float32)), "finite values, an overflowing sum"
     for bad in (float("nan"), float("inf"), -float("inf")):
