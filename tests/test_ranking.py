@@ -1,4 +1,4 @@
-"""Candidate-set ranking and top-k lists, and the item-pair hash table of the diversity metric.
+"""The compiled ranking pass (counts, finiteness, top-k lists), and the item-pair hash table of the diversity metric.
 
 Both are shortcuts of the evaluator that must change no result: every test compares them
 with the plain computation (a comparison over the whole row, ``torch.topk``, a dense table).
@@ -11,7 +11,7 @@ import torch
 from sessrec.evaluation import ranking
 from sessrec.evaluation.metrics import rank_counts
 from sessrec.evaluation.pairs import PairTable
-from sessrec.evaluation.ranking import CHUNK, BlockRanker, rank_block
+from sessrec.evaluation.ranking import CHUNK, BlockRanker, rank_block, rank_scores
 from sessrec.models.sparse_rows import SparseRows
 
 
@@ -82,17 +82,28 @@ def test_small_catalogues_and_double_precision():
     check_equal(torch.randn(20, 50 * CHUNK + 1, generator=gen, dtype=torch.float64), np.arange(20) * 3)
 
 
-def test_the_candidate_shortcut_is_taken(monkeypatch):
-    # guard against a silent fallback to the whole row for every event
+def test_lists_come_from_the_compiled_loop(monkeypatch):
+    # guard against a silent fallback to torch.topk over the whole row for every event
     gen = torch.Generator().manual_seed(6)
     scores = torch.randn(32, 40 * CHUNK, generator=gen)
     targets = torch.topk(scores, 1, dim=1).indices[:, 0].numpy()
-    calls = []
-    original = torch.topk
-    monkeypatch.setattr(ranking.torch, "topk", lambda x, k, dim: calls.append(tuple(x.shape)) or original(x, k, dim=dim))
-    monkeypatch.setattr(ranking.np, "count_nonzero", lambda *a, **kw: pytest.fail("whole-row count for a top target"))
+    monkeypatch.setattr(ranking.torch, "topk", lambda *a, **kw: pytest.fail("torch.topk for distinct scores"))
     rank_block(scores, targets, 20)
-    assert all(shape[1] < 40 * CHUNK for shape in calls)  # no top-k over a whole row
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("top_k", [0, 20])
+def test_a_non_finite_score_anywhere_in_the_block_is_reported(bad, top_k):
+    gen = torch.Generator().manual_seed(10)
+    scores = torch.randn(40, 30 * CHUNK + 5, generator=gen)
+    targets = np.arange(40)
+    assert rank_scores(scores, targets, top_k).finite
+    for row, column in ((0, 0), (39, 30 * CHUNK + 4), (17, 100)):  # first item, the tail, inside
+        broken = scores.clone()
+        broken[row, column] = bad
+        assert not rank_scores(broken, targets, top_k).finite
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rank_block(broken, targets, top_k)
 
 
 def test_rank_counts_row_by_row_on_large_catalogues_with_ties_and_non_finite_scores():
@@ -175,7 +186,8 @@ def test_block_ranker_drops_the_pool_for_lists_that_mostly_tie_and_keeps_every_r
         ranker = BlockRanker(20)
         for start in range(0, 1200, 128):
             rows = slice(start, start + 128)
-            better, tied, top = ranker(scores[rows], targets[rows])
+            better, tied, top, finite, _ = ranker(scores[rows], targets[rows])
+            assert finite
             want_better, want_tied, want_top = plain(scores[rows], targets[rows], 20)
             np.testing.assert_array_equal(better, want_better)
             np.testing.assert_array_equal(tied, want_tied)
@@ -183,6 +195,39 @@ def test_block_ranker_drops_the_pool_for_lists_that_mostly_tie_and_keeps_every_r
         assert ranker.use_pool is keeps_pool
     accuracy_only = BlockRanker(0)
     assert not accuracy_only.use_pool
-    better, tied, top = accuracy_only(dense[:50], targets[:50])
+    better, tied, top, _, _ = accuracy_only(dense[:50], targets[:50])
     assert top is None
     np.testing.assert_array_equal(better, plain(dense[:50], targets[:50], 1)[0])
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 1.0])
+def test_running_pair_sums_equal_the_lookups_summed_in_order(density):
+    table, _ = symmetric_table(200, density, seed=3)
+    pairs = PairTable(table, 200)
+    rng = np.random.default_rng(2)
+    top = np.stack([rng.permutation(200)[:20] for _ in range(70)])
+    a, b = np.triu_indices(20, k=1)
+    order = np.argsort(b, kind="stable")
+    pair_a, pair_b = a[order], b[order]
+    ends = np.array([0, 1, 10, 45, 190])
+    got = pairs.running_sums(top, pair_a, pair_b, ends)
+    cumulative = pairs.lookup(top[:, pair_a], top[:, pair_b]).cumsum(1)
+    want = np.concatenate([np.zeros((70, 1)), cumulative[:, ends[1:] - 1]], axis=1)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)  # bit for bit: the same additions in the same order
+
+
+def test_lists_are_right_when_the_sampled_bar_is_too_high_or_too_low():
+    # the loop first guesses a bar from every SAMPLE_STRIDE-th item; a guess above the
+    # (k + 1)-th best score leaves too few items and the loop starts again without a bar
+    from sessrec.evaluation.kernels import SAMPLE_STRIDE
+
+    gen = torch.Generator().manual_seed(11)
+    n_items = 50 * CHUNK
+    scores = torch.randn(4, n_items, generator=gen)
+    sampled = torch.arange(0, n_items, SAMPLE_STRIDE)
+    scores[0, sampled[:6]] += 100.0  # only sampled items on top: the bar lets six through
+    scores[1, sampled[:6] + 1] += 100.0  # the top items between the samples: a low bar
+    scores[2] = -scores[2].abs()  # every score negative
+    scores[3, sampled[:3]] = 7.0  # a tie on the bar
+    check_equal(scores, np.array([0, 5, 9, n_items - 1]))

@@ -41,7 +41,6 @@ from sessrec.errors import SessrecError
 from sessrec.evaluation.metrics import (
     DEFAULT_KS,
     DEFAULT_TIE_MODE,
-    all_finite,
     check_tie_mode,
     metrics_from_ranks,
     ranks_from_counts,
@@ -205,6 +204,8 @@ class _BeyondAccuracy:
         order = np.argsort(b, kind="stable")
         self.pair_a, self.pair_b = a[order], b[order]
         self.pairs_within = {k: int((b < k).sum()) for k in ks}
+        self.ild_ks = [k for k in ks if k >= 2 and self.pairs_within[k]]
+        self.ild_ends = np.array([self.pairs_within[k] for k in self.ild_ks], dtype=np.int64)
 
     def add(self, top: np.ndarray) -> None:
         """Count the top lists ``top`` (``(B, max_k)`` item indices, best first)."""
@@ -217,12 +218,10 @@ class _BeyondAccuracy:
             for k in self.ks:
                 length = min(k, self.max_k)
                 self.pop_sums[k] += float(cumulative[:, length - 1].sum()) / length
-        if self.cosine is not None and self.max_k > 1:
-            cumulative = self.cosine.lookup(top[:, self.pair_a], top[:, self.pair_b]).cumsum(1)
-            for k in self.ks:
-                n_pairs = self.pairs_within[k]
-                if k >= 2 and n_pairs:
-                    self.ild_sums[k] += float((1.0 - cumulative[:, n_pairs - 1] / n_pairs).sum())
+        if self.cosine is not None and self.ild_ks:
+            sums = self.cosine.running_sums(top, self.pair_a, self.pair_b, self.ild_ends)
+            for column, k in enumerate(self.ild_ks):
+                self.ild_sums[k] += float((1.0 - sums[:, column] / self.pairs_within[k]).sum())
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -342,11 +341,13 @@ def evaluate(
             position = cursor + 1 - offsets[slot_session]  # position of the target
             evaluated = np.flatnonzero(active & (position >= min_position))
             for rows, chosen in _score_blocks(model, state, evaluated, slots):
-                if not all_finite(chosen):  # one sum per block
-                    raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
                 target = items[cursor[rows] + 1]
+                ranked = rank(chosen, target)  # one pass: counts, finiteness, lists
+                if not ranked.finite:
+                    raise _non_finite_error(model_name, chosen, rows, slot_session, position, prepared)
+                top = ranked.top
                 chunk = slice(written, written + len(rows))
-                better[chunk], n_tied[chunk], top = rank(chosen, target)
+                better[chunk], n_tied[chunk] = ranked.better, ranked.tied
                 positions[chunk] = position[rows]
                 targets[chunk] = target
                 session_index[chunk] = slot_session[rows]

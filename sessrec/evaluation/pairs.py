@@ -68,3 +68,17 @@ class PairTable:
             more = ~hit & (found != _EMPTY)
             pending, slots = pending[more], slots[more] + 1
         return out.reshape(shape)
+
+    def running_sums(self, top: np.ndarray, pair_a: np.ndarray, pair_b: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """``(lists, len(ends))`` float64: for each list ``top[r]``, the sum of the values of its
+        pairs ``(top[r, pair_a[p]], top[r, pair_b[p]])`` over ``p < ends[j]``. Equal, bit for bit,
+        to ``lookup(top[:, pair_a], top[:, pair_b]).cumsum(1)[:, ends - 1]`` (0 where ``ends``
+        is 0), in one compiled pass with no pair arrays."""
+        from sessrec.evaluation.kernels import pair_running_sums  # compiled on first use
+
+        out = np.empty((len(top), len(ends)), dtype=np.float64)
+        pair_running_sums(np.ascontiguousarray(top, dtype=np.int64), np.ascontiguousarray(pair_a, dtype=np.int64),
+                          np.ascontiguousarray(pair_b, dtype=np.int64), np.ascontiguousarray(ends, dtype=np.int64),
+                          self.keys, self.values, self.bits, self.n_items, out)
+        return out
+
