@@ -231,3 +231,19 @@ def test_lists_are_right_when_the_sampled_bar_is_too_high_or_too_low():
     scores[2] = -scores[2].abs()  # every score negative
     scores[3, sampled[:3]] = 7.0  # a tie on the bar
     check_equal(scores, np.array([0, 5, 9, n_items - 1]))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_rows_split_between_threads_give_the_same_results(threads):
+    gen = torch.Generator().manual_seed(12)
+    scores = torch.randn(101, 30 * CHUNK + 3, generator=gen)
+    scores[::7, :40] = 1.0  # some lists with ties: taken from torch.topk
+    targets = torch.randint(0, scores.shape[1], (101,), generator=gen).numpy()
+    got = rank_scores(scores, targets, 20, threads=threads)
+    want_better, want_tied, want_top = plain(scores, targets, 20)
+    np.testing.assert_array_equal(got.better, want_better)
+    np.testing.assert_array_equal(got.tied, want_tied)
+    np.testing.assert_array_equal(got.top, want_top)
+    broken = scores.clone()
+    broken[100, 5] = float("nan")  # in the last thread's rows
+    assert not rank_scores(broken, targets, 20, threads=threads).finite

@@ -14,6 +14,8 @@ sequence ends at an empty slot.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from sessrec.models.sparse_rows import SparseRows
@@ -75,10 +77,16 @@ class PairTable:
         to ``lookup(top[:, pair_a], top[:, pair_b]).cumsum(1)[:, ends - 1]`` (0 where ``ends``
         is 0), in one compiled pass with no pair arrays."""
         from sessrec.evaluation.kernels import pair_running_sums  # compiled on first use
+        from sessrec.evaluation.ranking import run_by_rows
 
         out = np.empty((len(top), len(ends)), dtype=np.float64)
-        pair_running_sums(np.ascontiguousarray(top, dtype=np.int64), np.ascontiguousarray(pair_a, dtype=np.int64),
-                          np.ascontiguousarray(pair_b, dtype=np.int64), np.ascontiguousarray(ends, dtype=np.int64),
-                          self.keys, self.values, self.bits, self.n_items, out)
+        shared = (np.ascontiguousarray(pair_a, dtype=np.int64), np.ascontiguousarray(pair_b, dtype=np.int64),
+                  np.ascontiguousarray(ends, dtype=np.int64), self.keys, self.values, self.bits, self.n_items)
+
+        def rows_sums(lists: np.ndarray, sums: np.ndarray, *table: Any) -> None:
+            pair_a, pair_b, ends, keys, values, bits, n_items = table
+            pair_running_sums(lists, pair_a, pair_b, ends, keys, values, bits, n_items, sums)
+
+        run_by_rows(rows_sums, len(top), (np.ascontiguousarray(top, dtype=np.int64), out), shared)
         return out
 

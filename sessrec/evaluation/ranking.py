@@ -15,13 +15,43 @@ stops looking for lists in the loop when most of them tie (count-based models).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
 
 #: items per chunk of the compiled top-k loop (re-exported for the tests' layouts)
 CHUNK = 64
+#: rows below which a block is not split between threads
+_MIN_ROWS_PER_THREAD = 8
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool(threads: int) -> ThreadPoolExecutor:
+    """One process-wide pool for the compiled loops (they release the GIL), grown on demand."""
+    global _pool
+    if _pool is None or _pool._max_workers < threads:  # noqa: SLF001  (no public size)
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sessrec-rank")
+    return _pool
+
+
+def run_by_rows(kernel: Callable[..., Any], n_rows: int, row_arrays: tuple[np.ndarray, ...],
+                shared: tuple[Any, ...], threads: int | None = None) -> list[Any]:
+    """Call ``kernel(*row_slices, *shared)`` on contiguous row ranges, one per thread.
+
+    ``row_arrays`` are split along their first axis (inputs and outputs alike: every row is
+    computed on its own, so the result does not depend on the split); ``threads`` defaults
+    to torch's thread count, the budget the score products use. Returns each call's result.
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    parts = max(1, min(threads, n_rows // _MIN_ROWS_PER_THREAD))
+    if parts == 1:
+        return [kernel(*row_arrays, *shared)]
+    bounds = np.linspace(0, n_rows, parts + 1).astype(int)
+    calls = [[array[start:stop] for array in row_arrays] for start, stop in zip(bounds[:-1], bounds[1:])]
+    pool = _thread_pool(parts)
+    return list(pool.map(lambda sliced: kernel(*sliced, *shared), calls))
 
 
 class RankedBlock(NamedTuple):
@@ -52,11 +82,13 @@ def rank_block(
     return ranked.better, ranked.tied, ranked.top
 
 
-def rank_scores(scores: torch.Tensor, targets: np.ndarray, top_k: int, lists_in_loop: bool = True) -> RankedBlock:
+def rank_scores(scores: torch.Tensor, targets: np.ndarray, top_k: int, lists_in_loop: bool = True,
+                threads: int | None = None) -> RankedBlock:
     """One pass over ``scores`` (``(rows, items)``): counts, finiteness and (``top_k > 0``) lists.
 
     ``lists_in_loop=False`` takes every list from ``torch.topk`` instead of the loop
-    (faster when most lists tie); the results are the same.
+    (faster when most lists tie); the results are the same. Rows are split between
+    ``threads`` (default: torch's thread count); the results do not depend on it.
     """
     from sessrec.evaluation.kernels import rank_rows  # compiled on first use: keeps numba out of imports
 
@@ -70,7 +102,9 @@ def rank_scores(scores: torch.Tensor, targets: np.ndarray, top_k: int, lists_in_
     loop_k = top_k if lists_in_loop else 0
     top = np.empty((n_rows, loop_k), dtype=np.int64)
     unsettled = np.zeros(n_rows, dtype=np.bool_)
-    n_bad = rank_rows(values, np.ascontiguousarray(targets, dtype=np.int64), loop_k, better, tied, top, unsettled)
+    row_arrays = (values, np.ascontiguousarray(targets, dtype=np.int64))
+    n_bad = sum(run_by_rows(lambda v, t, b, d, o, u, k: rank_rows(v, t, k, b, d, o, u), n_rows,
+                            (*row_arrays, better, tied, top, unsettled), (loop_k,), threads))
     if n_bad:
         return RankedBlock(better, tied, None, False, 0)
     if not top_k:
