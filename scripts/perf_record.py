@@ -53,6 +53,7 @@ from sessrec.data.dataset import load_dataset
 from sessrec.data.sessions import Sessions
 from sessrec.evaluation import evaluate
 from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test
+from sessrec.evaluation.ranking import warm_up
 from sessrec.models.factory import make_model
 from sessrec.models.registry import REGISTRY
 from sessrec.data.sessions import ItemIndex
@@ -142,6 +143,7 @@ def section_eval(dataset_path: Path, models: list[str]) -> None:
     train, test = dataset.train, dataset.test
     print(f"\n[eval] {dataset.name}: {train.unique_items().size} items; every model evaluated on the test split, "
           f"first with accuracy metrics only, then with every metric; {load()}")
+    print(f"  compiled ranking loops loaded in {warm_up():.2f} s (once per process; not in the times below)")
     for name in models:
         model = gru4rec(128) if name == "gru4rec" else make_model(name, {})
         started = time.perf_counter()
