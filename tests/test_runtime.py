@@ -214,9 +214,11 @@ def test_thread_invariance_check_compares_real_results(monkeypatch):
     runtime.thread_invariant.cache_clear()
 
 
-def test_the_playground_does_not_import_scipy_stats():
-    """scipy.stats takes about 0.5 s to import; only significance tests need it, so the playground's
-    first load (a committee's first sight of the app) does not pay for it."""
-    code = "import sys, sessrec.ui.playground, sessrec.ui.sidebar; print('scipy.stats' in sys.modules)"
+def test_the_playground_does_not_import_scipy_stats_or_numba():
+    """scipy.stats takes about 0.5 s to import, numba and the evaluator's compiled loops 0.6-0.8 s;
+    only significance tests and evaluations need them, so the playground's first load (a
+    committee's first sight of the app) does not pay for them."""
+    code = ("import sys, sessrec.ui.playground, sessrec.ui.sidebar, sessrec.evaluation; "
+            "print('scipy.stats' in sys.modules, 'numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    assert out.stdout.strip().splitlines()[-1] == "False False"
