@@ -77,7 +77,7 @@ class PairTable:
         to ``lookup(top[:, pair_a], top[:, pair_b]).cumsum(1)[:, ends - 1]`` (0 where ``ends``
         is 0), in one compiled pass with no pair arrays."""
         from sessrec.evaluation.kernels import pair_running_sums  # compiled on first use
-        from sessrec.evaluation.ranking import run_by_rows
+        from sessrec.evaluation.parallel import run_by_rows
 
         out = np.empty((len(top), len(ends)), dtype=np.float64)
         shared = (np.ascontiguousarray(pair_a, dtype=np.int64), np.ascontiguousarray(pair_b, dtype=np.int64),
