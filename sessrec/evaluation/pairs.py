@@ -14,8 +14,6 @@ sequence ends at an empty slot.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from sessrec.models.sparse_rows import SparseRows
@@ -80,13 +78,13 @@ class PairTable:
         from sessrec.evaluation.parallel import run_by_rows
 
         out = np.empty((len(top), len(ends)), dtype=np.float64)
-        shared = (np.ascontiguousarray(pair_a, dtype=np.int64), np.ascontiguousarray(pair_b, dtype=np.int64),
-                  np.ascontiguousarray(ends, dtype=np.int64), self.keys, self.values, self.bits, self.n_items)
+        lists = np.ascontiguousarray(top, dtype=np.int64)
+        pair_a, pair_b, ends = (np.ascontiguousarray(x, dtype=np.int64) for x in (pair_a, pair_b, ends))
 
-        def rows_sums(lists: np.ndarray, sums: np.ndarray, *table: Any) -> None:
-            pair_a, pair_b, ends, keys, values, bits, n_items = table
-            pair_running_sums(lists, pair_a, pair_b, ends, keys, values, bits, n_items, sums)
+        def rows(start: int, stop: int) -> None:
+            pair_running_sums(lists[start:stop], pair_a, pair_b, ends, self.keys, self.values, self.bits,
+                              self.n_items, out[start:stop])
 
-        run_by_rows(rows_sums, len(top), (np.ascontiguousarray(top, dtype=np.int64), out), shared)
+        run_by_rows(rows, len(top))
         return out
 

@@ -74,9 +74,13 @@ def rank_scores(scores: torch.Tensor, targets: np.ndarray, top_k: int, lists_in_
     loop_k = top_k if lists_in_loop else 0
     top = np.empty((n_rows, loop_k), dtype=np.int64)
     unsettled = np.zeros(n_rows, dtype=np.bool_)
-    row_arrays = (values, np.ascontiguousarray(targets, dtype=np.int64))
-    n_bad = sum(run_by_rows(lambda v, t, b, d, o, u, k: rank_rows(v, t, k, b, d, o, u), n_rows,
-                            (*row_arrays, better, tied, top, unsettled), (loop_k,), threads))
+    targets = np.ascontiguousarray(targets, dtype=np.int64)
+
+    def rank_range(start: int, stop: int) -> int:
+        part = slice(start, stop)
+        return rank_rows(values[part], targets[part], loop_k, better[part], tied[part], top[part], unsettled[part])
+
+    n_bad = sum(run_by_rows(rank_range, n_rows, threads))
     if n_bad:
         return RankedBlock(better, tied, None, False, 0)
     if not top_k:
