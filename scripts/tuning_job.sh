@@ -27,8 +27,12 @@ if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 # RetailRocket's, so that one large dataset's equal-budget view is complete first. SLIST (a
 # closed-form fit: seconds on rsc15_100k, about 5 CPU-minutes and 3.2 GB on yoochoose1_64) is
 # tuned where the budget allows and run at the authors' setting on RetailRocket and Diginetica
-# ("published": 11-15 GB and about an hour a fit there).
+# ("published": 11-15 GB and about an hour a fit there). GRU4Rec+SLIST (the hybrid with SLIST as
+# its neighbour model; a blend study fits both components once, minutes) and GRU4Rec+kNN's study on
+# Diginetica (its components tuned there) came in later and go first: each is under an hour.
 QUEUE=(
+  "study yoochoose1_64 hybrid-slist" "refit yoochoose1_64" "study rsc15_100k hybrid-slist" "refit rsc15_100k"
+  "study diginetica hybrid" "published yoochoose1_64 hybrid-slist" "published rsc15_100k hybrid-slist"
   "study rsc15_100k gru4rec-xe" "study rsc15_100k gru4rec-bprmax"
   "study rsc15_100k sasrec" "study rsc15_100k narm" "study rsc15_100k srgnn"
   "refit rsc15_100k" "refit retailrocket" "refit diginetica" "refit yoochoose1_64"

@@ -114,3 +114,49 @@ def test_a_probability_blend_mixes_gru4rec_softmax_and_the_neighbours_distributi
     assert positive.sum() > 0, "the session has neighbours"
     assert np.allclose(ours, 0.25 * softmax + 0.75 * positive / positive.sum(), atol=1e-6)
     assert np.isclose(ours.sum(), 1.0, atol=1e-5), "a mixture of two distributions is one"
+
+
+def test_slist_can_be_the_neighbour_model():
+    slist = {"alpha": 0.5, "reg": 1.0, "direction": "sr", "train_weight": 1.0, "predict_weight": 1.0,
+             "session_weight": -1}
+    model = Hybrid(gru4rec_params=GRU, seed=3, neighbours="slist", neighbour_params=slist, weight=0.4,
+                   normalise="zscore").fit(TRAIN, progress=False)
+    session = [1, 4, 7]
+    gru, _ = model.gru4rec.score_session(session)
+    lin, _ = model.knn.score_session(session)
+    assert len(set(np.round(lin, 5))) > 3, "SLIST's own scores, not a constant"
+    expected = 0.4 * normalise_rows(torch.tensor(gru)[None], "zscore") + 0.6 * normalise_rows(
+        torch.tensor(lin)[None], "zscore")
+    assert np.allclose(model.score_session(session)[0], expected[0].numpy(), atol=1e-5)
+
+
+def test_inside_reuse_fits_a_component_is_fitted_once_and_only_for_the_same_settings(monkeypatch):
+    """A study that tunes only the blend fits GRU4Rec and the neighbours once; another seed, other
+    neighbour settings or other sessions fit again, and outside the block nothing is kept."""
+    from sessrec.models import gru4rec as gru4rec_module
+    from sessrec.models import reuse
+
+    fits = []
+    original = gru4rec_module.GRU4Rec.fit
+
+    def counting_fit(self, *args, **kwargs):
+        fits.append(self.seed)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(gru4rec_module.GRU4Rec, "fit", counting_fit)
+    with reuse.reuse_fits():
+        first, second = fitted(weight=0.2), fitted(weight=0.8, mode="switch")
+        assert first.gru4rec is second.gru4rec and first.knn is second.knn and reuse.reused_count() == 2
+        assert fits == [3]
+        reseeded = Hybrid(gru4rec_params=GRU, seed=4, neighbours="vstan").fit(TRAIN, progress=False)
+        assert fits == [3, 4] and reseeded.knn is first.knn, "a new seed retrains GRU4Rec only"
+        other = Hybrid(gru4rec_params=GRU, seed=4, neighbours="vstan", neighbour_params={"k": 50}).fit(
+            TRAIN, progress=False)
+        assert other.knn is not first.knn and other.gru4rec is reseeded.gru4rec
+        shorter = sessions_of(*[list(TRAIN.session(s)) for s in range(TRAIN.n_sessions - 1)])
+        assert Hybrid(gru4rec_params=GRU, seed=4, neighbours="vstan").fit(shorter, progress=False).knn is not \
+            first.knn, "other sessions: fitted again"
+    alone = fitted(weight=0.2)
+    assert alone.gru4rec is not first.gru4rec and reuse.reused_count() == 0 and fits[-1] == 3
+    # sharing changes no score: the blend of shared parts equals the blend of its own parts
+    assert np.array_equal(alone.score_session([1, 4, 7])[0], first.score_session([1, 4, 7])[0])

@@ -323,14 +323,14 @@ def test_tune_cli_status_export_and_write_config(tmp_path, capsys):
 
 def test_the_budget_rule_keeps_the_expensive_models_at_published_settings(tmp_path, capsys):
     """sweeps/budget.json: 20 trials for every model on rsc15_100k, 12 on the larger datasets, where
-    NARM, SR-GNN and SASRec are not tuned (one run costs CPU-hours), nor SLIST where its fit needs
-    over 10 GB (RetailRocket, Diginetica), and `tune` refuses them in one line."""
+    NARM, SR-GNN and SASRec are not tuned (one run costs CPU-hours), nor SLIST and GRU4Rec+SLIST
+    where SLIST's fit needs over 10 GB (RetailRocket, Diginetica), and `tune` refuses them in one line."""
     committed = REPO / "sweeps" / "budget.json"
     assert tn.load_budget("rsc15_100k", committed).trials == 20
     assert not tn.load_budget("rsc15_100k", committed).published_only
     for dataset in ("yoochoose1_64", "diginetica", "retailrocket"):
         budget = tn.load_budget(dataset, committed)
-        dear = {"narm", "srgnn", "sasrec"} | ({"slist"} if dataset != "yoochoose1_64" else {"bert4rec"})
+        dear = {"narm", "srgnn", "sasrec"} | ({"slist", "hybrid-slist"} if dataset != "yoochoose1_64" else {"bert4rec"})
         assert budget.trials == 12 and set(budget.published_only) == dear
         assert all("CPU-hours" in why or " GB " in why for why in budget.published_only.values())
     budget = tn.Budget("demo", 2, 1.0, published_only={"sr": "too dear here"})
@@ -597,3 +597,25 @@ def test_a_setting_drawn_again_takes_the_earlier_score_without_training(tmp_path
     study.optimize(tn.make_objective(load_dataset(DEMO), other, "mrr@20"), n_trials=1)
     last = max(study.trials, key=lambda t: t.number)
     assert "repeat_of" not in last.user_attrs and last.user_attrs["cpu_seconds"] > 0
+
+
+def test_a_study_of_the_blend_fits_the_hybrids_components_once(tmp_path):
+    """Only the blend varies, so the worker fits GRU4Rec and the neighbours in its first trial and
+    its later trials reuse them (and say so); the scores are those of separate fits."""
+    fixed = {"gru4rec_params": {"layers": [8], "batch_size": 16, "n_epochs": 1, "n_sample": 8}, "seed": 2,
+             "neighbours": "sknn", "neighbour_params": {"k": 20}}
+    space = {"weight": {"type": "categorical", "choices": [0.2, 0.8]},
+             "normalise": {"type": "categorical", "choices": ["minmax", "probability"]}}
+    tuned = tn.TunedModel("hybrid", "hybrid", space, fixed=fixed)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    tn.tune(load_dataset(DEMO), tuned, tn.Budget("demo", 3, 1.0), storage=storage, progress=False,
+            config_dir=tmp_path)
+    trials = sorted(optuna.load_study(study_name="demo/hybrid", storage=storage).trials, key=lambda t: t.number)
+    trained = [t for t in trials if "repeat_of" not in t.user_attrs]
+    assert "reused_fits" not in trained[0].user_attrs
+    assert len(trained) >= 2 and all(t.user_attrs["reused_fits"] == 2 for t in trained[1:])
+    # the same setting fitted on its own scores what the study recorded
+    again = optuna.create_study(direction="maximize")
+    again.enqueue_trial(trained[-1].params)
+    again.optimize(tn.make_objective(load_dataset(DEMO), tuned, "mrr@20"), n_trials=1)
+    assert again.trials[0].value == pytest.approx(trained[-1].value, abs=1e-9)

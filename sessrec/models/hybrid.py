@@ -1,10 +1,14 @@
-"""GRU4Rec + kNN: GRU4Rec's and a session-kNN model's scores blended per session.
+"""GRU4Rec + kNN (or + SLIST): GRU4Rec's and a neighbour model's scores blended per session.
 
 The question a committee asks of two complementary models (sessrec's re-click analysis finds
 GRU4Rec-XE ahead on targets new to the session and the kNN models ahead on re-clicks): is the
 pair better than either alone? Both components are trained on the same sessions inside
 ``fit`` (GRU4Rec with ``gru4rec_params`` and ``seed``, the neighbour model, VSTAN by default,
-with ``neighbour_params``), so they share one catalogue. Scoring one session:
+with ``neighbour_params``), so they share one catalogue. The neighbour model is any of
+:func:`neighbour_models`: the kNN family, the rules, the baselines or SLIST (a linear
+item-to-item model, whose scores may be negative). Inside a tuning study
+(:func:`sessrec.models.reuse.reuse_fits`) each component is fitted once and shared by the
+trials, since only the blend varies. Scoring one session:
 
 * each component's score row is normalised over the catalogue (``normalise``):
   ``"minmax"``: ``(s - min) / (max - min)``; ``"zscore"``: ``(s - mean) / std``
@@ -33,6 +37,7 @@ import torch
 from sessrec.data.sessions import Sessions
 from sessrec.errors import CheckpointError, ParameterError
 from sessrec.models.base import BaseSessionModel, select_rows
+from sessrec.models.reuse import fit_part
 from sessrec.models.validation import check_choice, check_float
 
 NORMALISATIONS = ("minmax", "zscore", "probability")
@@ -96,8 +101,11 @@ class Hybrid(BaseSessionModel):
         from sessrec.models.gru4rec import GRU4Rec
         from sessrec.models.io import model_class
 
-        self.gru4rec = GRU4Rec(**{**self.gru4rec_params, "seed": self.seed}).fit(train, progress=False)
-        self.knn = model_class(self.neighbours)(**self.neighbour_params).fit(train, progress=False)
+        gru_params = {**self.gru4rec_params, "seed": self.seed}
+        self.gru4rec = fit_part("hybrid.gru4rec", "gru4rec", gru_params, train,
+                                lambda: GRU4Rec(**gru_params).fit(train, progress=False))
+        self.knn = fit_part("hybrid.neighbours", self.neighbours, self.neighbour_params, train,
+                            lambda: model_class(self.neighbours)(**self.neighbour_params).fit(train, progress=False))
         self.training_log = list(getattr(self.gru4rec, "training_log", []))
         self._adopt_catalogue()
         self.clear_live_cache()
@@ -172,7 +180,8 @@ class Hybrid(BaseSessionModel):
 
 
 def neighbour_models() -> tuple[str, ...]:
-    """The registered session models a hybrid can pair with GRU4Rec: the kNN family and the rules."""
+    """The registered session models a hybrid can pair with GRU4Rec: the kNN family, the rules,
+    the baselines and the linear models (SLIST)."""
     from sessrec.models.registry import REGISTRY
 
-    return tuple(spec.name for spec in REGISTRY if spec.family in ("session_knn", "rules", "baseline"))
+    return tuple(spec.name for spec in REGISTRY if spec.family in ("session_knn", "rules", "baseline", "linear"))

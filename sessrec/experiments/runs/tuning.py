@@ -20,6 +20,10 @@ model gets and a cap in core-hours). Every trial trains on ``train_tr`` and is s
 * **Repeats.** A setting the sampler draws again (drawn parameters and fixed ones alike) is not
   trained again: the trial takes the earlier complete trial's score and history, costs no CPU,
   says ``repeat_of``, and counts as one of the budget's trials as before.
+* **Fixed parts.** A part held fixed across trials (a hybrid's GRU4Rec and neighbour model)
+  is fitted once per worker (:func:`sessrec.models.reuse.reuse_fits`) and shared by its later
+  trials, which say how many fits they reused (``reused_fits``); their CPU time leaves those
+  fits out, the first trial's includes them.
 * **Resuming.** The study lives in an Optuna RDB storage (SQLite file by default, a
   PostgreSQL URL for several workers). Starting ``tune`` again continues it; a trial whose
   process died (killed, machine restarted) is marked failed when the next worker on the
@@ -47,6 +51,7 @@ from sessrec.experiments.runs.sweep import check_space, check_sweep, open_storag
 from sessrec.models.factory import make_model, model_parameters
 from sessrec.models.registry import EARLY_STOPPING, EPOCHS, ONCE
 from sessrec.models.registry import spec as model_spec
+from sessrec.models.reuse import reused_count, reuse_fits
 
 TUNING_FILE = Path("sweeps") / "tuning.json"
 BUDGET_FILE = Path("sweeps") / "budget.json"
@@ -370,6 +375,7 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
             return cast(float, twin.value)
         train, valid = read("train_tr"), read("valid")
         model = make_model(tuned.model, params)
+        reused_before = reused_count()
         cpu_start, wall_start = time.process_time(), time.perf_counter()
         history: list[dict[str, float]] = []
         n_events: list[int] = []
@@ -416,6 +422,8 @@ def make_objective(dataset: Dataset, tuned: TunedModel, metric: str, *, tie_mode
         trial.set_user_attr("best_epoch", int(best["epoch"]) if style != ONCE else None)
         trial.set_user_attr("n_valid_events", n_events[0] if n_events else None)
         trial.set_user_attr("tie_mode", tie_mode)
+        if reused_count() > reused_before:  # its CPU time leaves out the fits an earlier trial made
+            trial.set_user_attr("reused_fits", reused_count() - reused_before)
         return best[metric]
 
     return objective
@@ -479,17 +487,19 @@ def tune(dataset: Dataset, tuned: TunedModel, budget: Budget, *, storage: str = 
     bar = tqdm(total=budget.trials, initial=min(state.counted, budget.trials), unit="trial", disable=not progress,
                desc=study.study_name)
     ran = 0
-    try:
-        while state.stopped_by is None and (max_trials is None or ran < max_trials):
-            study.optimize(objective, n_trials=1, catch=(), gc_after_trial=True)
-            ran += 1
-            state = report(study, tuned, budget, starts)
-            bar.n = min(state.counted, budget.trials)
-            bar.set_postfix_str(f"{state.core_hours:.2f}/{budget.core_hours:g} core-h, best "
-                                f"{'-' if state.best_value is None else f'{state.best_value:.4f}'}")
-            bar.refresh()
-    finally:
-        bar.close()
+    # parts held fixed (a hybrid's components) are fitted once per worker
+    with reuse_fits():
+        try:
+            while state.stopped_by is None and (max_trials is None or ran < max_trials):
+                study.optimize(objective, n_trials=1, catch=(), gc_after_trial=True)
+                ran += 1
+                state = report(study, tuned, budget, starts)
+                bar.n = min(state.counted, budget.trials)
+                bar.set_postfix_str(f"{state.core_hours:.2f}/{budget.core_hours:g} core-h, best "
+                                    f"{'-' if state.best_value is None else f'{state.best_value:.4f}'}")
+                bar.refresh()
+        finally:
+            bar.close()
     return state
 
 
@@ -521,7 +531,9 @@ def run_sweep(
                              "(`python -m sessrec prepare` writes one)")
     free = TunedModel(label=model, model=model, space=space, fixed=fixed)
     study = open_study(dataset, free, storage, seed, name=study_name or f"{dataset.name}-{model}")
-    study.optimize(make_objective(dataset, free, metric, tie_mode=tie_mode), n_trials=n_trials, gc_after_trial=True)
+    with reuse_fits():
+        study.optimize(make_objective(dataset, free, metric, tie_mode=tie_mode), n_trials=n_trials,
+                       gc_after_trial=True)
     return study
 
 
