@@ -1,4 +1,5 @@
-"""sessrec app: ``streamlit run app.py``. Pages live in pages/, logic in sessrec/ui/."""
+"""sessrec app: ``streamlit run serve.py`` (warmed up at start-up) or ``streamlit run app.py``.
+Pages live in pages/, logic in sessrec/ui/."""
 
 import streamlit as st
 

@@ -2,7 +2,7 @@
 
 1. direct:  every model's ``recommend`` for a growing session (the work a click triggers);
 2. server:  a click through Streamlit's AppTest (the whole page script re-run, no browser);
-3. browser: ``streamlit run app.py`` + headless Chromium, measured inside the page
+3. browser: ``streamlit run serve.py`` (``--script``) + headless Chromium, measured inside the page
             (``performance.now()`` and a MutationObserver): from the click to the moment
             *every* shown model's list is final (the last change inside any list, once the
             app is idle and the lists have been still for 500 ms) -- what a user waits for.
@@ -12,10 +12,13 @@
             browser main thread's CPU time per click (thread time, so another job on the
             machine does not inflate it), split into JavaScript, style/layout and paint:
             how much of the wait is the browser drawing the page.
+            The first load is timed once ``serve.py``'s server has warmed up (``--script app.py``:
+            a cold server, whose first page run imports and loads everything).
 
 Numbers are noisy on a loaded machine: run it a few times and compare medians.
 
-Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--models default all] [--skip-browser] [--trace]
+Usage: python scripts/bench_playground.py [--dataset demo] [--clicks 10] [--models default all] [--script serve.py app.py]
+                                          [--skip-browser] [--trace]
 Uses data/ and checkpoints/ (or SESSREC_DATA_ROOT / SESSREC_CHECKPOINT_ROOT).
 """
 
@@ -193,7 +196,31 @@ def main_thread_cpu(trace: bytes, clicks: int) -> dict[str, float]:
     return {k: v / 1000 / clicks for k, v in out.items()}
 
 
-def bench_browser(dataset_name: str, clicks: int, models: str | None, trace: bool = False) -> None:
+def wait_warmed(proc, timeout: float = 120.0) -> float | None:
+    """Seconds until ``serve.py``'s server says it has warmed up (None: it did not say so in time)."""
+    import select
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if ready:
+            line = proc.stdout.readline().decode(errors="replace")
+            if "sessrec: warmed up" in line:
+                return time.perf_counter() - started
+            if not line and proc.poll() is not None:
+                return None
+    return None
+
+
+#: in the page, from navigation start: when GRU4Rec's list first shows an item
+LIST_SHOWN = """() => { window.__listShown = null; new MutationObserver((_, obs) => {
+  if (document.querySelector('[data-rec-list=gru4rec] button[data-item]')) {
+    window.__listShown = performance.now(); obs.disconnect(); } })
+  .observe(document, {subtree: true, childList: true}); }"""
+
+
+def bench_browser(dataset_name: str, clicks: int, models: str | None, trace: bool = False,
+                  script: str = "serve.py") -> None:
     if not Path("/usr/bin/chromium").exists():
         print("\n[browser] skipped: no /usr/bin/chromium")
         return
@@ -204,17 +231,22 @@ def bench_browser(dataset_name: str, clicks: int, models: str | None, trace: boo
         return
     from tests.test_browser import LAUNCH_ARGS, start_server, stop_server, wait_idle
 
-    proc, url = start_server({})
+    proc, url = start_server({}, script)
     try:
+        warmed = wait_warmed(proc) if script == "serve.py" else None
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1600})
+            page.add_init_script(f"({LIST_SHOWN})()")
             started = time.perf_counter()
             page.goto(f"{url}/?dataset={dataset_name}" + (f"&models={models}" if models else ""), timeout=60_000)
             page.wait_for_selector("[data-rec-list=gru4rec] button[data-item]", timeout=60_000)
+            shown = page.evaluate("() => window.__listShown")
             wait_idle(page)
-            print(f"\n[browser] Chromium, dataset {dataset_name}, models {models or 'default'}: "
-                  f"first load {time.perf_counter() - started:.2f} s; {load()}")
+            print(f"\n[browser] Chromium, `streamlit run {script}`, dataset {dataset_name}, models {models or 'default'}: "
+                  + (f"server warmed up {warmed:.1f} s after it listened; " if warmed is not None else "")
+                  + f"first load: GRU4Rec's list shown {shown / 1000:.2f} s after navigation, page idle "
+                  f"{time.perf_counter() - started:.2f} s; {load()}")
             in_page, n_lists = [], 0
             for i in range(clicks):
                 result = page.evaluate(IN_PAGE_CLICK, [i])
@@ -245,6 +277,9 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--trace", action="store_true",
                         help="also print the browser main thread's CPU time per click (Chrome tracing)")
+    parser.add_argument("--script", nargs="+", default=["serve.py"],
+                        help="what the browser runs serve: serve.py (the README's command: warmed up at start-up, "
+                             "and the first load is measured once it has) and/or app.py (cold: nothing loaded)")
     parser.add_argument("--models", nargs="+", default=["default", "all"],
                         help="model columns of the browser runs: 'default' (the sidebar's choice), 'all', "
                              "or a comma-separated list; one browser run each")
@@ -256,8 +291,9 @@ def main() -> None:
     bench_direct(args.dataset, args.clicks, args.k)
     bench_server(args.dataset, args.clicks)
     if not args.skip_browser:
-        for models in args.models:
-            bench_browser(args.dataset, args.clicks, None if models == "default" else models, args.trace)
+        for script in args.script:
+            for models in args.models:
+                bench_browser(args.dataset, args.clicks, None if models == "default" else models, args.trace, script)
 
 
 if __name__ == "__main__":

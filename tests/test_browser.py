@@ -1,4 +1,4 @@
-"""One end-to-end test in a real browser: streamlit run app.py + headless Chromium."""
+"""End-to-end tests in a real browser: streamlit run serve.py (the README's command) + headless Chromium."""
 
 from __future__ import annotations
 
@@ -30,12 +30,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(env_extra: dict[str, str], script: str = "serve.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run serve.py`` (the README's command: app.py, warmed up at start-up) on a free port."""
     port = free_port()
     env = {**os.environ, **env_extra}
     streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
     proc = subprocess.Popen(
-        [streamlit, "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        [streamlit, "run", script, "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

@@ -45,7 +45,7 @@ def test_the_readme_needs_its_markers():
 def test_the_readme_is_short_and_starts_with_the_two_commands():
     text = (REPO / "README.md").read_text()
     assert len(text.splitlines()) <= 200
-    assert "pip install -r requirements.txt -e . && streamlit run app.py" in text
+    assert "pip install -r requirements.txt -e . && streamlit run serve.py" in text
     assert "pip install -r requirements-dev.txt -e . && python -m pytest" in text
 
 

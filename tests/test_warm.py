@@ -1,0 +1,35 @@
+"""Server start-up warm-up (sessrec.ui.warm, run by serve.py): the first visitor finds the
+demo's dataset, catalogue and models already in the shared caches."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+
+from sessrec.ui import models as ui_models
+from sessrec.ui import resources, warm
+from sessrec.ui.paths import checkpoint_root, data_root
+
+
+def test_warm_up_loads_every_fitting_checkpoint_once_into_the_shared_cache(app_env, monkeypatch):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    loaded = []
+    original = ui_models.load_checkpoint
+    monkeypatch.setattr(ui_models, "load_checkpoint", lambda path: loaded.append(str(path)) or original(path))
+    timings = warm.warm_up()
+    assert set(timings) == {"imports", "data and models"} and all(t >= 0 for t in timings.values())
+    demo = next(d.path for d in resources.list_datasets(str(data_root())) if d.name == "demo")
+    fitting = [e for e in resources.list_checkpoints(str(checkpoint_root()))
+               if e.ok and not resources.fit_warning(e, demo)]
+    assert fitting and sorted(loaded) == sorted(e.path for e in fitting), "each fitting checkpoint, nothing else"
+    # what a page asks for now comes from the cache: nothing is read from disk again
+    monkeypatch.setattr(ui_models, "load_checkpoint", lambda path: pytest.fail(f"{path} loaded again"))
+    for entry in fitting:
+        model, error = resources.get_model(entry.path)
+        assert error is None and model is not None
+
+
+def test_warm_up_of_a_missing_dataset_does_nothing_and_never_raises(app_env):
+    st.cache_resource.clear()
+    assert warm.warm_up(datasets=("no-such-dataset",))["data and models"] >= 0
