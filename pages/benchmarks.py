@@ -155,13 +155,18 @@ if rq1.open:
         st.altair_chart(bars, width="stretch")
         curves = charts.metric_curves(bm.curve_frame(summary, dataset, metrics)).properties(title=f"{dataset}: metric vs k")
         st.altair_chart(curves)
-        cost = bm.cost_frame(runs)
+        cost = bm.cost_frame(runs, resources.training_timings(root, dataset))
         if len(cost) > 1:
-            st.altair_chart(charts.cost_accuracy(cost, "_mrr@20", "MRR@20", log_x=True).properties(
-                title=f"{dataset}: MRR@20 against training cost"), width="stretch")
-            st.caption("Training seconds as each run's record gives them (the sum of its epochs, the choice of the "
-                       "number of epochs included; wall time for models trained once), mean over seeds. They were "
-                       "measured on 2 cores beside other jobs: an order of magnitude, not a speed benchmark.")
+            left, right = st.columns(2)
+            for column, metric, name in ((left, "_mrr@20", "MRR@20"), (right, "_recall@20", "Recall@20")):
+                column.altair_chart(charts.cost_accuracy(cost, metric, name, log_x=True).properties(
+                    title=f"{dataset}: {name} against training cost"), width="stretch")
+            timed = int((cost["Cost from"] == bm.TIMED).sum())
+            st.caption(f"Training cost of {timed} of {len(cost)} configurations timed on their own "
+                       "(`python -m sessrec timing`: CPU seconds of one run on all of train, one thread, alone in its "
+                       "process; see docs/performance.md); the others, as their run records give them (the sum of "
+                       "their epochs, the epoch selection included; wall time for models trained once; mean over "
+                       "seeds), measured on 2 cores beside other jobs: an order of magnitude, not a speed benchmark.")
         for name, chart in (("bars", bars), ("curves", curves)):
             spec = charts.spec_json(chart)
             cols = st.container(horizontal=True)

@@ -30,9 +30,12 @@ if [ -x .venv/bin/python ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 # ("published": 11-15 GB and about an hour a fit there). GRU4Rec+SLIST (the hybrid with SLIST as
 # its neighbour model; a blend study fits both components once, minutes) and GRU4Rec+kNN's study on
 # Diginetica (its components tuned there) came in later and go first: each is under an hour.
+# Then the training cost of every configuration, timed alone (`sessrec timing`, one epoch of each
+# model trained in epochs, scaled to its run's epochs): minutes on rsc15_100k, 1-3 hours on the others.
 QUEUE=(
   "study yoochoose1_64 hybrid-slist" "refit yoochoose1_64" "study rsc15_100k hybrid-slist" "refit rsc15_100k"
   "study diginetica hybrid" "published yoochoose1_64 hybrid-slist" "published rsc15_100k hybrid-slist"
+  "timing rsc15_100k" "timing yoochoose1_64" "timing retailrocket" "timing diginetica"
   "study rsc15_100k gru4rec-xe" "study rsc15_100k gru4rec-bprmax"
   "study rsc15_100k sasrec" "study rsc15_100k narm" "study rsc15_100k srgnn"
   "refit rsc15_100k" "refit retailrocket" "refit diginetica" "refit yoochoose1_64"
@@ -70,6 +73,14 @@ for entry in "${QUEUE[@]}"; do
   if [ "$kind" = published ]; then  # runs at the published setting (seeds: 3 unless named), peak memory logged
     nice -n 15 /usr/bin/time -f "  peak memory %M kB, %e s wall, %U s user" python -m sessrec benchmark \
       --dataset "data/$dataset" --config "benchmarks/$dataset.json" --only "$label" --seeds "${seeds:-3}" --quiet
+    echo "$(stamp) end $entry (exit $?)"
+    continue
+  fi
+  if [ "$kind" = timing ]; then  # CPU seconds of one training run per configuration -> results/timings.json
+    configs="benchmarks/$dataset.json"
+    [ -f "benchmarks/tuned/$dataset.json" ] && configs="$configs benchmarks/tuned/$dataset.json"
+    # shellcheck disable=SC2086
+    nice -n 15 python -m sessrec timing --dataset "data/$dataset" --config $configs --max-epochs 1
     echo "$(stamp) end $entry (exit $?)"
     continue
   fi

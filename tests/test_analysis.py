@@ -84,7 +84,16 @@ def test_the_cost_frame_names_runs_and_keeps_those_with_a_training_time(tmp_path
     records = [{**r, "train_seconds": 0.0, "training_log": []} if r["label"] == "most_popular" else r
                for r in valid_records(load_run_records(tmp_path))]  # nothing measured for MostPopular
     frame = tables.cost_frame(records)
-    assert list(frame.columns) == ["Run", "Train s", "_recall@20", "_mrr@20"]
+    assert list(frame.columns) == ["Run", "Train s", "Cost from", "_recall@20", "_mrr@20"]
     assert (frame["Train s"] > 0).all() and frame["Train s"].is_monotonic_increasing
     assert "MostPopular" not in set(frame["Run"]) and "LastItem" in set(frame["Run"])
     assert "GRU4Rec (cross-entropy)" in set(frame["Run"]), "display names, not run labels"
+    assert set(frame["Cost from"]) == {tables.FROM_RECORDS}
+    # a timed configuration takes its timed CPU seconds, the others keep their records' seconds
+    timed = tables.cost_frame(records, {"gru4rec-xe": {"cpu_seconds": 12345.0}, "most_popular": {"cpu_seconds": 0.5}})
+    row = timed.set_index("Run").loc["GRU4Rec (cross-entropy)"]
+    assert row["Train s"] == 12345.0 and row["Cost from"] == tables.TIMED
+    assert timed["Train s"].iloc[-1] == 12345.0, "cheapest first"
+    assert "MostPopular" in set(timed["Run"]), "timed, so it has a cost now"
+    others = timed[timed["Run"] != "GRU4Rec (cross-entropy)"].set_index("Run")["Train s"]
+    assert others.drop("MostPopular").equals(frame[frame["Run"] != "GRU4Rec (cross-entropy)"].set_index("Run")["Train s"])

@@ -3,6 +3,7 @@ clicks, bad input gives friendly messages; plus the plain helpers behind the pag
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,10 @@ def test_benchmarks_empty_then_with_records(app_env, tmp_path, monkeypatch):
     at = open_app("pages/benchmarks.py")
     assert not at.exception, [e.value for e in at.exception]
     assert at.dataframe, "the results table is shown"
+    assert any("Training cost of 0 of" in c.value for c in at.caption), "no configuration timed yet"
+    (results / "timings.json").write_text(json.dumps({"datasets": {"demo": {"gru4rec-xe": {"cpu_seconds": 42.0}}}}))
+    at = open_app("pages/benchmarks.py")
+    assert not at.exception and any("Training cost of 1 of" in c.value for c in at.caption), "the timed cost is used"
     at = open_app("pages/training.py")
     assert not at.exception and at.dataframe
     at.radio(key="tc_measure").set_value("events_per_second").run()

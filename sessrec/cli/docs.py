@@ -3,7 +3,7 @@
 Writes the README's verdict block (between its ``<!-- headline:start -->`` and
 ``<!-- headline:end -->`` markers), the site's home page ``docs/index.md`` (the README),
 ``docs/figures/headline.svg``, ``docs/reference/models.md``
-(the registry) and ``docs/reference/commands.md`` (every command's ``--help``). ``--check``
+(the registry), ``docs/reference/costs.md`` (training cost beside accuracy) and ``docs/reference/commands.md`` (every command's ``--help``). ``--check``
 writes nothing and exits 3 naming each file that differs from what the records give (a test
 and CI run it, so a number in the README cannot drift from the records).
 """
@@ -53,6 +53,7 @@ def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentPar
     """Path -> the content the records and the registry give it."""
     from sessrec.experiments.analysis import docs
     from sessrec.experiments.records import load_run_records, valid_records
+    from sessrec.experiments.runs.timing import load_timings
     from sessrec.experiments.runs.user_context import all_results_markdown
 
     records = valid_records(load_run_records(results_root))
@@ -66,6 +67,7 @@ def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentPar
         repo / "docs" / "reference" / "models.md": docs.models_markdown(),
         repo / "docs" / "reference" / "commands.md": commands_markdown(parser),
         repo / "docs" / "reference" / "users-results.md": all_results_markdown(results_root / "users"),
+        repo / "docs" / "reference" / "costs.md": docs.costs_markdown(records, load_timings(results_root)),
     }
 
 

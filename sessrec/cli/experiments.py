@@ -63,6 +63,31 @@ def _check_labels(specs: list, config: str | None) -> None:
             raise ParameterError(f"{config}: label {quote(spec.label)} cannot be used as a file name ({NAME_RULE})")
 
 
+def cmd_timing(args: argparse.Namespace) -> int:
+    """Time one training run of every configuration of the configs (CPU seconds, one thread)."""
+    from sessrec.data.dataset import load_dataset
+    from sessrec.experiments.records import load_run_records, valid_records
+    from sessrec.experiments.runs.benchmark import load_specs, validate_specs
+    from sessrec.experiments.runs.timing import run_timings
+
+    check_output_dir(args.out, "--out")
+    specs = [spec for config in args.config for spec in load_specs(config)]
+    if args.only:
+        specs = [s for s in specs if s.label in set(args.only)]
+        if not specs:
+            raise ParameterError(f"--only {args.only}: no such labels in the configs")
+    validate_specs(specs)
+    dataset = load_dataset(args.dataset)
+    records: dict[str, dict[str, Any]] = {}
+    for record in sorted(valid_records(load_run_records(args.out)), key=lambda r: (r.get("seed") or 0)):
+        if record.get("dataset") == dataset.name and record.get("protocol", {}).get("ranking") == "full catalogue":
+            records.setdefault(str(record["label"]), record)  # the lowest seed's run
+    path = run_timings(dataset, specs, args.out, records, max_epochs=args.max_epochs,
+                       log=(lambda _: None) if args.quiet else print)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     """Print where the long benchmark runs stand (training checkpoints and claims)."""
     from sessrec.experiments.runs.progress import progress_lines
@@ -176,6 +201,19 @@ def add_commands(sub: Any, subject: str) -> None:
     add_protocol_options(bench)
     bench.add_argument("--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(func=cmd_benchmark)
+
+    timing = sub.add_parser("timing", help="CPU seconds of one training run of each configuration, one thread, "
+                                           "into <out>/timings.json (the cost-accuracy chart's training cost)")
+    timing.add_argument("--dataset", required=True, help="prepared dataset folder")
+    timing.add_argument("--config", nargs="+", required=True,
+                        help="benchmark config(s), e.g. benchmarks/<dataset>.json benchmarks/tuned/<dataset>.json")
+    timing.add_argument("--only", nargs="*", help="time only these labels")
+    timing.add_argument("--max-epochs", type=int_at_least(1), default=None,
+                        help="train at most this many epochs and scale the CPU seconds per epoch to the run's "
+                             "epochs (default: all of them)")
+    timing.add_argument("--out", default="results", help="results root: its run records give each run's epochs")
+    timing.add_argument("--quiet", action="store_true", help="print only where the file went")
+    timing.set_defaults(func=cmd_timing)
 
     progress = sub.add_parser("progress", help="where the long benchmark runs stand: epoch, best validation score, "
                               "who is running them, claims left by processes that are gone")

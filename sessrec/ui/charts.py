@@ -291,12 +291,13 @@ def cost_accuracy(frame: pd.DataFrame, y: str, y_title: str, label: str = "Run",
         alt.Chart(frame)
         .mark_point(size=110, filled=True, opacity=0.85)
         .encode(
-            x=alt.X("Train s:Q", title="training time (s, mean over seeds" + (", log scale)" if log_x else ")"),
+            x=alt.X("Train s:Q", title="training cost (s" + (", log scale)" if log_x else ")"),
                     scale=alt.Scale(type="log") if log_x else alt.Scale(zero=False)),
             y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
             color=model_colour(frame, label, "run"),
             shape=alt.Shape(f"{label}:N", legend=None),
-            tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")],
+            tooltip=["Run", alt.Tooltip("Train s:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".4f")]
+            + (["Cost from"] if "Cost from" in frame.columns else []),
         )
         .properties(height=legend_room(frame[label], 320))
     )

@@ -173,6 +173,20 @@ def benchmark_data(root: str | Path):
     return _benchmarks(str(root), stamp)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _timings(root: str, stamp: float) -> dict:
+    from sessrec.experiments.runs.timing import load_timings
+
+    return load_timings(root)
+
+
+def training_timings(root: str | Path, dataset: str) -> dict:
+    """label -> the dataset's entry of ``<root>/timings.json`` (``sessrec timing``), re-read when it changes."""
+    from sessrec.experiments.runs.timing import timings_path
+
+    return _timings(str(root), mtime(timings_path(root))).get(dataset, {})
+
+
 def benchmark_stamp(root: str | Path) -> tuple:
     root = Path(root)
     return _tree_stamp(root, "*/*.json") + _tree_stamp(root, "*.csv")

@@ -368,15 +368,28 @@ def run_table(records: list[dict[str, Any]], metrics: tuple[tuple[str, int], ...
     return pd.DataFrame(rows)
 
 
-def cost_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Run (display name), Train s, _recall@20, _mrr@20: every configuration of ``records`` with a
-    positive training time (:func:`training_seconds`, mean over seeds), for the cost-accuracy chart."""
+def cost_frame(records: list[dict[str, Any]], timings: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
+    """Run (display name), Train s, Cost from, _recall@20, _mrr@20: every configuration of
+    ``records`` with a training cost, cheapest first. ``timings`` (label -> entry of
+    ``sessrec timing``, :mod:`sessrec.experiments.runs.timing`): a timed configuration's cost
+    is its CPU seconds of one run; the others keep their records' :func:`training_seconds`
+    (mean over seeds), and "Cost from" says which."""
+    columns = ["Run", "Train s", "Cost from", "_recall@20", "_mrr@20"]
     table = run_table(records)
     if table.empty:
-        return pd.DataFrame(columns=["Run", "Train s", "_recall@20", "_mrr@20"])
+        return pd.DataFrame(columns=columns)
     out = table[["Run", "Train s", "_recall@20", "_mrr@20"]].copy()
+    timed = {label: float(entry["cpu_seconds"]) for label, entry in (timings or {}).items()
+             if isinstance(entry, dict) and isinstance(entry.get("cpu_seconds"), (int, float))}
+    out["Cost from"] = [TIMED if label in timed else FROM_RECORDS for label in out["Run"]]
+    out["Train s"] = [timed.get(label, seconds) for label, seconds in zip(out["Run"], out["Train s"])]
     out["Run"] = out["Run"].map(pretty_label)
-    return out[out["Train s"] > 0].sort_values("Train s").reset_index(drop=True)
+    return out[out["Train s"] > 0][columns].sort_values("Train s").reset_index(drop=True)
+
+
+#: where a cost-accuracy point's training cost comes from
+TIMED = "timed: CPU s of one run, one thread (sessrec timing)"
+FROM_RECORDS = "run records: training s beside other jobs"
 
 
 def published_cells(values) -> list[str]:
