@@ -87,7 +87,7 @@ def time_one(dataset: Dataset, spec: RunSpec, record: dict[str, Any] | None, *,
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         torch.set_num_threads(threads)
-    scale = 1.0 if not in_epochs else epochs / timed
+    scale = epochs / timed if epochs and timed else 1.0
     return {
         "model": spec.model,
         "settings": settings_key(spec),
