@@ -157,9 +157,8 @@ if rq1.open:
         st.altair_chart(curves)
         cost = bm.cost_frame(runs, resources.training_timings(root, dataset))
         if len(cost) > 1:
-            left, right = st.columns(2)
-            for column, metric, name in ((left, "_mrr@20", "MRR@20"), (right, "_recall@20", "Recall@20")):
-                column.altair_chart(charts.cost_accuracy(cost, metric, name, log_x=True).properties(
+            for metric, name in (("_mrr@20", "MRR@20"), ("_recall@20", "Recall@20")):  # full width: whole legends
+                st.altair_chart(charts.cost_accuracy(cost, metric, name, log_x=True).properties(
                     title=f"{dataset}: {name} against training cost"), width="stretch")
             timed = int((cost["Cost from"] == bm.TIMED).sum())
             st.caption(f"Training cost of {timed} of {len(cost)} configurations timed on their own "

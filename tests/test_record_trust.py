@@ -279,6 +279,8 @@ def _bad_invocations(tmp: Path) -> dict[str, list[list[str]]]:
                      ["--dataset", demo, "--checkpoint", str(not_json)]],
         "benchmark": [["--dataset", demo, "--config", str(not_json), "--out", str(tmp / "r")]],
         "progress": [["--out", str(not_json)]],
+        "timing": [["--dataset", demo, "--config", str(not_json), "--out", str(tmp / "r")],
+                   ["--dataset", missing, "--config", str(REPO / "benchmarks" / "rsc15_100k.json")]],
         "tune": [["--dataset", demo, "--budget", str(not_json)], ["--dataset", missing],
                  ["--dataset", demo, "--model", "no_such_label"]],
         "sweep": [["--dataset", demo, "--space", str(not_json), "--storage", f"sqlite:///{tmp / 's.db'}"],
