@@ -614,6 +614,8 @@ def test_a_study_of_the_blend_fits_the_hybrids_components_once(tmp_path):
     trained = [t for t in trials if "repeat_of" not in t.user_attrs]
     assert "reused_fits" not in trained[0].user_attrs
     assert len(trained) >= 2 and all(t.user_attrs["reused_fits"] == 2 for t in trained[1:])
+    exported = {t["number"]: t for t in tn.export_trials(optuna.load_study(study_name="demo/hybrid", storage=storage))}
+    assert "reused_fits" not in exported[trained[0].number] and exported[trained[1].number]["reused_fits"] == 2
     # the same setting fitted on its own scores what the study recorded
     again = optuna.create_study(direction="maximize")
     again.enqueue_trial(trained[-1].params)

@@ -568,7 +568,9 @@ def export_trials(study: optuna.Study) -> list[dict[str, Any]]:
                     "value": None if trial.value is None else float(trial.value), "params": dict(trial.params),
                     "start": attrs.get("start"), "best_epoch": attrs.get("best_epoch"),
                     "cpu_seconds": attrs.get("cpu_seconds"), "seconds": attrs.get("seconds"),
-                    "valid_history": attrs.get("valid_history"), "failed_because": attrs.get("failed_because")})
+                    "valid_history": attrs.get("valid_history"), "failed_because": attrs.get("failed_because"),
+                    # a trial that shared fitted parts with an earlier one: its CPU seconds leave them out
+                    **({"reused_fits": attrs["reused_fits"]} if "reused_fits" in attrs else {})})
     return out
 
 
