@@ -33,3 +33,12 @@ def test_warm_up_loads_every_fitting_checkpoint_once_into_the_shared_cache(app_e
 def test_warm_up_of_a_missing_dataset_does_nothing_and_never_raises(app_env):
     st.cache_resource.clear()
     assert warm.warm_up(datasets=("no-such-dataset",))["data and models"] >= 0
+
+
+def test_the_datasets_to_warm_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv(warm.WARM_ENV, raising=False)
+    assert warm.warm_datasets() == ("demo",)
+    monkeypatch.setenv(warm.WARM_ENV, " demo, diginetica ,")
+    assert warm.warm_datasets() == ("demo", "diginetica")
+    monkeypatch.setenv(warm.WARM_ENV, " , ")
+    assert warm.warm_datasets() == ("demo",)

@@ -4,31 +4,43 @@ A cold Streamlit server runs nothing until a browser connects; the first page ru
 for every import (torch, pandas, the page modules) and for reading the datasets, catalogues
 and checkpoints into the process-wide caches of :mod:`sessrec.ui.resources`. :func:`warm_up`
 does exactly that work through the same cached functions, so the first session finds them
-filled. ``serve.py`` runs it in a thread when the server starts.
+filled. ``serve.py`` runs it in a thread when the server starts, for the demo or the datasets
+named in ``SESSREC_WARM_DATASETS`` (a real catalogue's models take memory: warm what you serve).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import time
 from pathlib import Path
+
+#: which prepared datasets serve.py warms (comma-separated names; default: the demo, the page the app opens on)
+WARM_ENV = "SESSREC_WARM_DATASETS"
+
+
+def warm_datasets() -> tuple[str, ...]:
+    """The dataset names in ``SESSREC_WARM_DATASETS`` (e.g. ``demo,diginetica``), ``("demo",)`` when unset."""
+    names = tuple(n.strip() for n in os.environ.get(WARM_ENV, "demo").split(",") if n.strip())
+    return names or ("demo",)
+
 
 #: the modules the default page (the playground) and the sidebar import
 PAGE_MODULES = ("sessrec.ui.live", "sessrec.ui.widgets", "sessrec.ui.sidebar", "sessrec.ui.shell",
                 "sessrec.ui.rec_lists", "sessrec.ui.playground")
 
 
-def warm_up(datasets: tuple[str, ...] = ("demo",)) -> dict[str, float]:
-    """Import the page modules and load ``datasets`` (their catalogue and every checkpoint that
-    fits them) into the shared caches. Returns seconds per stage. Never raises: a dataset or
+def warm_up(datasets: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Import the page modules and load ``datasets`` (default :func:`warm_datasets`: their
+    catalogue and every checkpoint that fits them) into the shared caches. Returns seconds per stage. Never raises: a dataset or
     checkpoint that cannot be read is left for the page to report."""
     # the cached functions run outside any page here, which Streamlit warns about once per call
     quiet = logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        return _warm_up(datasets)
+        return _warm_up(warm_datasets() if datasets is None else datasets)
     finally:
         quiet.setLevel(level)
 
