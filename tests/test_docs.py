@@ -55,3 +55,20 @@ def test_the_documentation_site_builds_without_warnings(tmp_path):
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "reference" / "models" / "index.html").is_file()
+
+
+def test_the_cost_figure_draws_every_costed_configuration_once_per_dataset(tmp_path):
+    """docs/figures/costs.svg: one dot per configuration with a cost, GRU4Rec's in its colour, the
+    timed cost where there is one (its tooltip says so), and nothing for a dataset without costs."""
+    from sessrec.experiments.analysis import docs, tables
+    from sessrec.experiments.records import load_run_records, valid_records
+    from tests.app_support import write_fake_results
+
+    write_fake_results(tmp_path, questions=False)
+    records = valid_records(load_run_records(tmp_path))
+    frame = tables.cost_frame(records)
+    svg = docs.costs_svg(records, {"demo": {"gru4rec-xe": {"cpu_seconds": 4321.0}}})
+    assert svg.count("<circle") == len(frame) + 2, "one dot per configuration, two in the legend"
+    assert "GRU4Rec (cross-entropy): 4,321.0 s" in svg
+    assert ">demo</text>" in svg
+    assert docs.costs_svg([], {}).count("<circle") == 2, "no dataset: the legend only"

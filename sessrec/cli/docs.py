@@ -3,7 +3,8 @@
 Writes the README's verdict block (between its ``<!-- headline:start -->`` and
 ``<!-- headline:end -->`` markers), the site's home page ``docs/index.md`` (the README),
 ``docs/figures/headline.svg``, ``docs/reference/models.md``
-(the registry), ``docs/reference/costs.md`` (training cost beside accuracy) and ``docs/reference/commands.md`` (every command's ``--help``). ``--check``
+(the registry), ``docs/reference/costs.md`` and ``docs/figures/costs.svg`` (training cost
+beside accuracy) and ``docs/reference/commands.md`` (every command's ``--help``). ``--check``
 writes nothing and exits 3 naming each file that differs from what the records give (a test
 and CI run it, so a number in the README cannot drift from the records).
 """
@@ -57,6 +58,7 @@ def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentPar
     from sessrec.experiments.runs.user_context import all_results_markdown
 
     records = valid_records(load_run_records(results_root))
+    timings = load_timings(results_root)
     readme = repo / "README.md"
     readme_text = readme_with_headline(readme.read_text(encoding="utf-8"), docs.headline_markdown(records))
     return {
@@ -67,7 +69,8 @@ def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentPar
         repo / "docs" / "reference" / "models.md": docs.models_markdown(),
         repo / "docs" / "reference" / "commands.md": commands_markdown(parser),
         repo / "docs" / "reference" / "users-results.md": all_results_markdown(results_root / "users"),
-        repo / "docs" / "reference" / "costs.md": docs.costs_markdown(records, load_timings(results_root)),
+        repo / "docs" / "reference" / "costs.md": docs.costs_markdown(records, timings),
+        repo / "docs" / "figures" / "costs.svg": docs.costs_svg(records, timings),
     }
 
 

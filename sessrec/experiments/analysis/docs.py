@@ -12,6 +12,7 @@ drifted from the records), so no number in the README is typed by hand:
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,7 +200,8 @@ def costs_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, d
              "training seconds of the run records (the sum of their epochs, epoch selection included; wall time "
              "for models fitted once; mean over seeds), measured beside other jobs on 2 cores. Accuracy is the "
              "mean over seeds on test (full ranking, median ties). The Benchmarks page draws the same figures "
-             "against a log axis.", ""]
+             "against a log axis, as does the figure below (GRU4Rec's configurations in colour).", "",
+             "![MRR@20 against training cost, one panel per dataset](../figures/costs.svg)", ""]
     full = [r for r in records if not r.get("evaluation", {}).get("sampled")]
     for dataset in sorted({str(r["dataset"]) for r in full}):
         frame = tables.cost_frame([r for r in full if r["dataset"] == dataset], timings.get(dataset, {}))
@@ -213,3 +215,61 @@ def costs_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, d
             lines.append(f"| {row[0]} | {row[1]:,.1f} | {source} | {row[3]:.4f} | {row[4]:.4f} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def costs_svg(records: list[dict[str, Any]], timings: dict[str, dict[str, dict[str, Any]]], width: int = 760) -> str:
+    """MRR@20 against training cost (log axis), one panel per dataset, every configuration of
+    :func:`tables.cost_frame` a dot; GRU4Rec's in its colour, the most accurate one named."""
+    full = [r for r in records if not r.get("evaluation", {}).get("sampled")]
+    panels = [(d, f) for d in sorted({str(r["dataset"]) for r in full})
+              if len(f := tables.cost_frame([r for r in full if r["dataset"] == d], timings.get(d, {}))) > 0]
+    panel_h, left, right, top = 150, 130, 70, 40
+    height = top + (panel_h + 30) * max(len(panels), 1) + 30
+    subject_colour = next((colour_of(s.label) for s in SPECS.values() if s.subject), None) or "#be0032"
+    gru_names = {tables.pretty_label(str(r["label"])) for r in full if is_subject(str(r.get("model")))}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{left}" y="20" font-size="14" font-weight="bold">MRR@{METRIC_K} against training cost '
+             f'(seconds, log scale; docs/reference/costs.md)</text>']
+    lo_exp = math.floor(math.log10(min(float(f["Train s"].min()) for _, f in panels))) if panels else 0
+    hi_exp = math.ceil(math.log10(max(float(f["Train s"].max()) for _, f in panels))) if panels else 1
+    hi_exp = max(hi_exp, lo_exp + 1)
+    x = lambda s: left + (width - left - right) * (math.log10(s) - lo_exp) / (hi_exp - lo_exp)  # noqa: E731
+    for i, (dataset, frame) in enumerate(panels):
+        y0 = top + (panel_h + 30) * i
+        # the axis starts at half the best score: the baselines far below sit on its floor, hollow
+        high = float(frame["_mrr@20"].max())
+        low = max(float(frame["_mrr@20"].min()), high / 2)
+        span = (high - low) or 1.0
+        y = lambda v: y0 + panel_h - 10 - (panel_h - 20) * (max(v, low) - low) / span  # noqa: E731,B023
+        parts.append(f'<text x="{left - 10}" y="{y0 + panel_h / 2:.1f}" text-anchor="end">{html.escape(dataset)}</text>')
+        parts.append(f'<rect x="{left}" y="{y0}" width="{width - left - right}" height="{panel_h}" fill="none" '
+                     f'stroke="#dee2e6"/>')
+        for exp in range(lo_exp, hi_exp + 1):
+            parts.append(f'<line x1="{x(10 ** exp):.1f}" y1="{y0}" x2="{x(10 ** exp):.1f}" y2="{y0 + panel_h}" '
+                         f'stroke="#e9ecef"/><text x="{x(10 ** exp):.1f}" y="{y0 + panel_h + 14}" '
+                         f'text-anchor="middle" fill="#495057">{10.0 ** exp:g}</text>')
+        for tick in (low, high):
+            parts.append(f'<text x="{width - right + 6}" y="{y(tick) + 4:.1f}" fill="#495057">{tick:.4f}</text>')
+        rows = sorted(frame.itertuples(index=False), key=lambda r: r[0] in gru_names)
+        for row in rows:  # GRU4Rec drawn last, on top
+            mine = row[0] in gru_names
+            colour, floor = (subject_colour if mine else "#adb5bd"), row[4] < low
+            parts.append(f'<circle cx="{x(row[1]):.1f}" cy="{y(row[4]):.1f}" r="{6 if mine else 4}" '
+                         + (f'fill="white" stroke="{colour}"' if floor else f'fill="{colour}" fill-opacity="0.85"')
+                         + '><title>'
+                         f'{html.escape(str(row[0]))}: {row[1]:,.1f} s, MRR@{METRIC_K} {row[4]:.4f}</title></circle>')
+        best = max(frame.itertuples(index=False), key=lambda r: r[4])
+        anchor = "end" if x(best[1]) > width - right - 200 else "start"
+        shift = -8 if anchor == "end" else 8
+        parts.append(f'<text x="{x(best[1]) + shift:.1f}" y="{y(best[4]) + 4:.1f}" text-anchor="{anchor}" '
+                     f'fill="#212529">{html.escape(str(best[0]))}</text>')
+    legend_y = height - 8
+    parts.append(f'<circle cx="{left + 6}" cy="{legend_y - 4}" r="6" fill="{subject_colour}"/>'
+                 f'<text x="{left + 16}" y="{legend_y}">GRU4Rec</text>'
+                 f'<circle cx="{left + 96}" cy="{legend_y - 4}" r="4" fill="#adb5bd"/>'
+                 f'<text x="{left + 106}" y="{legend_y}">every other one (most accurate named; hollow: under half '
+                 f'the best, on the floor)</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
