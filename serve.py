@@ -1,6 +1,7 @@
 """sessrec app, warmed up: ``streamlit run serve.py`` serves app.py and, while the server starts,
 imports the pages and loads the demo's data and models into the shared caches
-(:mod:`sessrec.ui.warm`), so the first visitor does not wait for them."""
+(:mod:`sessrec.ui.warm`; ``SESSREC_WARM_DATASETS`` names other datasets), so the first visitor
+does not wait for them. ``streamlit run app.py`` serves the same app without the warm-up."""
 
 import asyncio
 import sys
@@ -9,13 +10,20 @@ from contextlib import asynccontextmanager
 import streamlit as st
 
 
+def _report(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    print(f"sessrec: warm-up failed ({type(error).__name__}: {error}); pages load on first use"
+          if error else f"sessrec: warmed up {task.result()}", file=sys.stderr)
+
+
 @asynccontextmanager
 async def warmed(_app):
     from sessrec.ui.warm import warm_up
 
     task = asyncio.create_task(asyncio.to_thread(warm_up))  # the server answers meanwhile
-    task.add_done_callback(lambda t: print(f"sessrec: warmed up {t.result()}", file=sys.stderr)
-                           if not t.exception() else None)
+    task.add_done_callback(_report)
     yield
     task.cancel()
 
