@@ -116,7 +116,7 @@ def test_a_probability_blend_mixes_gru4rec_softmax_and_the_neighbours_distributi
     assert np.isclose(ours.sum(), 1.0, atol=1e-5), "a mixture of two distributions is one"
 
 
-def test_slist_can_be_the_neighbour_model():
+def test_slist_can_be_the_neighbour_model(tmp_path):
     slist = {"alpha": 0.5, "reg": 1.0, "direction": "sr", "train_weight": 1.0, "predict_weight": 1.0,
              "session_weight": -1}
     model = Hybrid(gru4rec_params=GRU, seed=3, neighbours="slist", neighbour_params=slist, weight=0.4,
@@ -128,6 +128,9 @@ def test_slist_can_be_the_neighbour_model():
     expected = 0.4 * normalise_rows(torch.tensor(gru)[None], "zscore") + 0.6 * normalise_rows(
         torch.tensor(lin)[None], "zscore")
     assert np.allclose(model.score_session(session)[0], expected[0].numpy(), atol=1e-5)
+    io.save_model(model, tmp_path / "gru4rec_slist.pt", {"dataset": "toy"})  # SLIST's weights travel too
+    loaded = io.load_model(tmp_path / "gru4rec_slist.pt")
+    assert loaded.neighbours == "slist" and np.array_equal(loaded.score_session(session)[0], model.score_session(session)[0])
 
 
 def test_inside_reuse_fits_a_component_is_fitted_once_and_only_for_the_same_settings(monkeypatch):
