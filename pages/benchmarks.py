@@ -163,7 +163,7 @@ if rq1.open:
             timed = int((cost["Cost from"] == bm.TIMED).sum())
             st.caption(f"Training cost of {timed} of {len(cost)} configurations timed on their own "
                        "(`python -m sessrec timing`: CPU seconds of one run on all of train, one thread, alone in its "
-                       "process; see docs/performance.md); the others, as their run records give them (the sum of "
+                       "process, without a neural model's epoch selection; see docs/performance.md); the others, as their run records give them (the sum of "
                        "their epochs, the epoch selection included; wall time for models trained once; mean over "
                        "seeds), measured on 2 cores beside other jobs: an order of magnitude, not a speed benchmark.")
         for name, chart in (("bars", bars), ("curves", curves)):
