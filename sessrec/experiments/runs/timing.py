@@ -25,11 +25,13 @@ from typing import Any, Callable
 
 from sessrec.data.dataset import Dataset
 from sessrec.errors import SessrecError, clip
+from sessrec.experiments.records import _atomic_write_bytes
 from sessrec.experiments.runs.benchmark import RunSpec
 from sessrec.experiments.runs.training import machine_description, resolve_params, train_model
 from sessrec.models.factory import model_parameters
 from sessrec.models.registry import ONCE
 from sessrec.models.registry import spec as model_spec
+from sessrec.runtime import one_thread
 
 TIMINGS_FILE = "timings.json"
 
@@ -68,8 +70,6 @@ def settings_key(spec: RunSpec) -> str:
 def time_one(dataset: Dataset, spec: RunSpec, record: dict[str, Any] | None, *,
              max_epochs: int | None = None) -> dict[str, Any]:
     """Train ``spec`` on all of ``dataset``'s train once and return its timing entry."""
-    import torch
-
     params = resolve_params(spec.model, spec.params, spec.preset)
     if "seed" in model_parameters(spec.model):
         params["seed"] = 1
@@ -78,15 +78,11 @@ def time_one(dataset: Dataset, spec: RunSpec, record: dict[str, Any] | None, *,
     timed = epochs if epochs is None or max_epochs is None else min(epochs, max_epochs)
     if in_epochs:
         params["n_epochs"] = timed
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     load_before = os.getloadavg()[0]
-    try:
+    with one_thread():
         cpu, wall = time.process_time(), time.perf_counter()
         train_model(dataset, spec.model, params=params, progress=False, validation=None)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    finally:
-        torch.set_num_threads(threads)
     scale = epochs / timed if epochs and timed else 1.0
     return {
         "model": spec.model,
@@ -128,8 +124,6 @@ def run_timings(dataset: Dataset, specs: list[RunSpec], root: str | Path, record
         data = {"description": "CPU seconds of one training run per configuration, one torch thread, alone in "
                                "its process (`python -m sessrec timing`, sessrec.experiments.runs.timing)",
                 "datasets": {name: dict(sorted(entries.items())) for name, entries in sorted(timings.items())}}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        text = json.dumps(data, indent=1) + "\n"
+        _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
