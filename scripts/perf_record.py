@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from sessrec.data.dataset import load_dataset
 from sessrec.data.sessions import Sessions
 from sessrec.evaluation import evaluate
-from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test
+from sessrec.evaluation.evaluator import SCORE_BLOCK_ROWS, prepare_test, session_cosine
 from sessrec.evaluation.ranking import warm_up
 from sessrec.models.factory import make_model
 from sessrec.models.registry import REGISTRY
@@ -138,26 +138,41 @@ def score_floor_seconds(model, n_events: int) -> float:
     return time.perf_counter() - started
 
 
-def section_eval(dataset_path: Path, models: list[str]) -> None:
+def section_eval(dataset_path: Path, models: list[str], repeats: int = 1) -> None:
     dataset = load_dataset(dataset_path)
     train, test = dataset.train, dataset.test
     print(f"\n[eval] {dataset.name}: {train.unique_items().size} items; every model evaluated on the test split, "
-          f"first with accuracy metrics only, then with every metric; {load()}")
+          f"first with accuracy metrics only, then with every metric"
+          f"{f', {repeats} rounds in turn (fastest shown, all listed)' if repeats > 1 else ''}; {load()}")
     print(f"  compiled ranking loops loaded in {warm_up():.2f} s (once per process; not in the times below)")
+    started = time.perf_counter()
+    session_cosine(train, ItemIndex.from_items(train.items))  # what diversity@k reads; kept for later evaluations
+    print(f"  cosine table for diversity@k built in {time.perf_counter() - started:.2f} s (once per training set, "
+          "shared by every model evaluated on it; not in the times below)")
     for name in models:
         model = gru4rec(128) if name == "gru4rec" else make_model(name, {})
         started = time.perf_counter()
         model.fit(train, progress=False) if name == "gru4rec" else model.fit(train)
         fit_s = time.perf_counter() - started
-        accuracy = evaluate(model, test, min_position=dataset.min_position, beyond_accuracy=False)
-        full = evaluate(model, test, min_position=dataset.min_position, train=train)
-        line = (f"  {name:>13s}: fit {fit_s:6.1f} s | eval {accuracy.seconds:6.2f} s accuracy only, "
-                f"{full.seconds:6.2f} s every metric ({full.seconds / accuracy.seconds - 1:+.0%}), "
-                f"{full.n_events / full.seconds:8.0f} events/s | Recall@20 {full.metrics['recall@20']:.4f}")
-        if name == "gru4rec":
-            floor = score_floor_seconds(model, accuracy.n_events)
-            line += f" | floor (score products alone) {floor:.2f} s"
+        times: dict[str, list[float]] = {"accuracy": [], "full": [], "floor": []}
+        for _ in range(repeats):  # in turn, so that a slow spell of the machine touches each about alike
+            accuracy = evaluate(model, test, min_position=dataset.min_position, beyond_accuracy=False)
+            full = evaluate(model, test, min_position=dataset.min_position, train=train)
+            times["accuracy"].append(accuracy.seconds)
+            times["full"].append(full.seconds)
+            if name == "gru4rec":
+                times["floor"].append(score_floor_seconds(model, accuracy.n_events))
+        best = {key: min(values) for key, values in times.items() if values}
+        line = (f"  {name:>13s}: fit {fit_s:6.1f} s | eval {best['accuracy']:6.2f} s accuracy only, "
+                f"{best['full']:6.2f} s every metric ({best['full'] / best['accuracy'] - 1:+.0%}), "
+                f"{full.n_events / best['full']:8.0f} events/s | Recall@20 {full.metrics['recall@20']:.4f}")
+        if "floor" in best:
+            line += (f" | floor (score products alone) {best['floor']:.2f} s; to the floor: accuracy only "
+                     f"{best['accuracy'] / best['floor']:.2f}x, every metric {best['full'] / best['floor']:.2f}x")
         print(line, flush=True)
+        if repeats > 1:
+            print("      every round: " + "; ".join(f"{key} " + " ".join(f"{v:.2f}" for v in values)
+                                                for key, values in times.items() if values), flush=True)
 
 
 def section_sampled(dataset_path: Path, models: list[str], rounds: int = 2) -> None:
@@ -257,6 +272,8 @@ def main() -> None:
     parser.add_argument("--train-dataset", default="data/yoochoose1_64", help="train and busy sections")
     parser.add_argument("--busy-sessions", type=int, default=20000, help="training sessions in the busy section")
     parser.add_argument("--eval-datasets", nargs="+", default=["data/yoochoose1_64", "data/diginetica"])
+    parser.add_argument("--eval-repeats", type=int, default=1,
+                        help="rounds of the eval section's timings, in turn; the fastest of each is shown")
     parser.add_argument("--eval-models", nargs="+", default=NON_NEURAL + ["gru4rec"],
                         help="models of the eval section (default: every non-neural one and GRU4Rec)")
     parser.add_argument("--latency-models", nargs="+", default=[spec.name for spec in REGISTRY],
@@ -287,7 +304,7 @@ def main() -> None:
         section_busy(pick(args.train_dataset), args.busy_sessions)
     if "eval" in args.sections:
         for path in args.eval_datasets:
-            section_eval(pick(path), args.eval_models)
+            section_eval(pick(path), args.eval_models, args.eval_repeats)
     if "sampled" in args.sections:
         for path in args.eval_datasets:
             section_sampled(pick(path), args.sampled_models)

@@ -122,9 +122,9 @@ def test_rank_counts_row_by_row_on_large_catalogues_with_ties_and_non_finite_sco
     assert better[0] == 3_000 - 10 and tied[0] == 9
 
 
-def symmetric_table(n_items: int, density: float, seed: int) -> tuple[SparseRows, np.ndarray]:
+def symmetric_table(n_items: int, density: float, seed: int, dtype=np.float32) -> tuple[SparseRows, np.ndarray]:
     rng = np.random.default_rng(seed)
-    dense = np.where(rng.random((n_items, n_items)) < density, rng.random((n_items, n_items)), 0.0).astype(np.float32)
+    dense = np.where(rng.random((n_items, n_items)) < density, rng.random((n_items, n_items)), 0.0).astype(dtype)
     dense = np.triu(dense, 1)
     dense = dense + dense.T
     rows, columns = np.nonzero(dense)
@@ -134,10 +134,12 @@ def symmetric_table(n_items: int, density: float, seed: int) -> tuple[SparseRows
     return table, dense
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # packed slots, then keys and values apart
 @pytest.mark.parametrize("density", [0.0, 0.01, 0.3, 1.0])
-def test_pair_lookups_equal_the_dense_table(density):
-    table, dense = symmetric_table(300, density, seed=int(density * 100))
+def test_pair_lookups_equal_the_dense_table(density, dtype):
+    table, dense = symmetric_table(300, density, seed=int(density * 100), dtype=dtype)
     pairs = PairTable(table, 300)
+    assert (len(pairs.packed) > 0) == (dtype == np.float32)
     rng = np.random.default_rng(1)
     first, second = rng.integers(0, 300, (2, 64, 190))
     second = np.where(first == second, (second + 1) % 300, second)
@@ -147,12 +149,14 @@ def test_pair_lookups_equal_the_dense_table(density):
     np.testing.assert_array_equal(pairs.lookup(second, first), got)  # unordered pairs
 
 
-def test_pair_table_probes_past_collisions():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pair_table_probes_past_collisions(dtype):
     # a full table: every pair stored, so many keys share home slots and runs are long
-    table, dense = symmetric_table(120, 1.0, seed=2)
+    table, dense = symmetric_table(120, 1.0, seed=2, dtype=dtype)
     pairs = PairTable(table, 120)
-    stored = np.flatnonzero(pairs.keys >= 0)
-    home = pairs._home(pairs.keys[stored].copy())
+    keys = pairs.slot_keys()
+    stored = np.flatnonzero(keys >= 0)
+    home = pairs._home(keys[stored].copy())
     assert (stored != home).sum() > 100  # many pairs sit away from their home slot
     first, second = np.triu_indices(120, 1)
     np.testing.assert_array_equal(pairs.lookup(first, second), dense[first, second].astype(np.float64))
@@ -200,9 +204,10 @@ def test_block_ranker_drops_the_pool_for_lists_that_mostly_tie_and_keeps_every_r
     np.testing.assert_array_equal(better, plain(dense[:50], targets[:50], 1)[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("density", [0.0, 0.05, 1.0])
-def test_running_pair_sums_equal_the_lookups_summed_in_order(density):
-    table, _ = symmetric_table(200, density, seed=3)
+def test_running_pair_sums_equal_the_lookups_summed_in_order(density, dtype):
+    table, _ = symmetric_table(200, density, seed=3, dtype=dtype)
     pairs = PairTable(table, 200)
     rng = np.random.default_rng(2)
     top = np.stack([rng.permutation(200)[:20] for _ in range(70)])
@@ -247,3 +252,21 @@ def test_rows_split_between_threads_give_the_same_results(threads):
     broken = scores.clone()
     broken[100, 5] = float("nan")  # in the last thread's rows
     assert not rank_scores(broken, targets, 20, threads=threads).finite
+
+
+def test_a_catalogue_too_large_for_packed_keys_keeps_keys_and_values_apart():
+    # 70,000 items: a pair key reaches 70,000**2 > 2**32, beyond the packed layout's 32-bit keys
+    n_items = 70_000
+    rows = np.array([3, 69_999, 69_997, 69_998])
+    columns = np.array([69_999, 3, 69_998, 69_997])
+    order = np.argsort(rows, kind="stable")
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n_items))]
+    values = np.array([0.25, 0.25, 0.5, 0.5], dtype=np.float32)
+    table = SparseRows(torch.from_numpy(indptr), torch.from_numpy(columns[order]), torch.from_numpy(values[order]))
+    pairs = PairTable(table, n_items)
+    assert len(pairs.packed) == 0 and pairs.slot_keys().max() > 2**32
+    first, second = np.array([69_999, 69_997, 3, 0]), np.array([3, 69_998, 69_997, 1])
+    np.testing.assert_array_equal(pairs.lookup(first, second), [0.25, 0.5, 0.0, 0.0])
+    top = np.array([[3, 69_999, 69_997, 69_998]])
+    sums = pairs.running_sums(top, np.array([0, 0, 1, 0, 1, 2]), np.array([1, 2, 2, 3, 3, 3]), np.array([1, 6]))
+    np.testing.assert_array_equal(sums, [[0.25, 0.75]])

@@ -145,18 +145,21 @@ def rank_rows(values, targets, top_k, better, tied, top, unsettled):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def pair_running_sums(top, pair_a, pair_b, ends, keys, values, bits, n_items, out):  # pragma: no cover
+def pair_running_sums(top, pair_a, pair_b, ends, packed, keys, values, bits, n_items, out):  # pragma: no cover
     """Running sums of the pair values of every list, read at ``ends``.
 
     For list ``r`` (``top[r]``), ``out[r, j]`` is the float64 sum, in pair order, of the table
     values of the pairs ``(top[r, pair_a[p]], top[r, pair_b[p]])`` for ``p < ends[j]``: the
     same additions, in the same order, as ``cumsum`` over :meth:`PairTable.lookup`'s values,
-    so the result is equal bit for bit. ``keys``/``values``/``bits``: the open-addressing
-    table of :class:`~sessrec.evaluation.pairs.PairTable` (Fibonacci hashing, linear probing,
-    -1 for an empty slot).
+    so the result is equal bit for bit. ``packed`` (when not empty) or ``keys``/``values``:
+    the open-addressing table of :class:`~sessrec.evaluation.pairs.PairTable` (Fibonacci
+    hashing, linear probing; an empty packed slot is all ones, an empty key -1).
     """
     multiplier = np.uint64(0x9E3779B97F4A7C15)
     shift = np.uint64(64 - bits)
+    use_packed = packed.shape[0] > 0
+    empty_word = np.uint64(0xFFFFFFFFFFFFFFFF)
+    low_bits = np.uint64(0xFFFFFFFF)
     n_pairs = pair_a.shape[0]
     for r in range(top.shape[0]):
         total = 0.0
@@ -170,14 +173,25 @@ def pair_running_sums(top, pair_a, pair_b, ends, keys, values, bits, n_items, ou
             key = np.int64(max(a, b)) + np.int64(min(a, b)) * n_items
             slot = np.int64((np.uint64(key) * multiplier) >> shift)
             value = 0.0
-            while True:
-                found = keys[slot]
-                if found == key:
-                    value = np.float64(values[slot])
-                    break
-                if found == -1:
-                    break
-                slot += 1
+            if use_packed:
+                wanted = np.uint64(key)
+                while True:
+                    word = packed[slot]
+                    if word >> np.uint64(32) == wanted:  # an empty word's key (2**32 - 1) is no key
+                        value = np.float64(np.uint32(word & low_bits).view(np.float32))
+                        break
+                    if word == empty_word:
+                        break
+                    slot += 1
+            else:
+                while True:
+                    found = keys[slot]
+                    if found == key:
+                        value = np.float64(values[slot])
+                        break
+                    if found == -1:
+                        break
+                    slot += 1
             total += value
         while j < ends.shape[0]:
             out[r, j] = total

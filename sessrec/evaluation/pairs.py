@@ -10,6 +10,11 @@ slot, and key ``i`` of that order lands at ``i + max(home[j] - j for j <= i)``, 
 linear probing gives it when keys are inserted in that order. The table is not wrapped
 around: it is as long as the last occupied slot plus one empty slot, so every probe
 sequence ends at an empty slot.
+
+Where every key fits in 32 bits (catalogues of at most 65,535 items) and the values are
+float32, a slot is one 64-bit word, key above value: the table is a third smaller and a
+probe reads one cache line instead of two (the diversity sums measured about a quarter
+faster on yoochoose1_64 and Diginetica). Other tables keep separate key and value arrays.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from sessrec.models.sparse_rows import SparseRows
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: 2**64 / golden ratio, odd
 _EMPTY = -1
+#: an empty slot of the packed layout: all ones, above every key it can hold (at most 65535**2 - 1)
+_PACKED_EMPTY = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+#: the largest catalogue whose pair keys fit the packed layout's 32 bits
+PACKED_MAX_ITEMS = 65_535
 
 
 class PairTable:
@@ -39,10 +48,34 @@ class PairTable:
         ranks = np.arange(len(keys), dtype=np.int64)
         slots = ranks + np.maximum.accumulate(home - ranks) if len(keys) else ranks
         length = max(1 << self.bits, int(slots[-1]) + 1 if len(keys) else 0) + 1
-        self.keys = np.full(length, _EMPTY, dtype=np.int64)
-        self.values = np.zeros(length, dtype=table.values.numpy().dtype)
-        self.keys[slots] = keys[order]
-        self.values[slots] = table.values.numpy()[upper][order]
+        values = table.values.numpy()[upper][order]
+        #: the packed layout (one uint64 per slot), or empty when the table uses keys and values
+        self.packed = np.empty(0, dtype=np.uint64)
+        self.keys = np.empty(0, dtype=np.int64)
+        self.values = np.empty(0, dtype=values.dtype)
+        if n_items <= PACKED_MAX_ITEMS and values.dtype == np.float32:
+            self.packed = np.full(length, _PACKED_EMPTY, dtype=np.uint64)
+            self.packed[slots] = (keys[order].astype(np.uint64) << np.uint64(32)) | values.view(np.uint32)
+        else:
+            self.keys = np.full(length, _EMPTY, dtype=np.int64)
+            self.values = np.zeros(length, dtype=values.dtype)
+            self.keys[slots] = keys[order]
+            self.values[slots] = values
+
+    def slot_keys(self) -> np.ndarray:
+        """The key held by every slot (-1 where empty), whatever the layout."""
+        if not len(self.packed):
+            return self.keys
+        keys = (self.packed >> np.uint64(32)).astype(np.int64)
+        return np.where(self.packed == _PACKED_EMPTY, _EMPTY, keys)
+
+    def _read(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, values)`` held by ``slots`` (key -1 where empty)."""
+        if not len(self.packed):
+            return self.keys[slots], self.values[slots]
+        words = self.packed[slots]
+        keys = np.where(words == _PACKED_EMPTY, _EMPTY, (words >> np.uint64(32)).astype(np.int64))
+        return keys, (words & np.uint64(0xFFFF_FFFF)).astype(np.uint32).view(np.float32)
 
     def _home(self, keys: np.ndarray) -> np.ndarray:
         """Home slot of each (non-negative int64) key (the keys are left unchanged)."""
@@ -57,14 +90,14 @@ class PairTable:
         keys = np.maximum(first, second).astype(np.int64).ravel()
         keys += low * self.n_items
         slots = self._home(keys)
-        found = self.keys[slots]
-        out = np.where(found == keys, self.values[slots], 0).astype(np.float64)  # most pairs: one probe
+        found, values = self._read(slots)
+        out = np.where(found == keys, values, 0).astype(np.float64)  # most pairs: one probe
         pending = np.flatnonzero((found != keys) & (found != _EMPTY))  # slot taken by another pair
         slots = slots[pending] + 1
         while len(pending):
-            found = self.keys[slots]
+            found, values = self._read(slots)
             hit = found == keys[pending]
-            out[pending[hit]] = self.values[slots[hit]]
+            out[pending[hit]] = values[hit]
             more = ~hit & (found != _EMPTY)
             pending, slots = pending[more], slots[more] + 1
         return out.reshape(shape)
@@ -82,8 +115,8 @@ class PairTable:
         pair_a, pair_b, ends = (np.ascontiguousarray(x, dtype=np.int64) for x in (pair_a, pair_b, ends))
 
         def rows(start: int, stop: int) -> None:
-            pair_running_sums(lists[start:stop], pair_a, pair_b, ends, self.keys, self.values, self.bits,
-                              self.n_items, out[start:stop])
+            pair_running_sums(lists[start:stop], pair_a, pair_b, ends, self.packed, self.keys, self.values,
+                              self.bits, self.n_items, out[start:stop])
 
         run_by_rows(rows, len(top))
         return out

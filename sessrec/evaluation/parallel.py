@@ -10,7 +10,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 #: rows below which a block is not split between threads
@@ -38,5 +37,5 @@ def run_by_rows(work: Callable[[int, int], Any], n_rows: int, threads: int | Non
     parts = max(1, min(threads, n_rows // _MIN_ROWS_PER_THREAD))
     if parts == 1:
         return [work(0, n_rows)]
-    bounds = np.linspace(0, n_rows, parts + 1).astype(int)
-    return list(_thread_pool(parts).map(work, bounds[:-1].tolist(), bounds[1:].tolist()))
+    bounds = [n_rows * part // parts for part in range(parts + 1)]  # plain integers: called twice per block
+    return list(_thread_pool(parts).map(work, bounds[:-1], bounds[1:]))
