@@ -1,13 +1,18 @@
 """sessrec app, warmed up: ``streamlit run serve.py`` serves app.py and, while the server starts,
 imports the pages and loads the demo's data and models into the shared caches
 (:mod:`sessrec.ui.warm`; ``SESSREC_WARM_DATASETS`` names other datasets), so the first visitor
-does not wait for them. ``streamlit run app.py`` serves the same app without the warm-up."""
+does not wait for them, and its HTML page asks the browser to fetch the first screen's widget
+scripts at once (:mod:`sessrec.ui.preload`) instead of in waves as the widgets arrive.
+``streamlit run app.py`` serves the same app without either."""
 
 import asyncio
 import sys
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
+
+from sessrec.ui.preload import PreloadChunks
 
 
 def _report(task: asyncio.Task) -> None:
@@ -28,4 +33,4 @@ async def warmed(_app):
     task.cancel()
 
 
-app = st.App("app.py", lifespan=warmed)
+app = st.App("app.py", lifespan=warmed, middleware=[Middleware(PreloadChunks)])
