@@ -76,3 +76,43 @@ def test_a_configuration_that_cannot_train_here_is_reported_and_the_rest_are_tim
     timing.run_timings(load_dataset(DEMO), load_specs(config), tmp_path, {}, log=lines.append)
     assert set(timing.load_timings(tmp_path)["demo"]) == {"last_item"}
     assert any("not timed: gru4rec: needs 99 GB" in line for line in lines)
+
+
+def test_timing_again_keeps_the_fewest_cpu_seconds_of_every_measurement(tmp_path, monkeypatch):
+    config = _config(tmp_path / "c.json", GRU)
+    out = tmp_path / "results"
+    cpu = iter([5.0, 2.0, 9.0])  # CPU seconds of the gru4rec measurements, in turn
+    real = timing.time_one
+
+    def fake(dataset, spec, record, **kwargs):
+        entry = real(dataset, spec, record, **kwargs) if spec.model != "gru4rec" else {
+            "model": "gru4rec", "settings": timing.settings_key(spec), "cpu_seconds": next(cpu),
+            "wall_seconds": 1.0, "epochs": 3, "epochs_timed": 1, "how": "1 of 3 epochs timed",
+            "load_before": 0.5, "measured": "t", "machine": {}}
+        return entry
+
+    monkeypatch.setattr(timing, "time_one", fake)
+    args = ["timing", "--dataset", str(DEMO), "--config", str(config), "--out", str(out), "--quiet"]
+    assert main(args) == EXIT_OK and main(args + ["--again"]) == EXIT_OK
+    gru = timing.load_timings(out)["demo"]["gru4rec-small"]
+    assert gru["cpu_seconds"] == 2.0 and gru["n_measurements"] == 2  # the second, faster one
+    assert main(args + ["--again"]) == EXIT_OK
+    gru = timing.load_timings(out)["demo"]["gru4rec-small"]
+    assert gru["cpu_seconds"] == 2.0 and [m["cpu_seconds"] for m in gru["measurements"]] == [5.0, 2.0, 9.0]
+    assert timing.load_timings(out)["demo"]["last_item"]["n_measurements"] == 3
+    # other settings start a new list: the old measurements timed something else
+    _config(config, {**GRU, "layers": [16]})
+    monkeypatch.setattr(timing, "time_one", lambda d, spec, r, **k: {**gru, "settings": timing.settings_key(spec),
+                                                                      "cpu_seconds": 7.0, "measurements": None})
+    assert main(args) == EXIT_OK
+    gru = timing.load_timings(out)["demo"]["gru4rec-small"]
+    assert gru["cpu_seconds"] == 7.0 and gru["n_measurements"] == 1
+
+
+def test_an_entry_from_before_measurements_counts_as_one_measurement():
+    held = {"settings": "s", "cpu_seconds": 3.0, "wall_seconds": 4.0, "load_before": 2.4, "measured": "old"}
+    new = {"settings": "s", "cpu_seconds": 1.5, "wall_seconds": 1.6, "load_before": 0.9, "measured": "new", "how": "x"}
+    merged = timing.merge_measurement(held, new)
+    assert merged["cpu_seconds"] == 1.5 and merged["measured"] == "new" and merged["n_measurements"] == 2
+    merged = timing.merge_measurement(held, {**new, "cpu_seconds": 6.0})
+    assert (merged["cpu_seconds"], merged["wall_seconds"], merged["measured"]) == (3.0, 4.0, "old")

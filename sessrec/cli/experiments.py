@@ -82,7 +82,7 @@ def cmd_timing(args: argparse.Namespace) -> int:
     for record in sorted(valid_records(load_run_records(args.out)), key=lambda r: (r.get("seed") or 0)):
         if record.get("dataset") == dataset.name and record.get("protocol", {}).get("ranking") == "full catalogue":
             records.setdefault(str(record["label"]), record)  # the lowest seed's run
-    path = run_timings(dataset, specs, args.out, records, max_epochs=args.max_epochs,
+    path = run_timings(dataset, specs, args.out, records, max_epochs=args.max_epochs, again=args.again,
                        log=(lambda _: None) if args.quiet else print)
     print(f"wrote {path}")
     return EXIT_OK
@@ -211,6 +211,9 @@ def add_commands(sub: Any, subject: str) -> None:
     timing.add_argument("--max-epochs", type=int_at_least(1), default=None,
                         help="train at most this many epochs and scale the CPU seconds per epoch to the run's "
                              "epochs (default: all of them)")
+    timing.add_argument("--again", action="store_true",
+                        help="time configurations already timed once more and keep the fewest CPU seconds of all "
+                             "their measurements (another job on the machine only ever adds time)")
     timing.add_argument("--out", default="results", help="results root: its run records give each run's epochs")
     timing.add_argument("--quiet", action="store_true", help="print only where the file went")
     timing.set_defaults(func=cmd_timing)
