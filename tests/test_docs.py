@@ -72,3 +72,21 @@ def test_the_cost_figure_draws_every_costed_configuration_once_per_dataset(tmp_p
     assert "GRU4Rec (cross-entropy): 4,321.0 s" in svg
     assert ">demo</text>" in svg
     assert docs.costs_svg([], {}).count("<circle") == 2, "no dataset: the legend only"
+
+
+def test_the_headline_table_gives_one_runs_training_cost_of_the_best_and_of_gru4recs_best():
+    from sessrec.experiments.analysis import docs
+    from sessrec.experiments.records import load_run_records, valid_records
+
+    records = [r for r in valid_records(load_run_records(REPO / "results")) if r["dataset"] == "rsc15_100k"]
+    head = docs.headlines(records)[0]
+    best, ours = head.best.label, head.subject[0].label
+    timings = {"rsc15_100k": {best: {"cpu_seconds": 1234.4}, ours: {"cpu_seconds": 5.2}}}
+
+    def row(text: str) -> str:
+        return next(line for line in text.splitlines() if line.startswith("| rsc15_100k"))
+
+    timed = row(docs.headline_markdown(records, timings))
+    assert ("| 1,234 s / 5 s |" if best != ours else "| 1,234 s |") in timed
+    untimed = row(docs.headline_markdown(records, {}))  # the records' training seconds, marked as such
+    assert "s (records)" in untimed and "1,234 s" not in untimed

@@ -60,7 +60,7 @@ def generated_files(repo: Path, results_root: Path, parser: argparse.ArgumentPar
     records = valid_records(load_run_records(results_root))
     timings = load_timings(results_root)
     readme = repo / "README.md"
-    readme_text = readme_with_headline(readme.read_text(encoding="utf-8"), docs.headline_markdown(records))
+    readme_text = readme_with_headline(readme.read_text(encoding="utf-8"), docs.headline_markdown(records, timings))
     return {
         readme: readme_text,
         # the site's home page is the README, its links made relative to docs/

@@ -83,8 +83,25 @@ def _view_text(h: DatasetHeadline) -> str:
     return f"published settings; equal-budget tuning unfinished, no tuned run yet for {len(h.missing)} configuration{plural} ({names})"
 
 
-def headline_markdown(records: list[dict[str, Any]]) -> str:
-    """The verdict sentences and the table (see the module docstring)."""
+def _training_costs(records: list[dict[str, Any]], dataset: str,
+                    timings: dict[str, dict[str, Any]]) -> dict[str, tuple[float, bool]]:
+    """Display name -> (training cost in seconds, timed or not) of ``dataset``'s configurations
+    (:func:`tables.cost_frame`: timed CPU seconds where ``sessrec timing`` has run)."""
+    full = [r for r in records if r.get("dataset") == dataset and not r.get("evaluation", {}).get("sampled")]
+    frame = tables.cost_frame(full, timings)
+    return {str(row[0]): (float(row[1]), row[2] == tables.TIMED) for row in frame.itertuples(index=False)}
+
+
+def _cost_cell(name: str, costs: dict[str, tuple[float, bool]]) -> str:
+    if name not in costs:
+        return "-"
+    seconds, timed = costs[name]
+    return f"{seconds:,.0f} s" + ("" if timed else " (records)")
+
+
+def headline_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, dict[str, Any]]] | None = None) -> str:
+    """The verdict sentences and the table (see the module docstring); ``timings`` (dataset ->
+    label -> ``sessrec timing`` entry) give the table's training costs where they were timed."""
     heads = headlines(records)
     if not heads:
         return "No run records yet (`python -m sessrec benchmark`)."
@@ -106,13 +123,21 @@ def headline_markdown(records: list[dict[str, Any]]) -> str:
             verdict = f"no GRU4Rec run yet; {pretty(h.best.label)} is best ({_pair(h.best)})"
         sentences.append(f"- **{h.dataset}** ({_view_text(h)}): {verdict}.")
     header = (f"| dataset | settings | best configuration (Recall@{METRIC_K} / MRR@{METRIC_K}) | "
-              f"GRU4Rec configurations (Recall@{METRIC_K} / MRR@{METRIC_K}, rank by MRR@{METRIC_K}) | configurations |")
-    lines = [header, "|---|---|---|---|---|"]
+              f"GRU4Rec configurations (Recall@{METRIC_K} / MRR@{METRIC_K}, rank by MRR@{METRIC_K}) | "
+              "training cost of one run (best / GRU4Rec's best) | configurations |")
+    lines = [header, "|---|---|---|---|---|---|"]
     for h in heads:
         ours = "; ".join(f"{pretty(s.label)} {_pair(s)} ({ordinal(s.rank)})" for s in h.subject) or "-"
+        costs = _training_costs(records, h.dataset, (timings or {}).get(h.dataset, {}))
+        cost = _cost_cell(pretty(h.best.label), costs)
+        if h.subject and h.subject[0].label != h.best.label:
+            cost += f" / {_cost_cell(pretty(h.subject[0].label), costs)}"
         lines.append(f"| {h.dataset} | {_view_text(h)} | {pretty(h.best.label)} {_pair(h.best)} | {ours} | "
-                     f"{len(h.standings)} |")
-    return "\n".join(sentences) + "\n\n" + "\n".join(lines)
+                     f"{cost} | {len(h.standings)} |")
+    note = ("Training cost: CPU seconds of one training run on all of train, one thread "
+            "(`python -m sessrec timing`; [every configuration](docs/reference/costs.md)); "
+            "\"(records)\": not timed yet, the run records' training seconds beside other jobs.")
+    return "\n".join(sentences) + "\n\n" + "\n".join(lines) + "\n\n" + note
 
 
 def pretty(label: str) -> str:
