@@ -26,9 +26,12 @@ def warm_datasets() -> tuple[str, ...]:
     return names or ("demo",)
 
 
-#: the modules the default page (the playground) and the sidebar import
+#: the modules the default page (the playground) and the sidebar import; and Streamlit's emoji
+#: table, which app.py's ``set_page_config(page_icon=...)`` imports on the first page run: its
+#: module compiles one regular expression of every emoji, about a second on this machine (py-spy
+#: of a first page run, 2026-12-08)
 PAGE_MODULES = ("sessrec.ui.live", "sessrec.ui.widgets", "sessrec.ui.sidebar", "sessrec.ui.shell",
-                "sessrec.ui.rec_lists", "sessrec.ui.playground")
+                "sessrec.ui.rec_lists", "sessrec.ui.playground", "streamlit.emojis")
 
 
 def warm_up(datasets: tuple[str, ...] | None = None) -> dict[str, float]:
@@ -49,7 +52,10 @@ def _warm_up(datasets: tuple[str, ...]) -> dict[str, float]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     for name in PAGE_MODULES:
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:  # a Streamlit release without that module: nothing to warm there
+            continue
     timings["imports"] = time.perf_counter() - started
     from sessrec.ui import resources
     from sessrec.ui.paths import checkpoint_root, data_root
@@ -67,4 +73,12 @@ def _warm_up(datasets: tuple[str, ...]) -> dict[str, float]:
         except Exception:  # noqa: BLE001 - the page shows the error to whoever opens it
             continue
     timings["data and models"] = time.perf_counter() - started
+    # app.py freezes the heap after its first page run (sessrec.runtime.freeze_heap_once): a full
+    # collection of everything loaded, 0.35 s of the first visitor's page run (py-spy, 2026-12-08),
+    # done here instead, once the imports and models above are in the heap
+    from sessrec import runtime
+
+    started = time.perf_counter()
+    runtime.freeze_heap_once()
+    timings["heap frozen"] = time.perf_counter() - started
     return timings
