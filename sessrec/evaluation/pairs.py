@@ -64,12 +64,9 @@ class PairTable:
 
     def slot_keys(self) -> np.ndarray:
         """The key held by every slot (-1 where empty), whatever the layout."""
-        if not len(self.packed):
-            return self.keys
-        keys = (self.packed >> np.uint64(32)).astype(np.int64)
-        return np.where(self.packed == _PACKED_EMPTY, _EMPTY, keys)
+        return self._read(slice(None))[0]
 
-    def _read(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _read(self, slots: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
         """``(keys, values)`` held by ``slots`` (key -1 where empty)."""
         if not len(self.packed):
             return self.keys[slots], self.values[slots]

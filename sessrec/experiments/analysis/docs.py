@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from sessrec.experiments.analysis import questions, tables
 from sessrec.models.registry import FAMILIES, SPECS, colour_of, is_subject
 
@@ -83,12 +85,20 @@ def _view_text(h: DatasetHeadline) -> str:
     return f"published settings; equal-budget tuning unfinished, no tuned run yet for {len(h.missing)} configuration{plural} ({names})"
 
 
-def _training_costs(records: list[dict[str, Any]], dataset: str,
-                    timings: dict[str, dict[str, Any]]) -> dict[str, tuple[float, bool]]:
-    """Display name -> (training cost in seconds, timed or not) of ``dataset``'s configurations
-    (:func:`tables.cost_frame`: timed CPU seconds where ``sessrec timing`` has run)."""
-    full = [r for r in records if r.get("dataset") == dataset and not r.get("evaluation", {}).get("sampled")]
-    frame = tables.cost_frame(full, timings)
+def cost_frames(records: list[dict[str, Any]],
+                timings: dict[str, dict[str, dict[str, Any]]]) -> dict[str, pd.DataFrame]:
+    """Dataset -> :func:`tables.cost_frame` of its full-ranking configurations (datasets with at
+    least one cost), in name order; ``timings``: dataset -> label -> ``sessrec timing`` entry."""
+    full = [r for r in records if not r.get("evaluation", {}).get("sampled")]
+    frames = {d: tables.cost_frame([r for r in full if r["dataset"] == d], timings.get(d, {}))
+              for d in sorted({str(r["dataset"]) for r in full})}
+    return {d: frame for d, frame in frames.items() if not frame.empty}
+
+
+def _training_costs(frame: pd.DataFrame | None) -> dict[str, tuple[float, bool]]:
+    """Display name -> (training cost in seconds, timed or not), from one dataset's cost frame."""
+    if frame is None:
+        return {}
     return {str(row[0]): (float(row[1]), row[2] == tables.TIMED) for row in frame.itertuples(index=False)}
 
 
@@ -126,9 +136,10 @@ def headline_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str
               f"GRU4Rec configurations (Recall@{METRIC_K} / MRR@{METRIC_K}, rank by MRR@{METRIC_K}) | "
               "training cost of one run (best / GRU4Rec's best) | configurations |")
     lines = [header, "|---|---|---|---|---|---|"]
+    frames = cost_frames(records, timings or {})
     for h in heads:
         ours = "; ".join(f"{pretty(s.label)} {_pair(s)} ({ordinal(s.rank)})" for s in h.subject) or "-"
-        costs = _training_costs(records, h.dataset, (timings or {}).get(h.dataset, {}))
+        costs = _training_costs(frames.get(h.dataset))
         cost = _cost_cell(pretty(h.best.label), costs)
         if h.subject and h.subject[0].label != h.best.label:
             cost += f" / {_cost_cell(pretty(h.subject[0].label), costs)}"
@@ -228,11 +239,7 @@ def costs_markdown(records: list[dict[str, Any]], timings: dict[str, dict[str, d
              "mean over seeds on test (full ranking, median ties). The Benchmarks page draws the same figures "
              "against a log axis, as does the figure below (GRU4Rec's configurations in colour).", "",
              "![MRR@20 against training cost, one panel per dataset](../figures/costs.svg)", ""]
-    full = [r for r in records if not r.get("evaluation", {}).get("sampled")]
-    for dataset in sorted({str(r["dataset"]) for r in full}):
-        frame = tables.cost_frame([r for r in full if r["dataset"] == dataset], timings.get(dataset, {}))
-        if frame.empty:
-            continue
+    for dataset, frame in cost_frames(records, timings).items():
         n_timed = int((frame["Cost from"] == tables.TIMED).sum())
         lines += [f"## {dataset}", "", f"{n_timed} of {len(frame)} configurations timed.", "",
                   "| configuration | training cost (s) | cost from | Recall@20 | MRR@20 |", "|---|---:|---|---:|---:|"]
@@ -247,8 +254,7 @@ def costs_svg(records: list[dict[str, Any]], timings: dict[str, dict[str, dict[s
     """MRR@20 against training cost (log axis), one panel per dataset, every configuration of
     :func:`tables.cost_frame` a dot; GRU4Rec's in its colour, the most accurate one named."""
     full = [r for r in records if not r.get("evaluation", {}).get("sampled")]
-    panels = [(d, f) for d in sorted({str(r["dataset"]) for r in full})
-              if len(f := tables.cost_frame([r for r in full if r["dataset"] == d], timings.get(d, {}))) > 0]
+    panels = list(cost_frames(records, timings).items())
     panel_h, left, right, top = 150, 130, 70, 40
     height = top + (panel_h + 30) * max(len(panels), 1) + 30
     subject_colour = next((colour_of(s.label) for s in SPECS.values() if s.subject), None) or "#be0032"
